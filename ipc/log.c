@@ -1,0 +1,140 @@
+/* Logging for the daemons: one implementation of warn/info/debug/fatal
+ * writing to stderr (foreground) or syslog (daemon), tagged with the role. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "ipc/log.h"
+
+static const char	*log_prog = "p2pshare";
+static char		 log_role[32];
+static int		 log_foreground = 1;
+static int		 log_facility = LOG_DAEMON;
+static int		 log_verbose;
+
+void
+log_init(const char *progname, int foreground, int facility)
+{
+	log_prog = progname;
+	log_foreground = foreground;
+	log_facility = facility;
+	if (!foreground)
+		openlog(progname, LOG_PID | LOG_NDELAY, facility);
+}
+
+void
+log_setrole(const char *role)
+{
+	snprintf(log_role, sizeof(log_role), "%s", role ? role : "");
+}
+
+void
+log_setverbose(int verbose)
+{
+	log_verbose = verbose;
+}
+
+void
+log_reopen(void)
+{
+	if (log_foreground)
+		return;
+	closelog();
+	openlog(log_prog, LOG_PID | LOG_NDELAY, log_facility);
+}
+
+static void
+vlog(int pri, const char *fmt, va_list ap, const char *suffix)
+{
+	char	msg[1024];
+	int	saved = errno;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (log_foreground) {
+		if (log_role[0])
+			fprintf(stderr, "%s[%d]: %s: %s%s%s\n", log_prog, (int)getpid(),
+			    log_role, msg, suffix ? ": " : "", suffix ? suffix : "");
+		else
+			fprintf(stderr, "%s[%d]: %s%s%s\n", log_prog, (int)getpid(),
+			    msg, suffix ? ": " : "", suffix ? suffix : "");
+	} else {
+		if (log_role[0])
+			syslog(pri, "%s: %s%s%s", log_role, msg,
+			    suffix ? ": " : "", suffix ? suffix : "");
+		else
+			syslog(pri, "%s%s%s", msg, suffix ? ": " : "",
+			    suffix ? suffix : "");
+	}
+	errno = saved;
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list	ap;
+	char	buf[128];
+	const char *err = strerror_r(errno, buf, sizeof(buf));
+
+	va_start(ap, fmt);
+	vlog(LOG_WARNING, fmt, ap, err);
+	va_end(ap);
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_WARNING, fmt, ap, NULL);
+	va_end(ap);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_INFO, fmt, ap, NULL);
+	va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (!log_verbose)
+		return;
+	va_start(ap, fmt);
+	vlog(LOG_DEBUG, fmt, ap, NULL);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list	ap;
+	char	buf[128];
+	const char *err = strerror_r(errno, buf, sizeof(buf));
+
+	va_start(ap, fmt);
+	vlog(LOG_CRIT, fmt, ap, err);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_CRIT, fmt, ap, NULL);
+	va_end(ap);
+	exit(1);
+}

@@ -1,0 +1,143 @@
+/* What peerd's modules offer each other: the daemon's settings, shares
+ * (store.c), the tracker client (tracker.c), downloads (download.c), the
+ * piece server (serve.c) and the control socket (control.c). */
+#ifndef PEERD_PEERD_H
+#define PEERD_PEERD_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ipc/names.h"
+#include "ipc/net.h"
+#include "ipc/proto.h"
+
+struct peerd_config {
+	struct endpoint	 self;			/* IP:PORT peers connect to */
+	struct endpoint	 trackers[MAX_TRACKERS];
+	int		 ntrackers;
+	char		 socket_path[PATH_MAX];	/* -S */
+	char		 state_dir[PATH_MAX];	/* -d */
+	const char	*pidfile;		/* -p */
+	int		 foreground;		/* -f */
+	int		 verbose;		/* -v */
+};
+extern struct peerd_config conf;
+
+/* ---- store.c: shares that survive a restart (state_dir/shares) ---- */
+
+struct share {
+	char		 group[NAME_MAX_LEN + 1];
+	char		 name[NAME_MAX_LEN + 1];
+	char		 path[PATH_MAX];	/* absolute */
+	uint64_t	 size;
+	int64_t		 mtime_ns;		/* of the file when hashed */
+	uint8_t		 sha1[SHA1_LEN];
+	uint32_t	 npieces;
+	uint8_t		(*piece_sha1)[SHA1_LEN];
+	int		 fd;			/* O_RDONLY for sendfile, or -1 */
+	int		 announced;		/* registered with the tracker in this session */
+	struct share	*next;
+};
+
+int		 store_init(void);		/* load state_dir/shares */
+struct share	*store_shares(void);		/* list head */
+/* Add or replace (same group+name) and persist; takes ownership of the
+ * piece hash array. Returns the share or NULL. */
+struct share	*store_add_share(const struct share *);
+int		 store_remove_share(const char *group, const char *name);
+struct share	*store_find_share(const char *group, const char *name);
+/* Lookups for the piece server: by whole-file SHA-1, or by name (the seed
+ * client's GET_PIECE). Both check the file has not changed on disk (size,
+ * mtime) and return NULL (after logging) if it has. */
+struct share	*store_share_by_hash(const uint8_t sha1[SHA1_LEN]);
+struct share	*store_share_by_name(const char *name);
+/* Write data to path atomically (temp file, fsync, rename, fsync dir). */
+int		 store_write_atomic(const char *path, const void *, size_t);
+
+/* ---- tracker.c: one persistent tracker connection with failover ---- */
+
+/*
+ * Reply callback: status 0 and the reply text (all lines before
+ * END_OF_REPLY, joined with '\n', NUL-terminated) on an answer, OK or
+ * ERR alike; status -1 with reply NULL if no tracker could be reached
+ * within the bounded wait.
+ */
+typedef void	tracker_cb(void *arg, int status, const char *reply, size_t len);
+
+int		 tracker_init(void);
+/* Queue a request line (no "\n"). Sent with the session prefix when
+ * logged in; retried on the next tracker if the connection breaks. */
+int		 tracker_send(const char *line, tracker_cb *, void *arg);
+int		 tracker_logged_in(void);
+const char	*tracker_user(void);
+
+/* ---- download.c: background verified multi-seeder downloads ---- */
+
+enum dl_state { DL_RUNNING, DL_COMPLETE, DL_FAILED };
+
+struct dl_info {			/* a snapshot for show_downloads / wait */
+	enum dl_state	 state;
+	char		 group[NAME_MAX_LEN + 1];
+	char		 name[NAME_MAX_LEN + 1];
+	char		 dest[PATH_MAX];	/* DEST_DIR/FILE */
+	uint64_t	 bytes_done, bytes_total;
+	uint32_t	 pieces_done, pieces_total;
+	uint64_t	 bytes_per_second;
+	char		 error[256];		/* when failed */
+};
+
+typedef void	dl_start_cb(void *arg, int ok, const char *err);
+typedef void	dl_done_cb(void *arg, const struct dl_info *);
+
+int		 download_init(void);		/* resume unfinished downloads */
+/* Ask the tracker for FILE and start the download; cb reports whether it
+ * started (err: a one-line reason, e.g. the tracker's refusal). */
+void		 download_start(const char *group, const char *name,
+		    const char *destdir, dl_start_cb *, void *arg);
+/* Call fn for each download, in start order. */
+void		 download_foreach(void (*fn)(void *arg, const struct dl_info *),
+		    void *arg);
+/* Notify cb once when group/name completes or fails (at once if it has);
+ * returns -1 if there is no such download. */
+int		 download_wait(const char *group, const char *name,
+		    dl_done_cb *, void *arg);
+/* Pieces of a download in progress, for the piece server: returns the
+ * open .part fd and whether piece i is verified, or -1 if unknown. */
+int		 download_piece(const uint8_t sha1[SHA1_LEN], uint32_t i,
+		    int *fd, uint64_t *size);
+/* The availability bitfield of sha1 (complete shares: all ones);
+ * writes pieces_count bits; returns piece count or -1. */
+int		 download_bitfield(const uint8_t sha1[SHA1_LEN], uint8_t *bits,
+		    size_t maxbytes);
+void		 download_shutdown(void);	/* persist progress */
+/* Re-register as seeder of partially downloaded files (after login). */
+void		 download_announce(void);
+
+/* ---- serve.c: the piece server on conf.self ---- */
+
+int		 serve_init(void);
+/* Tell connected downloaders that piece i of sha1 became available. */
+void		 serve_have(const uint8_t sha1[SHA1_LEN], uint32_t i);
+void		 serve_shutdown(void);
+
+/* ---- hashing off the loop (hash.c) ---- */
+
+struct hash_result {
+	int		 error;			/* 0 or errno */
+	uint64_t	 size;
+	int64_t		 mtime_ns;
+	uint8_t		 sha1[SHA1_LEN];
+	uint32_t	 npieces;
+	uint8_t		(*piece_sha1)[SHA1_LEN];	/* malloc'd */
+};
+typedef void	hash_cb(void *arg, struct hash_result *);
+/* Hash path on a helper thread; cb runs on the loop thread. */
+int		 hash_file_async(const char *path, hash_cb *, void *arg);
+
+/* ---- control.c: the Unix socket sharectl talks to ---- */
+
+int		 control_init(void);	/* refuses a live socket */
+void		 control_shutdown(void);	/* unlink the socket */
+
+#endif

@@ -1,0 +1,71 @@
+/* End-to-end test harness: temporary directories, free loopback ports,
+ * daemons started and stopped by PID, commands run with captured output,
+ * every wait bounded. */
+#ifndef TESTS_E2E_HARNESS_H
+#define TESTS_E2E_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define H_MAX_OUT	(8u << 20)
+
+struct h_proc {
+	pid_t	pid;
+	char	log[512];	/* stdout+stderr of the process */
+};
+
+struct h_run {
+	int	 status;	/* exit code, or 128+signal */
+	char	*out;		/* captured stdout, NUL-terminated */
+	char	*err;		/* captured stderr, NUL-terminated */
+	size_t	 outlen, errlen;
+};
+
+/* Absolute path of the source tree (found from the test binary). */
+const char *h_root(void);
+/* Make a fresh temporary directory; returns a static-lifetime string. */
+char	*h_tmpdir(void);
+/* A TCP port on 127.0.0.1 free right now. */
+uint16_t h_free_port(void);
+/* Write a file from a string. */
+void	 h_write_file(const char *path, const char *content);
+/* Read a whole file (malloc'd, NUL-terminated); NULL if absent. */
+char	*h_read_file(const char *path, size_t *len);
+/* Write n pseudo-random bytes (seeded) to path. */
+void	 h_random_file(const char *path, size_t n, unsigned seed);
+/* 1 if two files have identical content. */
+int	 h_same_file(const char *a, const char *b);
+
+/*
+ * Start argv[0] (path relative to h_root() if not absolute) with argv,
+ * extra environment "K=V" strings in env (NULL-terminated, may be NULL),
+ * output to logpath. Returns 0 and fills p.
+ */
+int	 h_spawn(struct h_proc *p, char *const argv[], char *const env[],
+	    const char *logpath);
+/* Wait until 127.0.0.1:port accepts a connection; 0, or -1 after ms. */
+int	 h_wait_port(uint16_t port, int ms);
+/* Wait until path exists; 0 or -1 after ms. */
+int	 h_wait_file(const char *path, int ms);
+/* Send sig; wait up to ms for exit; SIGKILL after. Returns exit status
+ * (0..255), 128+signal if killed by a signal, -1 if it had to be
+ * SIGKILLed by the harness. */
+int	 h_stop(struct h_proc *p, int sig, int ms);
+/* 1 if the process is alive. */
+int	 h_alive(pid_t pid);
+/* Run argv to completion (bounded by ms; killed after), stdin from
+ * input (may be NULL), capturing output. */
+int	 h_run(struct h_run *r, char *const argv[], const char *input, int ms);
+void	 h_run_free(struct h_run *r);
+
+/* A line-protocol client for the tracker: connect, send, read a reply up
+ * to END_OF_REPLY. */
+int	 h_connect(uint16_t port);	/* blocking fd, 5 s timeouts */
+/* Send line (a '\n' is appended) and read the reply; returns malloc'd
+ * reply text (all lines, with '\n'), NULL on error/timeout. */
+char	*h_request(int fd, const char *line);
+/* Read one complete reply (through END_OF_REPLY) without sending. */
+char	*h_read_reply(int fd);
+
+#endif

@@ -1,0 +1,51 @@
+/* trackerd's settings: what the command line and tracker_info.txt say,
+ * shared by the master, the workers and the state/journal code. */
+#ifndef TRACKERD_CONFIG_H
+#define TRACKERD_CONFIG_H
+
+#include <stdint.h>
+
+#include "ipc/net.h"
+
+enum sync_policy {
+	SYNC_ALWAYS,	/* fdatasync before every acknowledgement (group commit) */
+	SYNC_EVERYSEC,	/* fdatasync at most once a second */
+	SYNC_NO		/* leave it to the kernel */
+};
+
+struct tracker_config {
+	const char	*info_path;		/* tracker_info.txt */
+	int		 tracker_no;		/* 1-based line in info_path */
+	struct endpoint	 trackers[MAX_TRACKERS];
+	int		 ntrackers;
+	struct endpoint	 self;			/* trackers[tracker_no - 1] */
+
+	const char	*journal_path;		/* -l, default "sync_log.txt" */
+	const char	*pidfile;		/* -p, default none */
+	int		 foreground;		/* -f */
+	int		 workers;		/* -w, default ncpu, >= 2 */
+	int		 verbose;		/* -v */
+
+	/* capacities (-o users=,groups=,files=,members=,requests=,
+	 * sessions=,seeders=,hashes=,maxsize=) */
+	uint32_t	 max_users;		/* default 131072 */
+	uint32_t	 max_groups;		/* default 131072 */
+	uint32_t	 max_members;		/* memberships, default 1M */
+	uint32_t	 max_requests;		/* join requests, default 262144 */
+	uint32_t	 max_sessions;		/* default 131072 */
+	uint32_t	 max_files;		/* default 1M */
+	uint32_t	 max_seeders;		/* default 2M */
+	uint64_t	 max_hashes;		/* piece hashes in the arena, default 16M */
+	uint64_t	 max_file_size;		/* default 64 GiB */
+
+	uint32_t	 kdf_iterations;	/* -k, default 600000 */
+	uint32_t	 lease_seconds;		/* -t, default 900 */
+	enum sync_policy sync;			/* -s always|everysec|no */
+
+	char		 shm_name[64];		/* "/p2pshare-trackerd-<port>" */
+};
+
+/* Fill defaults (everything but the paths and tracker number). */
+void	config_defaults(struct tracker_config *);
+
+#endif
