@@ -1,0 +1,135 @@
+/* Unit tests for peerd/sched: rarest first, only pieces the peer has, no
+ * duplicate requests until the endgame, completion accounting. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "peerd/bitfield.h"
+#include "peerd/sched.h"
+
+Test(sched, picks_only_what_peer_has)
+{
+	struct sched	s;
+	uint8_t		peer[2] = { 0, 0 };
+
+	cr_assert_eq(sched_init(&s, 16, NULL, 1), 0);
+	cr_assert_eq(sched_pick(&s, peer, NULL), -1);
+	bf_set(peer, 5);
+	sched_peer_bits(&s, peer, 1);
+	cr_assert_eq(sched_pick(&s, peer, NULL), 5);
+	sched_free(&s);
+}
+
+Test(sched, rarest_first)
+{
+	struct sched	s;
+	uint8_t		all[4], one[4] = { 0 };
+	int		k;
+
+	cr_assert_eq(sched_init(&s, 32, NULL, 7), 0);
+	bf_fill(all, 32);
+	bf_set(one, 20);
+	sched_peer_bits(&s, all, 1);
+	sched_peer_bits(&s, all, 1);
+	sched_peer_bits(&s, one, 1);
+	/* Piece 20 is held by three peers, every other by two: never 20 first. */
+	for (k = 0; k < 50; k++) {
+		int64_t i = sched_pick(&s, all, NULL);
+		cr_assert(i >= 0 && i != 20);
+	}
+	/* Now make 30 the rarest by dropping a peer that had it. */
+	sched_peer_bits(&s, all, -1);
+	memset(one, 0, sizeof(one));
+	bf_fill(one, 32);
+	bf_clear(one, 30);
+	sched_peer_bits(&s, one, 1);
+	cr_assert_eq(sched_pick(&s, all, NULL), 30);
+	sched_free(&s);
+}
+
+Test(sched, random_among_equals_near_front)
+{
+	struct sched	s;
+	uint8_t		all[8];
+	int		seen[64] = { 0 }, k, distinct = 0;
+
+	cr_assert_eq(sched_init(&s, 64, NULL, 42), 0);
+	bf_fill(all, 64);
+	sched_peer_bits(&s, all, 1);
+	for (k = 0; k < 200; k++) {
+		int64_t i = sched_pick(&s, all, NULL);
+		cr_assert(i >= 0 && i < SCHED_WINDOW);
+		if (!seen[i]++)
+			distinct++;
+	}
+	cr_assert_gt(distinct, 1);
+	sched_free(&s);
+}
+
+Test(sched, no_duplicates_then_endgame)
+{
+	struct sched	s;
+	uint8_t		all[1], reqa[1] = { 0 }, reqb[1] = { 0 };
+	int64_t		i;
+	int		k;
+
+	cr_assert_eq(sched_init(&s, 4, NULL, 3), 0);
+	bf_fill(all, 4);
+	sched_peer_bits(&s, all, 1);
+	sched_peer_bits(&s, all, 1);
+	for (k = 0; k < 4; k++) {
+		i = sched_pick(&s, all, reqa);
+		cr_assert(i >= 0 && !bf_test(reqa, (uint32_t)i));
+		bf_set(reqa, (uint32_t)i);
+		sched_requested(&s, (uint32_t)i);
+	}
+	/* Everything is requested from peer a: a gets nothing more. */
+	cr_assert_eq(sched_pick(&s, all, reqa), -1);
+	/* Endgame: peer b may ask for the same pieces, once each. */
+	for (k = 0; k < 4; k++) {
+		i = sched_pick(&s, all, reqb);
+		cr_assert(i >= 0);
+		bf_set(reqb, (uint32_t)i);
+		sched_requested(&s, (uint32_t)i);
+	}
+	cr_assert_eq(sched_pick(&s, all, reqb), -1);
+	for (k = 0; k < 4; k++)
+		cr_assert_eq(sched_verified(&s, (uint32_t)k), 0);
+	cr_assert_eq(sched_verified(&s, 2), -1);
+	cr_assert(sched_complete(&s));
+	cr_assert_eq(sched_pick(&s, all, NULL), -1);
+	sched_free(&s);
+}
+
+Test(sched, resume_skips_verified)
+{
+	struct sched	s;
+	uint8_t		have[2] = { 0xff, 0x7f }, all[2];
+
+	cr_assert_eq(sched_init(&s, 16, have, 9), 0);
+	cr_assert_eq(s.ndone, 15);
+	bf_fill(all, 16);
+	sched_peer_bits(&s, all, 1);
+	cr_assert_eq(sched_pick(&s, all, NULL), 8);
+	cr_assert_eq(sched_verified(&s, 8), 0);
+	cr_assert(sched_complete(&s));
+	sched_free(&s);
+}
+
+Test(sched, released_piece_is_picked_again)
+{
+	struct sched	s;
+	uint8_t		all[1];
+
+	cr_assert_eq(sched_init(&s, 1, NULL, 5), 0);
+	bf_fill(all, 1);
+	sched_peer_bits(&s, all, 1);
+	cr_assert_eq(sched_pick(&s, all, NULL), 0);
+	sched_requested(&s, 0);
+	sched_requested(&s, 0);
+	cr_assert_eq(sched_pick(&s, all, NULL), -1);
+	sched_released(&s, 0);
+	sched_released(&s, 0);
+	cr_assert_eq(sched_pick(&s, all, NULL), 0);
+	sched_free(&s);
+}
