@@ -1,8 +1,10 @@
 /* The control protocol shared by sharectl and peerd: the command table,
  * argument validation, and the one parser of request and reply lines. */
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ipc/ctl.h"
 #include "ipc/names.h"
@@ -339,4 +341,25 @@ ctl_put_status(struct buf *b, int code, const char *message)
 	    ctl_put_field(b, message, 1) == -1)
 		return -1;
 	return buf_append(b, "\n", 1);
+}
+
+int
+ctl_default_socket(char *out, size_t outlen)
+{
+	const char	*xdg = getenv("XDG_RUNTIME_DIR"), *home = getenv("HOME");
+	struct passwd	*pw;
+	int		 n;
+
+	if (xdg != NULL && xdg[0] == '/')
+		n = snprintf(out, outlen, "%s/p2pshare/peerd.sock", xdg);
+	else {
+		if ((home == NULL || home[0] != '/') &&
+		    (pw = getpwuid(getuid())) != NULL)
+			home = pw->pw_dir;
+		if (home == NULL)
+			home = "/";
+		n = snprintf(out, outlen, "%s/.p2pshare/peerd.sock",
+		    strcmp(home, "/") == 0 ? "" : home);
+	}
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }

@@ -95,4 +95,8 @@ const char *ctl_get(const struct ctl_reply *, const char *key);
 int	ctl_put_record(struct buf *b, char kind, const char *const kv[]);
 int	ctl_put_status(struct buf *b, int code, const char *message);
 
+/* Default control socket: $XDG_RUNTIME_DIR/p2pshare/peerd.sock, else
+ * ~/.p2pshare/peerd.sock. -1 if it does not fit. */
+int	ctl_default_socket(char *out, size_t outlen);
+
 #endif
