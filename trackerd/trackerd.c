@@ -1,0 +1,547 @@
+/* trackerd's master process: options, tracker_info.txt, pidfile, the
+ * listening socket, the shared state, and supervision of the workers. */
+#include <libutil.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ipc/log.h"
+#include "ipc/net.h"
+#include "ipc/proto.h"
+#include "trackerd/commands.h"
+#include "trackerd/config.h"
+#include "trackerd/worker.h"
+
+#define EX_USAGE_CODE	64
+#define MAX_WORKERS	64
+#define POLL_MS		50	/* journal_poll fallback period */
+#define STOP_WAIT_MS	5000	/* SIGTERM to workers, then SIGKILL */
+#define BACKOFF_MAX_MS	5000
+
+struct worker_slot {
+	pid_t		pid;		/* 0: not running */
+	int		exiting;	/* SIGTERM sent */
+	uint64_t	started_ms;
+	uint64_t	respawn_ms;	/* when to start it again */
+	uint64_t	backoff_ms;	/* grows while it dies young */
+};
+
+static volatile sig_atomic_t	sig_term, sig_hup, sig_chld;
+static struct worker_slot	slots[MAX_WORKERS];
+static struct tracker_config	cfg;
+static struct tracker		*tracker;
+static struct pidfh		*pfh;
+static int			 listen_fd = -1;
+static int			 idle_seconds = WORKER_IDLE_SECONDS;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: trackerd [-fv] [-w workers] [-l sync_log] "
+	    "[-p pidfile] [-k kdf_iterations] [-t lease_seconds] "
+	    "[-s always|everysec|no] [-i idle_seconds] [-o option=value,...] "
+	    "tracker_info.txt tracker_no\n");
+	exit(EX_USAGE_CODE);
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+usage_error(const char *fmt, ...)
+{
+	va_list	ap;
+
+	fprintf(stderr, "trackerd: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	exit(EX_USAGE_CODE);
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+num_arg(const char *what, const char *s, uint64_t min, uint64_t max)
+{
+	uint64_t	v;
+
+	if (parse_u64(s, min, max, &v) == -1)
+		usage_error("%s: expected a number from %llu to %llu, got \"%s\"",
+		    what, (unsigned long long)min, (unsigned long long)max, s);
+	return v;
+}
+
+static void
+parse_sync(const char *s)
+{
+	if (strcmp(s, "always") == 0)
+		cfg.sync = SYNC_ALWAYS;
+	else if (strcmp(s, "everysec") == 0)
+		cfg.sync = SYNC_EVERYSEC;
+	else if (strcmp(s, "no") == 0)
+		cfg.sync = SYNC_NO;
+	else
+		usage_error("-s: expected always, everysec or no, got \"%s\"", s);
+}
+
+/* -o users=N,groups=N,...: the capacities the region is sized from. */
+static void
+parse_capacities(char *opts)
+{
+	static char	*const keys[] = { "users", "groups", "members",
+	    "requests", "sessions", "files", "seeders", "hashes", "maxsize",
+	    NULL };
+	char		*val, *orig;
+	int		 k;
+
+	while (*opts != '\0') {
+		orig = opts;
+		k = getsubopt(&opts, keys, &val);
+		if (k == -1)
+			usage_error("-o: unknown option \"%s\"", orig);
+		if (val == NULL)
+			usage_error("-o: %s needs a value", keys[k]);
+		switch (k) {
+		case 0: cfg.max_users = num_arg("users", val, 1, UINT32_MAX); break;
+		case 1: cfg.max_groups = num_arg("groups", val, 1, UINT32_MAX); break;
+		case 2: cfg.max_members = num_arg("members", val, 1, UINT32_MAX); break;
+		case 3: cfg.max_requests = num_arg("requests", val, 1, UINT32_MAX); break;
+		case 4: cfg.max_sessions = num_arg("sessions", val, 1, UINT32_MAX); break;
+		case 5: cfg.max_files = num_arg("files", val, 1, UINT32_MAX); break;
+		case 6: cfg.max_seeders = num_arg("seeders", val, 1, UINT32_MAX); break;
+		case 7: cfg.max_hashes = num_arg("hashes", val, 1, UINT64_MAX / 64); break;
+		case 8: cfg.max_file_size = num_arg("maxsize", val, 1,
+		    (uint64_t)1 << 50); break;
+		}
+	}
+}
+
+/* Paths are opened again after daemon(3) changed to "/": make them
+ * absolute now. Returns a malloc'd copy (setproctitle reuses argv). */
+static const char *
+absolute(const char *path)
+{
+	char	cwd[PATH_MAX], *out;
+
+	if (path == NULL)
+		return NULL;
+	if (path[0] == '/')
+		cwd[0] = '\0';
+	else if (getcwd(cwd, sizeof(cwd)) == NULL) {
+		fprintf(stderr, "trackerd: getcwd: %s\n", strerror(errno));
+		exit(1);
+	}
+	if (asprintf(&out, "%s%s%s", cwd, cwd[0] ? "/" : "", path) == -1) {
+		fprintf(stderr, "trackerd: out of memory\n");
+		exit(1);
+	}
+	return out;
+}
+
+static int
+default_workers(void)
+{
+	long	n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 2)
+		return 2;
+	return n > MAX_WORKERS ? MAX_WORKERS : (int)n;
+}
+
+static void
+parse_args(int argc, char *argv[])
+{
+	char	err[256];
+	int	ch, n;
+
+	config_defaults(&cfg);
+	cfg.journal_path = "sync_log.txt";
+	cfg.workers = default_workers();
+	while ((ch = getopt(argc, argv, "fvw:l:p:k:t:s:i:o:")) != -1) {
+		switch (ch) {
+		case 'f': cfg.foreground = 1; break;
+		case 'v': cfg.verbose++; break;
+		case 'w': cfg.workers = (int)num_arg("-w", optarg, 1,
+		    MAX_WORKERS); break;
+		case 'l': cfg.journal_path = optarg; break;
+		case 'p': cfg.pidfile = optarg; break;
+		case 'k': cfg.kdf_iterations = (uint32_t)num_arg("-k", optarg,
+		    1, 100000000); break;
+		case 't': cfg.lease_seconds = (uint32_t)num_arg("-t", optarg,
+		    1, 86400 * 365); break;
+		case 's': parse_sync(optarg); break;
+		case 'i': idle_seconds = (int)num_arg("-i", optarg, 1,
+		    86400); break;
+		case 'o': parse_capacities(optarg); break;
+		default: usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 2)
+		usage();
+	cfg.info_path = absolute(argv[0]);
+	cfg.tracker_no = (int)num_arg("tracker_no", argv[1], 1, MAX_TRACKERS);
+	n = tracker_info_load(cfg.info_path, cfg.trackers, MAX_TRACKERS, err,
+	    sizeof(err));
+	if (n == -1) {
+		fprintf(stderr, "trackerd: %s\n", err);
+		exit(1);
+	}
+	cfg.ntrackers = n;
+	if (cfg.tracker_no > n)
+		usage_error("tracker_no %d: %s lists only %d tracker%s",
+		    cfg.tracker_no, cfg.info_path, n, n == 1 ? "" : "s");
+	cfg.self = cfg.trackers[cfg.tracker_no - 1];
+	cfg.journal_path = absolute(cfg.journal_path);
+	cfg.pidfile = absolute(cfg.pidfile);
+	snprintf(cfg.shm_name, sizeof(cfg.shm_name), "/p2pshare-trackerd-%u",
+	    (unsigned)ntohs(cfg.self.sin.sin_port));
+}
+
+static void
+open_pidfile(void)
+{
+	pid_t	other = 0;
+
+	if (cfg.pidfile == NULL)
+		return;
+	pfh = pidfile_open(cfg.pidfile, 0644, &other);
+	if (pfh != NULL)
+		return;
+	if (errno == EEXIST)
+		fprintf(stderr, "trackerd: already running, pid %d (pidfile %s)\n",
+		    (int)other, cfg.pidfile);
+	else
+		fprintf(stderr, "trackerd: pidfile %s: %s\n", cfg.pidfile,
+		    strerror(errno));
+	exit(1);
+}
+
+static void
+open_listener(void)
+{
+	struct rlimit	rl;
+	int		secs = 1;
+
+	/* many clients: take every descriptor we are allowed */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	listen_fd = tcp_listen(&cfg.self, 4096);
+	if (listen_fd != -1) {
+		/* wake a worker only once the request has arrived */
+		setsockopt(listen_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs,
+		    sizeof(secs));
+		return;
+	}
+	if (errno == EADDRINUSE)
+		fprintf(stderr, "trackerd: %s: address already in use "
+		    "(another trackerd running?)\n", cfg.self.text);
+	else
+		fprintf(stderr, "trackerd: listen on %s: %s\n", cfg.self.text,
+		    strerror(errno));
+	if (pfh != NULL)
+		pidfile_remove(pfh);
+	exit(1);
+}
+
+static void
+open_state(void)
+{
+	char	err[512] = "";
+
+	tracker = tracker_create(&cfg, err, sizeof(err));
+	if (tracker != NULL)
+		return;
+	fprintf(stderr, "trackerd: %s\n", err[0] ? err : "cannot create state");
+	if (pfh != NULL)
+		pidfile_remove(pfh);
+	exit(1);
+}
+
+static void
+on_signal(int sig)
+{
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		sig_term = 1;
+		break;
+	case SIGHUP:
+		sig_hup = 1;
+		break;
+	case SIGCHLD:
+		sig_chld = 1;
+		break;
+	}
+}
+
+static void
+install_signals(sigset_t *blocked)
+{
+	struct sigaction	sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* Blocked except inside ppoll, so no flag is set unseen. */
+	sigemptyset(blocked);
+	sigaddset(blocked, SIGTERM);
+	sigaddset(blocked, SIGINT);
+	sigaddset(blocked, SIGHUP);
+	sigaddset(blocked, SIGCHLD);
+	sigprocmask(SIG_BLOCK, blocked, NULL);
+}
+
+static void
+spawn_worker(int i)
+{
+	struct worker_slot	*w = &slots[i];
+	sigset_t		 none;
+	pid_t			 pid;
+
+	pid = fork();
+	if (pid == -1) {
+		log_warn("fork worker %d", i + 1);
+		w->respawn_ms = now_ms() + 1000;
+		return;
+	}
+	if (pid == 0) {
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (pfh != NULL)
+			pidfile_close(pfh);
+		worker_main(&cfg, listen_fd, i + 1, idle_seconds);
+	}
+	w->pid = pid;
+	w->exiting = 0;
+	w->started_ms = now_ms();
+	log_debug("worker %d started, pid %d", i + 1, (int)pid);
+}
+
+static void
+log_death(int i, pid_t pid, int status)
+{
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		log_info("worker %d (pid %d) exited", i + 1, (int)pid);
+	else if (WIFEXITED(status))
+		log_warnx("worker %d (pid %d) exited with status %d", i + 1,
+		    (int)pid, WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		log_warnx("worker %d (pid %d) killed by signal %d (%s)%s", i + 1,
+		    (int)pid, WTERMSIG(status), strsignal(WTERMSIG(status)),
+		    WCOREDUMP(status) ? ", core dumped" : "");
+}
+
+/* A worker that dies within a second of its start is restarted after a
+ * growing delay, so a crash loop does not eat the machine. */
+static void
+schedule_respawn(struct worker_slot *w)
+{
+	uint64_t	now = now_ms();
+
+	if (now - w->started_ms < 1000)
+		w->backoff_ms = w->backoff_ms ? w->backoff_ms * 2 : 100;
+	else
+		w->backoff_ms = 0;
+	if (w->backoff_ms > BACKOFF_MAX_MS)
+		w->backoff_ms = BACKOFF_MAX_MS;
+	w->respawn_ms = now + w->backoff_ms;
+}
+
+static void
+reap_workers(void)
+{
+	pid_t	pid;
+	int	status, i;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < cfg.workers; i++)
+			if (slots[i].pid == pid)
+				break;
+		if (i == cfg.workers)
+			continue;
+		if (!slots[i].exiting)
+			log_death(i, pid, status);
+		tracker_worker_died(tracker, (int)pid);
+		slots[i].pid = 0;
+		if (!slots[i].exiting)
+			schedule_respawn(&slots[i]);
+	}
+}
+
+static void
+respawn_due(void)
+{
+	uint64_t	now = now_ms();
+	int		i;
+
+	for (i = 0; i < cfg.workers; i++)
+		if (slots[i].pid == 0 && now >= slots[i].respawn_ms)
+			spawn_worker(i);
+}
+
+static void
+signal_workers(int sig)
+{
+	int	i;
+
+	for (i = 0; i < cfg.workers; i++)
+		if (slots[i].pid > 0)
+			kill(slots[i].pid, sig);
+}
+
+static int
+workers_left(void)
+{
+	int	i, n = 0;
+
+	for (i = 0; i < cfg.workers; i++)
+		if (slots[i].pid > 0)
+			n++;
+	return n;
+}
+
+static void
+stop_workers(void)
+{
+	uint64_t	deadline = now_ms() + STOP_WAIT_MS;
+	struct timespec	ts = { 0, 10 * 1000000L };
+	int		i;
+
+	for (i = 0; i < cfg.workers; i++)
+		slots[i].exiting = 1;
+	signal_workers(SIGTERM);
+	while (workers_left() > 0 && now_ms() < deadline) {
+		reap_workers();
+		if (workers_left() > 0)
+			nanosleep(&ts, NULL);
+	}
+	if (workers_left() == 0)
+		return;
+	log_warnx("%d worker(s) still running after %d ms, killing them",
+	    workers_left(), STOP_WAIT_MS);
+	signal_workers(SIGKILL);
+	for (i = 0; i < cfg.workers; i++)
+		if (slots[i].pid > 0) {
+			waitpid(slots[i].pid, NULL, 0);
+			slots[i].pid = 0;
+		}
+}
+
+static int
+next_timeout(void)
+{
+	uint64_t	now = now_ms(), t = now + POLL_MS;
+	int		i;
+
+	for (i = 0; i < cfg.workers; i++)
+		if (slots[i].pid == 0 && slots[i].respawn_ms < t)
+			t = slots[i].respawn_ms;
+	return t <= now ? 0 : (int)(t - now);
+}
+
+static void
+master_loop(const sigset_t *blocked)
+{
+	struct pollfd	pfd;
+	struct timespec	ts;
+	sigset_t	open;
+	int		ms, n;
+
+	sigemptyset(&open);
+	pfd.fd = journal_watch_fd(tracker);
+	pfd.events = POLLIN;
+	while (!sig_term) {
+		ms = next_timeout();
+		ts.tv_sec = ms / 1000;
+		ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+		n = ppoll(&pfd, pfd.fd >= 0 ? 1 : 0, &ts, &open);
+		if (n == -1 && errno != EINTR)
+			log_warn("ppoll");
+		if (sig_chld) {
+			sig_chld = 0;
+			reap_workers();
+		}
+		if (sig_hup) {
+			sig_hup = 0;
+			log_reopen();
+			log_info("SIGHUP: logs reopened");
+			signal_workers(SIGHUP);
+		}
+		if (sig_term)
+			break;
+		journal_poll(tracker);
+		respawn_due();
+	}
+	(void)blocked;
+}
+
+int
+main(int argc, char *argv[], char *envp[])
+{
+	sigset_t	blocked;
+	int		i;
+
+	parse_args(argc, argv);
+	open_pidfile();
+	open_listener();
+	log_init("trackerd", 1, LOG_DAEMON);
+	log_setverbose(cfg.verbose);
+	log_setrole("master");
+	open_state();
+	if (!cfg.foreground && daemon(0, 0) == -1) {
+		fprintf(stderr, "trackerd: daemon: %s\n", strerror(errno));
+		exit(1);
+	}
+	if (pfh != NULL && pidfile_write(pfh) == -1)
+		log_warn("pidfile_write %s", cfg.pidfile);
+	log_init("trackerd", cfg.foreground, LOG_DAEMON);
+	setproctitle_init(argc, argv, envp);
+	setproctitle("master");
+	install_signals(&blocked);
+	log_info("listening on %s (tracker %d of %d), %d workers, journal %s",
+	    cfg.self.text, cfg.tracker_no, cfg.ntrackers, cfg.workers,
+	    cfg.journal_path);
+	for (i = 0; i < cfg.workers; i++)
+		spawn_worker(i);
+	master_loop(&blocked);
+	log_info("shutting down");
+	stop_workers();
+	tracker_destroy(tracker);
+	close(listen_fd);
+	if (pfh != NULL)
+		pidfile_remove(pfh);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,866 @@
+/* A trackerd worker: one epoll loop accepting on the shared socket and
+ * serving many connections, PBKDF2 on a small thread pool, group commit. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include "ipc/log.h"
+#include "ipc/pieces.h"
+#include "ipc/proto.h"
+#include "trackerd/commands.h"
+#include "trackerd/worker.h"
+
+#define READ_CHUNK	16384
+#define OUT_HIGH	(256u * 1024u)	/* stop taking requests above this */
+#define OUT_MAX		(128u << 20)	/* one huge list reply still fits */
+#define MARKS_MAX	4096		/* replies waiting for durability */
+#define EVENTS_MAX	256
+#define STOP_GRACE_MS	2000
+
+enum src_kind { SRC_LISTEN, SRC_SIGNAL, SRC_KDF, SRC_SYNC, SRC_CONN };
+
+struct src {
+	enum src_kind	kind;
+};
+
+/* A reply that may not leave before journal sequence seq is durable;
+ * start is its first byte, counted from the start of the connection. */
+struct mark {
+	uint64_t	start;
+	uint64_t	seq;
+};
+
+struct conn {
+	struct src	 src;
+	int		 fd;
+	struct client	 cl;
+	struct buf	 in, out;
+	uint64_t	 out_sent;	/* bytes sent so far */
+	struct mark	*marks;		/* ring buffer */
+	unsigned	 mhead, mlen, mcap;
+	struct kdf_job	*job;		/* login/create_user in the pool */
+	unsigned	 can_read:1, eof:1, close_after:1, dead:1,
+			 waiting:1;
+	uint64_t	 last_active;	/* ms */
+	struct conn	*prev, *next;	/* every live connection */
+	struct conn	*wprev, *wnext;	/* waiting for durability */
+	struct conn	*grave;		/* freed at the end of the round */
+};
+
+struct kdf_task {
+	struct conn	*c;
+	struct kdf_job	*job;
+	struct kdf_task	*next;
+};
+
+struct worker {
+	struct tracker			*t;
+	const struct tracker_config	*cfg;
+	int				 slot, idle_ms;
+	int				 ep, listen_fd, sig_fd, spare_fd;
+	size_t				 max_line;	/* upload_file lines */
+	struct src			 s_listen, s_sig, s_kdf, s_sync;
+	struct conn			 all;		/* list sentinel */
+	struct conn			*waiting, *grave;
+	int				 nconns, stopping;
+	uint64_t			 now, stop_deadline, last_scan;
+
+	/* KDF pool: tasks in, results out through kdf_efd */
+	pthread_mutex_t			 kmu;
+	pthread_cond_t			 kcv;
+	struct kdf_task			*kq_head, *kq_tail, *kdone;
+	int				 kdf_efd;
+
+	/* group commit: the sync thread calls journal_sync on a kick */
+	pthread_mutex_t			 smu;
+	pthread_cond_t			 scv;
+	int				 s_kick, s_quit, s_busy;
+	uint64_t			 s_want;
+	int				 sync_efd;
+	pthread_t			 sync_tid;
+};
+
+static struct worker	W;
+
+static void	conn_service(struct worker *, struct conn *);
+static void	conn_close(struct worker *, struct conn *);
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+efd_signal(int fd)
+{
+	uint64_t	one = 1;
+
+	while (write(fd, &one, sizeof(one)) == -1 && errno == EINTR)
+		;
+}
+
+static void
+efd_drain(int fd)
+{
+	uint64_t	v;
+
+	while (read(fd, &v, sizeof(v)) == -1 && errno == EINTR)
+		;
+}
+
+/* ---- the PBKDF2 pool ---- */
+
+static void *
+kdf_thread(void *arg)
+{
+	struct worker	*w = arg;
+	struct kdf_task	*k;
+
+	for (;;) {
+		pthread_mutex_lock(&w->kmu);
+		while (w->kq_head == NULL)
+			pthread_cond_wait(&w->kcv, &w->kmu);
+		k = w->kq_head;
+		if ((w->kq_head = k->next) == NULL)
+			w->kq_tail = NULL;
+		pthread_mutex_unlock(&w->kmu);
+
+		kdf_job_run(k->job);
+
+		pthread_mutex_lock(&w->kmu);
+		k->next = w->kdone;
+		w->kdone = k;
+		pthread_mutex_unlock(&w->kmu);
+		efd_signal(w->kdf_efd);
+	}
+	return NULL;
+}
+
+static int
+kdf_submit(struct worker *w, struct conn *c, struct kdf_job *job)
+{
+	struct kdf_task	*k;
+
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		return -1;
+	k->c = c;
+	k->job = job;
+	pthread_mutex_lock(&w->kmu);
+	if (w->kq_tail)
+		w->kq_tail->next = k;
+	else
+		w->kq_head = k;
+	w->kq_tail = k;
+	pthread_cond_signal(&w->kcv);
+	pthread_mutex_unlock(&w->kmu);
+	return 0;
+}
+
+/* ---- group commit ---- */
+
+static void *
+sync_thread(void *arg)
+{
+	struct worker	*w = arg;
+
+	pthread_mutex_lock(&w->smu);
+	for (;;) {
+		while (!w->s_kick && !w->s_quit)
+			pthread_cond_wait(&w->scv, &w->smu);
+		if (w->s_quit)
+			break;
+		w->s_kick = 0;
+		pthread_mutex_unlock(&w->smu);
+		journal_sync(w->t);
+		efd_signal(w->sync_efd);
+		pthread_mutex_lock(&w->smu);
+	}
+	pthread_mutex_unlock(&w->smu);
+	return NULL;
+}
+
+static void
+sync_kick(struct worker *w)
+{
+	if (w->s_busy || w->waiting == NULL ||
+	    w->s_want <= journal_durable_seq(w->t))
+		return;
+	w->s_busy = 1;
+	pthread_mutex_lock(&w->smu);
+	w->s_kick = 1;
+	pthread_cond_signal(&w->scv);
+	pthread_mutex_unlock(&w->smu);
+}
+
+static void
+waiting_add(struct worker *w, struct conn *c)
+{
+	if (c->waiting)
+		return;
+	c->waiting = 1;
+	c->wprev = NULL;
+	c->wnext = w->waiting;
+	if (w->waiting)
+		w->waiting->wprev = c;
+	w->waiting = c;
+}
+
+static void
+waiting_del(struct worker *w, struct conn *c)
+{
+	if (!c->waiting)
+		return;
+	c->waiting = 0;
+	if (c->wprev)
+		c->wprev->wnext = c->wnext;
+	else
+		w->waiting = c->wnext;
+	if (c->wnext)
+		c->wnext->wprev = c->wprev;
+	c->wprev = c->wnext = NULL;
+}
+
+static int
+marks_push(struct conn *c, uint64_t start, uint64_t seq)
+{
+	struct mark	*n;
+	unsigned	 i, ncap;
+
+	if (c->mlen == c->mcap) {
+		ncap = c->mcap ? c->mcap * 2 : 8;
+		if ((n = malloc(ncap * sizeof(*n))) == NULL)
+			return -1;
+		for (i = 0; i < c->mlen; i++)
+			n[i] = c->marks[(c->mhead + i) % c->mcap];
+		free(c->marks);
+		c->marks = n;
+		c->mcap = ncap;
+		c->mhead = 0;
+	}
+	c->marks[(c->mhead + c->mlen) % c->mcap] = (struct mark){ start, seq };
+	c->mlen++;
+	return 0;
+}
+
+static void
+marks_release(struct conn *c, uint64_t durable)
+{
+	while (c->mlen > 0 && c->marks[c->mhead].seq <= durable) {
+		c->mhead = (c->mhead + 1) % c->mcap;
+		c->mlen--;
+	}
+}
+
+/* A reply starting at byte start was appended; hold it back until seq
+ * is durable. */
+static void
+conn_hold(struct worker *w, struct conn *c, uint64_t start, uint64_t seq)
+{
+	if (seq == 0 || seq <= journal_durable_seq(w->t))
+		return;
+	if (marks_push(c, start, seq) == -1) {
+		/* cannot track it: make it durable in place */
+		journal_sync(w->t);
+		return;
+	}
+	waiting_add(w, c);
+	if (seq > w->s_want)
+		w->s_want = seq;
+}
+
+static void
+sync_done(struct worker *w)
+{
+	struct conn	*c, *next;
+	uint64_t	 durable;
+
+	efd_drain(w->sync_efd);
+	w->s_busy = 0;
+	durable = journal_durable_seq(w->t);
+	for (c = w->waiting; c != NULL; c = next) {
+		next = c->wnext;
+		marks_release(c, durable);
+		if (c->mlen == 0)
+			waiting_del(w, c);
+		conn_service(w, c);
+	}
+	sync_kick(w);
+}
+
+/* ---- connections ---- */
+
+static size_t
+out_sendable(const struct conn *c)
+{
+	size_t	avail = buf_avail(&c->out);
+
+	if (c->mlen == 0)
+		return avail;
+	return (size_t)(c->marks[c->mhead].start - c->out_sent);
+}
+
+/* "upload_file ..." or "session USER TOKEN upload_file ...": the only
+ * requests allowed past PROTO_MAX_LINE. */
+static int
+is_upload(const char *s, size_t n)
+{
+	static const char	cmd[] = "upload_file ";
+	size_t			i = 0;
+	int			word;
+
+	if (n >= sizeof(cmd) - 1 && memcmp(s, cmd, sizeof(cmd) - 1) == 0)
+		return 1;
+	if (n < 8 || memcmp(s, "session ", 8) != 0)
+		return 0;
+	for (word = 0; word < 3; word++) {
+		while (i < n && s[i] == ' ')
+			i++;
+		while (i < n && s[i] != ' ')
+			i++;
+	}
+	while (i < n && s[i] == ' ')
+		i++;
+	return n - i >= sizeof(cmd) - 1 &&
+	    memcmp(s + i, cmd, sizeof(cmd) - 1) == 0;
+}
+
+static void
+conn_too_long(struct worker *w, struct conn *c)
+{
+	buf_printf(&c->out, "ERR too_long request longer than %d bytes\n"
+	    PROTO_END "\n", PROTO_MAX_LINE);
+	c->close_after = 1;
+	c->in.off = c->in.len = 0;
+	log_debug("connection %d: request too long, closing", c->fd);
+}
+
+static void
+conn_execute(struct worker *w, struct conn *c, char *line, size_t len)
+{
+	struct kdf_job		*job = NULL;
+	uint64_t		 start, seq = 0;
+	enum cmd_status		 st;
+
+	start = c->out_sent + buf_avail(&c->out);
+	st = cmd_execute(w->t, &c->cl, line, len, &c->out, &job, &seq);
+	if (st == CMD_NEED_KDF) {
+		if (kdf_submit(w, c, job) == -1) {
+			kdf_job_free(job);
+			buf_printf(&c->out, "ERR internal out of memory\n"
+			    PROTO_END "\n");
+			return;
+		}
+		c->job = job;
+		return;
+	}
+	conn_hold(w, c, start, seq);
+}
+
+static int
+conn_blocked(const struct conn *c)
+{
+	return c->job != NULL || c->close_after || c->dead ||
+	    buf_avail(&c->out) >= OUT_HIGH || c->mlen >= MARKS_MAX;
+}
+
+/* Answer every complete request already buffered, in order. */
+static void
+conn_process(struct worker *w, struct conn *c)
+{
+	char	*line;
+	size_t	 len;
+	int	 r;
+
+	while (!conn_blocked(c)) {
+		r = buf_getline(&c->in, w->max_line, &line, &len);
+		if (r == 0) {
+			if (buf_avail(&c->in) > PROTO_MAX_LINE &&
+			    !is_upload(buf_head(&c->in), buf_avail(&c->in)))
+				conn_too_long(w, c);
+			return;
+		}
+		if (r == -1 || (len > PROTO_MAX_LINE && !is_upload(line, len))) {
+			conn_too_long(w, c);
+			return;
+		}
+		if (len > 0)
+			conn_execute(w, c, line, len);
+	}
+}
+
+/* One recv into the input buffer: >0 bytes read, 0 nothing more for
+ * now, -1 the connection was closed. */
+static int
+conn_read(struct worker *w, struct conn *c)
+{
+	size_t	want = READ_CHUNK;
+	ssize_t	n;
+
+	if (buf_avail(&c->in) > PROTO_MAX_LINE)
+		want = 65536;
+	if (buf_reserve(&c->in, want) == -1) {
+		buf_compact(&c->in);
+		want = c->in.cap - c->in.len;
+		if (want == 0) {
+			conn_too_long(w, c);
+			return 0;
+		}
+	}
+	do
+		n = recv(c->fd, c->in.data + c->in.len, want, 0);
+	while (n == -1 && errno == EINTR);
+	if (n > 0) {
+		c->in.len += (size_t)n;
+		c->last_active = w->now;
+		if ((size_t)n < want)
+			c->can_read = 0;	/* drained: epoll says when more */
+		return (int)n;
+	}
+	c->can_read = 0;
+	if (n == 0) {
+		c->eof = 1;
+		return 0;
+	}
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return 0;
+	conn_close(w, c);
+	return -1;
+}
+
+static void
+conn_flush(struct worker *w, struct conn *c)
+{
+	size_t	n = out_sendable(c);
+	ssize_t	r;
+
+	while (n > 0) {
+		r = send(c->fd, buf_head(&c->out), n, MSG_NOSIGNAL);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (r <= 0) {
+			conn_close(w, c);
+			return;
+		}
+		buf_consume(&c->out, (size_t)r);
+		c->out_sent += (uint64_t)r;
+		c->last_active = w->now;
+		n -= (size_t)r;
+	}
+	if (buf_avail(&c->out) == 0 && c->out.cap > 4 * OUT_HIGH)
+		buf_free(&c->out);	/* give back a huge reply's memory */
+}
+
+static int
+conn_wants_input(const struct worker *w, const struct conn *c)
+{
+	return c->can_read && !c->eof && !w->stopping && !conn_blocked(c);
+}
+
+static void
+conn_service(struct worker *w, struct conn *c)
+{
+	size_t	before;
+
+	for (;;) {
+		conn_process(w, c);
+		if (c->dead)
+			return;
+		if (conn_wants_input(w, c)) {
+			if (conn_read(w, c) > 0)
+				continue;
+			if (c->dead)
+				return;
+			if (!c->eof)
+				continue;	/* can_read is now 0 */
+		}
+		before = buf_avail(&c->out);
+		conn_flush(w, c);
+		if (c->dead)
+			return;
+		/* throttled replies left: go on if the client took some */
+		if (before >= OUT_HIGH && buf_avail(&c->out) < before &&
+		    c->job == NULL)
+			continue;
+		break;
+	}
+	if ((c->eof || c->close_after || w->stopping) && c->job == NULL &&
+	    buf_avail(&c->out) == 0 && (c->close_after || w->stopping ||
+	    memchr(buf_head(&c->in), '\n', buf_avail(&c->in)) == NULL))
+		conn_close(w, c);
+}
+
+static void
+conn_close(struct worker *w, struct conn *c)
+{
+	if (c->dead)
+		return;
+	c->dead = 1;
+	close(c->fd);
+	waiting_del(w, c);
+	c->prev->next = c->next;
+	c->next->prev = c->prev;
+	w->nconns--;
+	if (c->job == NULL) {
+		c->grave = w->grave;
+		w->grave = c;
+	}
+	/* else the KDF completion buries it */
+}
+
+static void
+conn_free(struct conn *c)
+{
+	buf_free(&c->in);
+	buf_free(&c->out);
+	free(c->marks);
+	free(c);
+}
+
+static void
+bury(struct worker *w)
+{
+	struct conn	*c;
+
+	while ((c = w->grave) != NULL) {
+		w->grave = c->grave;
+		conn_free(c);
+	}
+}
+
+static void
+kdf_done(struct worker *w)
+{
+	struct kdf_task	*k, *list, *rev = NULL;
+	struct conn	*c;
+	uint64_t	 start, seq;
+
+	efd_drain(w->kdf_efd);
+	pthread_mutex_lock(&w->kmu);
+	list = w->kdone;
+	w->kdone = NULL;
+	pthread_mutex_unlock(&w->kmu);
+	while (list) {		/* oldest first */
+		k = list;
+		list = k->next;
+		k->next = rev;
+		rev = k;
+	}
+	while ((k = rev) != NULL) {
+		rev = k->next;
+		c = k->c;
+		c->job = NULL;
+		if (c->dead) {
+			kdf_job_free(k->job);
+			c->grave = w->grave;
+			w->grave = c;
+		} else {
+			seq = 0;
+			start = c->out_sent + buf_avail(&c->out);
+			cmd_finish(w->t, &c->cl, k->job, &c->out, &seq);
+			conn_hold(w, c, start, seq);
+			conn_service(w, c);
+		}
+		free(k);
+	}
+}
+
+static void
+accept_one(struct worker *w, int fd, const struct sockaddr_in *sin)
+{
+	struct epoll_event	 ev;
+	struct conn		*c;
+	int			 on = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return;
+	}
+	c->src.kind = SRC_CONN;
+	c->fd = fd;
+	c->cl.peer_ip = sin->sin_addr.s_addr;
+	buf_init(&c->in, w->max_line + 2);
+	buf_init(&c->out, OUT_MAX);
+	c->can_read = 1;
+	c->last_active = w->now;
+	c->next = w->all.next;
+	c->prev = &w->all;
+	w->all.next->prev = c;
+	w->all.next = c;
+	w->nconns++;
+	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+	ev.data.ptr = c;
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		log_warn("epoll_ctl add");
+		conn_close(w, c);
+		return;
+	}
+	conn_service(w, c);
+}
+
+/* Out of descriptors: accept with the spare one and drop the client,
+ * rather than spin on a listening socket that stays readable. */
+static void
+accept_emfile(struct worker *w)
+{
+	static uint64_t	last_warn;
+	int		fd;
+
+	if (w->now - last_warn > 1000) {
+		log_warnx("out of file descriptors (%d connections), "
+		    "refusing clients", w->nconns);
+		last_warn = w->now;
+	}
+	if (w->spare_fd >= 0) {
+		close(w->spare_fd);
+		if ((fd = accept(w->listen_fd, NULL, NULL)) >= 0)
+			close(fd);
+		w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+}
+
+static void
+accept_all(struct worker *w)
+{
+	struct sockaddr_in	sin;
+	socklen_t		len;
+	int			fd, i;
+
+	for (i = 0; i < 256 && !w->stopping; i++) {
+		len = sizeof(sin);
+		fd = accept4(w->listen_fd, (struct sockaddr *)&sin, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			accept_one(w, fd, &sin);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno == EMFILE || errno == ENFILE)
+			accept_emfile(w);
+		else if (errno != EAGAIN && errno != EWOULDBLOCK)
+			log_warn("accept");
+		return;
+	}
+}
+
+static void
+stop_accepting(struct worker *w)
+{
+	if (w->stopping)
+		return;
+	w->stopping = 1;
+	w->stop_deadline = w->now + STOP_GRACE_MS;
+	epoll_ctl(w->ep, EPOLL_CTL_DEL, w->listen_fd, NULL);
+	close(w->listen_fd);
+	log_debug("stopping: %d connections left", w->nconns);
+}
+
+static void
+on_signal_fd(struct worker *w)
+{
+	struct signalfd_siginfo	si;
+	struct conn		*c, *next;
+
+	while (read(w->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			log_reopen();
+			continue;
+		}
+		stop_accepting(w);
+		for (c = w->all.next; c != &w->all; c = next) {
+			next = c->next;
+			conn_service(w, c);
+		}
+	}
+}
+
+/* Close connections idle for longer than the timeout (once a second). */
+static void
+scan_idle(struct worker *w)
+{
+	struct conn	*c, *next;
+
+	if (w->now - w->last_scan < 1000 && !w->stopping)
+		return;
+	w->last_scan = w->now;
+	for (c = w->all.next; c != &w->all; c = next) {
+		next = c->next;
+		if (c->job == NULL && (w->now - c->last_active >
+		    (uint64_t)w->idle_ms || w->stopping))
+			if (w->stopping ? buf_avail(&c->out) == 0 : 1)
+				conn_close(w, c);
+	}
+}
+
+static void
+dispatch(struct worker *w, struct epoll_event *ev)
+{
+	struct src	*s = ev->data.ptr;
+	struct conn	*c;
+
+	switch (s->kind) {
+	case SRC_LISTEN:
+		accept_all(w);
+		break;
+	case SRC_SIGNAL:
+		on_signal_fd(w);
+		break;
+	case SRC_KDF:
+		kdf_done(w);
+		break;
+	case SRC_SYNC:
+		sync_done(w);
+		break;
+	case SRC_CONN:
+		c = (struct conn *)s;
+		if (c->dead)
+			break;
+		if (ev->events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			c->can_read = 1;
+		conn_service(w, c);
+		break;
+	}
+}
+
+static void
+watch(struct worker *w, int fd, struct src *s, enum src_kind kind,
+    uint32_t events)
+{
+	struct epoll_event	ev;
+
+	s->kind = kind;
+	ev.events = events;
+	ev.data.ptr = s;
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) == -1)
+		fatal("epoll_ctl add");
+}
+
+static void
+start_threads(struct worker *w)
+{
+	pthread_t	tid;
+	int		i;
+
+	pthread_mutex_init(&w->kmu, NULL);
+	pthread_cond_init(&w->kcv, NULL);
+	pthread_mutex_init(&w->smu, NULL);
+	pthread_cond_init(&w->scv, NULL);
+	for (i = 0; i < WORKER_KDF_THREADS; i++) {
+		if (pthread_create(&tid, NULL, kdf_thread, w) != 0)
+			fatalx("pthread_create kdf");
+		pthread_detach(tid);
+	}
+	if (pthread_create(&w->sync_tid, NULL, sync_thread, w) != 0)
+		fatalx("pthread_create sync");
+}
+
+static void
+worker_setup(struct worker *w, const struct tracker_config *cfg,
+    int listen_fd, int slot, int idle_seconds)
+{
+	char		role[32], err[512] = "";
+	sigset_t	set;
+
+	w->cfg = cfg;
+	w->slot = slot;
+	w->idle_ms = idle_seconds * 1000;
+	w->listen_fd = listen_fd;
+	w->all.next = w->all.prev = &w->all;
+	w->now = w->last_scan = mono_ms();
+	w->max_line = (size_t)(pieces_count(cfg->max_file_size) + 1) * 41 + 512;
+	if (w->max_line < PROTO_MAX_LINE)
+		w->max_line = PROTO_MAX_LINE;
+	snprintf(role, sizeof(role), "worker %d", slot);
+	log_setrole(role);
+	setproctitle("worker %d", slot);
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);	/* threads inherit it */
+	if ((w->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		fatal("signalfd");
+	if ((w->t = tracker_attach(cfg, err, sizeof(err))) == NULL)
+		fatalx("attach to shared state: %s", err);
+	if ((w->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("epoll_create1");
+	w->kdf_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	w->sync_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->kdf_efd == -1 || w->sync_efd == -1)
+		fatal("eventfd");
+	w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	watch(w, listen_fd, &w->s_listen, SRC_LISTEN, EPOLLIN | EPOLLEXCLUSIVE);
+	watch(w, w->sig_fd, &w->s_sig, SRC_SIGNAL, EPOLLIN);
+	watch(w, w->kdf_efd, &w->s_kdf, SRC_KDF, EPOLLIN);
+	watch(w, w->sync_efd, &w->s_sync, SRC_SYNC, EPOLLIN);
+	start_threads(w);
+}
+
+static void __attribute__((noreturn))
+worker_exit(struct worker *w)
+{
+	struct conn	*c, *next;
+
+	for (c = w->all.next; c != &w->all; c = next) {
+		next = c->next;
+		conn_close(w, c);
+	}
+	bury(w);
+	pthread_mutex_lock(&w->smu);
+	w->s_quit = 1;
+	pthread_cond_signal(&w->scv);
+	pthread_mutex_unlock(&w->smu);
+	pthread_join(w->sync_tid, NULL);
+	tracker_detach(w->t);
+	log_debug("exiting");
+	_exit(0);
+}
+
+void
+worker_main(const struct tracker_config *cfg, int listen_fd, int slot,
+    int idle_seconds)
+{
+	struct worker		*w = &W;
+	struct epoll_event	 evs[EVENTS_MAX];
+	pid_t			 master = getppid();
+	int			 n, i;
+
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != master)
+		_exit(0);
+	worker_setup(w, cfg, listen_fd, slot, idle_seconds);
+	for (;;) {
+		n = epoll_wait(w->ep, evs, EVENTS_MAX, w->stopping ? 50 : 1000);
+		if (n == -1 && errno != EINTR)
+			fatal("epoll_wait");
+		w->now = mono_ms();
+		for (i = 0; i < n; i++)
+			dispatch(w, &evs[i]);
+		sync_kick(w);
+		scan_idle(w);
+		bury(w);
+		if (w->stopping && (w->nconns == 0 || w->now >= w->stop_deadline))
+			worker_exit(w);
+	}
+}
