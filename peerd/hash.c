@@ -1,0 +1,200 @@
+/* upload_file's hashing off the event loop: one thread computes the
+ * whole-file SHA-1 while a second computes the 512 KiB piece SHA-1s over
+ * the same file, so the two digests run on two cores at once. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/sha.h>
+
+#include "ipc/log.h"
+#include "ipc/pieces.h"
+#include "peerd/ev.h"
+#include "peerd/peerd.h"
+
+#define HASH_CHUNK	(2u * 1024 * 1024)	/* a multiple of PIECE_SIZE */
+#define HASH_SPLIT_MIN	(8ull * 1024 * 1024)	/* smaller: one thread */
+
+struct hash_job {
+	char			 path[PATH_MAX];
+	hash_cb			*cb;
+	void			*arg;
+	int			 fd;
+	struct hash_result	 res;
+	int			 piece_error;
+};
+
+/* Read exactly n bytes at off (short file: EIO). */
+static int
+read_at(int fd, uint8_t *p, size_t n, uint64_t off)
+{
+	ssize_t	r;
+	size_t	got = 0;
+
+	while (got < n) {
+		r = pread(fd, p + got, n - got, (off_t)(off + got));
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = EIO;
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/* Walk the file in chunks; whole != NULL feeds the file digest, pieces
+ * != NULL computes piece digests. Returns 0 or an errno. */
+static int
+hash_range(int fd, uint64_t size, SHA_CTX *whole, uint8_t (*pieces)[SHA1_LEN])
+{
+	uint8_t		*buf;
+	uint64_t	 off, p;
+	size_t		 n, k;
+	int		 err = 0;
+
+	if ((buf = malloc(HASH_CHUNK)) == NULL)
+		return ENOMEM;
+	for (off = 0; off < size; off += n) {
+		n = size - off < HASH_CHUNK ? (size_t)(size - off) : HASH_CHUNK;
+		if (read_at(fd, buf, n, off) == -1) {
+			err = errno;
+			break;
+		}
+		if (whole != NULL)
+			SHA1_Update(whole, buf, n);
+		if (pieces == NULL)
+			continue;
+		for (k = 0; k < n; k += PIECE_SIZE) {
+			p = (off + k) / PIECE_SIZE;
+			SHA1(buf + k, piece_len(size, p), pieces[p]);
+		}
+	}
+	free(buf);
+	return err;
+}
+
+static void *
+piece_thread(void *v)
+{
+	struct hash_job	*j = v;
+
+	posix_fadvise(j->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	j->piece_error = hash_range(j->fd, j->res.size, NULL, j->res.piece_sha1);
+	return NULL;
+}
+
+static void
+deliver(void *v)
+{
+	struct hash_job	*j = v;
+
+	j->cb(j->arg, &j->res);
+	free(j->res.piece_sha1);	/* unless the callback took it */
+	free(j);
+}
+
+static int
+hash_both(struct hash_job *j)
+{
+	SHA_CTX		whole;
+	pthread_t	t;
+	int		err, split = j->res.size >= HASH_SPLIT_MIN;
+
+	SHA1_Init(&whole);
+	if (split && pthread_create(&t, NULL, piece_thread, j) != 0)
+		split = 0;
+	err = hash_range(j->fd, j->res.size, &whole,
+	    split ? NULL : j->res.piece_sha1);
+	if (split) {
+		pthread_join(t, NULL);
+		if (err == 0)
+			err = j->piece_error;
+	}
+	SHA1_Final(j->res.sha1, &whole);
+	return err;
+}
+
+static int
+hash_job_run(struct hash_job *j)
+{
+	struct stat	st, st2;
+
+	if ((j->fd = open(j->path, O_RDONLY | O_CLOEXEC)) == -1)
+		return errno;
+	if (fstat(j->fd, &st) == -1)
+		return errno;
+	if (!S_ISREG(st.st_mode))
+		return EINVAL;
+	j->res.size = (uint64_t)st.st_size;
+	j->res.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+	    st.st_mtim.tv_nsec;
+	j->res.npieces = (uint32_t)pieces_count(j->res.size);
+	j->res.piece_sha1 = calloc(j->res.npieces ? j->res.npieces : 1,
+	    SHA1_LEN);
+	if (j->res.piece_sha1 == NULL)
+		return ENOMEM;
+	if ((errno = hash_both(j)) != 0)
+		return errno;
+	/* A file written to while we read it has no single hash. */
+	if (fstat(j->fd, &st2) == -1)
+		return errno;
+	if (st2.st_size != st.st_size ||
+	    st2.st_mtim.tv_sec != st.st_mtim.tv_sec ||
+	    st2.st_mtim.tv_nsec != st.st_mtim.tv_nsec)
+		return EAGAIN;
+	return 0;
+}
+
+static void *
+hash_thread(void *v)
+{
+	struct hash_job	*j = v;
+
+	j->fd = -1;
+	j->res.error = hash_job_run(j);
+	if (j->fd != -1)
+		close(j->fd);
+	if (j->res.error != 0) {
+		free(j->res.piece_sha1);
+		j->res.piece_sha1 = NULL;
+	}
+	if (ev_post(deliver, j) == -1)
+		log_warn("hash %s: cannot post the result", j->path);
+	return NULL;
+}
+
+int
+hash_file_async(const char *path, hash_cb *cb, void *arg)
+{
+	struct hash_job	*j;
+	pthread_attr_t	 attr;
+	pthread_t	 t;
+	int		 r;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return -1;
+	if (strlcpy(j->path, path, sizeof(j->path)) >= sizeof(j->path)) {
+		free(j);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	j->cb = cb;
+	j->arg = arg;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	r = pthread_create(&t, &attr, hash_thread, j);
+	pthread_attr_destroy(&attr);
+	if (r != 0) {
+		free(j);
+		errno = r;
+		return -1;
+	}
+	return 0;
+}

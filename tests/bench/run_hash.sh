@@ -1,0 +1,31 @@
+#!/bin/sh
+# upload_file hashing benchmark: peerd's hash_file_async on a 1 GiB random
+# file against `openssl dgst -sha1` on the same (cached) file; medians.
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin="$root/tests/bench/hash"
+size_mb=${HASH_BENCH_MB:-1024}
+runs=${HASH_BENCH_RUNS:-5}
+dir=$(mktemp -d /tmp/p2p-hash.XXXXXX)
+trap 'rm -rf "$dir"' EXIT INT TERM
+f="$dir/file.bin"
+head -c "$((size_mb * 1024 * 1024))" /dev/urandom > "$f"
+cat "$f" > /dev/null
+
+now() { date +%s.%N; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+: > "$dir/ossl"; : > "$dir/ours"
+i=0
+while [ "$i" -lt "$runs" ]; do
+	t0=$(now); want=$(openssl dgst -sha1 "$f" | awk '{ print $NF }'); t1=$(now)
+	awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }' >> "$dir/ossl"
+	out=$("$bin" "$f")
+	echo "$out" | awk '{ print $1 }' >> "$dir/ours"
+	got=$(echo "$out" | awk '{ print $2 }')
+	[ "$got" = "$want" ] || { echo "hash mismatch: $got != $want" >&2; exit 1; }
+	i=$((i + 1))
+done
+o=$(median < "$dir/ossl"); u=$(median < "$dir/ours")
+printf 'hash %d MiB: openssl dgst -sha1 %.3f s, upload_file hashing %.3f s, ratio %.2f (goal <= 1.10)\n' \
+    "$size_mb" "$o" "$u" "$(awk -v a="$u" -v b="$o" 'BEGIN { print a / b }')"
