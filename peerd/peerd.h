@@ -37,6 +37,8 @@ struct share {
 	uint8_t		(*piece_sha1)[SHA1_LEN];
 	int		 fd;			/* O_RDONLY for sendfile, or -1 */
 	int		 announced;		/* registered with the tracker in this session */
+	char		 user[NAME_MAX_LEN + 1];	/* who shared it ("": the
+						 * user logged in when added) */
 	struct share	*next;
 };
 
@@ -52,6 +54,8 @@ struct share	*store_find_share(const char *group, const char *name);
  * mtime) and return NULL (after logging) if it has. */
 struct share	*store_share_by_hash(const uint8_t sha1[SHA1_LEN]);
 struct share	*store_share_by_name(const char *name);
+/* 1 if the share's file no longer matches (size, mtime) or is gone. */
+int		 store_share_changed(struct share *);
 /* Write data to path atomically (temp file, fsync, rename, fsync dir). */
 int		 store_write_atomic(const char *path, const void *, size_t);
 
@@ -71,6 +75,12 @@ int		 tracker_init(void);
 int		 tracker_send(const char *line, tracker_cb *, void *arg);
 int		 tracker_logged_in(void);
 const char	*tracker_user(void);
+/* login/logout: like tracker_send, and they keep (or drop) the session
+ * and the credentials (in memory only) used to log in again on failover. */
+int		 tracker_login(const char *user, const char *password,
+		    tracker_cb *, void *arg);
+int		 tracker_logout(tracker_cb *, void *arg);
+void		 tracker_shutdown(void);
 
 /* ---- download.c: background verified multi-seeder downloads ---- */
 
@@ -139,5 +149,8 @@ int		 hash_file_async(const char *path, hash_cb *, void *arg);
 
 int		 control_init(void);	/* refuses a live socket */
 void		 control_shutdown(void);	/* unlink the socket */
+/* A session began (login, or a new login after failover): announce our
+ * shares again and call download_announce(). */
+void		 control_session_started(void);
 
 #endif

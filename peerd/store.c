@@ -1,0 +1,416 @@
+/* Shares that survive a restart: one small text file per share in
+ * state_dir/shares, written atomically, loaded at start. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ipc/log.h"
+#include "ipc/pieces.h"
+#include "peerd/peerd.h"
+
+#define STORE_MAGIC	"p2pshare-share 1"
+#define STORE_MAX_FILE	(16u << 20)	/* 64 GiB of piece hashes fit */
+
+static struct share	*shares;
+static char		 dir[PATH_MAX];
+
+struct share *
+store_shares(void)
+{
+	return shares;
+}
+
+static int
+share_file(const struct share *s, char *out, size_t outlen)
+{
+	int	n = snprintf(out, outlen, "%s/%s:%s", dir, s->group, s->name);
+
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+static void
+share_free(struct share *s)
+{
+	if (s == NULL)
+		return;
+	if (s->fd != -1)
+		close(s->fd);
+	free(s->piece_sha1);
+	free(s);
+}
+
+/* ---- encoding: "key value" lines, then one hex piece hash per line ---- */
+
+static int
+encode(const struct share *s, struct buf *b)
+{
+	char		hex[SHA1_HEX_LEN + 1];
+	uint32_t	i;
+
+	sha1_to_hex(s->sha1, hex);
+	if (buf_printf(b, "%s\ngroup %s\nname %s\nuser %s\npath %s\nsize %llu\n"
+	    "mtime_ns %lld\nsha1 %s\npieces %u\n", STORE_MAGIC, s->group,
+	    s->name, s->user, s->path, (unsigned long long)s->size,
+	    (long long)s->mtime_ns, hex, s->npieces) == -1)
+		return -1;
+	for (i = 0; i < s->npieces; i++) {
+		sha1_to_hex(s->piece_sha1[i], hex);
+		if (buf_printf(b, "%s\n", hex) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* The value of "key value" in line, or NULL. */
+static char *
+field(char *line, const char *key)
+{
+	size_t	n = strlen(key);
+
+	if (line == NULL || strncmp(line, key, n) != 0 || line[n] != ' ')
+		return NULL;
+	return line + n + 1;
+}
+
+static char *
+next_line(char **p)
+{
+	char	*l = *p, *nl;
+
+	if (l == NULL || *l == '\0')
+		return NULL;
+	if ((nl = strchr(l, '\n')) == NULL)
+		return NULL;	/* every line ends in '\n' */
+	*nl = '\0';
+	*p = nl + 1;
+	return l;
+}
+
+static int
+decode_header(char **p, struct share *s)
+{
+	char		*v;
+	uint64_t	 n;
+
+	if ((v = next_line(p)) == NULL || strcmp(v, STORE_MAGIC) != 0)
+		return -1;
+	if ((v = field(next_line(p), "group")) == NULL || !name_valid(v))
+		return -1;
+	strlcpy(s->group, v, sizeof(s->group));
+	if ((v = field(next_line(p), "name")) == NULL || !name_valid(v))
+		return -1;
+	strlcpy(s->name, v, sizeof(s->name));
+	if ((v = field(next_line(p), "user")) == NULL ||
+	    (*v != '\0' && !name_valid(v)))
+		return -1;
+	strlcpy(s->user, v, sizeof(s->user));
+	if ((v = field(next_line(p), "path")) == NULL || *v != '/' ||
+	    strlcpy(s->path, v, sizeof(s->path)) >= sizeof(s->path))
+		return -1;
+	if ((v = field(next_line(p), "size")) == NULL ||
+	    parse_u64(v, 0, UINT64_MAX / 2, &s->size) == -1)
+		return -1;
+	if ((v = field(next_line(p), "mtime_ns")) == NULL ||
+	    parse_u64(v, 0, INT64_MAX, &n) == -1)
+		return -1;
+	s->mtime_ns = (int64_t)n;
+	if ((v = field(next_line(p), "sha1")) == NULL ||
+	    hex_to_sha1(v, s->sha1) == -1)
+		return -1;
+	if ((v = field(next_line(p), "pieces")) == NULL ||
+	    parse_u64(v, 0, UINT32_MAX, &n) == -1 || n != pieces_count(s->size))
+		return -1;
+	s->npieces = (uint32_t)n;
+	return 0;
+}
+
+static struct share *
+decode(char *text)
+{
+	struct share	*s;
+	char		*p = text, *v;
+	uint32_t	 i;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->fd = -1;
+	if (decode_header(&p, s) == -1)
+		goto fail;
+	if (s->npieces > 0 &&
+	    (s->piece_sha1 = calloc(s->npieces, SHA1_LEN)) == NULL)
+		goto fail;
+	for (i = 0; i < s->npieces; i++)
+		if ((v = next_line(&p)) == NULL ||
+		    hex_to_sha1(v, s->piece_sha1[i]) == -1)
+			goto fail;
+	if (*p != '\0')
+		goto fail;
+	return s;
+fail:
+	share_free(s);
+	return NULL;
+}
+
+/* ---- loading ---- */
+
+static struct share *
+load_one(const char *name)
+{
+	char		 path[PATH_MAX * 2];
+	struct share	*s = NULL;
+	struct stat	 st;
+	char		*text = NULL;
+	int		 fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		log_warn("open %s", path);
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > STORE_MAX_FILE)
+		goto done;
+	if ((text = malloc((size_t)st.st_size + 1)) == NULL ||
+	    read(fd, text, (size_t)st.st_size) != st.st_size)
+		goto done;
+	text[st.st_size] = '\0';
+	s = decode(text);
+done:
+	if (s == NULL)
+		log_warnx("%s: not a valid share record, ignored", path);
+	free(text);
+	close(fd);
+	return s;
+}
+
+int
+store_init(void)
+{
+	DIR		*d;
+	struct dirent	*e;
+	struct share	*s;
+	int		 n = 0;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/shares", conf.state_dir) >=
+	    sizeof(dir)) {
+		log_warnx("state directory path too long");
+		return -1;
+	}
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		log_warn("mkdir %s", dir);
+		return -1;
+	}
+	if ((d = opendir(dir)) == NULL) {
+		log_warn("opendir %s", dir);
+		return -1;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || strchr(e->d_name, ':') == NULL)
+			continue;	/* also leftover temporary files */
+		if ((s = load_one(e->d_name)) == NULL)
+			continue;
+		s->next = shares;
+		shares = s;
+		n++;
+	}
+	closedir(d);
+	log_info("%d share%s loaded from %s", n, n == 1 ? "" : "s", dir);
+	return 0;
+}
+
+/* ---- changes ---- */
+
+int
+store_write_atomic(const char *path, const void *data, size_t len)
+{
+	char	tmp[PATH_MAX + 32], dname[PATH_MAX], *slash;
+	int	fd, dfd;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) ==
+	    -1) {
+		log_warn("open %s", tmp);
+		return -1;
+	}
+	if (write_all(fd, data, len) == -1 || fsync(fd) == -1) {
+		log_warn("write %s", tmp);
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	close(fd);
+	if (rename(tmp, path) == -1) {
+		log_warn("rename %s", tmp);
+		unlink(tmp);
+		return -1;
+	}
+	strlcpy(dname, path, sizeof(dname));
+	if ((slash = strrchr(dname, '/')) != NULL)
+		*(slash == dname ? slash + 1 : slash) = '\0';
+	if ((dfd = open(slash ? dname : ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) != -1) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+static int
+persist(const struct share *s)
+{
+	struct buf	b;
+	char		path[PATH_MAX];
+	int		r = -1;
+
+	if (share_file(s, path, sizeof(path)) == -1)
+		return -1;
+	buf_init(&b, STORE_MAX_FILE);
+	if (encode(s, &b) == 0)
+		r = store_write_atomic(path, buf_head(&b), buf_avail(&b));
+	buf_free(&b);
+	return r;
+}
+
+struct share *
+store_find_share(const char *group, const char *name)
+{
+	struct share	*s;
+
+	for (s = shares; s != NULL; s = s->next)
+		if (strcmp(s->group, group) == 0 && strcmp(s->name, name) == 0)
+			return s;
+	return NULL;
+}
+
+static void
+unlink_share(struct share *s)
+{
+	struct share	**pp;
+
+	for (pp = &shares; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			return;
+		}
+}
+
+struct share *
+store_add_share(const struct share *in)
+{
+	struct share	*s, *old;
+
+	if ((s = malloc(sizeof(*s))) == NULL)
+		return NULL;
+	*s = *in;
+	s->fd = -1;
+	if (s->user[0] == '\0' && tracker_logged_in())
+		strlcpy(s->user, tracker_user(), sizeof(s->user));
+	if (persist(s) == -1) {
+		free(s);
+		return NULL;	/* the caller still owns the hashes */
+	}
+	if ((old = store_find_share(s->group, s->name)) != NULL) {
+		unlink_share(old);
+		share_free(old);
+	}
+	s->next = shares;
+	shares = s;
+	return s;
+}
+
+int
+store_remove_share(const char *group, const char *name)
+{
+	struct share	*s = store_find_share(group, name);
+	char		 path[PATH_MAX];
+
+	if (s == NULL)
+		return -1;
+	if (share_file(s, path, sizeof(path)) == 0 && unlink(path) == -1 &&
+	    errno != ENOENT)
+		log_warn("unlink %s", path);
+	unlink_share(s);
+	share_free(s);
+	return 0;
+}
+
+/* ---- lookups for the piece server ---- */
+
+static int64_t
+mtime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/*
+ * 1 if the share's file is still what was hashed. The fd is cached for
+ * sendfile; a file replaced under the same path (another inode) is
+ * reopened, and one changed (size, mtime) is refused.
+ */
+static int
+share_intact(struct share *s)
+{
+	struct stat	st, pst;
+
+	if (stat(s->path, &pst) == -1) {
+		log_warn("share %s/%s: %s", s->group, s->name, s->path);
+		return 0;
+	}
+	if (s->fd != -1 && (fstat(s->fd, &st) == -1 ||
+	    st.st_ino != pst.st_ino || st.st_dev != pst.st_dev)) {
+		close(s->fd);
+		s->fd = -1;
+	}
+	if (s->fd == -1 &&
+	    (s->fd = open(s->path, O_RDONLY | O_CLOEXEC)) == -1) {
+		log_warn("share %s/%s: open %s", s->group, s->name, s->path);
+		return 0;
+	}
+	if (fstat(s->fd, &st) == -1)
+		return 0;
+	if ((uint64_t)st.st_size != s->size || mtime_ns(&st) != s->mtime_ns) {
+		log_warnx("share %s/%s: %s changed on disk since it was hashed "
+		    "(size or mtime), not served", s->group, s->name, s->path);
+		return 0;
+	}
+	return 1;
+}
+
+int
+store_share_changed(struct share *s)
+{
+	struct stat	st;
+
+	if (stat(s->path, &st) == -1)
+		return 1;
+	return (uint64_t)st.st_size != s->size || mtime_ns(&st) != s->mtime_ns;
+}
+
+struct share *
+store_share_by_hash(const uint8_t sha1[SHA1_LEN])
+{
+	struct share	*s;
+
+	for (s = shares; s != NULL; s = s->next)
+		if (memcmp(s->sha1, sha1, SHA1_LEN) == 0 &&
+		    share_intact(s))
+			return s;
+	return NULL;
+}
+
+struct share *
+store_share_by_name(const char *name)
+{
+	struct share	*s;
+
+	for (s = shares; s != NULL; s = s->next)
+		if (strcmp(s->name, name) == 0 &&
+		    share_intact(s))
+			return s;
+	return NULL;
+}

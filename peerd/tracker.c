@@ -1,0 +1,587 @@
+/* The tracker client: one persistent, non-blocking connection, a FIFO of
+ * requests, failover to the next tracker with the session kept. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include "ipc/log.h"
+#include "ipc/pieces.h"
+#include "peerd/ev.h"
+#include "peerd/peerd.h"
+
+#define CONNECT_MS	2000	/* to open a connection */
+#define REPLY_MS	5000	/* from sending to the end of the reply */
+#define REQUEST_MS	15000	/* a request waits this long for some tracker */
+#define RETRY_MS	300	/* pause after every tracker failed once */
+#define TOUCH_MS	60000	/* lease renewal */
+/* The largest reply: download_file of a 64 GiB file (131072 hashes). */
+#define MAX_REPLY	(8u << 20)
+#define MAX_REQUEST	(8u << 20)
+
+enum req_kind { REQ_PLAIN, REQ_LOGIN, REQ_RELOGIN, REQ_LOGOUT };
+enum conn_state { T_DOWN, T_CONNECTING, T_UP };
+
+struct treq {
+	char		*line;
+	enum req_kind	 kind;
+	tracker_cb	*cb;
+	void		*arg;
+	uint64_t	 deadline;
+	int		 relogged;	/* already logged in again for it */
+	int		 prefixed;	/* sent with the session prefix */
+	char		 user[NAME_MAX_LEN + 1];	/* login */
+	char		 pass[PASSWORD_MAX_LEN + 1];
+	struct treq	*next;
+};
+
+static struct {
+	enum conn_state	 state;
+	int		 fd;
+	int		 idx;		/* tracker in use */
+	int		 failures;	/* connections failed in a row */
+	struct buf	 in, out;
+	size_t		 scan;		/* END_OF_REPLY searched up to here */
+	struct treq	*head, *tail;
+	int		 inflight;	/* head was sent */
+	uint64_t	 t_conn, t_reply, t_retry, t_touch;
+	/* the session; the password only to log in again on failover */
+	int		 logged_in;
+	char		 user[NAME_MAX_LEN + 1];
+	char		 token[32];
+	char		 pass[PASSWORD_MAX_LEN + 1];
+} t = { .fd = -1 };
+
+static void	kick(void);
+static void	conn_failed(const char *why);
+
+int
+tracker_logged_in(void)
+{
+	return t.logged_in;
+}
+
+const char *
+tracker_user(void)
+{
+	return t.logged_in ? t.user : "";
+}
+
+static void
+forget_session(void)
+{
+	t.logged_in = 0;
+	t.token[0] = '\0';
+	explicit_bzero(t.pass, sizeof(t.pass));
+	ev_timer_cancel(t.t_touch);
+	t.t_touch = 0;
+}
+
+static void
+req_free(struct treq *r)
+{
+	free(r->line);
+	explicit_bzero(r->pass, sizeof(r->pass));
+	free(r);
+}
+
+static struct treq *
+req_new(const char *line, enum req_kind kind, tracker_cb *cb, void *arg)
+{
+	struct treq	*r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	if (line != NULL && (r->line = strdup(line)) == NULL) {
+		free(r);
+		return NULL;
+	}
+	r->kind = kind;
+	r->cb = cb;
+	r->arg = arg;
+	r->deadline = ev_now_ms() + REQUEST_MS;
+	return r;
+}
+
+static void
+enqueue(struct treq *r)
+{
+	if (t.tail)
+		t.tail->next = r;
+	else
+		t.head = r;
+	t.tail = r;
+	kick();
+}
+
+static void
+push_front(struct treq *r)
+{
+	r->next = t.head;
+	t.head = r;
+	if (t.tail == NULL)
+		t.tail = r;
+}
+
+static struct treq *
+pop(void)
+{
+	struct treq	*r = t.head;
+
+	if (r == NULL)
+		return NULL;
+	if ((t.head = r->next) == NULL)
+		t.tail = NULL;
+	r->next = NULL;
+	t.inflight = 0;
+	return r;
+}
+
+/* ---- the connection ---- */
+
+static void
+conn_close(void)
+{
+	if (t.fd != -1) {
+		ev_del(t.fd);
+		close(t.fd);
+		t.fd = -1;
+	}
+	ev_timer_cancel(t.t_conn);
+	ev_timer_cancel(t.t_reply);
+	t.t_conn = t.t_reply = 0;
+	buf_free(&t.in);
+	buf_free(&t.out);
+	t.scan = 0;
+	t.inflight = 0;
+	t.state = T_DOWN;
+}
+
+static void	on_io(int fd, uint32_t events, void *arg);
+
+static void
+on_connect_timeout(void *arg)
+{
+	t.t_conn = 0;
+	conn_failed("connect: timed out");
+}
+
+static void
+conn_open(void)
+{
+	const struct endpoint	*ep = &conf.trackers[t.idx];
+	int			 fd, on = 1;
+
+	buf_init(&t.in, MAX_REPLY + 64);
+	buf_init(&t.out, MAX_REQUEST + 256);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		conn_failed("socket");
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	t.fd = fd;
+	t.state = T_CONNECTING;
+	if (connect(fd, (const struct sockaddr *)&ep->sin, sizeof(ep->sin)) ==
+	    -1 && errno != EINPROGRESS) {
+		conn_failed("connect");
+		return;
+	}
+	if (ev_add(fd, EPOLLOUT, on_io, NULL) == -1) {
+		conn_failed("epoll");
+		return;
+	}
+	t.t_conn = ev_timer(CONNECT_MS, on_connect_timeout, NULL);
+}
+
+/* Fail queued requests that waited too long for any tracker. */
+static void
+expire(void)
+{
+	uint64_t	 now = ev_now_ms();
+	struct treq	*r;
+
+	while (t.head != NULL && t.head->deadline <= now) {
+		r = pop();
+		log_warnx("tracker request dropped: no tracker reachable");
+		if (r->kind == REQ_RELOGIN && t.head != NULL)
+			t.head->relogged = 1;
+		if (r->cb)
+			r->cb(r->arg, -1, NULL, 0);
+		req_free(r);
+	}
+}
+
+static void
+on_retry(void *arg)
+{
+	t.t_retry = 0;
+	kick();
+}
+
+static void
+conn_failed(const char *why)
+{
+	int	saved = errno;
+
+	/* Say it once per tracker while they stay down, not every retry. */
+	if (why && t.failures < conf.ntrackers)
+		log_warnx("tracker %s: %s%s%s", conf.trackers[t.idx].text, why,
+		    saved ? ": " : "", saved ? strerror(saved) : "");
+	conn_close();
+	t.idx = (t.idx + 1) % conf.ntrackers;
+	t.failures++;
+	expire();
+	if (t.head == NULL)
+		return;
+	if (t.failures % conf.ntrackers == 0) {
+		if (t.t_retry == 0)
+			t.t_retry = ev_timer(RETRY_MS, on_retry, NULL);
+		return;
+	}
+	kick();
+}
+
+static void
+on_reply_timeout(void *arg)
+{
+	t.t_reply = 0;
+	errno = 0;
+	conn_failed("no reply within 5 s");
+}
+
+static int
+flush_out(void)
+{
+	ssize_t	n;
+
+	while (buf_avail(&t.out) > 0) {
+		n = send(t.fd, buf_head(&t.out), buf_avail(&t.out),
+		    MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			break;
+		if (n <= 0)
+			return -1;
+		buf_consume(&t.out, (size_t)n);
+	}
+	return ev_mod(t.fd, EPOLLIN | (buf_avail(&t.out) ? EPOLLOUT : 0));
+}
+
+static void
+send_head(void)
+{
+	struct treq	*r = t.head;
+	int		 rc;
+
+	if (r->kind == REQ_LOGIN || r->kind == REQ_RELOGIN)
+		rc = buf_printf(&t.out, "login %s %s\n", r->user, r->pass);
+	else if (t.logged_in)
+		rc = buf_printf(&t.out, "session %s %s %s\n", t.user, t.token,
+		    r->line);
+	else
+		rc = buf_printf(&t.out, "%s\n", r->line);
+	r->prefixed = t.logged_in && r->kind != REQ_LOGIN &&
+	    r->kind != REQ_RELOGIN;
+	if (rc == -1) {
+		r = pop();
+		log_warnx("tracker request too long, dropped");
+		if (r->cb)
+			r->cb(r->arg, -1, NULL, 0);
+		req_free(r);
+		kick();
+		return;
+	}
+	t.inflight = 1;
+	t.t_reply = ev_timer(REPLY_MS, on_reply_timeout, NULL);
+	if (flush_out() == -1)
+		conn_failed("send");
+}
+
+static void
+kick(void)
+{
+	if (t.head == NULL || t.t_retry != 0)
+		return;
+	if (t.state == T_DOWN)
+		conn_open();
+	else if (t.state == T_UP && !t.inflight)
+		send_head();
+}
+
+/* ---- replies ---- */
+
+static void
+on_touch(void *arg)
+{
+	t.t_touch = 0;
+	if (!t.logged_in)
+		return;
+	tracker_send("touch", NULL, NULL);
+	t.t_touch = ev_timer(TOUCH_MS, on_touch, NULL);
+}
+
+static int
+take_session(const char *user, const char *pass, const char *reply)
+{
+	char	 copy[128], *w[4];
+	int	 n;
+
+	if (strncmp(reply, "OK ", 3) != 0 || strlen(reply) >= sizeof(copy))
+		return -1;
+	strlcpy(copy, reply, sizeof(copy));
+	n = proto_split(copy, w, 4);
+	if (n < 3 || strcmp(w[1], "login_success") != 0 ||
+	    strlen(w[2]) >= sizeof(t.token))
+		return -1;
+	strlcpy(t.user, user, sizeof(t.user));
+	if (pass != t.pass)
+		strlcpy(t.pass, pass, sizeof(t.pass));
+	strlcpy(t.token, w[2], sizeof(t.token));
+	t.logged_in = 1;
+	ev_timer_cancel(t.t_touch);
+	t.t_touch = ev_timer(TOUCH_MS, on_touch, NULL);
+	return 0;
+}
+
+static int
+is_invalid_session(const char *reply)
+{
+	return strncmp(reply, "ERR invalid_session", 19) == 0 &&
+	    (reply[19] == '\0' || reply[19] == ' ' || reply[19] == '\n');
+}
+
+/* A request sent in a session the tracker does not know: log in again
+ * with the credentials we hold, then resend it. */
+static int
+relogin_first(struct treq *r)
+{
+	struct treq	*l;
+
+	if (!r->prefixed || r->relogged || !t.logged_in || r->kind != REQ_PLAIN)
+		return 0;
+	if ((l = req_new(NULL, REQ_RELOGIN, NULL, NULL)) == NULL)
+		return 0;
+	strlcpy(l->user, t.user, sizeof(l->user));
+	strlcpy(l->pass, t.pass, sizeof(l->pass));
+	r->relogged = 1;
+	t.inflight = 0;
+	push_front(l);
+	log_info("tracker %s does not know our session; logging in again",
+	    conf.trackers[t.idx].text);
+	return 1;
+}
+
+static void
+handle_reply(const char *reply, size_t len)
+{
+	struct treq	*r = t.head;
+
+	ev_timer_cancel(t.t_reply);
+	t.t_reply = 0;
+	t.failures = 0;
+	if (is_invalid_session(reply) && relogin_first(r)) {
+		kick();
+		return;
+	}
+	r = pop();
+	switch (r->kind) {
+	case REQ_LOGIN:
+	case REQ_RELOGIN:
+		if (take_session(r->user, r->pass, reply) == 0) {
+			log_info("logged in as %s on %s", t.user,
+			    conf.trackers[t.idx].text);
+			control_session_started();
+		} else if (r->kind == REQ_RELOGIN) {
+			log_warnx("logging in again as %s failed", r->user);
+			forget_session();
+		}
+		break;
+	case REQ_LOGOUT:
+		if (strncmp(reply, "OK", 2) == 0 || is_invalid_session(reply)) {
+			log_info("logged out");
+			forget_session();
+		}
+		break;
+	case REQ_PLAIN:
+		break;
+	}
+	if (r->cb)
+		r->cb(r->arg, 0, reply, len);
+	req_free(r);
+	kick();
+}
+
+/* Find "END_OF_REPLY" as a whole line; hand the text before it over. */
+static int
+parse_replies(void)
+{
+	static const char end[] = PROTO_END "\n";
+	char	*base, *p, *hit;
+	size_t	 avail, textlen;
+
+	for (;;) {
+		base = buf_head(&t.in);
+		avail = buf_avail(&t.in);
+		hit = NULL;
+		for (p = base + t.scan; (p = memmem(p, avail - (size_t)(p - base),
+		    end, sizeof(end) - 1)) != NULL; p++)
+			if (p == base || p[-1] == '\n') {
+				hit = p;
+				break;
+			}
+		if (hit == NULL) {
+			t.scan = avail >= sizeof(end) ? avail - sizeof(end) : 0;
+			return 0;
+		}
+		textlen = (size_t)(hit - base);
+		if (textlen > 0)
+			textlen--;		/* the '\n' before END */
+		base[textlen] = '\0';
+		if (textlen > 0 && base[textlen - 1] == '\r')
+			base[--textlen] = '\0';
+		t.scan = 0;
+		if (!t.inflight || t.head == NULL) {
+			errno = 0;
+			conn_failed("unexpected reply");
+			return -1;
+		}
+		handle_reply(base, textlen);
+		if (t.state != T_UP)
+			return -1;
+		buf_consume(&t.in, (size_t)(hit - buf_head(&t.in)) +
+		    sizeof(end) - 1);
+	}
+}
+
+static void
+read_in(void)
+{
+	ssize_t	n;
+
+	for (;;) {
+		if (buf_reserve(&t.in, 65536) == -1 &&
+		    buf_reserve(&t.in, 1) == -1) {
+			errno = 0;
+			conn_failed("reply too long");
+			return;
+		}
+		n = recv(t.fd, t.in.data + t.in.len, t.in.cap - t.in.len, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			if (n == 0)
+				errno = 0;
+			/* an idle close is no failure: reconnect when needed */
+			if (n == 0 && !t.inflight && t.head == NULL) {
+				conn_close();
+				return;
+			}
+			conn_failed(n == 0 ? "connection closed" : "recv");
+			return;
+		}
+		t.in.len += (size_t)n;
+		if (parse_replies() == -1)
+			return;
+	}
+}
+
+static void
+on_io(int fd, uint32_t events, void *arg)
+{
+	int		soerr = 0;
+	socklen_t	len = sizeof(soerr);
+
+	if (t.state == T_CONNECTING) {
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1 ||
+		    soerr != 0) {
+			errno = soerr;
+			conn_failed("connect");
+			return;
+		}
+		ev_timer_cancel(t.t_conn);
+		t.t_conn = 0;
+		t.state = T_UP;
+		log_debug("connected to tracker %s", conf.trackers[t.idx].text);
+		if (ev_mod(fd, EPOLLIN) == -1) {
+			conn_failed("epoll");
+			return;
+		}
+		kick();
+		return;
+	}
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		read_in();
+		if (t.state != T_UP || t.fd != fd)
+			return;
+	}
+	if ((events & EPOLLOUT) && flush_out() == -1)
+		conn_failed("send");
+}
+
+/* ---- API ---- */
+
+int
+tracker_init(void)
+{
+	t.idx = 0;
+	t.state = T_DOWN;
+	return 0;
+}
+
+int
+tracker_send(const char *line, tracker_cb *cb, void *arg)
+{
+	struct treq	*r;
+
+	if ((r = req_new(line, REQ_PLAIN, cb, arg)) == NULL)
+		return -1;
+	enqueue(r);
+	return 0;
+}
+
+int
+tracker_login(const char *user, const char *password, tracker_cb *cb,
+    void *arg)
+{
+	struct treq	*r;
+
+	if ((r = req_new(NULL, REQ_LOGIN, cb, arg)) == NULL)
+		return -1;
+	strlcpy(r->user, user, sizeof(r->user));
+	strlcpy(r->pass, password, sizeof(r->pass));
+	enqueue(r);
+	return 0;
+}
+
+int
+tracker_logout(tracker_cb *cb, void *arg)
+{
+	struct treq	*r;
+
+	if ((r = req_new("logout", REQ_LOGOUT, cb, arg)) == NULL)
+		return -1;
+	enqueue(r);
+	return 0;
+}
+
+void
+tracker_shutdown(void)
+{
+	struct treq	*r;
+
+	conn_close();
+	ev_timer_cancel(t.t_retry);
+	t.t_retry = 0;
+	while ((r = pop()) != NULL)
+		req_free(r);
+	forget_session();
+}
