@@ -41,6 +41,9 @@ struct tracker_config {
 	uint32_t	 kdf_iterations;	/* -k, default 600000 */
 	uint32_t	 lease_seconds;		/* -t, default 900 */
 	enum sync_policy sync;			/* -s always|everysec|no */
+	uint64_t	 compact_bytes;		/* compact a journal bigger than
+						 * this that is mostly dead lines,
+						 * default 64 MiB (-o compact=) */
 
 	char		 shm_name[64];		/* "/p2pshare-trackerd-<port>" */
 };

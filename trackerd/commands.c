@@ -1,0 +1,1006 @@
+/* The tracker's commands: one handler per request of the wire protocol,
+ * each checking who may, validating, journaling and applying its change. */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "ipc/log.h"
+#include "ipc/names.h"
+#include "ipc/pieces.h"
+#include "trackerd/commands.h"
+#include "trackerd/journal.h"
+#include "trackerd/password.h"
+#include "trackerd/state.h"
+
+/*
+ * Success replies (each followed by END_OF_REPLY):
+ *   create_user      OK user_created
+ *   login            OK login_success <token>
+ *   logout           OK logout_success
+ *   touch            OK touched
+ *   create_group     OK group_created
+ *   join_group       OK request_sent
+ *   leave_group      OK left_group
+ *   accept_request   OK request_accepted
+ *   reject_request   OK request_rejected
+ *   upload_file      OK file_uploaded
+ *   stop_share       OK share_stopped
+ *   list_groups      OK <n>, then "<group> <owner>" lines
+ *   list_requests    OK <n>, then "<user>" lines
+ *   list_files       OK <n>, then "<name> <size> <sha1> <seeders>" lines
+ *   download_file    OK <size> <sha1> <n> <h1>..<hn> <m> <ip:port>..
+ */
+
+#define R_DONE		0	/* reply written */
+#define R_AS_WRITE	1	/* run again on the write path */
+#define R_KDF		2	/* *job set */
+#define R_NO_SESSION	3	/* session unknown here: catch up, retry */
+
+#define F_AUTH		0x1	/* needs a valid session */
+#define F_WRITE		0x2	/* runs under journal_begin */
+
+struct ctx {
+	struct tracker	 *t;
+	struct client	 *c;
+	struct buf	 *out;
+	char		**argv;
+	int		  argc;
+	const char	 *pfx_user;	/* from a "session" prefix, or NULL */
+	const char	 *pfx_token;
+	int		  retried;
+	int		  write;	/* running under journal_begin */
+	int		  meta_held;
+	uint32_t	  user, sess;	/* authenticated user and session */
+	uint64_t	  now;
+	uint64_t	  seq;		/* journal seq of the change, if any */
+	struct kdf_job	**job;
+};
+
+struct command {
+	const char	*name;
+	int		 (*check)(struct ctx *);	/* before any lock */
+	int		 (*run)(struct ctx *);
+	int		 minargs, maxargs;		/* argc, command included */
+	int		 flags;
+	const char	*usage;
+};
+
+enum kdf_kind { KDF_CREATE, KDF_LOGIN };
+
+struct kdf_job {
+	enum kdf_kind	 kind;
+	char		 user[NAME_MAX_LEN + 1];
+	char		 password[PASSWORD_MAX_LEN + 1];
+	size_t		 pwlen;
+	struct pw_record rec;		/* create: the new record; login: stored */
+	int		 known;		/* login: the user exists */
+	int		 ok;		/* result */
+};
+
+static int
+reply_err(struct ctx *x, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int
+reply_err(struct ctx *x, const char *reason, const char *fmt, ...)
+{
+	char	text[256];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	buf_printf(x->out, "ERR %s %s\n", reason, text);
+	return R_DONE;
+}
+
+static int
+reply_ok(struct ctx *x, const char *what)
+{
+	buf_printf(x->out, "OK %s\n", what);
+	return R_DONE;
+}
+
+static int
+commit(struct ctx *x, const char *body, size_t len)
+{
+	if ((x->seq = journal_commit(x->t, body, len)) == 0)
+		return -1;
+	return 0;
+}
+
+static int
+commitf(struct ctx *x, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int
+commitf(struct ctx *x, const char *fmt, ...)
+{
+	char	body[1024];
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(body, sizeof(body), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(body))
+		return -1;
+	return commit(x, body, (size_t)n);
+}
+
+static int
+journal_failed(struct ctx *x)
+{
+	return reply_err(x, "internal", "the change could not be journaled");
+}
+
+static int
+token_valid(const char *s)
+{
+	size_t	i;
+
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9')))
+			return 0;
+	return i == TOKEN_LEN;
+}
+
+static void
+new_token(char out[TOKEN_LEN + 1])
+{
+	static const char	set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789";
+	int			i;
+
+	for (i = 0; i < TOKEN_LEN; i++)
+		out[i] = set[arc4random_uniform(sizeof(set) - 1)];
+	out[TOKEN_LEN] = '\0';
+}
+
+static uint32_t
+touch_interval(struct tracker *t)
+{
+	uint32_t	i = t->cfg.lease_seconds / 4;
+
+	return i < 1 ? 1 : i > 180 ? 180 : i;
+}
+
+/* ---- authentication ---- */
+
+static int
+auth_locked(struct ctx *x)
+{
+	struct tracker		*t = x->t;
+	struct session_rec	*s;
+	const char		*user, *token;
+	uint32_t		 si;
+
+	user = x->pfx_user ? x->pfx_user : x->c->user;
+	token = x->pfx_token ? x->pfx_token : x->c->token;
+	if (token[0] == '\0')
+		return reply_err(x, "not_logged_in", "log in first");
+	if ((si = state_find_session_locked(t, token)) == NIL ||
+	    strcmp(USER(t, SESSION(t, si)->user)->name, user) != 0) {
+		if (!x->retried && !x->write)
+			return R_NO_SESSION;
+		if (x->pfx_token == NULL)
+			x->c->user[0] = x->c->token[0] = '\0';
+		return reply_err(x, "invalid_session",
+		    "no such session (logged out or expired)");
+	}
+	s = SESSION(t, si);
+	if (__atomic_load_n(&s->last_touch, __ATOMIC_RELAXED) < x->now)
+		__atomic_store_n(&s->last_touch, x->now, __ATOMIC_RELAXED);
+	x->sess = si;
+	x->user = s->user;
+	if (x->pfx_token != NULL) {
+		strlcpy(x->c->user, user, sizeof(x->c->user));
+		strlcpy(x->c->token, token, sizeof(x->c->token));
+	}
+	return -1;
+}
+
+/* Common lookups; each writes the refusal and returns NIL on failure. */
+static uint32_t
+need_group(struct ctx *x, const char *name)
+{
+	uint32_t	g;
+
+	if (!name_valid(name)) {
+		reply_err(x, "bad_request", "invalid group name");
+		return NIL;
+	}
+	if ((g = state_find_group_locked(x->t, name)) == NIL)
+		reply_err(x, "no_such_group", "no group %s", name);
+	return g;
+}
+
+static uint32_t
+need_member(struct ctx *x, const char *name)
+{
+	uint32_t	g;
+
+	if ((g = need_group(x, name)) == NIL)
+		return NIL;
+	if (state_find_member_locked(x->t, g, x->user) == NIL) {
+		reply_err(x, "not_member", "not a member of %s", name);
+		return NIL;
+	}
+	return g;
+}
+
+static uint32_t
+need_owner(struct ctx *x, const char *name)
+{
+	uint32_t	g;
+
+	if ((g = need_group(x, name)) == NIL)
+		return NIL;
+	if (GROUP(x->t, g)->owner != x->user) {
+		reply_err(x, "not_owner", "only the owner of %s may do that",
+		    name);
+		return NIL;
+	}
+	return g;
+}
+
+static const char *
+me(struct ctx *x)
+{
+	return USER(x->t, x->user)->name;
+}
+
+/* ---- users and sessions ---- */
+
+static int
+check_credentials(struct ctx *x)
+{
+	if (!name_valid(x->argv[1]))
+		return reply_err(x, "bad_request", "invalid user name");
+	if (!password_valid(x->argv[2]))
+		return reply_err(x, "bad_request", "invalid password");
+	return -1;
+}
+
+static struct kdf_job *
+job_new(struct ctx *x, enum kdf_kind kind)
+{
+	struct kdf_job	*j;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return NULL;
+	j->kind = kind;
+	strlcpy(j->user, x->argv[1], sizeof(j->user));
+	j->pwlen = strlcpy(j->password, x->argv[2], sizeof(j->password));
+	explicit_bzero(x->argv[2], j->pwlen);
+	return j;
+}
+
+static int
+cmd_create_user(struct ctx *x)
+{
+	struct kdf_job	*j;
+
+	if (state_find_user_locked(x->t, x->argv[1]) != NIL)
+		return reply_err(x, "user_exists", "user %s exists",
+		    x->argv[1]);
+	if (state_free_count(x->t, T_USER) == 0)
+		return reply_err(x, "full", "no room for more users");
+	if ((j = job_new(x, KDF_CREATE)) == NULL)
+		return reply_err(x, "internal", "out of memory");
+	j->rec.algo = PW_ALGO_PBKDF2_SHA256;
+	j->rec.iterations = x->t->cfg.kdf_iterations;
+	pw_new_salt(j->rec.salt);
+	*x->job = j;
+	return R_KDF;
+}
+
+static int
+cmd_login(struct ctx *x)
+{
+	struct kdf_job	*j;
+	uint32_t	 u;
+
+	if ((j = job_new(x, KDF_LOGIN)) == NULL)
+		return reply_err(x, "internal", "out of memory");
+	if ((u = state_find_user_locked(x->t, x->argv[1])) != NIL) {
+		j->rec = USER(x->t, u)->pw;
+		j->known = 1;
+	} else {
+		/* Same cost for an unknown user: no timing oracle. */
+		j->rec.algo = PW_ALGO_PBKDF2_SHA256;
+		j->rec.iterations = x->t->cfg.kdf_iterations;
+		pw_new_salt(j->rec.salt);
+	}
+	*x->job = j;
+	return R_KDF;
+}
+
+static int
+cmd_logout(struct ctx *x)
+{
+	const char	*token = SESSION(x->t, x->sess)->token;
+
+	if (commitf(x, "logout %s", token) == -1)
+		return journal_failed(x);
+	x->c->user[0] = x->c->token[0] = '\0';
+	return reply_ok(x, "logout_success");
+}
+
+static int
+cmd_touch(struct ctx *x)
+{
+	struct session_rec	*s = SESSION(x->t, x->sess);
+
+	if (x->now < s->journaled_touch + touch_interval(x->t))
+		return reply_ok(x, "touched");
+	if (!x->write)
+		return R_AS_WRITE;
+	if (commitf(x, "touch %s %llu", s->token,
+	    (unsigned long long)x->now) == -1)
+		return journal_failed(x);
+	return reply_ok(x, "touched");
+}
+
+/* ---- groups ---- */
+
+static int
+cmd_create_group(struct ctx *x)
+{
+	const char	*g = x->argv[1];
+
+	if (!name_valid(g))
+		return reply_err(x, "bad_request", "invalid group name");
+	if (state_find_group_locked(x->t, g) != NIL)
+		return reply_err(x, "group_exists", "group %s exists", g);
+	if (state_free_count(x->t, T_GROUP) == 0 ||
+	    state_free_count(x->t, T_MEMBER) == 0)
+		return reply_err(x, "full", "no room for more groups");
+	if (commitf(x, "group %s %s", g, me(x)) == -1)
+		return journal_failed(x);
+	return reply_ok(x, "group_created");
+}
+
+static int
+cmd_join_group(struct ctx *x)
+{
+	uint32_t	g;
+
+	if ((g = need_group(x, x->argv[1])) == NIL)
+		return R_DONE;
+	if (state_find_member_locked(x->t, g, x->user) != NIL)
+		return reply_err(x, "already_member", "already a member of %s",
+		    x->argv[1]);
+	if (state_find_request_locked(x->t, g, x->user) != NIL)
+		return reply_err(x, "request_exists",
+		    "a request to join %s is pending", x->argv[1]);
+	if (state_free_count(x->t, T_REQUEST) == 0)
+		return reply_err(x, "full", "no room for more requests");
+	if (commitf(x, "join_req %s %s", x->argv[1], me(x)) == -1)
+		return journal_failed(x);
+	return reply_ok(x, "request_sent");
+}
+
+static int
+cmd_leave_group(struct ctx *x)
+{
+	if (need_member(x, x->argv[1]) == NIL)
+		return R_DONE;
+	if (commitf(x, "leave %s %s", x->argv[1], me(x)) == -1)
+		return journal_failed(x);
+	return reply_ok(x, "left_group");
+}
+
+static int
+cmd_list_requests(struct ctx *x)
+{
+	struct group_rec	*g;
+	uint32_t		 gi, i;
+
+	if ((gi = need_owner(x, x->argv[1])) == NIL)
+		return R_DONE;
+	g = GROUP(x->t, gi);
+	buf_printf(x->out, "OK %u\n", g->requests.count);
+	for (i = g->requests.head; i != NIL; i = REQUEST(x->t, i)->glink.next)
+		buf_printf(x->out, "%s\n", USER(x->t, REQUEST(x->t, i)->user)->name);
+	return R_DONE;
+}
+
+static int
+decide_request(struct ctx *x, const char *op, const char *ok)
+{
+	uint32_t	g, u;
+
+	if ((g = need_owner(x, x->argv[1])) == NIL)
+		return R_DONE;
+	if (!name_valid(x->argv[2]))
+		return reply_err(x, "bad_request", "invalid user name");
+	if ((u = state_find_user_locked(x->t, x->argv[2])) == NIL)
+		return reply_err(x, "no_such_user", "no user %s", x->argv[2]);
+	if (state_find_request_locked(x->t, g, u) == NIL)
+		return reply_err(x, "no_such_request",
+		    "%s has not asked to join %s", x->argv[2], x->argv[1]);
+	if (strcmp(op, "accept") == 0 && state_free_count(x->t, T_MEMBER) == 0)
+		return reply_err(x, "full", "no room for more members");
+	if (commitf(x, "%s %s %s", op, x->argv[1], x->argv[2]) == -1)
+		return journal_failed(x);
+	return reply_ok(x, ok);
+}
+
+static int
+cmd_accept_request(struct ctx *x)
+{
+	return decide_request(x, "accept", "request_accepted");
+}
+
+static int
+cmd_reject_request(struct ctx *x)
+{
+	return decide_request(x, "reject", "request_rejected");
+}
+
+static int
+cmd_list_groups(struct ctx *x)
+{
+	struct tracker		*t = x->t;
+	struct group_rec	*g;
+	uint32_t		 i;
+
+	buf_printf(x->out, "OK %u\n", t->hdr->groups.count);
+	for (i = t->hdr->groups.head; i != NIL; i = g->all.next) {
+		g = GROUP(t, i);
+		buf_printf(x->out, "%s %s\n", g->name, USER(t, g->owner)->name);
+	}
+	return R_DONE;
+}
+
+/* ---- files ---- */
+
+static int
+cmd_list_files(struct ctx *x)
+{
+	struct tracker	*t = x->t;
+	struct file_rec	*f;
+	char		 hex[SHA1_HEX_LEN + 1];
+	uint32_t	 g, i, n, count = 0;
+
+	if ((g = need_member(x, x->argv[1])) == NIL)
+		return R_DONE;
+	for (i = GROUP(t, g)->files.head; i != NIL; i = f->glink.next) {
+		f = FILEREC(t, i);
+		count += state_file_active_seeders(t, i, x->now) > 0;
+	}
+	buf_printf(x->out, "OK %u\n", count);
+	for (i = GROUP(t, g)->files.head; i != NIL; i = f->glink.next) {
+		f = FILEREC(t, i);
+		if ((n = state_file_active_seeders(t, i, x->now)) == 0)
+			continue;
+		sha1_to_hex(f->sha1, hex);
+		buf_printf(x->out, "%s %llu %s %u\n", f->name,
+		    (unsigned long long)f->size, hex, n);
+	}
+	return R_DONE;
+}
+
+static void
+print_file(struct ctx *x, uint32_t fi)
+{
+	struct tracker		*t = x->t;
+	struct file_rec		*f = FILEREC(t, fi);
+	struct seeder_rec	*s;
+	char			 hex[SHA1_HEX_LEN + 1], ip[INET_ADDRSTRLEN];
+	uint32_t		 i;
+
+	sha1_to_hex(f->sha1, hex);
+	buf_printf(x->out, "OK %llu %s %u", (unsigned long long)f->size, hex,
+	    f->npieces);
+	buf_reserve(x->out, (size_t)f->npieces * (SHA1_HEX_LEN + 1) + 64);
+	for (i = 0; i < f->npieces; i++) {
+		sha1_to_hex(state_piece_hash(t, f->hash_off, i), hex);
+		buf_printf(x->out, " %s", hex);
+	}
+	buf_printf(x->out, " %u", state_file_active_seeders(t, fi, x->now));
+	for (i = f->seeders.head; i != NIL; i = s->flink.next) {
+		s = SEEDER(t, i);
+		if (!state_seeder_active(t, i, x->now))
+			continue;
+		inet_ntop(AF_INET, &s->ip, ip, sizeof(ip));
+		buf_printf(x->out, " %s:%u", ip, s->port);
+	}
+	buf_printf(x->out, "\n");
+}
+
+static int
+cmd_download_file(struct ctx *x)
+{
+	uint32_t	g, fi, b;
+
+	if ((g = need_member(x, x->argv[1])) == NIL)
+		return R_DONE;
+	if (!name_valid(x->argv[2]))
+		return reply_err(x, "bad_request", "invalid file name");
+	/* Read the file under its bucket only: the hashes can be many. */
+	state_unlock_meta(x->t);
+	x->meta_held = 0;
+	b = state_file_bucket(g, x->argv[2]);
+	state_lock_bucket(x->t, b);
+	if ((fi = state_find_file_locked(x->t, g, x->argv[2])) == NIL)
+		reply_err(x, "no_such_file", "no file %s in %s", x->argv[2],
+		    x->argv[1]);
+	else
+		print_file(x, fi);
+	state_unlock_bucket(x->t, b);
+	return R_DONE;
+}
+
+/* Syntax of upload_file, checked before any lock. */
+static int
+check_upload(struct ctx *x)
+{
+	char		**v = x->argv;
+	struct in_addr	  in;
+	uint64_t	  size, n, i;
+	uint16_t	  port;
+	uint8_t		  sha1[SHA1_LEN];
+
+	if (!name_valid(v[1]) || !name_valid(v[2]))
+		return reply_err(x, "bad_request", "invalid group or file name");
+	if (parse_u64(v[3], 0, x->t->cfg.max_file_size, &size) == -1)
+		return reply_err(x, "bad_request", "bad size (at most %llu)",
+		    (unsigned long long)x->t->cfg.max_file_size);
+	if (inet_pton(AF_INET, v[4], &in) != 1 || parse_port(v[5], &port))
+		return reply_err(x, "bad_request", "bad seeder address");
+	if (in.s_addr != x->c->peer_ip)
+		return reply_err(x, "bad_address",
+		    "the seeder address must be the connection's own IP");
+	if (hex_to_sha1(v[6], sha1) == -1)
+		return reply_err(x, "bad_request", "bad file SHA-1");
+	if (parse_u64(v[7], 0, UINT32_MAX, &n) == -1 || n != pieces_count(size))
+		return reply_err(x, "bad_request",
+		    "piece count must be %llu for that size",
+		    (unsigned long long)pieces_count(size));
+	if ((uint64_t)x->argc != 8 + n)
+		return reply_err(x, "bad_request", "expected %llu piece hashes",
+		    (unsigned long long)n);
+	for (i = 0; i < n; i++)
+		if (hex_to_sha1(v[8 + i], sha1) == -1)
+			return reply_err(x, "bad_request", "bad piece hash %llu",
+			    (unsigned long long)i);
+	return -1;
+}
+
+/* 1 if the request's content is that of file fi. */
+static int
+same_content(struct ctx *x, uint32_t fi)
+{
+	struct file_rec	*f = FILEREC(x->t, fi);
+	uint8_t		 h[SHA1_LEN];
+	uint64_t	 size;
+	uint32_t	 i;
+
+	parse_u64(x->argv[3], 0, UINT64_MAX, &size);
+	hex_to_sha1(x->argv[6], h);
+	if (size != f->size || memcmp(h, f->sha1, SHA1_LEN) != 0)
+		return 0;
+	for (i = 0; i < f->npieces; i++) {
+		hex_to_sha1(x->argv[8 + i], h);
+		if (memcmp(h, state_piece_hash(x->t, f->hash_off, i),
+		    SHA1_LEN) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+static int
+commit_new_file(struct ctx *x, const char *ip, uint16_t port)
+{
+	struct buf	body;
+	uint64_t	size;
+	int		i, rc;
+
+	parse_u64(x->argv[3], 0, UINT64_MAX, &size);
+	buf_init(&body, JOURNAL_MAX_LINE);
+	buf_printf(&body, "file %s %s %llu %s %u", x->argv[1], x->argv[2],
+	    (unsigned long long)size, x->argv[6],
+	    (unsigned)pieces_count(size));
+	for (i = 8; i < x->argc; i++)
+		buf_printf(&body, " %s", x->argv[i]);
+	rc = buf_printf(&body, " %s %u %s", ip, port,
+	    SESSION(x->t, x->sess)->token);
+	if (rc == 0)
+		rc = commit(x, body.data, body.len);
+	buf_free(&body);
+	return rc;
+}
+
+static int
+cmd_upload_file(struct ctx *x)
+{
+	struct tracker	*t = x->t;
+	char		 ip[INET_ADDRSTRLEN];
+	uint32_t	 g, fi, si;
+	uint16_t	 port;
+	uint64_t	 size;
+
+	if ((g = need_member(x, x->argv[1])) == NIL)
+		return R_DONE;
+	inet_ntop(AF_INET, &x->c->peer_ip, ip, sizeof(ip));
+	parse_port(x->argv[5], &port);
+	parse_u64(x->argv[3], 0, UINT64_MAX, &size);
+	if ((fi = state_find_file_locked(t, g, x->argv[2])) != NIL) {
+		if (!same_content(x, fi))
+			return reply_err(x, "file_conflict", "%s in %s has "
+			    "other content", x->argv[2], x->argv[1]);
+		si = state_find_seeder_locked(t, fi, x->c->peer_ip, port);
+		if (si != NIL && SEEDER(t, si)->session == x->sess)
+			return reply_ok(x, "file_uploaded");
+		if (si == NIL && state_free_count(t, T_SEEDER) == 0)
+			return reply_err(x, "full", "no room for more seeders");
+		if (commitf(x, "seed %s %s %s %u %s", x->argv[1], x->argv[2],
+		    ip, port, SESSION(t, x->sess)->token) == -1)
+			return journal_failed(x);
+		return reply_ok(x, "file_uploaded");
+	}
+	if (state_free_count(t, T_FILE) == 0 ||
+	    state_free_count(t, T_SEEDER) == 0 ||
+	    t->hdr->arena_cap - t->hdr->arena_used < pieces_count(size))
+		return reply_err(x, "full", "no room for more files");
+	if (commit_new_file(x, ip, port) == -1)
+		return journal_failed(x);
+	return reply_ok(x, "file_uploaded");
+}
+
+static int
+cmd_stop_share(struct ctx *x)
+{
+	struct tracker	*t = x->t;
+	struct in_addr	 in;
+	uint32_t	 g, fi, si;
+	uint16_t	 port;
+	char		 ip[INET_ADDRSTRLEN];
+
+	if (!name_valid(x->argv[2]))
+		return reply_err(x, "bad_request", "invalid file name");
+	if (inet_pton(AF_INET, x->argv[3], &in) != 1 ||
+	    parse_port(x->argv[4], &port) == -1)
+		return reply_err(x, "bad_request", "bad seeder address");
+	if ((g = need_group(x, x->argv[1])) == NIL)
+		return R_DONE;
+	if ((fi = state_find_file_locked(t, g, x->argv[2])) == NIL)
+		return reply_err(x, "no_such_file", "no file %s in %s",
+		    x->argv[2], x->argv[1]);
+	si = state_find_seeder_locked(t, fi, in.s_addr, port);
+	if (si == NIL || SEEDER(t, si)->user != x->user)
+		return reply_err(x, "not_seeder", "you do not seed %s from "
+		    "%s:%u", x->argv[2], x->argv[3], port);
+	inet_ntop(AF_INET, &in, ip, sizeof(ip));
+	if (commitf(x, "unseed %s %s %s %u", x->argv[1], x->argv[2], ip,
+	    port) == -1)
+		return journal_failed(x);
+	return reply_ok(x, "share_stopped");
+}
+
+/* ---- test hooks (TRACKERD_TEST_HOOKS=1 only) ---- */
+
+static int
+hooks_enabled(void)
+{
+	const char	*e = getenv("TRACKERD_TEST_HOOKS");
+
+	return e != NULL && strcmp(e, "1") == 0;
+}
+
+static int
+hold_ms(struct ctx *x, uint64_t *ms)
+{
+	if (parse_u64(x->argv[1], 0, 60000, ms) == -1) {
+		reply_err(x, "bad_request", "bad milliseconds");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_test_hold_lock(struct ctx *x)
+{
+	uint64_t	ms;
+
+	if (hold_ms(x, &ms) == -1)
+		return R_DONE;
+	usleep((useconds_t)ms * 1000);
+	return reply_ok(x, "held");
+}
+
+/* Leave a change half done (a user nobody journaled) while holding the
+ * locks, so a test can kill us and check the repair drops it. */
+static int
+cmd_test_hold_lock_dirty(struct ctx *x)
+{
+	struct pw_record	pw = { .algo = PW_ALGO_PBKDF2_SHA256,
+				    .iterations = 1 };
+	uint64_t		ms;
+
+	if (hold_ms(x, &ms) == -1)
+		return R_DONE;
+	state_add_user_locked(x->t, "hook_dirty", &pw, 0);
+	usleep((useconds_t)ms * 1000);
+	x->t->hdr->dirty = 1;
+	return reply_ok(x, "held");
+}
+
+/* ---- dispatch ---- */
+
+static const struct command commands[] = {
+	{ "create_user", check_credentials, cmd_create_user, 3, 3, 0,
+	    "create_user <user> <password>" },
+	{ "login", check_credentials, cmd_login, 3, 3, 0,
+	    "login <user> <password>" },
+	{ "logout", NULL, cmd_logout, 1, 1, F_AUTH | F_WRITE, "logout" },
+	{ "touch", NULL, cmd_touch, 1, 1, F_AUTH, "touch" },
+	{ "create_group", NULL, cmd_create_group, 2, 2, F_AUTH | F_WRITE,
+	    "create_group <group>" },
+	{ "join_group", NULL, cmd_join_group, 2, 2, F_AUTH | F_WRITE,
+	    "join_group <group>" },
+	{ "leave_group", NULL, cmd_leave_group, 2, 2, F_AUTH | F_WRITE,
+	    "leave_group <group>" },
+	{ "list_requests", NULL, cmd_list_requests, 2, 2, F_AUTH,
+	    "list_requests <group>" },
+	{ "accept_request", NULL, cmd_accept_request, 3, 3, F_AUTH | F_WRITE,
+	    "accept_request <group> <user>" },
+	{ "reject_request", NULL, cmd_reject_request, 3, 3, F_AUTH | F_WRITE,
+	    "reject_request <group> <user>" },
+	{ "list_groups", NULL, cmd_list_groups, 1, 1, F_AUTH, "list_groups" },
+	{ "list_files", NULL, cmd_list_files, 2, 2, F_AUTH,
+	    "list_files <group>" },
+	{ "upload_file", check_upload, cmd_upload_file, 8, -1,
+	    F_AUTH | F_WRITE, "upload_file <group> <name> <size> <ip> <port> "
+	    "<sha1> <n> <h1>..<hn>" },
+	{ "download_file", NULL, cmd_download_file, 3, 3, F_AUTH,
+	    "download_file <group> <name>" },
+	{ "stop_share", NULL, cmd_stop_share, 5, 5, F_AUTH | F_WRITE,
+	    "stop_share <group> <name> <ip> <port>" },
+};
+
+static const struct command hook_commands[] = {
+	{ "test_hold_lock", NULL, cmd_test_hold_lock, 2, 2, 0,
+	    "test_hold_lock <ms>" },
+	{ "test_hold_lock_dirty", NULL, cmd_test_hold_lock_dirty, 2, 2,
+	    F_WRITE, "test_hold_lock_dirty <ms>" },
+};
+
+static const struct command *
+find_command(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	if (hooks_enabled())
+		for (i = 0; i < sizeof(hook_commands) / sizeof(hook_commands[0]);
+		    i++)
+			if (strcmp(hook_commands[i].name, name) == 0)
+				return &hook_commands[i];
+	return NULL;
+}
+
+/* Run cmd once under the locks its kind needs. */
+static int
+run_locked(struct ctx *x, const struct command *cmd, int write)
+{
+	int	rc;
+
+	x->write = write;
+	if (write ? journal_begin(x->t) : state_lock_meta(x->t)) {
+		log_warnx("%s: %s", cmd->name, write ? x->t->err : "lock");
+		return reply_err(x, "internal", "the tracker state is "
+		    "unavailable");
+	}
+	x->meta_held = 1;
+	rc = -1;
+	if (cmd->flags & F_AUTH)
+		rc = auth_locked(x);
+	if (rc == -1)
+		rc = cmd->run(x);
+	if (write)
+		journal_end(x->t);
+	else if (x->meta_held)
+		state_unlock_meta(x->t);
+	x->meta_held = 0;
+	return rc;
+}
+
+static int
+dispatch(struct ctx *x, const struct command *cmd)
+{
+	int	rc, write = (cmd->flags & F_WRITE) != 0;
+
+	if (cmd->check != NULL && cmd->check(x) != -1)
+		return R_DONE;
+	for (;;) {
+		rc = run_locked(x, cmd, write);
+		if (rc == R_AS_WRITE && !write)
+			write = 1;
+		else if (rc == R_NO_SESSION && !x->retried) {
+			/* Perhaps logged in on the other tracker just now. */
+			x->retried = 1;
+			if (journal_catch_up(x->t) == -1)
+				log_warnx("catch up: %s", x->t->err);
+		} else
+			return rc;
+	}
+}
+
+/* Strip and check a "session <user> <token>" prefix. */
+static int
+session_prefix(struct ctx *x)
+{
+	if (x->argc < 4)
+		return reply_err(x, "bad_request",
+		    "usage: session <user> <token> <request>");
+	if (!name_valid(x->argv[1]) || !token_valid(x->argv[2]))
+		return reply_err(x, "invalid_session", "malformed session");
+	x->pfx_user = x->argv[1];
+	x->pfx_token = x->argv[2];
+	x->argv += 3;
+	x->argc -= 3;
+	return -1;
+}
+
+static int
+execute(struct ctx *x, size_t len)
+{
+	const struct command	*cmd;
+
+	if (x->argc == 0)
+		return reply_err(x, "bad_request", "empty request");
+	if (strcmp(x->argv[0], "session") == 0 && session_prefix(x) != -1)
+		return R_DONE;
+	if ((cmd = find_command(x->argv[0])) == NULL)
+		return reply_err(x, "unknown_command", "unknown command %.64s",
+		    x->argv[0]);
+	if (len > PROTO_MAX_LINE && strcmp(cmd->name, "upload_file") != 0)
+		return reply_err(x, "too_long", "request longer than %d bytes",
+		    PROTO_MAX_LINE);
+	if (x->argc < cmd->minargs ||
+	    (cmd->maxargs != -1 && x->argc > cmd->maxargs))
+		return reply_err(x, "bad_request", "usage: %s", cmd->usage);
+	return dispatch(x, cmd);
+}
+
+enum cmd_status
+cmd_execute(struct tracker *t, struct client *c, char *line, size_t len,
+    struct buf *out, struct kdf_job **job, uint64_t *durable_seq)
+{
+	char		*small[32], **argv = small;
+	size_t		 maxv = len / 2 + 2;
+	struct ctx	 x = { .t = t, .c = c, .out = out, .job = job };
+	int		 rc;
+
+	*job = NULL;
+	*durable_seq = 0;
+	x.now = (uint64_t)time(NULL);
+	if (maxv > 32 && (argv = calloc(maxv, sizeof(*argv))) == NULL) {
+		reply_err(&x, "internal", "out of memory");
+		goto end;
+	}
+	x.argv = argv;
+	if ((x.argc = proto_split(line, argv, maxv > 32 ? (int)maxv : 32)) < 0)
+		x.argc = 0;
+	rc = execute(&x, len);
+	if (argv != small)
+		free(argv);
+	if (rc == R_KDF)
+		return CMD_NEED_KDF;
+	if (x.seq != 0 && t->cfg.sync == SYNC_ALWAYS)
+		*durable_seq = x.seq;
+end:
+	buf_printf(out, "%s\n", PROTO_END);
+	return CMD_REPLY;
+}
+
+/* ---- password hashing off the event loop ---- */
+
+void
+kdf_job_run(struct kdf_job *j)
+{
+	struct pw_record	derived = j->rec;
+
+	if (pw_derive(&derived, j->password, j->pwlen) == -1)
+		j->ok = 0;
+	else if (j->kind == KDF_CREATE) {
+		j->rec = derived;
+		j->ok = 1;
+	} else
+		j->ok = j->known && CRYPTO_memcmp(derived.hash, j->rec.hash,
+		    PW_HASH_LEN) == 0;
+	explicit_bzero(j->password, sizeof(j->password));
+	explicit_bzero(&derived, sizeof(derived));
+}
+
+void
+kdf_job_free(struct kdf_job *j)
+{
+	if (j == NULL)
+		return;
+	explicit_bzero(j, sizeof(*j));
+	free(j);
+}
+
+static int
+finish_create(struct ctx *x, struct kdf_job *j)
+{
+	char	salt[2 * PW_SALT_LEN + 1], hash[2 * PW_HASH_LEN + 1];
+
+	if (state_find_user_locked(x->t, j->user) != NIL)
+		return reply_err(x, "user_exists", "user %s exists", j->user);
+	if (state_free_count(x->t, T_USER) == 0)
+		return reply_err(x, "full", "no room for more users");
+	hex_encode(j->rec.salt, PW_SALT_LEN, salt);
+	hex_encode(j->rec.hash, PW_HASH_LEN, hash);
+	if (commitf(x, "user %s %u %u %s %s", j->user, j->rec.algo,
+	    j->rec.iterations, salt, hash) == -1)
+		return journal_failed(x);
+	return reply_ok(x, "user_created");
+}
+
+static int
+finish_login(struct ctx *x, struct kdf_job *j)
+{
+	char		token[TOKEN_LEN + 1];
+	uint32_t	u;
+
+	u = state_find_user_locked(x->t, j->user);
+	if (u == NIL || memcmp(USER(x->t, u)->pw.salt, j->rec.salt,
+	    PW_SALT_LEN) != 0)
+		return reply_err(x, "invalid_credentials",
+		    "wrong user name or password");
+	if (state_free_count(x->t, T_SESSION) == 0)
+		return reply_err(x, "full", "no room for more sessions");
+	do
+		new_token(token);
+	while (state_find_session_locked(x->t, token) != NIL);
+	if (commitf(x, "login %s %s %llu", j->user, token,
+	    (unsigned long long)x->now) == -1)
+		return journal_failed(x);
+	strlcpy(x->c->user, j->user, sizeof(x->c->user));
+	strlcpy(x->c->token, token, sizeof(x->c->token));
+	buf_printf(x->out, "OK login_success %s\n", token);
+	return R_DONE;
+}
+
+void
+cmd_finish(struct tracker *t, struct client *c, struct kdf_job *j,
+    struct buf *out, uint64_t *durable_seq)
+{
+	struct ctx	x = { .t = t, .c = c, .out = out };
+
+	*durable_seq = 0;
+	x.now = (uint64_t)time(NULL);
+	if (!j->ok)
+		reply_err(&x, j->kind == KDF_LOGIN ? "invalid_credentials" :
+		    "internal", j->kind == KDF_LOGIN ?
+		    "wrong user name or password" : "password hashing failed");
+	else if (journal_begin(t) == -1) {
+		log_warnx("%s: %s", j->kind == KDF_LOGIN ? "login" :
+		    "create_user", t->err);
+		reply_err(&x, "internal", "the tracker state is unavailable");
+	} else {
+		if (j->kind == KDF_CREATE)
+			finish_create(&x, j);
+		else
+			finish_login(&x, j);
+		journal_end(t);
+	}
+	if (x.seq != 0 && t->cfg.sync == SYNC_ALWAYS)
+		*durable_seq = x.seq;
+	kdf_job_free(j);
+	buf_printf(out, "%s\n", PROTO_END);
+}

@@ -1,0 +1,1118 @@
+/* sync_log.txt: append under flock after catching up with the other tracker,
+ * group-commit sync, replay with torn-tail repair, watching and compaction. */
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ipc/log.h"
+#include "ipc/names.h"
+#include "ipc/pieces.h"
+#include "trackerd/commands.h"
+#include "trackerd/crc32.h"
+#include "trackerd/journal.h"
+
+#define READ_CHUNK	(1u << 20)
+
+/* What a scan of the journal found. */
+struct scan {
+	uint64_t	 end;		/* offset after the last good line */
+	uint64_t	 lines;		/* good lines */
+	uint64_t	 last_seq;
+	uint64_t	 bad_line;	/* first bad line (1-based), 0 if none */
+	const char	*bad_why;
+	int		 torn;		/* bytes after end are no good line */
+};
+
+/* ---- line format ---- */
+
+size_t
+journal_format_line(char *out, size_t outlen, uint64_t seq, int tracker_no,
+    const char *body, size_t bodylen)
+{
+	int		n;
+	uint32_t	crc;
+
+	n = snprintf(out, outlen, "%llu %d ", (unsigned long long)seq,
+	    tracker_no);
+	if (n < 0 || (size_t)n + bodylen + JOURNAL_CRC_SUFFIX + 2 > outlen)
+		return 0;
+	memcpy(out + n, body, bodylen);
+	n += (int)bodylen;
+	crc = crc32_update(0, out, (size_t)n);
+	snprintf(out + n, outlen - n, " *%08x\n", crc);
+	return (size_t)n + JOURNAL_CRC_SUFFIX + 1;
+}
+
+static int
+parse_word_u64(const char **p, const char *end, uint64_t max, uint64_t *v)
+{
+	const char	*s = *p;
+	uint64_t	 x = 0;
+
+	if (s >= end || *s < '0' || *s > '9')
+		return -1;
+	while (s < end && *s >= '0' && *s <= '9') {
+		if (x > (max - (uint64_t)(*s - '0')) / 10)
+			return -1;
+		x = x * 10 + (uint64_t)(*s++ - '0');
+	}
+	if (s >= end || *s != ' ')
+		return -1;
+	*p = s + 1;
+	*v = x;
+	return 0;
+}
+
+int
+journal_parse_line(const char *line, size_t len, uint64_t *seq,
+    int *tracker_no, const char **body, size_t *bodylen)
+{
+	const char	*p = line, *end;
+	uint8_t		 crcb[4];
+	char		 hex[9];
+	uint32_t	 want;
+	uint64_t	 no;
+
+	if (len < JOURNAL_CRC_SUFFIX + 5 || memchr(line, '\n', len) != NULL)
+		return -2;
+	end = line + len - JOURNAL_CRC_SUFFIX;
+	if (end[0] != ' ' || end[1] != '*')
+		return -2;
+	memcpy(hex, end + 2, 8);
+	hex[8] = '\0';
+	if (hex_decode(hex, crcb, sizeof(crcb)) != 4)
+		return -2;
+	want = (uint32_t)crcb[0] << 24 | (uint32_t)crcb[1] << 16 |
+	    (uint32_t)crcb[2] << 8 | crcb[3];
+	if (crc32_update(0, line, (size_t)(end - line)) != want)
+		return -1;
+	if (parse_word_u64(&p, end, UINT64_MAX, seq) == -1 ||
+	    parse_word_u64(&p, end, MAX_TRACKERS, &no) == -1 || no == 0 ||
+	    p >= end || *p == ' ')
+		return -2;
+	*tracker_no = (int)no;
+	*body = p;
+	*bodylen = (size_t)(end - p);
+	return 0;
+}
+
+/* ---- applying one change ---- */
+
+static int
+arg_ip(const char *s, uint32_t *ip)
+{
+	struct in_addr	in;
+
+	if (inet_pton(AF_INET, s, &in) != 1)
+		return -1;
+	*ip = in.s_addr;
+	return 0;
+}
+
+static int
+names_ok(char **argv, int from, int to)
+{
+	int	i;
+
+	for (i = from; i <= to; i++)
+		if (!name_valid(argv[i]))
+			return 0;
+	return 1;
+}
+
+static int
+token_ok(const char *s)
+{
+	size_t	i;
+
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9')))
+			return 0;
+	return i == TOKEN_LEN;
+}
+
+static int
+apply_user(struct tracker *t, char **argv, int argc, uint64_t seq)
+{
+	struct pw_record	pw;
+	uint64_t		algo, iter;
+
+	if (argc != 6 || !names_ok(argv, 1, 1) ||
+	    parse_u64(argv[2], 1, 255, &algo) == -1 ||
+	    parse_u64(argv[3], PW_MIN_ITERATIONS, PW_MAX_ITERATIONS, &iter) ||
+	    hex_decode(argv[4], pw.salt, PW_SALT_LEN) != PW_SALT_LEN ||
+	    hex_decode(argv[5], pw.hash, PW_HASH_LEN) != PW_HASH_LEN)
+		return -1;
+	pw.algo = (uint8_t)algo;
+	pw.iterations = (uint32_t)iter;
+	return state_add_user_locked(t, argv[1], &pw, seq);
+}
+
+static int
+apply_session(struct tracker *t, char **argv, int argc)
+{
+	uint64_t	when;
+
+	if (strcmp(argv[0], "logout") == 0)
+		return argc == 2 && token_ok(argv[1]) ?
+		    state_del_session_locked(t, argv[1]) : -1;
+	if (strcmp(argv[0], "touch") == 0)
+		return argc == 3 && token_ok(argv[1]) &&
+		    parse_u64(argv[2], 0, UINT32_MAX, &when) == 0 ?
+		    state_touch_session_locked(t, argv[1], when, 1) : -1;
+	if (argc != 4 || !names_ok(argv, 1, 1) || !token_ok(argv[2]) ||
+	    parse_u64(argv[3], 0, UINT32_MAX, &when) == -1)
+		return -1;
+	return state_add_session_locked(t, argv[1], argv[2], when);
+}
+
+static int
+apply_membership(struct tracker *t, char **argv, int argc, uint64_t seq)
+{
+	const char	*op = argv[0];
+
+	if (argc != 3 || !names_ok(argv, 1, 2))
+		return -1;
+	if (strcmp(op, "group") == 0)
+		return state_add_group_locked(t, argv[1], argv[2], seq);
+	if (strcmp(op, "join_req") == 0)
+		return state_add_request_locked(t, argv[1], argv[2], seq);
+	if (strcmp(op, "accept") == 0)
+		return state_add_member_locked(t, argv[1], argv[2], seq, 1);
+	if (strcmp(op, "member") == 0)
+		return state_add_member_locked(t, argv[1], argv[2], seq, 0);
+	if (strcmp(op, "reject") == 0)
+		return state_del_request_locked(t, argv[1], argv[2]);
+	if (strcmp(op, "leave") == 0)
+		return state_leave_locked(t, argv[1], argv[2]);
+	return -1;
+}
+
+static int
+apply_file(struct tracker *t, char **argv, int argc)
+{
+	uint8_t		 sha1[SHA1_LEN], (*hashes)[SHA1_LEN] = NULL;
+	uint64_t	 size, n, i;
+	uint32_t	 ip;
+	uint16_t	 port;
+	int		 rc = -1;
+
+	if (argc < 9 || !names_ok(argv, 1, 2) ||
+	    parse_u64(argv[3], 0, t->cfg.max_file_size, &size) == -1 ||
+	    hex_to_sha1(argv[4], sha1) == -1 ||
+	    parse_u64(argv[5], 0, UINT32_MAX, &n) == -1 ||
+	    n != pieces_count(size) || (uint64_t)argc != 9 + n ||
+	    arg_ip(argv[argc - 3], &ip) == -1 ||
+	    parse_port(argv[argc - 2], &port) == -1 || !token_ok(argv[argc - 1]))
+		return -1;
+	if (n > 0 && (hashes = malloc(n * SHA1_LEN)) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (hex_to_sha1(argv[6 + i], hashes[i]) == -1)
+			goto done;
+	rc = state_add_file_locked(t, argv[1], argv[2], size, sha1, (uint32_t)n,
+	    (const uint8_t (*)[SHA1_LEN])hashes, ip, port, argv[argc - 1]);
+done:
+	free(hashes);
+	return rc;
+}
+
+static int
+apply_seed(struct tracker *t, char **argv, int argc)
+{
+	uint32_t	ip;
+	uint16_t	port;
+	int		unseed = strcmp(argv[0], "unseed") == 0;
+
+	if (argc != (unseed ? 5 : 6) || !names_ok(argv, 1, 2) ||
+	    arg_ip(argv[3], &ip) == -1 || parse_port(argv[4], &port) == -1)
+		return -1;
+	if (unseed)
+		return state_del_seeder_locked(t, argv[1], argv[2], ip, port);
+	if (!token_ok(argv[5]))
+		return -1;
+	return state_add_seeder_locked(t, argv[1], argv[2], ip, port, argv[5]);
+}
+
+int
+journal_apply_body(struct tracker *t, char *body, size_t len, uint64_t seq)
+{
+	char	*small[64], **argv = small, *op;
+	int	 argc, rc = -1;
+	size_t	 maxv = len / 2 + 2;
+
+	if (maxv > 64 && (argv = calloc(maxv, sizeof(*argv))) == NULL)
+		return -1;
+	if ((argc = proto_split(body, argv, maxv > 64 ? (int)maxv : 64)) < 1)
+		goto done;
+	op = argv[0];
+	if (strcmp(op, "user") == 0)
+		rc = apply_user(t, argv, argc, seq);
+	else if (strcmp(op, "login") == 0 || strcmp(op, "logout") == 0 ||
+	    strcmp(op, "touch") == 0)
+		rc = apply_session(t, argv, argc);
+	else if (strcmp(op, "file") == 0)
+		rc = apply_file(t, argv, argc);
+	else if (strcmp(op, "seed") == 0 || strcmp(op, "unseed") == 0)
+		rc = apply_seed(t, argv, argc);
+	else
+		rc = apply_membership(t, argv, argc, seq);
+done:
+	if (argv != small)
+		free(argv);
+	return rc;
+}
+
+/* ---- scanning the file ---- */
+
+struct reader {
+	int		 fd;
+	char		*data;
+	size_t		 len, off, cap;
+	uint64_t	 pos;		/* file offset of data[0] */
+	int		 eof;
+};
+
+/* Next complete line (without '\n'), or NULL at the end of the complete
+ * lines; *err set if reading failed or a line is absurdly long. */
+static char *
+reader_line(struct reader *r, size_t *len, uint64_t *lineoff, int *err)
+{
+	char	*nl, *p;
+	ssize_t	 n;
+
+	for (;;) {
+		nl = memchr(r->data + r->off, '\n', r->len - r->off);
+		if (nl != NULL) {
+			*len = (size_t)(nl - (r->data + r->off));
+			*lineoff = r->pos + r->off;
+			p = r->data + r->off;
+			r->off += *len + 1;
+			return p;
+		}
+		if (r->eof)
+			return NULL;
+		if (r->off > 0) {
+			memmove(r->data, r->data + r->off, r->len - r->off);
+			r->pos += r->off;
+			r->len -= r->off;
+			r->off = 0;
+		}
+		if (r->cap - r->len < READ_CHUNK) {
+			if (r->cap >= JOURNAL_MAX_LINE + READ_CHUNK ||
+			    (p = realloc(r->data, r->cap * 2)) == NULL) {
+				*err = 1;
+				return NULL;
+			}
+			r->data = p;
+			r->cap *= 2;
+		}
+		n = pread(r->fd, r->data + r->len, r->cap - r->len,
+		    (off_t)(r->pos + r->len));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			*err = 1;
+			return NULL;
+		}
+		if (n == 0)
+			r->eof = 1;
+		r->len += (size_t)n;
+	}
+}
+
+/*
+ * Apply every good line of fd from offset from. A bad line followed by a
+ * good one is corruption in the middle (-1, sc->bad_line says where); bad
+ * or partial lines at the end only set sc->torn.
+ */
+static int
+scan_apply(struct tracker *t, int fd, uint64_t from, uint64_t line_base,
+    struct scan *sc)
+{
+	struct reader	 r = { .fd = fd, .pos = from, .cap = 2 * READ_CHUNK };
+	char		*line, *scratch = NULL;
+	const char	*body;
+	size_t		 len, blen, scap = 0;
+	uint64_t	 seq, lineno = line_base, off;
+	int		 no, rc, err = 0, ret = 0;
+
+	memset(sc, 0, sizeof(*sc));
+	sc->end = from;
+	if ((r.data = malloc(r.cap)) == NULL)
+		return -1;
+	while ((line = reader_line(&r, &len, &off, &err)) != NULL) {
+		lineno++;
+		rc = journal_parse_line(line, len, &seq, &no, &body, &blen);
+		if (rc != 0) {
+			if (sc->bad_line == 0) {
+				sc->bad_line = lineno;
+				sc->bad_why = rc == -1 ? "bad checksum" :
+				    "malformed line";
+			}
+			continue;
+		}
+		if (sc->bad_line != 0) {
+			ret = -1;
+			goto done;
+		}
+		if (blen + 1 > scap) {
+			free(scratch);
+			scap = blen + 1 > 4096 ? blen + 1 : 4096;
+			if ((scratch = malloc(scap)) == NULL) {
+				ret = -1;
+				goto done;
+			}
+		}
+		memcpy(scratch, body, blen);
+		scratch[blen] = '\0';
+		if (journal_apply_body(t, scratch, blen, seq) == -1)
+			log_warnx("%s:%llu: change %llu does not apply; skipped",
+			    t->cfg.journal_path, (unsigned long long)lineno,
+			    (unsigned long long)seq);
+		sc->lines++;
+		sc->end = off + len + 1;
+		if (seq > sc->last_seq)
+			sc->last_seq = seq;
+	}
+	if (err) {
+		sc->bad_line = lineno + 1;
+		sc->bad_why = "unreadable or over-long line";
+		ret = -1;
+		goto done;
+	}
+	sc->torn = sc->bad_line != 0 || r.len > r.off;
+	sc->bad_line = 0;
+done:
+	free(scratch);
+	free(r.data);
+	return ret;
+}
+
+/* ---- the tracker handle ---- */
+
+static int
+open_journal(const char *path)
+{
+	return open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+}
+
+static void
+set_position(struct tracker *t, int fd, const struct scan *sc, int fresh)
+{
+	struct state_hdr	*h = t->hdr;
+	struct stat		 st;
+
+	if (fstat(fd, &st) == 0) {
+		h->journal_dev = (uint64_t)st.st_dev;
+		h->journal_ino = (uint64_t)st.st_ino;
+	}
+	h->applied_off = sc->end;
+	if (fresh) {
+		h->file_lines = sc->lines;
+		h->last_seq = sc->last_seq;
+	} else {
+		h->file_lines += sc->lines;
+		if (sc->last_seq > h->last_seq)
+			h->last_seq = sc->last_seq;
+	}
+}
+
+int
+journal_rebuild_locked(struct tracker *t)
+{
+	struct scan	sc;
+	int		fd;
+
+	state_reset_locked(t);
+	if ((fd = open(t->hdr->journal_path, O_RDONLY | O_CLOEXEC)) == -1) {
+		log_warn("rebuild: open %s", t->hdr->journal_path);
+		memset(&sc, 0, sizeof(sc));
+		t->hdr->journal_ino = 0;
+		t->hdr->applied_off = t->hdr->file_lines = 0;
+		return errno == ENOENT ? 0 : -1;
+	}
+	if (scan_apply(t, fd, 0, 0, &sc) == -1) {
+		log_warnx("rebuild: %s:%llu: %s", t->hdr->journal_path,
+		    (unsigned long long)sc.bad_line, sc.bad_why);
+		close(fd);
+		return -1;
+	}
+	set_position(t, fd, &sc, 1);
+	close(fd);
+	return 0;
+}
+
+static int
+replay(struct tracker *t, char *err, size_t errlen)
+{
+	const char	*path = t->cfg.journal_path;
+	struct scan	 sc;
+	int		 rc;
+
+	state_lock_meta(t);
+	state_lock_all_buckets(t);
+	rc = scan_apply(t, t->jfd, 0, 0, &sc);
+	state_unlock_all_buckets(t);
+	if (rc == -1) {
+		snprintf(err, errlen, "%s:%llu: %s; the journal is corrupt "
+		    "before its end: restore it from a backup or truncate it "
+		    "at line %llu (losing later changes)", path,
+		    (unsigned long long)sc.bad_line, sc.bad_why,
+		    (unsigned long long)sc.bad_line);
+		state_unlock_meta(t);
+		return -1;
+	}
+	if (sc.torn) {
+		log_warnx("%s: dropping a torn last line after line %llu "
+		    "(offset %llu)", path, (unsigned long long)sc.lines,
+		    (unsigned long long)sc.end);
+		if (ftruncate(t->jfd, (off_t)sc.end) == -1)
+			log_warn("ftruncate %s", path);
+	}
+	set_position(t, t->jfd, &sc, 1);
+	t->hdr->written_seq = t->hdr->durable_seq = t->hdr->last_seq;
+	log_info("%s: replayed %llu changes", path,
+	    (unsigned long long)sc.lines);
+	state_unlock_meta(t);
+	return 0;
+}
+
+static struct tracker *
+tracker_new(const struct tracker_config *cfg)
+{
+	struct tracker	*t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->cfg = *cfg;
+	t->jfd = t->sync_fd = t->watch_fd = -1;
+	if (t->cfg.shm_name[0] == '\0')
+		snprintf(t->cfg.shm_name, sizeof(t->cfg.shm_name),
+		    "/p2pshare-trackerd-%u", ntohs(cfg->self.sin.sin_port));
+	return t;
+}
+
+static int
+absolute_path(const char *path, char *out, size_t outlen)
+{
+	char	cwd[PATH_MAX];
+
+	if (path[0] == '/')
+		return strlcpy(out, path, outlen) < outlen ? 0 : -1;
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return -1;
+	return snprintf(out, outlen, "%s/%s", cwd, path) < (int)outlen ? 0 : -1;
+}
+
+struct tracker *
+tracker_create(const struct tracker_config *cfg, char *err, size_t errlen)
+{
+	struct tracker	*t;
+
+	if ((t = tracker_new(cfg)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	t->master = 1;
+	if (state_map(t, 1, err, errlen) == -1) {
+		free(t);
+		return NULL;
+	}
+	if (absolute_path(cfg->journal_path, t->hdr->journal_path,
+	    sizeof(t->hdr->journal_path)) == -1) {
+		snprintf(err, errlen, "%s: path too long", cfg->journal_path);
+		goto fail;
+	}
+	if ((t->jfd = open_journal(t->hdr->journal_path)) == -1) {
+		snprintf(err, errlen, "open %s: %s", cfg->journal_path,
+		    strerror(errno));
+		goto fail;
+	}
+	if (flock(t->jfd, LOCK_EX) == -1) {
+		snprintf(err, errlen, "flock %s: %s", cfg->journal_path,
+		    strerror(errno));
+		goto fail;
+	}
+	if (replay(t, err, errlen) == -1)
+		goto fail;
+	flock(t->jfd, LOCK_UN);
+	return t;
+fail:
+	tracker_destroy(t);
+	return NULL;
+}
+
+struct tracker *
+tracker_attach(const struct tracker_config *cfg, char *err, size_t errlen)
+{
+	struct tracker	*t;
+
+	if ((t = tracker_new(cfg)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (state_map(t, 0, err, errlen) == -1) {
+		free(t);
+		return NULL;
+	}
+	if ((t->jfd = open_journal(t->hdr->journal_path)) == -1) {
+		snprintf(err, errlen, "open %s: %s", t->hdr->journal_path,
+		    strerror(errno));
+		tracker_detach(t);
+		return NULL;
+	}
+	return t;
+}
+
+void
+tracker_detach(struct tracker *t)
+{
+	if (t == NULL)
+		return;
+	if (t->jfd != -1)
+		close(t->jfd);
+	if (t->sync_fd != -1)
+		close(t->sync_fd);
+	if (t->watch_fd != -1)
+		close(t->watch_fd);
+	state_unmap(t);
+	free(t);
+}
+
+void
+tracker_destroy(struct tracker *t)
+{
+	if (t == NULL)
+		return;
+	if (t->hdr != NULL && t->master)
+		shm_unlink(t->cfg.shm_name);
+	tracker_detach(t);
+}
+
+void
+tracker_worker_died(struct tracker *t, int pid)
+{
+	/* Taking meta repairs it if pid died holding it. */
+	if (state_lock_meta(t) == 0)
+		state_unlock_meta(t);
+	else
+		log_warnx("worker %d died; repairing the state failed", pid);
+}
+
+/* ---- the write path ---- */
+
+/* flock the journal, reopening it first if it was replaced (compacted). */
+static int
+lock_journal(struct tracker *t, int op)
+{
+	struct stat	st, fst;
+	int		fd;
+
+	for (;;) {
+		while (flock(t->jfd, op) == -1)
+			if (errno != EINTR) {
+				snprintf(t->err, sizeof(t->err), "flock: %s",
+				    strerror(errno));
+				return -1;
+			}
+		if (stat(t->hdr->journal_path, &st) == -1 ||
+		    fstat(t->jfd, &fst) == -1 ||
+		    (st.st_ino == fst.st_ino && st.st_dev == fst.st_dev))
+			return 0;
+		if ((fd = open_journal(t->hdr->journal_path)) == -1) {
+			snprintf(t->err, sizeof(t->err), "open %.100s: %s",
+			    t->hdr->journal_path, strerror(errno));
+			flock(t->jfd, LOCK_UN);
+			return -1;
+		}
+		close(t->jfd);
+		t->jfd = fd;
+	}
+}
+
+/* Apply what others appended; flock and meta held. */
+static int
+catch_up_locked(struct tracker *t, int exclusive)
+{
+	struct state_hdr	*h = t->hdr;
+	struct stat		 st;
+	struct scan		 sc;
+	int			 rc;
+
+	if (fstat(t->jfd, &st) == -1) {
+		snprintf(t->err, sizeof(t->err), "fstat: %s", strerror(errno));
+		return -1;
+	}
+	if ((uint64_t)st.st_ino != h->journal_ino ||
+	    (uint64_t)st.st_dev != h->journal_dev ||
+	    (uint64_t)st.st_size < h->applied_off) {
+		/* A new (compacted) file holds the whole state: rebuild. */
+		state_lock_all_buckets(t);
+		rc = journal_rebuild_locked(t);
+		state_unlock_all_buckets(t);
+		if (rc == -1)
+			goto corrupt;
+		return 0;
+	}
+	if ((uint64_t)st.st_size == h->applied_off)
+		return 0;
+	if (scan_apply(t, t->jfd, h->applied_off, h->file_lines, &sc) == -1) {
+		log_warnx("%s:%llu: %s; the journal is corrupt",
+		    h->journal_path, (unsigned long long)sc.bad_line,
+		    sc.bad_why);
+		goto corrupt;
+	}
+	set_position(t, t->jfd, &sc, 0);
+	if (sc.torn && exclusive) {
+		/* Nobody writes while we hold LOCK_EX: a writer died. */
+		log_warnx("%s: dropping a torn line at offset %llu",
+		    h->journal_path, (unsigned long long)sc.end);
+		if (ftruncate(t->jfd, (off_t)sc.end) == -1) {
+			snprintf(t->err, sizeof(t->err), "ftruncate: %s",
+			    strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+corrupt:
+	snprintf(t->err, sizeof(t->err), "the journal is corrupt");
+	return -1;
+}
+
+static int
+begin(struct tracker *t, int op)
+{
+	if (lock_journal(t, op) == -1)
+		return -1;
+	if (state_lock_meta(t) == -1) {
+		snprintf(t->err, sizeof(t->err), "state repair failed");
+		goto fail;
+	}
+	if (catch_up_locked(t, op == LOCK_EX) == -1) {
+		state_unlock_meta(t);
+		goto fail;
+	}
+	return 0;
+fail:
+	flock(t->jfd, LOCK_UN);
+	return -1;
+}
+
+int
+journal_begin(struct tracker *t)
+{
+	return begin(t, LOCK_EX);
+}
+
+void
+journal_end(struct tracker *t)
+{
+	state_unlock_meta(t);
+	flock(t->jfd, LOCK_UN);
+}
+
+int
+journal_catch_up(struct tracker *t)
+{
+	if (begin(t, LOCK_SH) == -1)
+		return -1;
+	journal_end(t);
+	return 0;
+}
+
+static void
+atomic_max(uint64_t *p, uint64_t v)
+{
+	uint64_t	cur = __atomic_load_n(p, __ATOMIC_ACQUIRE);
+
+	while (cur < v && !__atomic_compare_exchange_n(p, &cur, v, 0,
+	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		;
+}
+
+uint64_t
+journal_commit(struct tracker *t, const char *body, size_t len)
+{
+	struct state_hdr	*h = t->hdr;
+	uint64_t		 seq = h->last_seq + 1;
+	size_t			 cap = len + 64, n;
+	ssize_t			 w;
+	char			*line;
+
+	if ((line = malloc(cap)) == NULL) {
+		snprintf(t->err, sizeof(t->err), "out of memory");
+		return 0;
+	}
+	n = journal_format_line(line, cap, seq, t->cfg.tracker_no, body, len);
+	do
+		w = write(t->jfd, line, n);
+	while (w == -1 && errno == EINTR);
+	if (w != (ssize_t)n) {
+		snprintf(t->err, sizeof(t->err), "write %.100s: %s",
+		    h->journal_path, w == -1 ? strerror(errno) : "short write");
+		if (w > 0 && ftruncate(t->jfd, (off_t)h->applied_off) == -1)
+			log_warn("ftruncate %s", h->journal_path);
+		log_warnx("journal: %s", t->err);
+		free(line);
+		return 0;
+	}
+	h->applied_off += n;
+	h->file_lines++;
+	h->last_seq = seq;
+	atomic_max(&h->written_seq, seq);
+	/* Apply the very text that was journaled: replay does the same. */
+	memcpy(line, body, len);
+	line[len] = '\0';
+	if (journal_apply_body(t, line, len, seq) == -1)
+		log_warnx("journal: change %llu does not apply",
+		    (unsigned long long)seq);
+	free(line);
+	return seq;
+}
+
+/* ---- sync, watch, poll ---- */
+
+uint64_t
+journal_sync(struct tracker *t)
+{
+	struct state_hdr	*h = t->hdr;
+	struct stat		 st, fst;
+	uint64_t		 s = __atomic_load_n(&h->written_seq,
+				    __ATOMIC_ACQUIRE);
+
+	if (t->sync_fd != -1 && stat(h->journal_path, &st) == 0 &&
+	    fstat(t->sync_fd, &fst) == 0 && st.st_ino != fst.st_ino) {
+		close(t->sync_fd);
+		t->sync_fd = -1;
+	}
+	if (t->sync_fd == -1 &&
+	    (t->sync_fd = open(h->journal_path, O_RDONLY | O_CLOEXEC)) == -1) {
+		log_warn("open %s", h->journal_path);
+		return journal_durable_seq(t);
+	}
+	if (fdatasync(t->sync_fd) == -1) {
+		log_warn("fdatasync %s", h->journal_path);
+		return journal_durable_seq(t);
+	}
+	atomic_max(&h->durable_seq, s);
+	return journal_durable_seq(t);
+}
+
+uint64_t
+journal_durable_seq(struct tracker *t)
+{
+	return __atomic_load_n(&t->hdr->durable_seq, __ATOMIC_ACQUIRE);
+}
+
+static void
+watch_add(struct tracker *t)
+{
+	char	dir[PATH_MAX];
+
+	if (inotify_add_watch(t->watch_fd, t->hdr->journal_path,
+	    IN_MODIFY) == -1)
+		log_warn("inotify_add_watch %s", t->hdr->journal_path);
+	strlcpy(dir, t->hdr->journal_path, sizeof(dir));
+	if (inotify_add_watch(t->watch_fd, dirname(dir),
+	    IN_MOVED_TO | IN_CREATE) == -1)
+		log_warn("inotify_add_watch %s", dir);
+}
+
+int
+journal_watch_fd(struct tracker *t)
+{
+	if (t->watch_fd != -1)
+		return t->watch_fd;
+	if ((t->watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
+		log_warn("inotify_init1");
+		return -1;
+	}
+	watch_add(t);
+	return t->watch_fd;
+}
+
+static int
+drain_watch(struct tracker *t)
+{
+	char	buf[4096];
+	int	any = 0;
+
+	if (t->watch_fd == -1)
+		return 0;
+	while (read(t->watch_fd, buf, sizeof(buf)) > 0)
+		any = 1;
+	return any;
+}
+
+/* 1 if the journal may hold lines we have not applied (racy peek). */
+static int
+journal_changed(struct tracker *t)
+{
+	struct state_hdr	*h = t->hdr;
+	struct stat		 st;
+
+	if (stat(h->journal_path, &st) == -1)
+		return 0;
+	return (uint64_t)st.st_ino != h->journal_ino ||
+	    (uint64_t)st.st_size != __atomic_load_n(&h->applied_off,
+	    __ATOMIC_RELAXED);
+}
+
+static int
+compaction_due(struct tracker *t)
+{
+	struct state_hdr	*h = t->hdr;
+
+	return h->applied_off > t->cfg.compact_bytes &&
+	    h->file_lines > 4 * state_live_count(t);
+}
+
+void
+journal_poll(struct tracker *t)
+{
+	struct state_hdr	*h = t->hdr;
+	uint64_t		 ino = h->journal_ino;
+	time_t			 now = time(NULL);
+
+	drain_watch(t);
+	if (journal_changed(t) && journal_catch_up(t) == -1)
+		log_warnx("journal: %s", t->err);
+	if (t->watch_fd != -1 && h->journal_ino != ino)
+		watch_add(t);
+	if (t->cfg.sync == SYNC_EVERYSEC && (uint64_t)now != t->last_sync) {
+		t->last_sync = (uint64_t)now;
+		if (__atomic_load_n(&h->written_seq, __ATOMIC_RELAXED) >
+		    journal_durable_seq(t))
+			journal_sync(t);
+	}
+	if (t->cfg.compact_bytes > 0 && compaction_due(t) &&
+	    journal_compact(t) == -1)
+		log_warnx("journal compaction failed: %s", t->err);
+}
+
+/* ---- compaction ---- */
+
+struct cwriter {
+	struct tracker	*t;
+	int		 fd;
+	uint64_t	 seq;
+	uint64_t	 lines;
+	struct buf	 out;
+	struct buf	 body;
+	int		 failed;
+};
+
+static void
+cw_flush(struct cwriter *w)
+{
+	if (w->failed || w->out.len == 0)
+		return;
+	if (write_all(w->fd, w->out.data, w->out.len) == -1)
+		w->failed = 1;
+	w->out.len = w->out.off = 0;
+}
+
+static void
+cw_line(struct cwriter *w)
+{
+	size_t	n, need = w->body.len + 64;
+
+	if (w->failed || buf_reserve(&w->out, need) == -1) {
+		w->failed = 1;
+		return;
+	}
+	n = journal_format_line(w->out.data + w->out.len, need, w->seq,
+	    w->t->cfg.tracker_no, w->body.data, w->body.len);
+	w->out.len += n;
+	w->lines++;
+	w->body.len = w->body.off = 0;
+	if (w->out.len > READ_CHUNK)
+		cw_flush(w);
+}
+
+static void
+cw_users_sessions(struct cwriter *w)
+{
+	struct tracker	*t = w->t;
+	char		 salt[2 * PW_SALT_LEN + 1], hash[2 * PW_HASH_LEN + 1];
+	uint32_t	 i;
+
+	for (i = 1; i <= t->hdr->t[T_USER].hiwater; i++) {
+		struct user_rec *u = USER(t, i);
+
+		if (!u->h.used)
+			continue;
+		hex_encode(u->pw.salt, PW_SALT_LEN, salt);
+		hex_encode(u->pw.hash, PW_HASH_LEN, hash);
+		buf_printf(&w->body, "user %s %u %u %s %s", u->name,
+		    u->pw.algo, u->pw.iterations, salt, hash);
+		cw_line(w);
+	}
+	for (i = 1; i <= t->hdr->t[T_SESSION].hiwater; i++) {
+		struct session_rec *s = SESSION(t, i);
+
+		if (!s->h.used)
+			continue;
+		buf_printf(&w->body, "login %s %s %llu", USER(t, s->user)->name,
+		    s->token, (unsigned long long)s->last_touch);
+		cw_line(w);
+	}
+}
+
+static void
+cw_file(struct cwriter *w, struct group_rec *g, struct file_rec *f)
+{
+	struct tracker		*t = w->t;
+	struct seeder_rec	*s;
+	char			 hex[SHA1_HEX_LEN + 1], ip[INET_ADDRSTRLEN];
+	uint32_t		 i, si;
+
+	for (si = f->seeders.head; si != NIL; si = s->flink.next) {
+		s = SEEDER(t, si);
+		inet_ntop(AF_INET, &s->ip, ip, sizeof(ip));
+		if (si == f->seeders.head) {
+			sha1_to_hex(f->sha1, hex);
+			buf_printf(&w->body, "file %s %s %llu %s %u", g->name,
+			    f->name, (unsigned long long)f->size, hex,
+			    f->npieces);
+			for (i = 0; i < f->npieces; i++) {
+				sha1_to_hex(state_piece_hash(t, f->hash_off, i),
+				    hex);
+				buf_printf(&w->body, " %s", hex);
+			}
+			buf_printf(&w->body, " %s %u %s", ip, s->port,
+			    SESSION(t, s->session)->token);
+		} else
+			buf_printf(&w->body, "seed %s %s %s %u %s", g->name,
+			    f->name, ip, s->port, SESSION(t, s->session)->token);
+		cw_line(w);
+	}
+}
+
+static void
+cw_groups(struct cwriter *w)
+{
+	struct tracker		*t = w->t;
+	struct group_rec	*g;
+	uint32_t		 gi, i;
+
+	for (gi = t->hdr->groups.head; gi != NIL; gi = g->all.next) {
+		g = GROUP(t, gi);
+		for (i = g->members.head; i != NIL; i = MEMBER(t, i)->glink.next) {
+			buf_printf(&w->body, "%s %s %s",
+			    i == g->members.head ? "group" : "member", g->name,
+			    USER(t, MEMBER(t, i)->user)->name);
+			cw_line(w);
+		}
+		for (i = g->requests.head; i != NIL;
+		    i = REQUEST(t, i)->glink.next) {
+			buf_printf(&w->body, "join_req %s %s", g->name,
+			    USER(t, REQUEST(t, i)->user)->name);
+			cw_line(w);
+		}
+		for (i = g->files.head; i != NIL; i = FILEREC(t, i)->glink.next)
+			cw_file(w, g, FILEREC(t, i));
+	}
+}
+
+static int
+write_compacted(struct tracker *t, const char *tmp)
+{
+	struct cwriter	w = { .t = t, .seq = t->hdr->last_seq };
+
+	if ((w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1) {
+		snprintf(t->err, sizeof(t->err), "open %.100s: %s", tmp,
+		    strerror(errno));
+		return -1;
+	}
+	buf_init(&w.out, JOURNAL_MAX_LINE * 2);
+	buf_init(&w.body, JOURNAL_MAX_LINE);
+	cw_users_sessions(&w);
+	cw_groups(&w);
+	cw_flush(&w);
+	buf_free(&w.out);
+	buf_free(&w.body);
+	if (w.failed || fsync(w.fd) == -1) {
+		snprintf(t->err, sizeof(t->err), "write %.100s: %s", tmp,
+		    strerror(errno));
+		close(w.fd);
+		unlink(tmp);
+		return -1;
+	}
+	close(w.fd);
+	return 0;
+}
+
+static void
+sync_dir(const char *path)
+{
+	char	dir[PATH_MAX];
+	int	fd;
+
+	strlcpy(dir, path, sizeof(dir));
+	if ((fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return;
+	if (fsync(fd) == -1)
+		log_warn("fsync %s", dir);
+	close(fd);
+}
+
+int
+journal_compact(struct tracker *t)
+{
+	char		 tmp[PATH_MAX];
+	uint64_t	 before;
+	int		 fd, rc;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", t->hdr->journal_path) >=
+	    (int)sizeof(tmp))
+		return -1;
+	if (journal_begin(t) == -1)
+		return -1;
+	before = t->hdr->applied_off;
+	if (write_compacted(t, tmp) == -1)
+		goto fail;
+	if (rename(tmp, t->hdr->journal_path) == -1) {
+		snprintf(t->err, sizeof(t->err), "rename %.100s: %s", tmp,
+		    strerror(errno));
+		unlink(tmp);
+		goto fail;
+	}
+	sync_dir(t->hdr->journal_path);
+	/* The old file stays locked until we let go of its descriptor. */
+	if ((fd = open_journal(t->hdr->journal_path)) != -1) {
+		close(t->jfd);
+		t->jfd = fd;
+		flock(t->jfd, LOCK_EX);
+	}
+	/* Rebuild from the new file: checks it and frees dead arena space. */
+	state_lock_all_buckets(t);
+	rc = journal_rebuild_locked(t);
+	state_unlock_all_buckets(t);
+	if (rc == -1)
+		t->hdr->dirty = 1;
+	log_info("journal compacted: %llu bytes to %llu (%llu lines)",
+	    (unsigned long long)before,
+	    (unsigned long long)t->hdr->applied_off,
+	    (unsigned long long)t->hdr->file_lines);
+	journal_end(t);
+	return 0;
+fail:
+	journal_end(t);
+	return -1;
+}

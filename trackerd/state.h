@@ -1,0 +1,259 @@
+/* The tracker's state in one POSIX shared-memory region: fixed-size,
+ * pointer-free records linked by 32-bit indexes, hash indexes, robust locks. */
+#ifndef TRACKERD_STATE_H
+#define TRACKERD_STATE_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ipc/names.h"
+#include "ipc/proto.h"
+#include "trackerd/config.h"
+#include "trackerd/password.h"
+
+#define STATE_MAGIC		0x70327073747261ull	/* "p2pstra" */
+#define STATE_VERSION		1
+#define STATE_NBUCKETS		64
+#define TOKEN_LEN		16
+#define NIL			0	/* index 0 is never a record */
+
+/*
+ * LOCK ORDER (the one place it is written down):
+ *
+ *   journal flock (per process fd)  ->  meta  ->  bucket[i] ascending
+ *
+ * meta guards users, groups, memberships, join requests, sessions, the
+ * record allocators and every group's lists. bucket[i] guards the file
+ * records and seeders whose (group, name) hash falls in bucket i. Every
+ * change takes meta and then the bucket(s) it touches, so a holder of meta
+ * alone may read files too; download_file reads a file under its bucket
+ * only. Never wait for meta while holding a bucket; never wait for the
+ * flock while holding meta.
+ *
+ * Crash repair: a worker that dies holding meta (EOWNERDEAD) may have left
+ * a change half applied; every change is applied only after its journal
+ * line is written, so the next owner rebuilds the whole region from the
+ * journal (state_rebuild_locked) and nothing acknowledged is lost. A dead
+ * bucket holder sets hdr->dirty, which forces the same rebuild.
+ */
+
+enum table_id {
+	T_USER, T_GROUP, T_MEMBER, T_REQUEST, T_SESSION, T_FILE, T_SEEDER,
+	T_NTABLES
+};
+
+struct link {
+	uint32_t	prev, next;
+};
+
+struct list {
+	uint32_t	head, tail, count;
+};
+
+struct table_desc {
+	uint64_t	off;		/* records, from the region start */
+	uint64_t	hoff;		/* hash heads (uint32_t), 0 if none */
+	uint32_t	recsize;
+	uint32_t	cap;		/* usable records: indexes 1..cap */
+	uint32_t	hmask;		/* hash heads - 1 (power of two) */
+	uint32_t	used;
+	uint32_t	free_head;
+	uint32_t	hiwater;	/* highest index ever handed out */
+};
+
+/* Every record starts with these two words. */
+struct rec_head {
+	uint32_t	used;
+	uint32_t	hnext;		/* hash chain; free list when unused */
+};
+
+struct user_rec {
+	struct rec_head	h;
+	char		name[NAME_MAX_LEN + 1];
+	struct pw_record pw;
+	uint64_t	seq;		/* journal seq that created it */
+};
+
+struct group_rec {
+	struct rec_head	h;
+	char		name[NAME_MAX_LEN + 1];
+	uint32_t	owner;		/* user index; always members.head's */
+	struct link	all;		/* hdr->groups */
+	struct list	members;	/* member_rec, oldest first */
+	struct list	requests;	/* request_rec, oldest first */
+	struct list	files;		/* file_rec */
+};
+
+struct member_rec {			/* also used for join requests */
+	struct rec_head	h;
+	uint32_t	group, user;
+	uint64_t	seq;
+	struct link	glink;
+};
+
+struct session_rec {
+	struct rec_head	h;
+	char		token[TOKEN_LEN + 1];
+	uint32_t	user;
+	uint64_t	last_touch;	/* unix time; atomic access */
+	uint64_t	journaled_touch; /* time in the last login/touch line */
+	struct list	seeders;	/* seeder_rec via slink */
+};
+
+struct file_rec {
+	struct rec_head	h;
+	uint32_t	group;
+	char		name[NAME_MAX_LEN + 1];
+	uint64_t	size;
+	uint8_t		sha1[SHA1_LEN];
+	uint32_t	npieces;
+	uint64_t	hash_off;	/* first piece hash in the arena */
+	struct list	seeders;	/* seeder_rec via flink */
+	struct link	glink;		/* group's files */
+};
+
+struct seeder_rec {
+	struct rec_head	h;
+	uint32_t	file, user, session;
+	uint32_t	ip;		/* network order */
+	uint16_t	port;		/* host order */
+	struct link	flink;		/* file's seeders */
+	struct link	slink;		/* session's seeders */
+};
+
+struct state_hdr {
+	uint64_t	magic;
+	uint32_t	version;
+	uint32_t	nbuckets;
+	uint64_t	size;
+	struct table_desc t[T_NTABLES];
+	/*
+	 * Piece hashes live in a bump-allocated arena: a deleted file's hashes
+	 * are not reused until the region is rebuilt (restart, crash repair,
+	 * or the compaction that rewrites the journal and rebuilds).
+	 */
+	uint64_t	arena_off;
+	uint64_t	arena_cap;	/* in hashes */
+	uint64_t	arena_used;
+	struct list	groups;		/* every group, creation order */
+
+	pthread_mutex_t	meta;
+	pthread_mutex_t	bucket[STATE_NBUCKETS];
+	uint32_t	dirty;		/* rebuild before use (under meta) */
+	int32_t		meta_owner;	/* pid holding meta, for the log */
+	int32_t		bucket_owner[STATE_NBUCKETS];
+	int32_t		repair_pid;	/* pid whose death caused the last
+					 * repair, for the log */
+
+	/* Journal position of this region (under meta). */
+	uint64_t	last_seq;	/* highest seq applied */
+	uint64_t	applied_off;	/* bytes of the journal applied */
+	uint64_t	journal_dev, journal_ino; /* the file applied_off is in */
+	uint64_t	file_lines;	/* lines in that file */
+	/* Group commit (atomic, no lock). */
+	uint64_t	written_seq;	/* highest seq this tracker wrote */
+	uint64_t	durable_seq;	/* highest seq known fdatasync'ed */
+	uint64_t	rebuilds;	/* count of crash repairs, for tests */
+	char		journal_path[PATH_MAX];	/* absolute */
+};
+
+/* One process's handle on the region and on the journal. */
+struct tracker {
+	struct tracker_config cfg;
+	struct state_hdr *hdr;
+	size_t		 maplen;
+	int		 master;	/* created (not attached) the region */
+	int		 jfd;		/* journal, O_RDWR|O_APPEND */
+	int		 sync_fd;	/* journal, used by journal_sync only */
+	int		 watch_fd;	/* inotify, master only */
+	int		 buckets_held;	/* rebuild holds every bucket */
+	int		 meta_held;	/* this process holds meta */
+	uint64_t	 last_sync;	/* everysec: time of the last sync */
+	char		 err[256];	/* last internal error, for replies */
+};
+
+/* Region lifetime (state.c). */
+size_t	state_region_size(const struct tracker_config *);
+int	state_map(struct tracker *, int create, char *err, size_t errlen);
+void	state_unmap(struct tracker *);
+void	state_reset_locked(struct tracker *);
+
+/* Locks. state_lock_meta repairs (rebuilds from the journal) when the
+ * previous owner died or the region is dirty; -1 if the repair failed. */
+int	state_lock_meta(struct tracker *);
+void	state_unlock_meta(struct tracker *);
+void	state_lock_bucket(struct tracker *, uint32_t b);
+void	state_unlock_bucket(struct tracker *, uint32_t b);
+void	state_lock_all_buckets(struct tracker *);
+void	state_unlock_all_buckets(struct tracker *);
+/* Hook for the journal code: rebuild the region from the journal file,
+ * called with meta and every bucket held. */
+int	journal_rebuild_locked(struct tracker *);
+
+/* Record access. */
+void	*state_rec(struct tracker *, enum table_id, uint32_t idx);
+#define USER(t, i)	((struct user_rec *)state_rec((t), T_USER, (i)))
+#define GROUP(t, i)	((struct group_rec *)state_rec((t), T_GROUP, (i)))
+#define MEMBER(t, i)	((struct member_rec *)state_rec((t), T_MEMBER, (i)))
+#define REQUEST(t, i)	((struct member_rec *)state_rec((t), T_REQUEST, (i)))
+#define SESSION(t, i)	((struct session_rec *)state_rec((t), T_SESSION, (i)))
+#define FILEREC(t, i)	((struct file_rec *)state_rec((t), T_FILE, (i)))
+#define SEEDER(t, i)	((struct seeder_rec *)state_rec((t), T_SEEDER, (i)))
+uint32_t state_free_count(struct tracker *, enum table_id);
+uint8_t	*state_piece_hash(struct tracker *, uint64_t hash_off, uint32_t i);
+uint32_t state_file_bucket(uint32_t group, const char *name);
+
+/* Lookups (meta held; files: meta or the file's bucket held). 0 if none. */
+uint32_t state_find_user_locked(struct tracker *, const char *name);
+uint32_t state_find_group_locked(struct tracker *, const char *name);
+uint32_t state_find_member_locked(struct tracker *, uint32_t g, uint32_t u);
+uint32_t state_find_request_locked(struct tracker *, uint32_t g, uint32_t u);
+uint32_t state_find_session_locked(struct tracker *, const char *token);
+uint32_t state_find_file_locked(struct tracker *, uint32_t g,
+	    const char *name);
+uint32_t state_find_seeder_locked(struct tracker *, uint32_t f, uint32_t ip,
+	    uint16_t port);
+/* 1 if the seeder's session touched within the lease. */
+int	state_seeder_active(struct tracker *, uint32_t s, uint64_t now);
+uint32_t state_file_active_seeders(struct tracker *, uint32_t f,
+	    uint64_t now);
+
+/*
+ * Changes (meta held; they take the buckets they need). Each returns 0,
+ * or -1 and changes nothing (a full table, a missing record): callers
+ * validate first, so -1 means a journal line that does not fit.
+ */
+int	state_add_user_locked(struct tracker *, const char *name,
+	    const struct pw_record *, uint64_t seq);
+int	state_add_session_locked(struct tracker *, const char *user,
+	    const char *token, uint64_t when);
+int	state_del_session_locked(struct tracker *, const char *token);
+int	state_touch_session_locked(struct tracker *, const char *token,
+	    uint64_t when, int journaled);
+int	state_add_group_locked(struct tracker *, const char *name,
+	    const char *owner, uint64_t seq);
+int	state_add_request_locked(struct tracker *, const char *group,
+	    const char *user, uint64_t seq);
+int	state_del_request_locked(struct tracker *, const char *group,
+	    const char *user);
+int	state_add_member_locked(struct tracker *, const char *group,
+	    const char *user, uint64_t seq, int from_request);
+int	state_leave_locked(struct tracker *, const char *group,
+	    const char *user);
+/* A new file always comes with its first seeder. */
+int	state_add_file_locked(struct tracker *, const char *group,
+	    const char *name, uint64_t size, const uint8_t sha1[SHA1_LEN],
+	    uint32_t npieces, const uint8_t (*hashes)[SHA1_LEN], uint32_t ip,
+	    uint16_t port, const char *token);
+int	state_add_seeder_locked(struct tracker *, const char *group,
+	    const char *name, uint32_t ip, uint16_t port, const char *token);
+int	state_del_seeder_locked(struct tracker *, const char *group,
+	    const char *name, uint32_t ip, uint16_t port);
+
+/* Live records, for compaction heuristics. */
+uint64_t state_live_count(struct tracker *);
+
+#endif
