@@ -24,7 +24,7 @@ struct hash_job {
 	hash_cb			*cb;
 	void			*arg;
 	int			 fd;
-	struct hash_result	 res;
+	struct hash_result	 res;		/* copied out for the callback */
 	int			 piece_error;
 };
 
@@ -93,11 +93,23 @@ piece_thread(void *v)
 static void
 deliver(void *v)
 {
-	struct hash_job	*j = v;
+	struct hash_job		*j = v;
+	struct hash_result	*r;
+	hash_cb			*cb;
+	void			*arg;
 
-	j->cb(j->arg, &j->res);
-	free(j->res.piece_sha1);	/* unless the callback took it */
+	/* The callback owns the result: the struct and its piece hashes. */
+	if ((r = malloc(sizeof(*r))) == NULL) {
+		log_warnx("hash %s: out of memory", j->path);
+		free(j->res.piece_sha1);
+		free(j);
+		return;
+	}
+	*r = j->res;
+	cb = j->cb;
+	arg = j->arg;
 	free(j);
+	cb(arg, r);
 }
 
 static int

@@ -112,8 +112,9 @@ void		 download_foreach(void (*fn)(void *arg, const struct dl_info *),
  * returns -1 if there is no such download. */
 int		 download_wait(const char *group, const char *name,
 		    dl_done_cb *, void *arg);
-/* Pieces of a download in progress, for the piece server: returns the
- * open .part fd and whether piece i is verified, or -1 if unknown. */
+/* Pieces of a download in progress, for the piece server: 1 if piece i
+ * is verified (*fd: the open .part file, *size: the file size), 0 if not
+ * yet, -1 if no download of sha1 runs. */
 int		 download_piece(const uint8_t sha1[SHA1_LEN], uint32_t i,
 		    int *fd, uint64_t *size);
 /* The availability bitfield of sha1 (complete shares: all ones);
@@ -142,7 +143,8 @@ struct hash_result {
 	uint8_t		(*piece_sha1)[SHA1_LEN];	/* malloc'd */
 };
 typedef void	hash_cb(void *arg, struct hash_result *);
-/* Hash path on a helper thread; cb runs on the loop thread. */
+/* Hash path on a helper thread; cb runs on the loop thread and owns the
+ * result (free its piece_sha1, then the struct). */
 int		 hash_file_async(const char *path, hash_cb *, void *arg);
 
 /* ---- control.c: the Unix socket sharectl talks to ---- */

@@ -115,6 +115,83 @@ fail:
 	return -1;
 }
 
+/* Next word of *p, split on spaces and newlines; NULL at the end. */
+static char *
+next_word(char **p)
+{
+	char	*s = *p, *e;
+
+	while (*s == ' ' || *s == '\n' || *s == '\r')
+		s++;
+	if (*s == '\0')
+		return NULL;
+	for (e = s; *e != '\0' && *e != ' ' && *e != '\n' && *e != '\r'; e++)
+		;
+	if (*e != '\0')
+		*e++ = '\0';
+	*p = e;
+	return s;
+}
+
+static int
+tracker_head(char **p, struct resume_meta *m)
+{
+	char		*w;
+	uint64_t	 v;
+
+	if ((w = next_word(p)) == NULL || strcmp(w, "OK") != 0)
+		return -1;
+	if ((w = next_word(p)) == NULL ||
+	    parse_u64(w, 0, (uint64_t)WIRE_MAX_PIECES * PIECE_SIZE, &m->size) == -1)
+		return -1;
+	if ((w = next_word(p)) == NULL || hex_to_sha1(w, m->sha1) == -1)
+		return -1;
+	if ((w = next_word(p)) == NULL ||
+	    parse_u64(w, 0, WIRE_MAX_PIECES, &v) == -1 ||
+	    v != pieces_count(m->size))
+		return -1;
+	m->npieces = (uint32_t)v;
+	return 0;
+}
+
+int
+resume_parse_tracker(char *reply, struct resume_meta *m,
+    struct endpoint *peers, int maxpeers, int *npeers)
+{
+	char		*p = reply, *w;
+	uint64_t	 i, npeer;
+
+	*npeers = 0;
+	m->piece_sha1 = NULL;
+	if (tracker_head(&p, m) == -1)
+		return -1;
+	if ((m->piece_sha1 = calloc(m->npieces ? m->npieces : 1,
+	    SHA1_LEN)) == NULL)
+		return -1;
+	for (i = 0; i < m->npieces; i++)
+		if ((w = next_word(&p)) == NULL ||
+		    hex_to_sha1(w, m->piece_sha1[i]) == -1)
+			goto fail;
+	if ((w = next_word(&p)) == NULL || parse_u64(w, 0, 1u << 20, &npeer) == -1)
+		goto fail;
+	for (i = 0; i < npeer; i++) {
+		if ((w = next_word(&p)) == NULL || strchr(w, ':') == NULL)
+			goto fail;
+		if (*npeers < maxpeers && endpoint_parse(w, &peers[*npeers]) == 0)
+			(*npeers)++;
+		else if (*npeers < maxpeers)
+			goto fail;
+	}
+	if (next_word(&p) != NULL)
+		goto fail;
+	return 0;
+fail:
+	free(m->piece_sha1);
+	m->piece_sha1 = NULL;
+	*npeers = 0;
+	return -1;
+}
+
 int
 resume_have_format(const uint8_t *bits, uint32_t n, struct buf *out)
 {

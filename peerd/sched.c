@@ -62,6 +62,13 @@ sched_peer_have(struct sched *s, uint32_t i)
 		s->avail[i]++;
 }
 
+void
+sched_peer_lost(struct sched *s, uint32_t i)
+{
+	if (i < s->n && s->avail[i] > 0)
+		s->avail[i]--;
+}
+
 static uint64_t
 rng_next(struct sched *s)
 {

@@ -26,6 +26,7 @@ void		sched_free(struct sched *);
 /* A peer's whole bitfield appears (delta 1) or goes away (delta -1). */
 void		sched_peer_bits(struct sched *, const uint8_t *bits, int delta);
 void		sched_peer_have(struct sched *, uint32_t i);	/* HAVE */
+void		sched_peer_lost(struct sched *, uint32_t i);	/* REJECT */
 /*
  * Choose a piece to request from a peer with bits peer_has that already
  * has requests out for peer_req (bitfield, may be NULL). Returns the

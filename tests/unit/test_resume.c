@@ -126,3 +126,60 @@ Test(resume, have_roundtrip)
 	cr_assert_eq(resume_have_parse("garbage\n", 18, out), -1);
 	buf_free(&b);
 }
+
+Test(resume, tracker_reply)
+{
+	struct resume_meta	m;
+	struct endpoint		eps[4];
+	int			n;
+	char			reply[1024];
+	const char		*h = "0123456789abcdef0123456789abcdef01234567";
+
+	snprintf(reply, sizeof(reply), "OK %u %s 2 %s\n%s 3 127.0.0.1:7001 "
+	    "127.0.0.2:7002 10.0.0.1:9", PIECE_SIZE + 1, h, h, h);
+	memset(&m, 0, sizeof(m));
+	cr_assert_eq(resume_parse_tracker(reply, &m, eps, 2, &n), 0);
+	cr_assert_eq(m.size, PIECE_SIZE + 1);
+	cr_assert_eq(m.npieces, 2);
+	cr_assert_eq(m.piece_sha1[1][19], 0x67);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(eps[1].text, "127.0.0.2:7002");
+	free(m.piece_sha1);
+
+	snprintf(reply, sizeof(reply), "OK 0 %s 0 0", h);
+	cr_assert_eq(resume_parse_tracker(reply, &m, eps, 4, &n), 0);
+	cr_assert_eq(n, 0);
+	free(m.piece_sha1);
+}
+
+Test(resume, tracker_reply_malformed)
+{
+	static const char *bad[] = {
+		"",
+		"ERR no_such_file nope",
+		"OK 10 0123456789abcdef0123456789abcdef01234567 2 "
+		    "0123456789abcdef0123456789abcdef01234567 "
+		    "0123456789abcdef0123456789abcdef01234567 0",
+		"OK 10 0123456789abcdef0123456789abcdef01234567 1 "
+		    "0123456789abcdef0123456789abcdef01234567 2 127.0.0.1:1",
+		"OK 10 0123456789abcdef0123456789abcdef01234567 1 "
+		    "0123456789abcdef0123456789abcdef01234567 1 127.0.0.1:99999",
+		"OK 10 0123456789abcdef0123456789abcdef01234567 1 "
+		    "0123456789abcdef0123456789abcdef0123456 0",
+		"OK 10 0123456789abcdef0123456789abcdef01234567 1 "
+		    "0123456789abcdef0123456789abcdef01234567 0 extra",
+		"OK -10 0123456789abcdef0123456789abcdef01234567 1",
+	};
+	struct resume_meta	m;
+	struct endpoint		eps[4];
+	int			n;
+	size_t			i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *copy = strdup(bad[i]);
+		cr_assert_eq(resume_parse_tracker(copy, &m, eps, 4, &n), -1,
+		    "case %zu", i);
+		cr_assert_null(m.piece_sha1);
+		free(copy);
+	}
+}

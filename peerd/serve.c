@@ -1,0 +1,524 @@
+/* The piece server on conf.self: the p2pshare peer protocol (wire.h) with
+ * pipelined requests answered by sendfile, and the seed client's GET_PIECE.
+ * Files are found by hash or share name only: no path comes from a peer. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ipc/log.h"
+#include "ipc/pieces.h"
+#include "peerd/bitfield.h"
+#include "peerd/ev.h"
+#include "peerd/peerd.h"
+#include "peerd/wire.h"
+
+#define SERVE_MAX_CONNS		256
+#define SERVE_MAX_PER_IP	32
+#define SERVE_QUEUE		64		/* requests pending per connection */
+#define SERVE_IN_MAX		1024		/* bounded input buffer */
+#define SERVE_OUT_MAX		(WIRE_MAX_MSG + 256 * 1024)
+#define SERVE_HELLO_MS		10000		/* to finish the handshake */
+#define SERVE_IDLE_MS		120000		/* silent connection */
+#define SERVE_SWEEP_MS		2000
+#define SERVE_SNDBUF		(4 * 1024 * 1024)
+
+enum sstate { S_MAGIC, S_HELLO, S_READY, S_GETPIECE, S_DRAIN };
+
+struct sconn {
+	int		 fd;
+	struct in_addr	 ip;
+	enum sstate	 state;
+	uint8_t		 sha1[SHA1_LEN];
+	uint8_t		 in[SERVE_IN_MAX];
+	size_t		 inlen;
+	struct buf	 out;			/* control messages */
+	uint32_t	 queue[SERVE_QUEUE];
+	unsigned	 qhead, qlen;
+	int		 pfd;			/* piece being sent, or -1 */
+	off_t		 poff;
+	uint64_t	 premain;
+	uint8_t		 phdr[WIRE_HDR_LEN];
+	size_t		 phdr_len, phdr_off;
+	int		 closing;		/* close once all is sent */
+	uint64_t	 last;			/* ms of last progress */
+	struct sconn	*next;
+};
+
+static int		 lfd = -1;
+static struct sconn	*conns;
+static unsigned		 nconns;
+static uint64_t		 sweep_timer;
+
+static void	conn_event(int, uint32_t, void *);
+static void	conn_close(struct sconn *, const char *);
+static int	pump(struct sconn *);
+
+static unsigned
+conns_from(struct in_addr ip)
+{
+	struct sconn	*c;
+	unsigned	 n = 0;
+
+	for (c = conns; c != NULL; c = c->next)
+		n += c->ip.s_addr == ip.s_addr;
+	return n;
+}
+
+static void
+accept_one(int fd)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof(sin);
+	struct sconn		*c;
+	int			 s, sz = SERVE_SNDBUF;
+
+	s = accept4(fd, (struct sockaddr *)&sin, &len,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (s == -1) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			log_warn("serve: accept");
+		return;
+	}
+	if (nconns >= SERVE_MAX_CONNS || conns_from(sin.sin_addr) >=
+	    SERVE_MAX_PER_IP || (c = calloc(1, sizeof(*c))) == NULL) {
+		log_debug("serve: refusing %s: too many connections",
+		    inet_ntoa(sin.sin_addr));
+		close(s);
+		return;
+	}
+	setsockopt(s, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	c->fd = s;
+	c->ip = sin.sin_addr;
+	c->pfd = -1;
+	c->last = ev_now_ms();
+	buf_init(&c->out, SERVE_OUT_MAX);
+	if (ev_add(s, EPOLLIN, conn_event, c) == -1) {
+		close(s);
+		free(c);
+		return;
+	}
+	c->next = conns;
+	conns = c;
+	nconns++;
+}
+
+static void
+accept_event(int fd, uint32_t events, void *arg)
+{
+	int	k;
+
+	for (k = 0; k < 16; k++)
+		accept_one(fd);
+}
+
+static void
+conn_close(struct sconn *c, const char *why)
+{
+	struct sconn	**pp;
+
+	if (why != NULL)
+		log_debug("serve: %s: closing: %s", inet_ntoa(c->ip), why);
+	for (pp = &conns; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	nconns--;
+	ev_del(c->fd);
+	close(c->fd);
+	if (c->pfd != -1)
+		close(c->pfd);
+	buf_free(&c->out);
+	free(c);
+}
+
+/* Queue a header-only control message. */
+static int
+send_ctl(struct sconn *c, enum wire_type t, uint32_t a, const void *p,
+    uint32_t len)
+{
+	uint8_t	h[WIRE_HDR_LEN];
+
+	wire_hdr(h, t, a, len);
+	if (buf_append(&c->out, h, sizeof(h)) == -1 ||
+	    (len > 0 && buf_append(&c->out, p, len) == -1))
+		return -1;
+	return 0;
+}
+
+static int
+send_error(struct sconn *c, const char *msg)
+{
+	c->state = S_DRAIN;
+	c->closing = 1;
+	return send_ctl(c, WIRE_ERROR, 0, msg, (uint32_t)strlen(msg));
+}
+
+/* The bitfield we offer for sha1: a complete share, or a download's. */
+static int
+offer(struct sconn *c)
+{
+	struct share	*sh;
+	uint8_t		*bits;
+	uint32_t	 n;
+	int		 r;
+
+	if ((sh = store_share_by_hash(c->sha1)) != NULL && sh->fd != -1 &&
+	    sh->npieces > 0) {
+		n = sh->npieces;
+		if ((bits = bf_new(n)) == NULL)
+			return -1;
+		bf_fill(bits, n);
+	} else {
+		if ((bits = bf_new(WIRE_MAX_PIECES)) == NULL)
+			return -1;
+		r = download_bitfield(c->sha1, bits, bf_bytes(WIRE_MAX_PIECES));
+		if (r <= 0) {
+			free(bits);
+			return send_error(c, "no such file");
+		}
+		n = (uint32_t)r;
+	}
+	r = send_ctl(c, WIRE_BITFIELD, n, bits, (uint32_t)bf_bytes(n));
+	free(bits);
+	c->state = S_READY;
+	return r;
+}
+
+/* Find an open fd and the size for piece i of the connection's file. */
+static int
+piece_source(struct sconn *c, uint32_t i, int *fd, uint64_t *size)
+{
+	struct share	*sh;
+
+	if ((sh = store_share_by_hash(c->sha1)) != NULL && sh->fd != -1) {
+		if (i >= sh->npieces)
+			return -1;
+		*fd = sh->fd;
+		*size = sh->size;
+		return 0;
+	}
+	return download_piece(c->sha1, i, fd, size) == 1 ? 0 : -1;
+}
+
+/* Set up the next queued piece (or a REJECT); 0, or -1 to close. */
+static int
+start_piece(struct sconn *c)
+{
+	uint32_t	i = c->queue[c->qhead];
+	uint64_t	size;
+	int		fd;
+
+	c->qhead = (c->qhead + 1) % SERVE_QUEUE;
+	c->qlen--;
+	if (piece_source(c, i, &fd, &size) == -1)
+		return send_ctl(c, WIRE_REJECT, i, NULL, 0);
+	if ((c->pfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
+		return send_ctl(c, WIRE_REJECT, i, NULL, 0);
+	c->poff = (off_t)((uint64_t)i * PIECE_SIZE);
+	c->premain = piece_len(size, i);
+	wire_hdr(c->phdr, WIRE_PIECE, i, (uint32_t)c->premain);
+	c->phdr_len = WIRE_HDR_LEN;
+	c->phdr_off = 0;
+	return 0;
+}
+
+/* Send the current piece: header then sendfile. 1 done, 0 blocked, -1. */
+static int
+send_piece(struct sconn *c)
+{
+	ssize_t	w;
+
+	while (c->phdr_off < c->phdr_len) {
+		w = send(c->fd, c->phdr + c->phdr_off,
+		    c->phdr_len - c->phdr_off, MSG_NOSIGNAL | MSG_MORE);
+		if (w == -1)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		c->phdr_off += (size_t)w;
+	}
+	while (c->premain > 0) {
+		w = sendfile(c->fd, c->pfd, &c->poff, c->premain);
+		if (w == -1)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		if (w == 0)
+			return -1;	/* file shrank under us */
+		c->premain -= (uint64_t)w;
+		c->last = ev_now_ms();
+	}
+	close(c->pfd);
+	c->pfd = -1;
+	return 1;
+}
+
+static int
+flush_out(struct sconn *c)
+{
+	ssize_t	w;
+
+	while (buf_avail(&c->out) > 0) {
+		w = send(c->fd, buf_head(&c->out), buf_avail(&c->out),
+		    MSG_NOSIGNAL);
+		if (w == -1)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		buf_consume(&c->out, (size_t)w);
+		c->last = ev_now_ms();
+	}
+	return 1;
+}
+
+/* Write what can be written; 0 ok, -1 closed. Control messages go
+ * between pieces, never inside one. */
+static int
+pump(struct sconn *c)
+{
+	int	r;
+
+	for (;;) {
+		if (c->pfd != -1) {
+			if ((r = send_piece(c)) <= 0)
+				break;
+			continue;
+		}
+		if ((r = flush_out(c)) <= 0)
+			break;
+		if (c->qlen > 0) {
+			if (start_piece(c) == -1) {
+				r = -1;
+				break;
+			}
+			continue;
+		}
+		if (c->closing) {
+			conn_close(c, NULL);
+			return -1;
+		}
+		break;
+	}
+	if (r == -1) {
+		conn_close(c, "write failed");
+		return -1;
+	}
+	ev_mod(c->fd, (c->closing ? 0 : EPOLLIN) | (r == 0 ? EPOLLOUT : 0));
+	return 0;
+}
+
+static int
+handle_get_piece(struct sconn *c)
+{
+	char		*nl, name[NAME_MAX_LEN + 1];
+	struct share	*sh;
+	uint32_t	 i;
+
+	if ((nl = memchr(c->in, '\n', c->inlen)) == NULL)
+		return c->inlen >= 128 ? -1 : 0;
+	*nl = '\0';
+	if (wire_parse_get_piece((char *)c->in, name, &i) == -1 ||
+	    (sh = store_share_by_name(name)) == NULL || sh->fd == -1 ||
+	    i >= sh->npieces)
+		return -1;
+	if ((c->pfd = fcntl(sh->fd, F_DUPFD_CLOEXEC, 0)) == -1)
+		return -1;
+	c->poff = (off_t)((uint64_t)i * PIECE_SIZE);
+	c->premain = piece_len(sh->size, i);
+	c->phdr_len = c->phdr_off = 0;
+	c->inlen = 0;
+	c->closing = 1;
+	return 1;
+}
+
+/* Recognise the opening: our magic or the seed client's GET_PIECE. */
+static int
+handle_magic(struct sconn *c)
+{
+	static const char gp[] = "GET_PIECE ";
+	size_t	n = c->inlen;
+
+	if (memcmp(c->in, gp, n < 10 ? n : 10) == 0) {
+		if (n < 10)
+			return 0;
+		c->state = S_GETPIECE;
+		return handle_get_piece(c);
+	}
+	if (memcmp(c->in, WIRE_MAGIC, n < WIRE_MAGIC_LEN ? n :
+	    WIRE_MAGIC_LEN) != 0)
+		return -1;
+	if (n < WIRE_MAGIC_LEN)
+		return 0;
+	memmove(c->in, c->in + WIRE_MAGIC_LEN, n - WIRE_MAGIC_LEN);
+	c->inlen -= WIRE_MAGIC_LEN;
+	c->state = S_HELLO;
+	return buf_append(&c->out, WIRE_MAGIC, WIRE_MAGIC_LEN) == -1 ? -1 : 1;
+}
+
+static int
+handle_msg(struct sconn *c, const struct wire_msg *m)
+{
+	unsigned	k, j;
+
+	if (c->state == S_HELLO) {
+		if (m->type != WIRE_HELLO)
+			return -1;
+		memcpy(c->sha1, m->payload, SHA1_LEN);
+		return offer(c);
+	}
+	if (m->type == WIRE_REQUEST) {
+		if (c->qlen == SERVE_QUEUE)
+			return -1;
+		c->queue[(c->qhead + c->qlen++) % SERVE_QUEUE] = m->a;
+		return 0;
+	}
+	if (m->type != WIRE_CANCEL)
+		return -1;
+	for (k = 0; k < c->qlen; k++) {
+		j = (c->qhead + k) % SERVE_QUEUE;
+		if (c->queue[j] != m->a)
+			continue;
+		for (; k + 1 < c->qlen; k++)
+			c->queue[(c->qhead + k) % SERVE_QUEUE] =
+			    c->queue[(c->qhead + k + 1) % SERVE_QUEUE];
+		c->qlen--;
+		break;
+	}
+	return 0;
+}
+
+/* Consume what the input holds; 0 ok, -1 protocol error. */
+static int
+parse_input(struct sconn *c)
+{
+	struct wire_msg	m;
+	size_t		off = 0;
+	int		r;
+
+	if (c->state == S_MAGIC && (r = handle_magic(c)) <= 0)
+		return r;
+	if (c->state == S_GETPIECE)
+		return c->closing || handle_get_piece(c) != -1 ? 0 : -1;
+	while (c->state == S_HELLO || c->state == S_READY) {
+		r = wire_parse(c->in + off, c->inlen - off, WIRE_TO_SERVER, &m);
+		if (r == -1)
+			return -1;
+		if (r == 0)
+			break;
+		off += (size_t)r;
+		if (handle_msg(c, &m) == -1)
+			return -1;
+	}
+	if (c->state == S_DRAIN)
+		off = c->inlen;
+	memmove(c->in, c->in + off, c->inlen - off);
+	c->inlen -= off;
+	return 0;
+}
+
+static void
+conn_read(struct sconn *c)
+{
+	ssize_t	r;
+
+	r = recv(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen, 0);
+	if (r == 0 || (r == -1 && errno != EAGAIN && errno != EINTR)) {
+		conn_close(c, r == 0 ? NULL : "read failed");
+		return;
+	}
+	if (r == -1)
+		return;
+	c->inlen += (size_t)r;
+	c->last = ev_now_ms();
+	if (parse_input(c) == -1 || c->inlen == sizeof(c->in)) {
+		conn_close(c, "protocol error");
+		return;
+	}
+	pump(c);
+}
+
+static void
+conn_event(int fd, uint32_t events, void *arg)
+{
+	struct sconn	*c = arg;
+
+	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+		if (!c->closing) {
+			conn_read(c);
+			return;
+		}
+		if (events & (EPOLLERR | EPOLLHUP)) {
+			conn_close(c, NULL);
+			return;
+		}
+	}
+	if (events & EPOLLOUT)
+		pump(c);
+}
+
+static void
+sweep(void *arg)
+{
+	struct sconn	*c, *next;
+	uint64_t	 now = ev_now_ms(), limit;
+
+	for (c = conns; c != NULL; c = next) {
+		next = c->next;
+		limit = c->state == S_READY ? SERVE_IDLE_MS : SERVE_HELLO_MS;
+		if (now - c->last >= limit)
+			conn_close(c, "idle timeout");
+	}
+	sweep_timer = ev_timer(SERVE_SWEEP_MS, sweep, NULL);
+}
+
+int
+serve_init(void)
+{
+	if ((lfd = tcp_listen(&conf.self, 128)) == -1) {
+		log_warn("listen %s", conf.self.text);
+		return -1;
+	}
+	if (ev_add(lfd, EPOLLIN, accept_event, NULL) == -1) {
+		log_warn("serve: ev_add");
+		close(lfd);
+		lfd = -1;
+		return -1;
+	}
+	sweep_timer = ev_timer(SERVE_SWEEP_MS, sweep, NULL);
+	log_info("serving pieces on %s", conf.self.text);
+	return 0;
+}
+
+void
+serve_have(const uint8_t sha1[SHA1_LEN], uint32_t i)
+{
+	struct sconn	*c, *next;
+
+	for (c = conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->state != S_READY || memcmp(c->sha1, sha1, SHA1_LEN) != 0)
+			continue;
+		if (send_ctl(c, WIRE_HAVE, i, NULL, 0) == -1) {
+			conn_close(c, "slow reader");
+			continue;
+		}
+		if (c->pfd == -1)
+			pump(c);
+	}
+}
+
+void
+serve_shutdown(void)
+{
+	while (conns != NULL)
+		conn_close(conns, NULL);
+	if (lfd != -1) {
+		ev_del(lfd);
+		close(lfd);
+		lfd = -1;
+	}
+	ev_timer_cancel(sweep_timer);
+	sweep_timer = 0;
+}
