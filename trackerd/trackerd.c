@@ -109,7 +109,7 @@ parse_capacities(char *opts)
 {
 	static char	*const keys[] = { "users", "groups", "members",
 	    "requests", "sessions", "files", "seeders", "hashes", "maxsize",
-	    NULL };
+	    "compact", NULL };
 	char		*val, *orig;
 	int		 k;
 
@@ -131,6 +131,8 @@ parse_capacities(char *opts)
 		case 7: cfg.max_hashes = num_arg("hashes", val, 1, UINT64_MAX / 64); break;
 		case 8: cfg.max_file_size = num_arg("maxsize", val, 1,
 		    (uint64_t)1 << 50); break;
+		case 9: cfg.compact_bytes = num_arg("compact", val, 0,
+		    UINT64_MAX / 2); break;
 		}
 	}
 }
@@ -513,6 +515,8 @@ main(int argc, char *argv[], char *envp[])
 	sigset_t	blocked;
 	int		i;
 
+	/* before getopt permutes argv */
+	setproctitle_init(argc, argv, envp);
 	parse_args(argc, argv);
 	open_pidfile();
 	open_listener();
@@ -527,7 +531,6 @@ main(int argc, char *argv[], char *envp[])
 	if (pfh != NULL && pidfile_write(pfh) == -1)
 		log_warn("pidfile_write %s", cfg.pidfile);
 	log_init("trackerd", cfg.foreground, LOG_DAEMON);
-	setproctitle_init(argc, argv, envp);
 	setproctitle("master");
 	install_signals(&blocked);
 	log_info("listening on %s (tracker %d of %d), %d workers, journal %s",
