@@ -1,0 +1,441 @@
+/* cmd_execute on golden request lines against a real tracker state in a
+ * temporary directory: every command's success and every refusal. */
+#include "tests/unit/tracker_fixture.h"
+
+static struct tracker	*T;
+static struct client	 A, B, C;
+
+static void
+setup(void)
+{
+	fx_setup_dir();
+	T = fx_open(&fx_cfg);
+	fx_client(&A, "127.0.0.1");
+	fx_client(&B, "127.0.0.2");
+	fx_client(&C, "127.0.0.3");
+}
+
+static void
+teardown(void)
+{
+	tracker_destroy(T);
+	fx_remove_dir();
+}
+
+TestSuite(commands, .init = setup, .fini = teardown);
+
+Test(commands, create_user_and_login)
+{
+	char	line[200], *r;
+
+	fx_expect(T, &A, "create_user alice secret", "OK user_created\n");
+	fx_expect(T, &A, "create_user alice other", "ERR user_exists ");
+	fx_expect(T, &A, "create_user bad/name pw", "ERR bad_request ");
+	fx_expect(T, &A, "create_user .dot pw", "ERR bad_request ");
+	fx_expect(T, &A, "create_user bob", "ERR bad_request ");
+	fx_expect(T, &A, "create_user bob pw extra", "ERR bad_request ");
+	memset(line, 'p', sizeof(line));
+	memcpy(line, "create_user bob ", 16);
+	line[16 + 129] = '\0';
+	fx_expect(T, &A, line, "ERR bad_request ");
+	fx_expect(T, &A, "login alice wrong", "ERR invalid_credentials ");
+	fx_expect(T, &A, "login nobody secret", "ERR invalid_credentials ");
+	cr_assert_str_empty(A.token);
+	r = fx_req(T, &A, "login alice secret");
+	cr_assert(strncmp(r, "OK login_success ", 17) == 0, "%s", r);
+	cr_assert_eq(strspn(r + 17, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmno"
+	    "pqrstuvwxyz0123456789"), 16, "%s", r);
+	cr_assert_str_eq(r + 33, "\nEND_OF_REPLY\n");
+	cr_assert_str_eq(A.user, "alice");
+}
+
+Test(commands, tokens_differ)
+{
+	char	t1[TOKEN_LEN + 1];
+
+	fx_login(T, &A, "alice", 1);
+	strcpy(t1, A.token);
+	fx_login(T, &B, "alice", 0);
+	cr_assert_str_neq(t1, B.token);
+}
+
+Test(commands, no_password_in_journal)
+{
+	char	*j;
+	FILE	*f;
+	long	 n;
+
+	fx_expect(T, &A, "create_user alice Sup3rS3cret!", "OK user_created");
+	fx_expect(T, &A, "login alice Sup3rS3cret!", "OK login_success");
+	cr_assert_not_null(f = fopen(fx_journal, "r"));
+	j = calloc(1, 1 << 16);
+	n = (long)fread(j, 1, (1 << 16) - 1, f);
+	fclose(f);
+	cr_assert_gt(n, 0);
+	cr_assert_null(strstr(j, "Sup3rS3cret"));
+	cr_assert_not_null(strstr(j, " user alice 1 1000 "));
+	free(j);
+}
+
+Test(commands, needs_a_session)
+{
+	const char	*cmds[] = { "logout", "touch", "create_group g",
+	    "join_group g", "leave_group g", "list_requests g",
+	    "accept_request g u", "reject_request g u", "list_groups",
+	    "list_files g", "download_file g f", "stop_share g f 1.2.3.4 5" };
+	size_t		i;
+
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fx_expect(T, &A, cmds[i], "ERR not_logged_in ");
+}
+
+Test(commands, session_prefix)
+{
+	char	line[256], tok[TOKEN_LEN + 1];
+
+	fx_login(T, &A, "alice", 1);
+	fx_login(T, &B, "bob", 1);
+	strcpy(tok, A.token);
+	fx_expect(T, &C, "session alice AAAAAAAAAAAAAAAA list_groups",
+	    "ERR invalid_session ");
+	snprintf(line, sizeof(line), "session bob %s list_groups", tok);
+	fx_expect(T, &C, line, "ERR invalid_session ");
+	fx_expect(T, &C, "session alice", "ERR bad_request ");
+	fx_expect(T, &C, "session alice short list_groups",
+	    "ERR invalid_session ");
+	cr_assert_str_empty(C.token);
+	snprintf(line, sizeof(line), "session alice %s create_group g1", tok);
+	fx_expect(T, &C, line, "OK group_created\n");
+	/* the connection is now authenticated as alice */
+	cr_assert_str_eq(C.user, "alice");
+	fx_expect(T, &C, "list_groups", "OK 1\ng1 alice\nEND_OF_REPLY\n");
+	/* logout on one connection ends the session for all */
+	fx_expect(T, &A, "logout", "OK logout_success\n");
+	fx_expect(T, &A, "list_groups", "ERR not_logged_in ");
+	fx_expect(T, &C, "list_groups", "ERR invalid_session ");
+	fx_expect(T, &C, line, "ERR invalid_session ");
+	fx_expect(T, &B, "list_groups", "OK 1\n");
+}
+
+Test(commands, unknown_empty_and_too_long)
+{
+	char	*l;
+
+	fx_expect(T, &A, "frobnicate now", "ERR unknown_command ");
+	fx_expect(T, &A, "test_hold_lock 10", "ERR unknown_command ");
+	fx_expect(T, &A, "   ", "ERR bad_request ");
+	l = malloc(5000);
+	memset(l, 'x', 4999);
+	memcpy(l, "list_files ", 11);
+	l[4999] = '\0';
+	fx_expect(T, &A, l, "ERR too_long ");
+	free(l);
+}
+
+Test(commands, groups_and_requests)
+{
+	fx_login(T, &A, "alice", 1);
+	fx_login(T, &B, "bob", 1);
+	fx_login(T, &C, "carol", 1);
+	fx_expect(T, &A, "create_group g1", "OK group_created\n");
+	fx_expect(T, &A, "create_group g1", "ERR group_exists ");
+	fx_expect(T, &B, "create_group g1", "ERR group_exists ");
+	fx_expect(T, &A, "create_group .g", "ERR bad_request ");
+	fx_expect(T, &A, "create_group", "ERR bad_request ");
+	fx_expect(T, &B, "join_group nog", "ERR no_such_group ");
+	fx_expect(T, &A, "join_group g1", "ERR already_member ");
+	fx_expect(T, &B, "join_group g1", "OK request_sent\n");
+	fx_expect(T, &B, "join_group g1", "ERR request_exists ");
+	fx_expect(T, &C, "join_group g1", "OK request_sent\n");
+	fx_expect(T, &B, "list_requests g1", "ERR not_owner ");
+	fx_expect(T, &A, "list_requests nog", "ERR no_such_group ");
+	fx_expect(T, &A, "list_requests g1",
+	    "OK 2\nbob\ncarol\nEND_OF_REPLY\n");
+	fx_expect(T, &B, "accept_request g1 bob", "ERR not_owner ");
+	fx_expect(T, &A, "accept_request g1 nobody", "ERR no_such_user ");
+	fx_expect(T, &A, "accept_request g1 alice", "ERR no_such_request ");
+	fx_expect(T, &A, "accept_request g1 b/d", "ERR bad_request ");
+	fx_expect(T, &A, "accept_request g1 bob", "OK request_accepted\n");
+	fx_expect(T, &A, "accept_request g1 bob", "ERR no_such_request ");
+	fx_expect(T, &A, "reject_request g1 carol", "OK request_rejected\n");
+	fx_expect(T, &A, "reject_request g1 carol", "ERR no_such_request ");
+	fx_expect(T, &A, "list_requests g1", "OK 0\nEND_OF_REPLY\n");
+	fx_expect(T, &B, "list_files g1", "OK 0\n");
+	fx_expect(T, &C, "list_files g1", "ERR not_member ");
+	fx_expect(T, &B, "join_group g1", "ERR already_member ");
+	fx_expect(T, &C, "list_groups", "OK 1\ng1 alice\nEND_OF_REPLY\n");
+}
+
+Test(commands, owner_leaves_and_group_empties)
+{
+	fx_login(T, &A, "alice", 1);
+	fx_login(T, &B, "bob", 1);
+	fx_login(T, &C, "carol", 1);
+	fx_expect(T, &A, "create_group g", "OK group_created");
+	fx_expect(T, &B, "join_group g", "OK request_sent");
+	fx_expect(T, &C, "join_group g", "OK request_sent");
+	fx_expect(T, &A, "accept_request g carol", "OK request_accepted");
+	fx_expect(T, &A, "accept_request g bob", "OK request_accepted");
+	fx_expect(T, &C, "leave_group nog", "ERR no_such_group ");
+	fx_expect(T, &A, "leave_group g", "OK left_group\n");
+	/* carol joined before bob: she is the longest-standing member */
+	fx_expect(T, &B, "list_groups", "OK 1\ng carol\nEND_OF_REPLY\n");
+	fx_expect(T, &A, "leave_group g", "ERR not_member ");
+	fx_expect(T, &A, "list_files g", "ERR not_member ");
+	fx_expect(T, &C, "list_requests g", "OK 0\n");
+	fx_expect(T, &C, "leave_group g", "OK left_group");
+	fx_expect(T, &B, "list_groups", "OK 1\ng bob\n");
+	fx_expect(T, &A, "join_group g", "OK request_sent");
+	fx_expect(T, &B, "leave_group g", "OK left_group");
+	fx_expect(T, &B, "list_groups", "OK 0\nEND_OF_REPLY\n");
+	fx_expect(T, &B, "list_files g", "ERR no_such_group ");
+	/* the name is free again, and alice's old request went with it */
+	fx_expect(T, &B, "create_group g", "OK group_created");
+	fx_expect(T, &B, "list_requests g", "OK 0\n");
+}
+
+static void
+file_group(void)
+{
+	fx_login(T, &A, "alice", 1);
+	fx_login(T, &B, "bob", 1);
+	fx_login(T, &C, "carol", 1);
+	fx_expect(T, &A, "create_group g", "OK group_created");
+	fx_expect(T, &B, "join_group g", "OK request_sent");
+	fx_expect(T, &A, "accept_request g bob", "OK request_accepted");
+}
+
+Test(commands, upload_list_download_stop)
+{
+	char	*l, *r, want[256];
+
+	file_group();
+	l = fx_upload_line("g", "f1", 1000000, "127.0.0.1", 7001, 3);
+	fx_expect(T, &A, l, "OK file_uploaded\n");
+	fx_expect(T, &A, l, "OK file_uploaded\n");	/* idempotent */
+	fx_expect(T, &B, l, "ERR bad_address ");	/* not bob's IP */
+	free(l);
+	l = fx_upload_line("g", "f1", 1000000, "127.0.0.3", 7003, 3);
+	fx_expect(T, &C, l, "ERR not_member ");
+	free(l);
+	l = fx_upload_line("g", "f1", 1000000, "127.0.0.2", 7002, 3);
+	fx_expect(T, &B, l, "OK file_uploaded\n");	/* second seeder */
+	free(l);
+	l = fx_upload_line("g", "f1", 1000001, "127.0.0.2", 7002, 3);
+	fx_expect(T, &B, l, "ERR file_conflict ");
+	free(l);
+	l = fx_upload_line("g", "f1", 1000000, "127.0.0.2", 7002, 4);
+	fx_expect(T, &B, l, "ERR file_conflict ");
+	free(l);
+	r = fx_req(T, &B, "list_files g");
+	cr_assert_str_eq(r, "OK 1\nf1 1000000 3456789abcdef0123456789abcdef"
+	    "0123456789a 2\nEND_OF_REPLY\n");
+	r = fx_req(T, &B, "download_file g f1");
+	snprintf(want, sizeof(want), "OK 1000000 %s 2 ",
+	    "3456789abcdef0123456789abcdef0123456789a");
+	cr_assert(strncmp(r, want, strlen(want)) == 0, "%s", r);
+	cr_assert_not_null(strstr(r, " 2 127.0.0.1:7001 127.0.0.2:7002\n"
+	    "END_OF_REPLY\n"), "%s", r);
+	fx_expect(T, &B, "download_file g nofile", "ERR no_such_file ");
+	fx_expect(T, &B, "download_file nog f1", "ERR no_such_group ");
+	fx_expect(T, &C, "download_file g f1", "ERR not_member ");
+	fx_expect(T, &B, "stop_share g f1 127.0.0.1 7001", "ERR not_seeder ");
+	fx_expect(T, &A, "stop_share g f1 127.0.0.1 7009", "ERR not_seeder ");
+	fx_expect(T, &A, "stop_share g nofile 127.0.0.1 7001",
+	    "ERR no_such_file ");
+	fx_expect(T, &A, "stop_share g f1 127.0.0.1 0", "ERR bad_request ");
+	fx_expect(T, &A, "stop_share g f1 127.0.0.1 7001", "OK share_stopped\n");
+	fx_expect(T, &B, "list_files g", "OK 1\n");
+	fx_expect(T, &B, "stop_share g f1 127.0.0.2 7002", "OK share_stopped\n");
+	fx_expect(T, &B, "list_files g", "OK 0\n");
+	fx_expect(T, &B, "download_file g f1", "ERR no_such_file ");
+	/* with no seeder left the name can take other content */
+	l = fx_upload_line("g", "f1", 5, "127.0.0.2", 7002, 9);
+	fx_expect(T, &B, l, "OK file_uploaded\n");
+	free(l);
+}
+
+Test(commands, upload_refusals)
+{
+	const char	*sha = "0123456789abcdef0123456789abcdef01234567";
+	char		 l[512];
+
+	file_group();
+#define UP(fmt, ...) do {						\
+	snprintf(l, sizeof(l), "upload_file g " fmt, __VA_ARGS__);	\
+	fx_expect(T, &A, l, "ERR ");					\
+} while (0)
+	UP("f2 1000 127.0.0.1 7001 %s 2 %s %s", sha, sha, sha);
+	UP("f2 1000 127.0.0.1 7001 %s 1 %.39sz", sha, sha);
+	UP("f2 -5 127.0.0.1 7001 %s 1 %s", sha, sha);
+	UP("f2 1e3 127.0.0.1 7001 %s 1 %s", sha, sha);
+	UP("f2 1000 127.0.0.1 0 %s 1 %s", sha, sha);
+	UP("f2 1000 127.0.0.1 70000 %s 1 %s", sha, sha);
+	UP("f2 1000 127.0.0.1 7001 %s 1", sha);
+	UP("f2 1000 127.0.0.1 7001 %s 1 %s %s", sha, sha, sha);
+	UP("../etc 1000 127.0.0.1 7001 %s 1 %s", sha, sha);
+	UP("f2 99999999999999999999999 127.0.0.1 7001 %s 1 %s", sha, sha);
+	UP("f2 %llu 127.0.0.1 7001 %s 1 %s", 65ull << 30, sha, sha);
+	UP("f2 1000 127.0.0.256 7001 %s 1 %s", sha, sha);
+	UP("f2 1000 127.0.0.1 7001 %.39s 1 %s", sha, sha);
+	snprintf(l, sizeof(l), "upload_file nog f2 1000 127.0.0.1 7001 %s 1 %s",
+	    sha, sha);
+	fx_expect(T, &A, l, "ERR no_such_group ");
+	fx_expect(T, &A, "upload_file g f2 1000", "ERR bad_request ");
+	fx_expect(T, &A, "list_files g", "OK 0\n");
+#undef UP
+}
+
+Test(commands, leave_and_logout_stop_shares)
+{
+	char	*l;
+
+	file_group();
+	l = fx_upload_line("g", "fa", 10, "127.0.0.1", 7001, 1);
+	fx_expect(T, &A, l, "OK file_uploaded");
+	free(l);
+	l = fx_upload_line("g", "fb", 10, "127.0.0.2", 7002, 2);
+	fx_expect(T, &B, l, "OK file_uploaded");
+	free(l);
+	fx_expect(T, &A, "list_files g", "OK 2\n");
+	fx_expect(T, &B, "logout", "OK logout_success");
+	fx_expect(T, &A, "list_files g", "OK 1\nfa ");
+	fx_login(T, &B, "bob", 0);
+	l = fx_upload_line("g", "fb", 10, "127.0.0.2", 7002, 2);
+	fx_expect(T, &B, l, "OK file_uploaded");
+	free(l);
+	fx_expect(T, &A, "list_files g", "OK 2\n");
+	fx_expect(T, &B, "leave_group g", "OK left_group");
+	fx_expect(T, &A, "list_files g", "OK 1\nfa ");
+}
+
+Test(commands, lease_expiry_and_touch)
+{
+	struct session_rec	*s;
+	char			*l;
+	uint32_t		 si;
+
+	file_group();
+	l = fx_upload_line("g", "fa", 10, "127.0.0.2", 7002, 1);
+	fx_expect(T, &B, l, "OK file_uploaded");
+	free(l);
+	/* bob's peer goes silent past the lease */
+	state_lock_meta(T);
+	si = state_find_session_locked(T, B.token);
+	cr_assert_neq(si, NIL);
+	s = SESSION(T, si);
+	s->last_touch -= fx_cfg.lease_seconds + 5;
+	s->journaled_touch = s->last_touch;
+	state_unlock_meta(T);
+	fx_expect(T, &A, "list_files g", "OK 0\n");
+	fx_expect(T, &A, "download_file g fa", "OK 10 ");
+	cr_assert_not_null(strstr(fx_req(T, &A, "download_file g fa"),
+	    " 0\nEND_OF_REPLY\n"));
+	fx_expect(T, &B, "touch", "OK touched\n");
+	fx_expect(T, &A, "list_files g", "OK 1\n");
+}
+
+Test(commands, touch_is_journaled_rarely)
+{
+	uint64_t	s1 = 0, s2 = 1;
+
+	fx_login(T, &A, "alice", 1);
+	fx_req_seq(T, &A, "touch", &s1);
+	cr_assert_eq(s1, 0, "a fresh session's touch was journaled");
+	state_lock_meta(T);
+	SESSION(T, state_find_session_locked(T, A.token))->journaled_touch -=
+	    1000;
+	state_unlock_meta(T);
+	fx_req_seq(T, &A, "touch", &s2);
+	cr_assert_gt(s2, 0, "a stale touch was not journaled");
+	fx_req_seq(T, &A, "touch", &s1);
+	cr_assert_eq(s1, 0);
+}
+
+Test(commands, durable_seq_per_policy)
+{
+	uint64_t	seq = 0;
+
+	fx_req_seq(T, &A, "create_user alice pw-alice", &seq);
+	cr_assert_eq(seq, 1);
+	fx_login(T, &A, "alice", 0);
+	fx_req_seq(T, &A, "create_group g", &seq);
+	cr_assert_eq(seq, 3);
+	fx_req_seq(T, &A, "list_groups", &seq);
+	cr_assert_eq(seq, 0);
+	fx_req_seq(T, &A, "create_group g", &seq);
+	cr_assert_eq(seq, 0, "a refusal needs no sync");
+	cr_assert_geq(journal_sync(T), 3);
+	cr_assert_geq(journal_durable_seq(T), 3);
+}
+
+Test(commands, full_tables)
+{
+	struct tracker_config	cfg = fx_cfg;
+	struct tracker		*t;
+	struct client		 c;
+	char			 line[64], *l;
+	int			 i;
+
+	tracker_destroy(T);
+	cfg.max_users = 2;
+	cfg.max_groups = 1;
+	cfg.max_sessions = 2;
+	cfg.max_files = 1;
+	T = t = fx_open(&cfg);
+	fx_client(&c, "127.0.0.1");
+	fx_expect(t, &c, "create_user u1 pw-u1", "OK user_created");
+	fx_expect(t, &c, "create_user u2 pw-u2", "OK user_created");
+	fx_expect(t, &c, "create_user u3 pw", "ERR full ");
+	fx_expect(t, &c, "login u1 pw-u1", "OK login_success");
+	fx_expect(t, &c, "login u1 pw-u1", "OK login_success");
+	fx_expect(t, &c, "login u1 pw-u1", "ERR full ");
+	fx_expect(t, &c, "create_group g1", "OK group_created");
+	fx_expect(t, &c, "create_group g2", "ERR full ");
+	l = fx_upload_line("g1", "f1", 1, "127.0.0.1", 1, 1);
+	fx_expect(t, &c, l, "OK file_uploaded");
+	free(l);
+	l = fx_upload_line("g1", "f2", 1, "127.0.0.1", 1, 1);
+	fx_expect(t, &c, l, "ERR full ");
+	free(l);
+	fx_expect(t, &c, "list_groups", "OK 1\ng1 u1\nEND_OF_REPLY\n");
+	for (i = 0; i < 3; i++) {
+		snprintf(line, sizeof(line), "create_user x%d pw", i);
+		fx_expect(t, &c, line, "ERR full ");
+	}
+}
+
+Test(commands, state_survives_restart)
+{
+	char	*l, tok[TOKEN_LEN + 1], line[128];
+
+	file_group();
+	l = fx_upload_line("g", "fa", 1 << 20, "127.0.0.1", 7001, 1);
+	fx_expect(T, &A, l, "OK file_uploaded");
+	free(l);
+	fx_expect(T, &C, "join_group g", "OK request_sent");
+	strcpy(tok, A.token);
+	tracker_destroy(T);
+	T = fx_open(&fx_cfg);
+	fx_client(&A, "127.0.0.1");
+	snprintf(line, sizeof(line), "session alice %s list_files g", tok);
+	fx_expect(T, &A, line, "OK 1\nfa 1048576 ");
+	fx_expect(T, &A, "list_requests g", "OK 1\ncarol\n");
+	fx_expect(T, &A, "list_groups", "OK 1\ng alice\n");
+	fx_expect(T, &A, "create_user bob x", "ERR user_exists ");
+	fx_expect(T, &A, "login bob pw-bob", "OK login_success ");
+}
+
+Test(commands, test_hooks_armed_by_env)
+{
+	setenv("TRACKERD_TEST_HOOKS", "1", 1);
+	fx_expect(T, &A, "test_hold_lock 1", "OK held\n");
+	fx_expect(T, &A, "test_hold_lock x", "ERR bad_request ");
+	fx_expect(T, &A, "create_user real pw", "OK user_created");
+	fx_expect(T, &A, "test_hold_lock_dirty 1", "OK held\n");
+	/* the half-done change is gone after the repair, the real one not */
+	fx_expect(T, &A, "create_user hook_dirty pw", "OK user_created");
+	fx_expect(T, &A, "create_user real pw", "ERR user_exists");
+	unsetenv("TRACKERD_TEST_HOOKS");
+	fx_expect(T, &A, "test_hold_lock 1", "ERR unknown_command ");
+}
