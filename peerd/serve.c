@@ -425,7 +425,8 @@ conn_read(struct sconn *c)
 
 	r = recv(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen, 0);
 	if (r == 0 || (r == -1 && errno != EAGAIN && errno != EINTR)) {
-		conn_close(c, r == 0 ? NULL : "read failed");
+		conn_close(c, r == 0 || errno == ECONNRESET ? NULL :
+		    "read failed");
 		return;
 	}
 	if (r == -1)

@@ -18,6 +18,8 @@
 #define CONNECT_MS	2000	/* to open a connection */
 #define REPLY_MS	5000	/* from sending to the end of the reply */
 #define REQUEST_MS	15000	/* a request waits this long for some tracker */
+/* Tests shorten that wait with PEERD_TRACKER_WAIT_MS. */
+static uint64_t	request_ms = REQUEST_MS;
 #define RETRY_MS	300	/* pause after every tracker failed once */
 #define TOUCH_MS	60000	/* lease renewal */
 /* The largest reply: download_file of a 64 GiB file (131072 hashes). */
@@ -104,7 +106,7 @@ req_new(const char *line, enum req_kind kind, tracker_cb *cb, void *arg)
 	r->kind = kind;
 	r->cb = cb;
 	r->arg = arg;
-	r->deadline = ev_now_ms() + REQUEST_MS;
+	r->deadline = ev_now_ms() + request_ms;
 	return r;
 }
 
@@ -532,6 +534,11 @@ on_io(int fd, uint32_t events, void *arg)
 int
 tracker_init(void)
 {
+	const char	*wait = getenv("PEERD_TRACKER_WAIT_MS");
+	uint64_t	 ms;
+
+	if (wait != NULL && parse_u64(wait, 100, 600000, &ms) == 0)
+		request_ms = ms;
 	t.idx = 0;
 	t.state = T_DOWN;
 	return 0;

@@ -1,0 +1,286 @@
+/* peerd: the per-user peer daemon. Options, directories, one-instance
+ * locks, detaching, signals, and the start of every module. */
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <bsd/libutil.h>
+
+#include "ipc/ctl.h"
+#include "ipc/log.h"
+#include "peerd/ev.h"
+#include "peerd/peerd.h"
+
+struct peerd_config	 conf;
+static struct pidfh	*pfh;
+static int		 lockfd = -1;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: peerd [-f] [-v] [-S socket] [-d state_dir] "
+	    "[-p pidfile] IP:PORT tracker_info.txt\n");
+	exit(64);
+}
+
+/* mkdir -p with mode 0700 for every directory created. */
+static int
+mkdirs(const char *path)
+{
+	char	tmp[PATH_MAX], *p;
+
+	if (strlcpy(tmp, path, sizeof(tmp)) >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0700) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static void
+default_state_dir(char *out, size_t len)
+{
+	const char	*home = getenv("HOME");
+	struct passwd	*pw;
+
+	if ((home == NULL || home[0] != '/') &&
+	    (pw = getpwuid(getuid())) != NULL)
+		home = pw->pw_dir;
+	snprintf(out, len, "%s/.p2pshare", home ? home : "");
+}
+
+static void
+parse_args(int argc, char *argv[])
+{
+	char	err[512];
+	int	ch;
+
+	while ((ch = getopt(argc, argv, "fvS:d:p:h")) != -1) {
+		switch (ch) {
+		case 'f':
+			conf.foreground = 1;
+			break;
+		case 'v':
+			conf.verbose++;
+			break;
+		case 'S':
+			if (strlcpy(conf.socket_path, optarg,
+			    sizeof(conf.socket_path)) >= sizeof(conf.socket_path))
+				errx(1, "socket path too long");
+			break;
+		case 'd':
+			if (strlcpy(conf.state_dir, optarg,
+			    sizeof(conf.state_dir)) >= sizeof(conf.state_dir))
+				errx(1, "state directory path too long");
+			break;
+		case 'p':
+			conf.pidfile = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 2)
+		usage();
+	if (endpoint_parse(argv[0], &conf.self) == -1)
+		errx(64, "%s: expected IP:PORT", argv[0]);
+	if ((conf.ntrackers = tracker_info_load(argv[1], conf.trackers,
+	    MAX_TRACKERS, err, sizeof(err))) == -1)
+		errx(1, "%s", err);
+	if (conf.socket_path[0] == '\0' &&
+	    ctl_default_socket(conf.socket_path, sizeof(conf.socket_path)) == -1)
+		errx(1, "default socket path too long");
+	if (conf.state_dir[0] == '\0')
+		default_state_dir(conf.state_dir, sizeof(conf.state_dir));
+}
+
+/* Directories (0700), then one peerd per state directory (flock). */
+static void
+prepare_dirs(void)
+{
+	char	sockdir[PATH_MAX], lock[PATH_MAX + 8], *slash;
+
+	strlcpy(sockdir, conf.socket_path, sizeof(sockdir));
+	if ((slash = strrchr(sockdir, '/')) != NULL && slash != sockdir) {
+		*slash = '\0';
+		if (mkdirs(sockdir) == -1)
+			err(1, "mkdir %s", sockdir);
+	}
+	if (mkdirs(conf.state_dir) == -1)
+		err(1, "mkdir %s", conf.state_dir);
+	snprintf(lock, sizeof(lock), "%s/lock", conf.state_dir);
+	if ((lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		err(1, "open %s", lock);
+	if (flock(lockfd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK)
+			errx(1, "peerd already running (state directory %s)",
+			    conf.state_dir);
+		err(1, "flock %s", lock);
+	}
+}
+
+/* Absolute paths: the daemon runs in /. */
+static void
+absolute_paths(void)
+{
+	char	real[PATH_MAX], dir[PATH_MAX], *slash;
+
+	if (realpath(conf.state_dir, real) == NULL)
+		err(1, "%s", conf.state_dir);
+	strlcpy(conf.state_dir, real, sizeof(conf.state_dir));
+	if (conf.socket_path[0] == '/')
+		return;
+	strlcpy(dir, conf.socket_path, sizeof(dir));
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	if (realpath(slash ? dir : ".", real) == NULL)
+		err(1, "%s", conf.socket_path);
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", real, slash ?
+	    slash + 1 : conf.socket_path) >= sizeof(conf.socket_path))
+		errx(1, "socket path too long");
+	strlcpy(conf.socket_path, dir, sizeof(conf.socket_path));
+}
+
+static void
+open_pidfile(void)
+{
+	pid_t	other;
+
+	if (conf.pidfile == NULL)
+		return;
+	if ((pfh = pidfile_open(conf.pidfile, 0600, &other)) == NULL) {
+		if (errno == EEXIST)
+			errx(1, "peerd already running (pid %d, pidfile %s)",
+			    (int)other, conf.pidfile);
+		err(1, "pidfile %s", conf.pidfile);
+	}
+}
+
+static void
+on_signal(int fd, uint32_t events, void *arg)
+{
+	struct signalfd_siginfo	si;
+
+	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGHUP:
+			log_info("SIGHUP: reopening the log");
+			log_reopen();
+			break;
+		case SIGTERM:
+		case SIGINT:
+			log_info("%s: shutting down",
+			    si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+			ev_stop();
+			break;
+		}
+	}
+}
+
+/* Block the signals we take through a signalfd: before any thread
+ * exists, so every thread inherits the mask. */
+static int
+block_signals(sigset_t *set)
+{
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	return sigprocmask(SIG_BLOCK, set, NULL);
+}
+
+/* After daemon(): a signalfd polled by epoll waits on the signal queue of
+ * the process that registered it, so the child must make its own. */
+static int
+watch_signals(const sigset_t *set)
+{
+	int	fd;
+
+	if ((fd = signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		return -1;
+	return ev_add(fd, EPOLLIN, on_signal, NULL);
+}
+
+static void
+shutdown_all(void)
+{
+	download_shutdown();
+	serve_shutdown();
+	control_shutdown();
+	tracker_shutdown();
+	if (pfh != NULL)
+		pidfile_remove(pfh);
+	log_info("stopped");
+}
+
+int
+main(int argc, char *argv[], char *envp[])
+{
+	sigset_t	sigs;
+
+	closefrom(3);		/* no inherited descriptor outlives our parent */
+	setproctitle_init(argc, argv, envp);
+	parse_args(argc, argv);
+	umask(0077 | umask(0));		/* nothing we create is world-writable */
+	prepare_dirs();
+	absolute_paths();
+	open_pidfile();
+	log_init("peerd", 1, LOG_DAEMON);
+	log_setverbose(conf.verbose);
+	if (block_signals(&sigs) == -1 || ev_init() == -1)
+		err(1, "event loop");
+	if (store_init() == -1)
+		errx(1, "cannot load shares from %s", conf.state_dir);
+	if (control_init() == -1)
+		exit(1);
+	if (serve_init() == -1) {
+		control_shutdown();
+		errx(1, "cannot listen for peers on %s", conf.self.text);
+	}
+	if (!conf.foreground) {
+		if (daemon(0, 0) == -1) {
+			control_shutdown();
+			err(1, "daemon");
+		}
+		log_init("peerd", 0, LOG_DAEMON);
+	}
+	if (watch_signals(&sigs) == -1)
+		fatal("signalfd");
+	if (pfh != NULL)
+		pidfile_write(pfh);
+	setproctitle("%s", conf.self.text);
+	if (tracker_init() == -1 || download_init() == -1) {
+		shutdown_all();
+		fatalx("initialisation failed");
+	}
+	log_info("listening for peers on %s, control socket %s, %d tracker%s",
+	    conf.self.text, conf.socket_path, conf.ntrackers,
+	    conf.ntrackers == 1 ? "" : "s");
+	if (ev_run() == -1)
+		log_warn("event loop");
+	shutdown_all();
+	return 0;
+}

@@ -1,0 +1,145 @@
+#!/bin/sh
+# Swarm benchmark: a random file (1 GiB), 2 trackers, 3 seeders, 1 leecher
+# on loopback; the verified download against the transfer ceiling (one TCP
+# connection, sendfile -> recv+write, no hashing) and openssl dgst -sha1.
+# Everything runs in a temporary directory and is stopped by PID.
+set -u
+root=$(cd "$(dirname "$0")/../.." && pwd)
+size_mb=${SWARM_MB:-1024}
+runs=${SWARM_RUNS:-3}
+xfer="$root/tests/bench/xfer"
+tk="$root/trackerd/trackerd"
+pd="$root/peerd/peerd"
+sc="$root/sharectl/sharectl"
+dir=$(mktemp -d /tmp/p2p-swarm.XXXXXX)
+pids=""
+
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	for p in $pids; do
+		i=0
+		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do
+			sleep 0.1; i=$((i + 1))
+		done
+		kill -9 "$p" 2>/dev/null
+	done
+	[ -n "${SWARM_KEEP:-}" ] && echo "kept $dir" >&2 || rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+die() { echo "run_swarm: $*" >&2; exit 1; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+cpu_s() {	# utime+stime of a pid, in seconds
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); print ($12 + $13) / hz }' \
+	    "/proc/$1/stat"
+}
+S() { _p=$1; shift; "$sc" -S "$dir/p$_p/sock" "$@" > /dev/null || die "peer $_p: $*"; }
+
+f="$dir/file.bin"
+head -c "$((size_mb * 1024 * 1024))" /dev/urandom > "$f"
+cat "$f" > /dev/null
+bytes=$((size_mb * 1024 * 1024))
+
+# References, measured in this run.
+: > "$dir/t_ossl"; : > "$dir/t_ceil"
+i=0
+while [ $i -lt "$runs" ]; do
+	t0=$(now); openssl dgst -sha1 "$f" > /dev/null; t1=$(now)
+	elapsed "$t0" "$t1" >> "$dir/t_ossl"
+	port=$("$xfer" port)
+	"$xfer" send "$port" "$f" > "$dir/xs.out" &
+	xs=$!
+	pids="$pids $xs"
+	while ! grep -q ready "$dir/xs.out" 2>/dev/null; do sleep 0.05; done
+	rm -f "$dir/ceil.bin"
+	t0=$(now); "$xfer" recv "$port" "$dir/ceil.bin" || die "xfer recv"; t1=$(now)
+	wait "$xs"
+	elapsed "$t0" "$t1" >> "$dir/t_ceil"
+	rm -f "$dir/ceil.bin"
+	i=$((i + 1))
+done
+
+# Two trackers sharing one journal.
+p1=$("$xfer" port); p2=$("$xfer" port)
+printf '127.0.0.1:%s\n127.0.0.1:%s\n' "$p1" "$p2" > "$dir/trackers.txt"
+for n in 1 2; do
+	"$tk" -f -k 1000 -w 2 -l "$dir/sync_log.txt" -p "$dir/t$n.pid" \
+	    "$dir/trackers.txt" $n > "$dir/t$n.log" 2>&1 &
+	pids="$pids $!"
+done
+sleep 0.5
+
+start_peer() {	# n
+	mkdir -p "$dir/p$1"
+	port=$("$xfer" port)
+	"$pd" -f -S "$dir/p$1/sock" -d "$dir/p$1" -p "$dir/p$1/pid" \
+	    "127.0.0.1:$port" "$dir/trackers.txt" > "$dir/p$1.log" 2>&1 &
+	pid=$!
+	pids="$pids $pid"
+	i=0
+	while [ ! -S "$dir/p$1/sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+}
+
+for n in 1 2 3; do
+	start_peer $n
+	S $n create_user "seed$n" pw
+	S $n login "seed$n" pw
+done
+S 1 create_group bench
+for n in 2 3; do
+	S $n join_group bench
+	S 1 accept_request bench "seed$n"
+done
+: > "$dir/t_up"
+t0=$(now); S 1 upload_file "$f" bench; t1=$(now)
+elapsed "$t0" "$t1" >> "$dir/t_up"
+S 2 upload_file "$f" bench
+S 3 upload_file "$f" bench
+
+: > "$dir/t_dl"; : > "$dir/rss"; : > "$dir/cpu"
+r=0
+while [ $r -lt "$runs" ]; do
+	n=l$r
+	start_peer $n
+	lpid=$pid
+	S $n create_user "leech$r" pw
+	S $n login "leech$r" pw
+	S $n join_group bench
+	S 1 accept_request bench "leech$r"
+	mkdir -p "$dir/out$r"
+	c0=$(cpu_s "$lpid")
+	if [ -n "${SWARM_PERF:-}" ]; then	# profile the leecher (debugging aid)
+		perf record -g -p "$lpid" -o "$SWARM_PERF" > /dev/null 2>&1 &
+		perfpid=$!
+		sleep 0.3
+	fi
+	t0=$(now)
+	S $n download_file bench file.bin "$dir/out$r"
+	S $n wait bench file.bin
+	t1=$(now)
+	c1=$(cpu_s "$lpid")
+	[ -n "${SWARM_PERF:-}" ] && kill -INT "$perfpid" && wait "$perfpid"
+	cmp -s "$f" "$dir/out$r/file.bin" || die "run $r: downloaded file differs"
+	elapsed "$t0" "$t1" >> "$dir/t_dl"
+	awk '/VmHWM/ { print $2 }' "/proc/$lpid/status" >> "$dir/rss"
+	awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f\n", b - a }' >> "$dir/cpu"
+	S $n logout
+	kill "$lpid"
+	rm -rf "$dir/out$r"
+	r=$((r + 1))
+done
+
+t_ossl=$(median < "$dir/t_ossl"); t_ceil=$(median < "$dir/t_ceil")
+t_dl=$(median < "$dir/t_dl"); rss=$(median < "$dir/rss"); cpu=$(median < "$dir/cpu")
+t_up=$(median < "$dir/t_up")
+awk -v b="$bytes" -v dl="$t_dl" -v ce="$t_ceil" -v os="$t_ossl" -v up="$t_up" \
+    -v rss="$rss" -v cpu="$cpu" -v runs="$runs" -v all="$(tr '\n' ' ' < "$dir/t_dl")" 'BEGIN {
+	printf "swarm: %d MiB, 2 trackers, 3 seeders, 1 leecher, median of %d runs\n", b / 1048576, runs
+	printf "  download (verified): %.3f s  %.1f MB/s  (runs: %s s)\n", dl, b / dl / 1e6, all
+	printf "  transfer ceiling:    %.3f s  %.1f MB/s  -> ratio %.2f (goal >= 0.85)\n", ce, b / ce / 1e6, ce / dl
+	printf "  leecher peak RSS:    %.1f MiB (goal <= 32)   leecher CPU: %.2f s\n", rss / 1024, cpu
+	printf "  openssl dgst -sha1:  %.3f s; upload_file (hash + register): %.3f s -> ratio %.2f (goal <= 1.10)\n", os, up, up / os
+}'

@@ -1,0 +1,115 @@
+/* The swarm benchmark's transfer ceiling: one file sent over one loopback
+ * TCP connection (sendfile) into a new file (recv + write), no hashing. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define XFER_BUF	(512 * 1024)
+
+static int
+sender(int port, const char *path)
+{
+	struct sockaddr_in	sin;
+	struct stat		st;
+	int			l, c, fd, on = 1;
+	off_t			off = 0;
+	ssize_t			w;
+
+	if ((fd = open(path, O_RDONLY)) == -1 || fstat(fd, &st) == -1)
+		return 1;
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(l, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listen(l, 1) == -1)
+		return 1;
+	printf("ready\n");
+	fflush(stdout);
+	if ((c = accept(l, NULL, NULL)) == -1)
+		return 1;
+	while (off < st.st_size) {
+		w = sendfile(c, fd, &off, (size_t)(st.st_size - off));
+		if (w <= 0 && errno != EINTR)
+			return 1;
+	}
+	close(c);
+	return 0;
+}
+
+static int
+receiver(int port, const char *path)
+{
+	struct sockaddr_in	 sin;
+	char			*buf;
+	int			 s, fd;
+	ssize_t			 r;
+
+	if ((buf = malloc(XFER_BUF)) == NULL)
+		return 1;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644)) == -1)
+		return 1;
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(s, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+		return 1;
+	while ((r = recv(s, buf, XFER_BUF, 0)) != 0) {
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1 || write(fd, buf, (size_t)r) != r)
+			return 1;
+	}
+	close(fd);
+	free(buf);
+	return 0;
+}
+
+/* Print a TCP port on 127.0.0.1 that is free right now. */
+static int
+free_port(void)
+{
+	struct sockaddr_in	sin;
+	socklen_t		len = sizeof(sin);
+	int			s = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(s, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    getsockname(s, (struct sockaddr *)&sin, &len) == -1)
+		return 1;
+	printf("%u\n", ntohs(sin.sin_port));
+	close(s);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char	*err = NULL;
+	int		 port = 0;
+
+	if (argc == 2 && strcmp(argv[1], "port") == 0)
+		return free_port();
+	if (argc == 4)
+		port = (int)strtonum(argv[2], 1, 65535, &err);
+	if (argc == 4 && err == NULL && strcmp(argv[1], "send") == 0)
+		return sender(port, argv[3]);
+	if (argc == 4 && err == NULL && strcmp(argv[1], "recv") == 0)
+		return receiver(port, argv[3]);
+	fprintf(stderr, "usage: xfer port | xfer send|recv PORT FILE\n");
+	return 64;
+}
