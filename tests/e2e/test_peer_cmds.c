@@ -1,7 +1,7 @@
 /* peerd + sharectl end to end, one command at a time: success and refusal
  * with the contract's exit codes, JSON output, failover, lifecycle and
  * abuse of the control socket. */
-#include "tests/e2e/test_peer.h"
+#include "tests/e2e/swarm.h"
 
 static void
 setup(void)
