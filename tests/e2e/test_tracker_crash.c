@@ -179,7 +179,7 @@ Test(tracker_crash, corrupt_middle_refused)
 	h_run(&r, argv, NULL, 15000);
 	cr_assert_neq(r.status, 0, "started on a corrupt journal");
 	cr_assert_neq(r.status, -1, "did not exit on a corrupt journal");
-	cr_assert(strstr(r.err, "3") != NULL, "message does not name line 3: "
+	cr_assert(strstr(r.err, ":3:") != NULL, "message does not name line 3: "
 	    "%s", r.err);
 	cr_log_info("corrupt journal: exit %d: %s", r.status, r.err);
 	h_run_free(&r);
