@@ -20,7 +20,7 @@ static char			fx_journal[300];
 static struct tracker_config	fx_cfg;
 static int			fx_shm_n;
 
-static void
+static __attribute__((unused)) void
 fx_config(struct tracker_config *cfg, int tracker_no)
 {
 	config_defaults(cfg);
@@ -39,7 +39,7 @@ fx_config(struct tracker_config *cfg, int tracker_no)
 	    (int)getpid(), fx_shm_n++);
 }
 
-static void
+static __attribute__((unused)) void
 fx_setup_dir(void)
 {
 	char	tmpl[] = "/tmp/p2p-unit-XXXXXX";
@@ -50,7 +50,7 @@ fx_setup_dir(void)
 	fx_config(&fx_cfg, 1);
 }
 
-static void
+static __attribute__((unused)) void
 fx_remove_dir(void)
 {
 	char	cmd[400];
@@ -60,7 +60,7 @@ fx_remove_dir(void)
 		fprintf(stderr, "could not remove %s\n", fx_dir);
 }
 
-static struct tracker *
+static __attribute__((unused)) struct tracker *
 fx_open(const struct tracker_config *cfg)
 {
 	char		 err[512];
@@ -71,7 +71,7 @@ fx_open(const struct tracker_config *cfg)
 	return t;
 }
 
-static void
+static __attribute__((unused)) void
 fx_client(struct client *c, const char *ip)
 {
 	struct in_addr	in;
@@ -83,7 +83,7 @@ fx_client(struct client *c, const char *ip)
 
 /* Execute one request line as the worker would; returns the whole reply
  * in a static buffer (valid until the next call). */
-static char *
+static __attribute__((unused)) char *
 fx_req_seq(struct tracker *t, struct client *c, const char *line,
     uint64_t *seq)
 {
@@ -111,7 +111,7 @@ fx_req_seq(struct tracker *t, struct client *c, const char *line,
 	return reply;
 }
 
-static char *
+static __attribute__((unused)) char *
 fx_req(struct tracker *t, struct client *c, const char *line)
 {
 	return fx_req_seq(t, c, line, NULL);
@@ -125,7 +125,7 @@ fx_req(struct tracker *t, struct client *c, const char *line)
 } while (0)
 
 /* Log c in as user (creating it if asked); returns the token. */
-static const char *
+static __attribute__((unused)) const char *
 fx_login(struct tracker *t, struct client *c, const char *user, int create)
 {
 	char	line[256], *r;
@@ -143,7 +143,7 @@ fx_login(struct tracker *t, struct client *c, const char *user, int create)
 }
 
 /* An upload_file line for a size with made-up hashes derived from seed. */
-static char *
+static __attribute__((unused)) char *
 fx_upload_line(const char *group, const char *name, uint64_t size,
     const char *ip, int port, int seed)
 {
