@@ -34,7 +34,7 @@
 #define DL_STALL_MS	8000		/* no byte while requests are out */
 #define DL_TICK_MS	500
 #define DL_REFRESH_MS	10000
-#define DL_SAVE_MS	1000
+#define DL_SAVE_MS	200
 #define DL_NO_SEEDER_MS	20000
 #define DL_MAX_BAD	3		/* bad pieces before a seeder is dropped */
 #define DL_RETRY_MS	3000
@@ -560,6 +560,12 @@ piece_arrived(struct peer *p, uint32_t idx, const uint8_t *data, uint32_t len)
 	if (CRYPTO_memcmp(md, d->meta.piece_sha1[idx], SHA1_LEN) != 0) {
 		log_warnx("download %s: piece %u from %s failed its hash",
 		    d->info.name, idx, p->k->ep.text);
+		/* Fetch it from someone else: this peer "no longer has" it. */
+		if (p->has != NULL && bf_test(p->has, idx)) {
+			bf_clear(p->has, idx);
+			if (p->counted)
+				sched_peer_lost(&d->s, idx);
+		}
 		if (++p->k->bad >= DL_MAX_BAD) {
 			p->k->banned = 1;
 			peer_drop(p, "sent bad pieces");
@@ -579,6 +585,8 @@ piece_arrived(struct peer *p, uint32_t idx, const uint8_t *data, uint32_t len)
 	d->dirty++;
 	if (d->s.front != front)
 		whole_advance(d);
+	if (ev_now_ms() - d->last_save >= DL_SAVE_MS)
+		save_have(d);
 	cancel_elsewhere(d, p, idx);
 	serve_have(d->meta.sha1, idx);
 	if (!d->announced)
@@ -1454,6 +1462,42 @@ fail:
 	return -1;
 }
 
+/*
+ * Pieces written after the last progress save (peerd killed): find the
+ * ones with data in the .part file and keep those that hash right. Holes
+ * are skipped without reading, so this costs little.
+ */
+static void
+recover_pieces(struct dl *d, uint8_t *have)
+{
+	uint8_t		*buf, md[SHA1_LEN];
+	uint32_t	 i, len, found = 0;
+	off_t		 off, data;
+
+	if ((buf = malloc(PIECE_SIZE)) == NULL)
+		return;
+	for (i = 0; i < d->meta.npieces; i++) {
+		if (bf_test(have, i))
+			continue;
+		off = (off_t)((uint64_t)i * PIECE_SIZE);
+		len = piece_len(d->meta.size, i);
+		data = lseek(d->fd, off, SEEK_DATA);
+		if (data == -1 || data >= off + (off_t)len)
+			continue;
+		if (pread(d->fd, buf, len, off) != (ssize_t)len)
+			continue;
+		SHA1(buf, len, md);
+		if (CRYPTO_memcmp(md, d->meta.piece_sha1[i], SHA1_LEN) == 0) {
+			bf_set(have, i);
+			found++;
+		}
+	}
+	free(buf);
+	if (found > 0)
+		log_info("download %s: %u verified pieces recovered from %s",
+		    d->info.name, found, d->part);
+}
+
 static void
 resume_one(const char *metapath)
 {
@@ -1492,7 +1536,8 @@ resume_one(const char *metapath)
 		memset(have, 0, bf_bytes(m.npieces));	/* .part lost */
 		if (open_part(d, 1) == -1)
 			goto fail;
-	}
+	} else
+		recover_pieces(d, have);
 	if (dl_run(d, have) == -1)
 		goto fail;
 	log_info("download %s/%s resumed with %u of %u pieces", m.group,
