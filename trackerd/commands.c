@@ -879,7 +879,7 @@ enum cmd_status
 cmd_execute(struct tracker *t, struct client *c, char *line, size_t len,
     struct buf *out, struct kdf_job **job, uint64_t *durable_seq)
 {
-	char		*small[32], **argv = small;
+	char		*small[256], **argv = small;
 	size_t		 maxv = len / 2 + 2;
 	struct ctx	 x = { .t = t, .c = c, .out = out, .job = job };
 	int		 rc;
@@ -887,12 +887,12 @@ cmd_execute(struct tracker *t, struct client *c, char *line, size_t len,
 	*job = NULL;
 	*durable_seq = 0;
 	x.now = (uint64_t)time(NULL);
-	if (maxv > 32 && (argv = calloc(maxv, sizeof(*argv))) == NULL) {
+	if (maxv > 256 && (argv = malloc(maxv * sizeof(*argv))) == NULL) {
 		reply_err(&x, "internal", "out of memory");
 		goto end;
 	}
 	x.argv = argv;
-	if ((x.argc = proto_split(line, argv, maxv > 32 ? (int)maxv : 32)) < 0)
+	if ((x.argc = proto_split(line, argv, maxv > 256 ? (int)maxv : 256)) < 0)
 		x.argc = 0;
 	rc = execute(&x, len);
 	if (argv != small)

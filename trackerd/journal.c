@@ -250,13 +250,13 @@ apply_seed(struct tracker *t, char **argv, int argc)
 int
 journal_apply_body(struct tracker *t, char *body, size_t len, uint64_t seq)
 {
-	char	*small[64], **argv = small, *op;
+	char	*small[256], **argv = small, *op;
 	int	 argc, rc = -1;
 	size_t	 maxv = len / 2 + 2;
 
-	if (maxv > 64 && (argv = calloc(maxv, sizeof(*argv))) == NULL)
+	if (maxv > 256 && (argv = malloc(maxv * sizeof(*argv))) == NULL)
 		return -1;
-	if ((argc = proto_split(body, argv, maxv > 64 ? (int)maxv : 64)) < 1)
+	if ((argc = proto_split(body, argv, maxv > 256 ? (int)maxv : 256)) < 1)
 		goto done;
 	op = argv[0];
 	if (strcmp(op, "user") == 0)
