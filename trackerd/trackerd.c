@@ -28,6 +28,7 @@
 #define EX_USAGE_CODE	64
 #define MAX_WORKERS	64
 #define POLL_MS		50	/* journal_poll fallback period */
+#define POLL_MIN_MS	5	/* and no more often than this */
 #define STOP_WAIT_MS	5000	/* SIGTERM to workers, then SIGKILL */
 #define BACKOFF_MAX_MS	5000
 
@@ -479,16 +480,20 @@ master_loop(const sigset_t *blocked)
 	struct pollfd	pfd;
 	struct timespec	ts;
 	sigset_t	open;
-	int		ms, n;
+	uint64_t	last_poll = 0;
+	int		ms, n, nfds;
 
 	sigemptyset(&open);
 	pfd.fd = journal_watch_fd(tracker);
 	pfd.events = POLLIN;
 	while (!sig_term) {
-		ms = next_timeout();
+		/* Every append wakes the watch: look at most every
+		 * POLL_MIN_MS, so a busy journal costs the master little. */
+		nfds = pfd.fd >= 0 && now_ms() - last_poll >= POLL_MIN_MS;
+		ms = nfds ? next_timeout() : POLL_MIN_MS;
 		ts.tv_sec = ms / 1000;
 		ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-		n = ppoll(&pfd, pfd.fd >= 0 ? 1 : 0, &ts, &open);
+		n = ppoll(&pfd, nfds, &ts, &open);
 		if (n == -1 && errno != EINTR)
 			log_warn("ppoll");
 		if (sig_chld) {
@@ -503,7 +508,10 @@ master_loop(const sigset_t *blocked)
 		}
 		if (sig_term)
 			break;
-		journal_poll(tracker);
+		if (now_ms() - last_poll >= POLL_MIN_MS) {
+			journal_poll(tracker);
+			last_poll = now_ms();
+		}
 		respawn_due();
 	}
 	(void)blocked;
