@@ -39,6 +39,7 @@
 #define DL_MAX_BAD	3		/* bad pieces before a seeder is dropped */
 #define DL_RETRY_MS	3000
 #define DL_OUT_MAX	4096
+#define DL_POOL		(DL_MAX_PEERS + 8)	/* piece buffers per download */
 
 struct dl;
 
@@ -51,7 +52,19 @@ struct known {
 	uint64_t	 retry_at;
 };
 
-enum pstate { P_CONNECTING, P_MAGIC, P_HDR, P_PAYLOAD, P_PIECE, P_GP };
+enum pstate {
+	P_CONNECTING, P_MAGIC, P_HDR, P_PAYLOAD, P_PIECE, P_WAITBUF, P_GP
+};
+
+/* A received piece on its way through the hashing thread. */
+struct pbuf {
+	struct dl	*dl;
+	struct known	*k;		/* who sent it */
+	uint32_t	 idx, len;
+	int		 ok;		/* its SHA-1 matched */
+	uint8_t		*data;		/* PIECE_SIZE bytes */
+	struct pbuf	*next;
+};
 
 struct preq {
 	uint32_t	 idx;
@@ -73,7 +86,9 @@ struct peer {
 	uint8_t		*pay;
 	size_t		 paygot;
 	struct wire_msg	 msg;
-	uint8_t		*piece;
+	uint8_t		*piece;		/* GET_PIECE fallback only */
+	struct pbuf	*cur;		/* piece being received */
+	int		 cur_live;	/* its request was not cancelled */
 	uint32_t	 pidx, plen, pgot;
 	struct preq	 q[DL_DEPTH];
 	unsigned	 qn;
@@ -111,6 +126,14 @@ struct dl {
 	int		 npeers;
 	struct waiter	*waiters;
 	struct whole	 w;
+	/* Pieces are hashed off the loop by one thread per download. */
+	struct pbuf	*pool;		/* idle buffers */
+	int		 npool;		/* buffers allocated */
+	pthread_t	 ph_thr;
+	int		 ph_started, ph_stop;
+	pthread_mutex_t	 ph_mtx;
+	pthread_cond_t	 ph_cond;
+	struct pbuf	*ph_head, *ph_tail;
 	int		 finishing;
 	int		 announced, announcing;
 	int		 dirty;
@@ -143,6 +166,8 @@ static void	dl_fail(struct dl *, const char *, ...)
 static void	fill_requests(struct peer *);
 static void	dl_refresh(struct dl *);
 static void	dl_free(struct dl *);
+static int	piece_verified(struct dl *, uint32_t, const uint8_t *, uint32_t);
+static void	piece_bad(struct dl *, struct known *, uint32_t);
 static int	dl_unref(struct dl *);
 
 /* ---- small helpers ---- */
@@ -295,6 +320,161 @@ whole_join(struct dl *d, int stop)
 	return d->w.result;
 }
 
+/* ---- piece buffers and the piece hashing thread ---- */
+
+static struct pbuf *
+pool_get(struct dl *d)
+{
+	struct pbuf	*b;
+
+	if ((b = d->pool) != NULL) {
+		d->pool = b->next;
+		return b;
+	}
+	if (d->npool >= DL_POOL || (b = calloc(1, sizeof(*b))) == NULL)
+		return NULL;
+	if ((b->data = malloc(PIECE_SIZE)) == NULL) {
+		free(b);
+		return NULL;
+	}
+	b->dl = d;
+	d->npool++;
+	return b;
+}
+
+static void
+pbuf_free(struct pbuf *b)
+{
+	free(b->data);
+	free(b);
+}
+
+/* Return a buffer and hand it to a peer that waits for one. */
+static void
+pool_put(struct dl *d, struct pbuf *b)
+{
+	struct peer	*p;
+
+	b->next = d->pool;
+	d->pool = b;
+	for (p = d->peers; p != NULL; p = p->next) {
+		if (p->st != P_WAITBUF)
+			continue;
+		if ((p->cur = pool_get(d)) == NULL)
+			return;
+		p->st = P_PIECE;
+		p->last = ev_now_ms();
+		ev_mod(p->fd, EPOLLIN | (p->outlen > 0 ? EPOLLOUT : 0));
+	}
+}
+
+/* On the loop thread: a piece came back from the hashing thread. */
+static void
+hashed_cb(void *arg)
+{
+	struct pbuf	*b = arg;
+	struct dl	*d = b->dl;
+
+	if (d->info.state != DL_RUNNING || d->fd == -1) {
+		pbuf_free(b);
+		dl_unref(d);
+		return;
+	}
+	sched_released(&d->s, b->idx);
+	if (b->ok)
+		piece_verified(d, b->idx, b->data, b->len);
+	else
+		piece_bad(d, b->k, b->idx);
+	if (d->info.state == DL_RUNNING && d->fd != -1)
+		pool_put(d, b);
+	else
+		pbuf_free(b);
+	dl_unref(d);
+}
+
+static void *
+ph_main(void *v)
+{
+	struct dl	*d = v;
+	struct pbuf	*b;
+	uint8_t		 md[SHA1_LEN];
+
+	for (;;) {
+		pthread_mutex_lock(&d->ph_mtx);
+		while (d->ph_head == NULL && !d->ph_stop)
+			pthread_cond_wait(&d->ph_cond, &d->ph_mtx);
+		if (d->ph_stop) {
+			pthread_mutex_unlock(&d->ph_mtx);
+			return NULL;
+		}
+		b = d->ph_head;
+		if ((d->ph_head = b->next) == NULL)
+			d->ph_tail = NULL;
+		pthread_mutex_unlock(&d->ph_mtx);
+		SHA1(b->data, b->len, md);
+		b->ok = CRYPTO_memcmp(md, d->meta.piece_sha1[b->idx],
+		    SHA1_LEN) == 0;
+		if (ev_post(hashed_cb, b) == -1)
+			log_warnx("download %s: lost piece %u", d->info.name,
+			    b->idx);
+	}
+}
+
+static int
+ph_start(struct dl *d)
+{
+	pthread_mutex_init(&d->ph_mtx, NULL);
+	pthread_cond_init(&d->ph_cond, NULL);
+	if (pthread_create(&d->ph_thr, NULL, ph_main, d) != 0)
+		return -1;
+	d->ph_started = 1;
+	return 0;
+}
+
+static void
+ph_queue(struct dl *d, struct pbuf *b)
+{
+	d->refs++;		/* hashed_cb will run for it */
+	b->next = NULL;
+	pthread_mutex_lock(&d->ph_mtx);
+	if (d->ph_tail != NULL)
+		d->ph_tail->next = b;
+	else
+		d->ph_head = b;
+	d->ph_tail = b;
+	pthread_cond_signal(&d->ph_cond);
+	pthread_mutex_unlock(&d->ph_mtx);
+}
+
+/* Stop the thread; free queued and idle buffers. */
+static void
+ph_stop(struct dl *d)
+{
+	struct pbuf	*b;
+
+	if (d->ph_started) {
+		pthread_mutex_lock(&d->ph_mtx);
+		d->ph_stop = 1;
+		pthread_cond_signal(&d->ph_cond);
+		pthread_mutex_unlock(&d->ph_mtx);
+		pthread_join(d->ph_thr, NULL);
+		d->ph_started = 0;
+		while ((b = d->ph_head) != NULL) {
+			d->ph_head = b->next;
+			pbuf_free(b);
+			d->refs--;
+		}
+		d->ph_tail = NULL;
+		pthread_mutex_destroy(&d->ph_mtx);
+		pthread_cond_destroy(&d->ph_cond);
+	}
+	while ((b = d->pool) != NULL) {
+		d->pool = b->next;
+		pbuf_free(b);
+	}
+	d->npool = 0;
+}
+
 /* ---- resume state ---- */
 
 static int
@@ -355,6 +535,7 @@ dl_stop(struct dl *d)
 {
 	while (d->peers != NULL)
 		peer_drop(d->peers, NULL);
+	ph_stop(d);
 	if (d->w.started)
 		whole_join(d, 1);
 	ev_timer_cancel(d->tick);
@@ -545,34 +726,64 @@ write_piece(struct dl *d, const uint8_t *data, uint32_t len, uint32_t idx)
 	return 0;
 }
 
-/* A piece's bytes arrived from p: verify, store, announce. 0, or -1 if p
- * was dropped. */
-static int
-piece_arrived(struct peer *p, uint32_t idx, const uint8_t *data, uint32_t len)
+/* Piece idx from k failed its hash: ask someone else; drop k when it
+ * keeps doing that. */
+static void
+piece_bad(struct dl *d, struct known *k, uint32_t idx)
 {
-	struct dl	*d = p->dl;
-	uint8_t		 md[SHA1_LEN];
-	uint32_t	 front;
+	struct peer	*p, *next;
 
-	if (bf_test(d->s.have, idx))
-		return 0;		/* an endgame duplicate */
-	SHA1(data, len, md);
-	if (CRYPTO_memcmp(md, d->meta.piece_sha1[idx], SHA1_LEN) != 0) {
-		log_warnx("download %s: piece %u from %s failed its hash",
-		    d->info.name, idx, p->k->ep.text);
-		/* Fetch it from someone else: this peer "no longer has" it. */
+	log_warnx("download %s: piece %u from %s failed its hash",
+	    d->info.name, idx, k->ep.text);
+	k->bad++;
+	for (p = d->peers; p != NULL; p = next) {
+		next = p->next;
+		if (p->k != k)
+			continue;
+		if (k->bad >= DL_MAX_BAD) {
+			k->banned = 1;
+			peer_drop(p, "sent bad pieces");
+			continue;
+		}
+		/* This peer "no longer has" it, so another one is asked. */
 		if (p->has != NULL && bf_test(p->has, idx)) {
 			bf_clear(p->has, idx);
 			if (p->counted)
 				sched_peer_lost(&d->s, idx);
 		}
-		if (++p->k->bad >= DL_MAX_BAD) {
-			p->k->banned = 1;
-			peer_drop(p, "sent bad pieces");
-			return -1;
-		}
-		return 0;
 	}
+	if (k->bad >= DL_MAX_BAD)
+		k->banned = 1;
+}
+
+/* A piece's bytes arrived on the loop (GET_PIECE): verify and store.
+ * 0, or -1 if p was dropped or the download ended. */
+static int
+piece_arrived(struct peer *p, uint32_t idx, const uint8_t *data, uint32_t len)
+{
+	struct dl	*d = p->dl;
+	struct known	*k = p->k;
+	uint8_t		 md[SHA1_LEN];
+
+	if (bf_test(d->s.have, idx))
+		return 0;		/* an endgame duplicate */
+	SHA1(data, len, md);
+	if (CRYPTO_memcmp(md, d->meta.piece_sha1[idx], SHA1_LEN) != 0) {
+		piece_bad(d, k, idx);
+		return k->banned ? -1 : 0;
+	}
+	return piece_verified(d, idx, data, len);
+}
+
+/* A verified piece: store it, offer it, record it. -1 if the download
+ * ended (finished or failed). */
+static int
+piece_verified(struct dl *d, uint32_t idx, const uint8_t *data, uint32_t len)
+{
+	uint32_t	front;
+
+	if (bf_test(d->s.have, idx))
+		return 0;
 	if (write_piece(d, data, len, idx) == -1) {
 		dl_fail(d, "write %s: %s", d->part, strerror(errno));
 		return -1;
@@ -587,7 +798,7 @@ piece_arrived(struct peer *p, uint32_t idx, const uint8_t *data, uint32_t len)
 		whole_advance(d);
 	if (ev_now_ms() - d->last_save >= DL_SAVE_MS)
 		save_have(d);
-	cancel_elsewhere(d, p, idx);
+	cancel_elsewhere(d, NULL, idx);
 	serve_have(d->meta.sha1, idx);
 	if (!d->announced)
 		dl_announce(d);
@@ -618,6 +829,10 @@ peer_drop(struct peer *p, const char *why)
 		}
 	d->npeers--;
 	p->k->nconn--;
+	if ((p->st == P_PIECE || p->st == P_WAITBUF) && p->cur_live)
+		sched_released(&d->s, p->pidx);
+	if (p->cur != NULL)
+		pool_put(d, p->cur);
 	for (k = 0; k < p->qn; k++)
 		if (!p->q[k].cancelled)
 			sched_released(&d->s, p->q[k].idx);
@@ -659,7 +874,8 @@ peer_flush(struct peer *p)
 		memmove(p->out, p->out + w, p->outlen - (size_t)w);
 		p->outlen -= (size_t)w;
 	}
-	ev_mod(p->fd, EPOLLIN | (p->outlen > 0 ? EPOLLOUT : 0));
+	ev_mod(p->fd, (p->st == P_WAITBUF ? 0 : EPOLLIN) |
+	    (p->outlen > 0 ? EPOLLOUT : 0));
 	return 0;
 }
 
@@ -702,10 +918,8 @@ take_request(struct peer *p, uint32_t idx)
 	if (k == p->qn)
 		return -1;
 	live = !p->q[k].cancelled;
-	if (live) {
-		sched_released(&p->dl->s, idx);
-		bf_clear(p->req, idx);
-	}
+	if (live)
+		bf_clear(p->req, idx);	/* still in flight until hashed */
 	for (j = 0; j + k + 1 < p->qn; j++)
 		p->q[j] = p->q[j + k + 1];
 	p->qn -= k + 1;
@@ -756,6 +970,8 @@ got_message(struct peer *p, const struct wire_msg *m)
 	case WIRE_REJECT:
 		if ((r = take_request(p, m->a)) == -1)
 			return -1;
+		if (r == 1)
+			sched_released(&d->s, m->a);
 		if (bf_test(p->has, m->a)) {
 			bf_clear(p->has, m->a);
 			sched_peer_lost(&d->s, m->a);
@@ -794,13 +1010,40 @@ start_piece_data(struct peer *p, const struct wire_msg *m)
 		return -1;
 	if ((r = take_request(p, m->a)) == -1)
 		return -1;
-	if (p->piece == NULL && (p->piece = malloc(PIECE_SIZE)) == NULL)
-		return -1;
+	p->cur_live = r;
 	p->pidx = m->a;
 	p->plen = m->len;
 	p->pgot = 0;
+	if ((p->cur = pool_get(d)) == NULL) {
+		/* Every buffer is being hashed: stop reading for now. */
+		p->st = P_WAITBUF;
+		ev_mod(p->fd, p->outlen > 0 ? EPOLLOUT : 0);
+		return 1;
+	}
 	p->st = P_PIECE;
 	return 0;
+}
+
+/* All bytes of the current piece are in: hash it off the loop (or drop
+ * it if nobody wants it any more). */
+static void
+piece_received(struct peer *p)
+{
+	struct dl	*d = p->dl;
+	struct pbuf	*b = p->cur;
+
+	p->cur = NULL;
+	p->st = P_HDR;
+	if (!p->cur_live || bf_test(d->s.have, p->pidx)) {
+		if (p->cur_live)
+			sched_released(&d->s, p->pidx);
+		pool_put(d, b);
+		return;
+	}
+	b->k = p->k;
+	b->idx = p->pidx;
+	b->len = p->plen;
+	ph_queue(d, b);
 }
 
 /* One step of the receive state machine: 1 progress, 0 wait, -1 drop. */
@@ -834,8 +1077,11 @@ peer_step(struct peer *p)
 		if (rc == 0 && p->hgot < WIRE_HDR_LEN)
 			return 1;
 		p->hgot = 0;
-		if (m.type == WIRE_PIECE)
-			return start_piece_data(p, &m) == -1 ? -1 : 1;
+		if (m.type == WIRE_PIECE) {
+			if ((rc = start_piece_data(p, &m)) == -1)
+				return -1;
+			return rc == 1 ? 0 : 1;
+		}
 		if (rc > 0)	/* header-only message */
 			return got_message(p, &m) == -1 ? -1 : 1;
 		p->msg = m;
@@ -857,15 +1103,15 @@ peer_step(struct peer *p)
 		p->st = P_HDR;
 		return rc == -1 ? -1 : 1;
 	case P_PIECE:
-		r = peer_recv(p, p->piece + p->pgot, p->plen - p->pgot);
+		r = peer_recv(p, p->cur->data + p->pgot, p->plen - p->pgot);
 		if (r <= 0)
 			return (int)r;
 		if ((p->pgot += (uint32_t)r) < p->plen)
 			return 1;
-		p->st = P_HDR;
-		if (piece_arrived(p, p->pidx, p->piece, p->plen) == -1)
-			return -3;	/* p is gone */
+		piece_received(p);
 		return 1;
+	case P_WAITBUF:
+		return 0;
 	default:
 		return -1;
 	}
@@ -1091,8 +1337,10 @@ check_peers(struct dl *d)
 				peer_fail(p, "handshake timeout");
 			continue;
 		}
-		if ((p->qn > 0 || p->st == P_PIECE || p->st == P_PAYLOAD) &&
-		    now - p->last > DL_STALL_MS) {
+		if (p->st == P_WAITBUF)
+			p->last = now;	/* our wait, not the peer's */
+		else if ((p->qn > 0 || p->st == P_PIECE ||
+		    p->st == P_PAYLOAD) && now - p->last > DL_STALL_MS) {
 			peer_fail(p, "stalled");
 			continue;
 		}
@@ -1272,7 +1520,7 @@ dl_run(struct dl *d, const uint8_t *have)
 		    d->s.n - 1);
 	d->rate_at = d->last_live = d->last_save = ev_now_ms();
 	d->rate_bytes = d->info.bytes_done;
-	if (d->meta.npieces > 0 && whole_start(d) == -1)
+	if (d->meta.npieces > 0 && (whole_start(d) == -1 || ph_start(d) == -1))
 		return -1;
 	if (sched_complete(&d->s)) {
 		d->finishing = 1;

@@ -30,7 +30,7 @@ trap 'exit 1' INT TERM
 
 die() { echo "run_swarm: $*" >&2; exit 1; }
 now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", b - a }'; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 cpu_s() {	# utime+stime of a pid, in seconds
 	awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); print ($12 + $13) / hz }' \
@@ -136,7 +136,7 @@ t_ossl=$(median < "$dir/t_ossl"); t_ceil=$(median < "$dir/t_ceil")
 t_dl=$(median < "$dir/t_dl"); rss=$(median < "$dir/rss"); cpu=$(median < "$dir/cpu")
 t_up=$(median < "$dir/t_up")
 awk -v b="$bytes" -v dl="$t_dl" -v ce="$t_ceil" -v os="$t_ossl" -v up="$t_up" \
-    -v rss="$rss" -v cpu="$cpu" -v runs="$runs" -v all="$(tr '\n' ' ' < "$dir/t_dl")" 'BEGIN {
+    -v rss="$rss" -v cpu="$cpu" -v runs="$runs" -v all="$(tr "\n" " " < "$dir/t_dl")" 'BEGIN {
 	printf "swarm: %d MiB, 2 trackers, 3 seeders, 1 leecher, median of %d runs\n", b / 1048576, runs
 	printf "  download (verified): %.3f s  %.1f MB/s  (runs: %s s)\n", dl, b / dl / 1e6, all
 	printf "  transfer ceiling:    %.3f s  %.1f MB/s  -> ratio %.2f (goal >= 0.85)\n", ce, b / ce / 1e6, ce / dl
