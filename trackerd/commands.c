@@ -805,7 +805,7 @@ run_locked(struct ctx *x, const struct command *cmd, int write)
 	}
 	x->meta_held = 1;
 	rc = -1;
-	if (cmd->flags & F_AUTH)
+	if ((cmd->flags & F_AUTH) || x->pfx_token != NULL)
 		rc = auth_locked(x);
 	if (rc == -1)
 		rc = cmd->run(x);
@@ -951,6 +951,33 @@ finish_create(struct ctx *x, struct kdf_job *j)
 	return reply_ok(x, "user_created");
 }
 
+/*
+ * The session table is full: end the session idle longest, if it is past
+ * its lease (its peer vanished without logout). A scan, but only when full.
+ */
+static int
+evict_session(struct ctx *x)
+{
+	struct tracker		*t = x->t;
+	struct session_rec	*s;
+	uint32_t		 i, best = NIL;
+	uint64_t		 oldest = UINT64_MAX;
+
+	for (i = 1; i <= t->hdr->t[T_SESSION].hiwater; i++) {
+		s = SESSION(t, i);
+		if (s->h.used && s->last_touch < oldest) {
+			oldest = s->last_touch;
+			best = i;
+		}
+	}
+	if (best == NIL || oldest + t->cfg.lease_seconds >= x->now)
+		return -1;
+	log_info("sessions full: ending %s's session idle since %llu",
+	    USER(t, SESSION(t, best)->user)->name,
+	    (unsigned long long)oldest);
+	return commitf(x, "logout %s", SESSION(t, best)->token);
+}
+
 static int
 finish_login(struct ctx *x, struct kdf_job *j)
 {
@@ -962,7 +989,7 @@ finish_login(struct ctx *x, struct kdf_job *j)
 	    PW_SALT_LEN) != 0)
 		return reply_err(x, "invalid_credentials",
 		    "wrong user name or password");
-	if (state_free_count(x->t, T_SESSION) == 0)
+	if (state_free_count(x->t, T_SESSION) == 0 && evict_session(x) == -1)
 		return reply_err(x, "full", "no room for more sessions");
 	do
 		new_token(token);

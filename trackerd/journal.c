@@ -826,6 +826,7 @@ watch_add(struct tracker *t)
 	if (inotify_add_watch(t->watch_fd, t->hdr->journal_path,
 	    IN_MODIFY) == -1)
 		log_warn("inotify_add_watch %s", t->hdr->journal_path);
+	t->watched_ino = t->hdr->journal_ino;
 	strlcpy(dir, t->hdr->journal_path, sizeof(dir));
 	if (inotify_add_watch(t->watch_fd, dirname(dir),
 	    IN_MOVED_TO | IN_CREATE) == -1)
@@ -885,14 +886,11 @@ void
 journal_poll(struct tracker *t)
 {
 	struct state_hdr	*h = t->hdr;
-	uint64_t		 ino = h->journal_ino;
 	time_t			 now = time(NULL);
 
 	drain_watch(t);
 	if (journal_changed(t) && journal_catch_up(t) == -1)
 		log_warnx("journal: %s", t->err);
-	if (t->watch_fd != -1 && h->journal_ino != ino)
-		watch_add(t);
 	if (t->cfg.sync == SYNC_EVERYSEC && (uint64_t)now != t->last_sync) {
 		t->last_sync = (uint64_t)now;
 		if (__atomic_load_n(&h->written_seq, __ATOMIC_RELAXED) >
@@ -902,6 +900,9 @@ journal_poll(struct tracker *t)
 	if (t->cfg.compact_bytes > 0 && compaction_due(t) &&
 	    journal_compact(t) == -1)
 		log_warnx("journal compaction failed: %s", t->err);
+	/* A new (compacted) file needs its own watch. */
+	if (t->watch_fd != -1 && h->journal_ino != t->watched_ino)
+		watch_add(t);
 }
 
 /* ---- compaction ---- */

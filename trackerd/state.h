@@ -172,6 +172,7 @@ struct tracker {
 	int		 buckets_held;	/* rebuild holds every bucket */
 	int		 meta_held;	/* this process holds meta */
 	uint64_t	 last_sync;	/* everysec: time of the last sync */
+	uint64_t	 watched_ino;	/* journal inode watch_fd watches */
 	char		 err[256];	/* last internal error, for replies */
 };
 

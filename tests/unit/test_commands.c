@@ -104,6 +104,9 @@ Test(commands, session_prefix)
 	fx_expect(T, &C, "session alice short list_groups",
 	    "ERR invalid_session ");
 	cr_assert_str_empty(C.token);
+	/* a prefix is checked whatever the request */
+	fx_expect(T, &C, "session alice AAAAAAAAAAAAAAAA create_user x pw",
+	    "ERR invalid_session ");
 	snprintf(line, sizeof(line), "session alice %s create_group g1", tok);
 	fx_expect(T, &C, line, "OK group_created\n");
 	/* the connection is now authenticated as alice */
@@ -390,6 +393,13 @@ Test(commands, full_tables)
 	fx_expect(t, &c, "login u1 pw-u1", "OK login_success");
 	fx_expect(t, &c, "login u1 pw-u1", "OK login_success");
 	fx_expect(t, &c, "login u1 pw-u1", "ERR full ");
+	/* a session past its lease makes room */
+	state_lock_meta(t);
+	SESSION(t, 1)->last_touch -= cfg.lease_seconds + 1;
+	state_unlock_meta(t);
+	fx_expect(t, &c, "login u1 pw-u1", "OK login_success");
+	fx_expect(t, &c, "login u1 pw-u1", "ERR full ");
+	cr_assert_eq(state_free_count(t, T_SESSION), 0);
 	fx_expect(t, &c, "create_group g1", "OK group_created");
 	fx_expect(t, &c, "create_group g2", "ERR full ");
 	l = fx_upload_line("g1", "f1", 1, "127.0.0.1", 1, 1);
