@@ -615,11 +615,12 @@ tracker_worker_died(struct tracker *t, int pid)
 
 /* ---- the write path ---- */
 
-/* flock the journal, reopening it first if it was replaced (compacted). */
+/* flock the journal, reopening it first if it was replaced (compacted);
+ * *fst is the locked file's. */
 static int
-lock_journal(struct tracker *t, int op)
+lock_journal(struct tracker *t, int op, struct stat *fst)
 {
-	struct stat	st, fst;
+	struct stat	st;
 	int		fd;
 
 	for (;;) {
@@ -629,9 +630,14 @@ lock_journal(struct tracker *t, int op)
 				    strerror(errno));
 				return -1;
 			}
+		if (fstat(t->jfd, fst) == -1) {
+			snprintf(t->err, sizeof(t->err), "fstat: %s",
+			    strerror(errno));
+			flock(t->jfd, LOCK_UN);
+			return -1;
+		}
 		if (stat(t->hdr->journal_path, &st) == -1 ||
-		    fstat(t->jfd, &fst) == -1 ||
-		    (st.st_ino == fst.st_ino && st.st_dev == fst.st_dev))
+		    (st.st_ino == fst->st_ino && st.st_dev == fst->st_dev))
 			return 0;
 		if ((fd = open_journal(t->hdr->journal_path)) == -1) {
 			snprintf(t->err, sizeof(t->err), "open %.100s: %s",
@@ -644,19 +650,15 @@ lock_journal(struct tracker *t, int op)
 	}
 }
 
-/* Apply what others appended; flock and meta held. */
+/* Apply what others appended; flock and meta held, st the journal's. */
 static int
-catch_up_locked(struct tracker *t, int exclusive)
+catch_up_locked(struct tracker *t, int exclusive, const struct stat *stp)
 {
 	struct state_hdr	*h = t->hdr;
-	struct stat		 st;
+	struct stat		 st = *stp;
 	struct scan		 sc;
 	int			 rc;
 
-	if (fstat(t->jfd, &st) == -1) {
-		snprintf(t->err, sizeof(t->err), "fstat: %s", strerror(errno));
-		return -1;
-	}
 	if ((uint64_t)st.st_ino != h->journal_ino ||
 	    (uint64_t)st.st_dev != h->journal_dev ||
 	    (uint64_t)st.st_size < h->applied_off) {
@@ -696,13 +698,15 @@ corrupt:
 static int
 begin(struct tracker *t, int op)
 {
-	if (lock_journal(t, op) == -1)
+	struct stat	st;
+
+	if (lock_journal(t, op, &st) == -1)
 		return -1;
 	if (state_lock_meta(t) == -1) {
 		snprintf(t->err, sizeof(t->err), "state repair failed");
 		goto fail;
 	}
-	if (catch_up_locked(t, op == LOCK_EX) == -1) {
+	if (catch_up_locked(t, op == LOCK_EX, &st) == -1) {
 		state_unlock_meta(t);
 		goto fail;
 	}

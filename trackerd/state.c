@@ -261,6 +261,7 @@ fail:
 int
 state_map(struct tracker *t, int create, char *err, size_t errlen)
 {
+	t->pid = getpid();
 	return create ? state_create(t, err, errlen) :
 	    state_attach(t, err, errlen);
 }
@@ -294,7 +295,8 @@ state_reset_locked(struct tracker *t)
 /* ---- locks ---- */
 
 static int
-lock_robust(pthread_mutex_t *m, int32_t *owner, const char *what)
+lock_robust(struct tracker *t, pthread_mutex_t *m, int32_t *owner,
+    const char *what)
 {
 	int	rc;
 
@@ -303,12 +305,12 @@ lock_robust(pthread_mutex_t *m, int32_t *owner, const char *what)
 		log_warnx("%s: its owner (pid %d) died holding it; repairing",
 		    what, (int)*owner);
 		pthread_mutex_consistent(m);
-		*owner = getpid();
+		*owner = t->pid;
 		return 1;
 	}
 	if (rc != 0)
 		fatalx("pthread_mutex_lock %s: %s", what, strerror(rc));
-	*owner = getpid();
+	*owner = t->pid;
 	return 0;
 }
 
@@ -318,7 +320,7 @@ state_lock_meta(struct tracker *t)
 	struct state_hdr	*h = t->hdr;
 	int			 rc = 0;
 
-	if (lock_robust(&h->meta, &h->meta_owner, "state lock") == 1) {
+	if (lock_robust(t, &h->meta, &h->meta_owner, "state lock") == 1) {
 		h->repair_pid = h->meta_owner;
 		h->dirty = 1;
 	}
@@ -355,7 +357,7 @@ state_lock_bucket(struct tracker *t, uint32_t b)
 	if (t->buckets_held)
 		return;
 	for (;;) {
-		if (lock_robust(&h->bucket[b], &h->bucket_owner[b],
+		if (lock_robust(t, &h->bucket[b], &h->bucket_owner[b],
 		    "file bucket lock") == 0 || t->meta_held)
 			return;
 		/*
@@ -383,7 +385,7 @@ state_lock_all_buckets(struct tracker *t)
 	uint32_t	b;
 
 	for (b = 0; b < STATE_NBUCKETS; b++)
-		lock_robust(&t->hdr->bucket[b], &t->hdr->bucket_owner[b],
+		lock_robust(t, &t->hdr->bucket[b], &t->hdr->bucket_owner[b],
 		    "file bucket lock");
 	t->buckets_held = 1;
 }

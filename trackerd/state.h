@@ -166,6 +166,7 @@ struct tracker {
 	struct state_hdr *hdr;
 	size_t		 maplen;
 	int		 master;	/* created (not attached) the region */
+	int32_t		 pid;		/* getpid() at create/attach */
 	int		 jfd;		/* journal, O_RDWR|O_APPEND */
 	int		 sync_fd;	/* journal, used by journal_sync only */
 	int		 watch_fd;	/* inotify, master only */
