@@ -40,7 +40,7 @@ struct client {
 static int	lfd = -1, nclients;
 static char	self_ip[INET_ADDRSTRLEN];
 
-static void	c_flush(struct client *);
+static int	c_flush(struct client *);
 static void	c_next(struct client *);
 static void	on_client(int fd, uint32_t events, void *arg);
 
@@ -126,7 +126,9 @@ on_idle(void *arg)
 	c_drop(c);
 }
 
-static void
+/* Send what we can. -1 if the connection was dropped: c may be freed,
+ * the caller must not touch it. */
+static int
 c_flush(struct client *c)
 {
 	ssize_t	n;
@@ -140,15 +142,16 @@ c_flush(struct client *c)
 			break;
 		if (n <= 0) {
 			c_drop(c);
-			return;
+			return -1;
 		}
 		buf_consume(&c->out, (size_t)n);
 	}
 	if (c->close_after && buf_avail(&c->out) == 0) {
 		c_drop(c);
-		return;
+		return -1;
 	}
 	c_events(c);
+	return 0;
 }
 
 /* ---- replies ---- */
@@ -176,8 +179,7 @@ reply_status(struct client *c, int code, const char *msg)
 	explicit_bzero(c->line, sizeof(c->line));
 	if (c->rdhup)
 		c->close_after = 1;
-	c_flush(c);
-	if (c->dead || c->close_after)
+	if (c_flush(c) == -1 || c->dead || c->close_after)
 		return;
 	ev_timer_cancel(c->t_idle);
 	c->t_idle = ev_timer(IDLE_MS, on_idle, c);
@@ -786,8 +788,7 @@ on_progress(void *arg)
 	download_foreach(find_download, &f);
 	if (f.found) {
 		put_download(c, 'P', &f.last);
-		c_flush(c);
-		if (c->dead)
+		if (c_flush(c) == -1)
 			return;
 	}
 	c->t_progress = ev_timer(PROGRESS_MS, on_progress, c);
@@ -814,17 +815,22 @@ on_wait_done(void *arg, const struct dl_info *d)
 static void
 h_wait(struct client *c)
 {
-	c_ref(c);
+	int	r;
+
+	c_ref(c);		/* held across a callback run at once */
+	c_ref(c);		/* for on_wait_done */
 	c->waiting = 1;
-	if (download_wait(c->req.argv[0], c->req.argv[1], on_wait_done, c) ==
-	    -1) {
+	r = download_wait(c->req.argv[0], c->req.argv[1], on_wait_done, c);
+	if (r == -1) {
 		c->waiting = 0;
-		c_unref(c);
+		c->refs--;
+	}
+	if (c_unref(c))
+		return;
+	if (r == -1)
 		reply_errorf(c, CTL_FAIL, "no download of %s in group %s",
 		    c->req.argv[1], c->req.argv[0]);
-		return;
-	}
-	if (c->waiting && !c->dead)
+	else if (c->waiting)
 		c->t_progress = ev_timer(PROGRESS_MS, on_progress, c);
 }
 
@@ -871,7 +877,8 @@ c_next(struct client *c)
 
 	if (c->busy || c->dead || c->close_after)
 		return;
-	r = buf_getline(&c->in, CTL_MAX_LINE, &line, &len);
+	r = buf_avail(&c->in) == 0 ? 0 :
+	    buf_getline(&c->in, CTL_MAX_LINE, &line, &len);
 	if (r == 0) {
 		c_events(c);
 		return;
@@ -933,11 +940,9 @@ on_client(int fd, uint32_t events, void *arg)
 		c->rdhup = 1;	/* answer, then close */
 		c_events(c);
 	}
-	if ((events & EPOLLOUT) && buf_avail(&c->out) > 0) {
-		c_flush(c);
-		if (c->dead)
-			return;
-	}
+	if ((events & EPOLLOUT) && buf_avail(&c->out) > 0 &&
+	    c_flush(c) == -1)
+		return;
 	if ((events & EPOLLIN) && !c->busy)
 		c_read(c);
 }

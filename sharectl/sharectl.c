@@ -110,7 +110,8 @@ read_answer(int fd, const struct sc_cmd *cmd)
 	buf_init(&b, 2 * CTL_MAX_LINE);
 	sc_output_begin(&out, cmd, json, stdout);
 	for (;;) {
-		got = buf_getline(&b, CTL_MAX_LINE, &line, &len);
+		got = buf_avail(&b) == 0 ? 0 :
+		    buf_getline(&b, CTL_MAX_LINE, &line, &len);
 		if (got == -1)
 			goto bad;
 		if (got == 0) {
