@@ -529,7 +529,7 @@ cmd_download_file(struct ctx *x)
 	/* Read the file under its bucket only: the hashes can be many. */
 	state_unlock_meta(x->t);
 	x->meta_held = 0;
-	b = state_file_bucket(g, x->argv[2]);
+	b = state_file_bucket(x->t, g, x->argv[2]);
 	state_lock_bucket(x->t, b);
 	if ((fi = state_find_file_locked(x->t, g, x->argv[2])) == NIL)
 		reply_err(x, "no_such_file", "no file %s in %s", x->argv[2],

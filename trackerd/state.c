@@ -40,10 +40,11 @@ mix64(uint64_t x)
 	return x;
 }
 
+/* Keyed by a random per-region seed so names cannot be chosen to collide. */
 static uint64_t
-hash_str(const char *s)
+hash_str(struct tracker *t, const char *s)
 {
-	uint64_t	h = 0xcbf29ce484222325ull;
+	uint64_t	h = 0xcbf29ce484222325ull ^ t->hdr->hash_seed;
 
 	while (*s) {
 		h ^= (unsigned char)*s++;
@@ -53,21 +54,21 @@ hash_str(const char *s)
 }
 
 static uint64_t
-hash_pair(uint32_t a, uint32_t b)
+hash_pair(struct tracker *t, uint32_t a, uint32_t b)
 {
-	return mix64((uint64_t)a << 32 | b);
+	return mix64(((uint64_t)a << 32 | b) ^ t->hdr->hash_seed);
 }
 
 static uint64_t
-hash_file(uint32_t group, const char *name)
+hash_file(struct tracker *t, uint32_t group, const char *name)
 {
-	return hash_str(name) ^ mix64(group + 0x9e3779b97f4a7c15ull);
+	return hash_str(t, name) ^ mix64(group + 0x9e3779b97f4a7c15ull);
 }
 
 uint32_t
-state_file_bucket(uint32_t group, const char *name)
+state_file_bucket(struct tracker *t, uint32_t group, const char *name)
 {
-	return (uint32_t)(hash_file(group, name) & (STATE_NBUCKETS - 1));
+	return (uint32_t)(hash_file(t, group, name) & (STATE_NBUCKETS - 1));
 }
 
 /* ---- layout ---- */
@@ -164,6 +165,7 @@ header_init(struct tracker *t, uint64_t size)
 	h->version = STATE_VERSION;
 	h->nbuckets = STATE_NBUCKETS;
 	h->size = size;
+	arc4random_buf(&h->hash_seed, sizeof(h->hash_seed));
 	h->arena_cap = t->cfg.max_hashes;
 	layout(&t->cfg, h->t, &h->arena_off);
 	if ((errno = mutex_init(&h->meta)) != 0)
@@ -538,7 +540,7 @@ list_remove(struct tracker *t, enum table_id id, size_t off, struct list *l,
 uint32_t
 state_find_user_locked(struct tracker *t, const char *name)
 {
-	uint32_t	i = *hash_head(t, T_USER, hash_str(name));
+	uint32_t	i = *hash_head(t, T_USER, hash_str(t, name));
 
 	for (; i != NIL; i = USER(t, i)->h.hnext)
 		if (strcmp(USER(t, i)->name, name) == 0)
@@ -549,7 +551,7 @@ state_find_user_locked(struct tracker *t, const char *name)
 uint32_t
 state_find_group_locked(struct tracker *t, const char *name)
 {
-	uint32_t	i = *hash_head(t, T_GROUP, hash_str(name));
+	uint32_t	i = *hash_head(t, T_GROUP, hash_str(t, name));
 
 	for (; i != NIL; i = GROUP(t, i)->h.hnext)
 		if (strcmp(GROUP(t, i)->name, name) == 0)
@@ -560,7 +562,7 @@ state_find_group_locked(struct tracker *t, const char *name)
 static uint32_t
 find_pair(struct tracker *t, enum table_id id, uint32_t g, uint32_t u)
 {
-	uint32_t		 i = *hash_head(t, id, hash_pair(g, u));
+	uint32_t		 i = *hash_head(t, id, hash_pair(t, g, u));
 	struct member_rec	*m;
 
 	for (; i != NIL; i = m->h.hnext) {
@@ -586,7 +588,7 @@ state_find_request_locked(struct tracker *t, uint32_t g, uint32_t u)
 uint32_t
 state_find_session_locked(struct tracker *t, const char *token)
 {
-	uint32_t	i = *hash_head(t, T_SESSION, hash_str(token));
+	uint32_t	i = *hash_head(t, T_SESSION, hash_str(t, token));
 
 	for (; i != NIL; i = SESSION(t, i)->h.hnext)
 		if (strcmp(SESSION(t, i)->token, token) == 0)
@@ -597,7 +599,7 @@ state_find_session_locked(struct tracker *t, const char *token)
 uint32_t
 state_find_file_locked(struct tracker *t, uint32_t g, const char *name)
 {
-	uint32_t	 i = *hash_head(t, T_FILE, hash_file(g, name));
+	uint32_t	 i = *hash_head(t, T_FILE, hash_file(t, g, name));
 	struct file_rec	*f;
 
 	for (; i != NIL; i = f->h.hnext) {
@@ -660,7 +662,7 @@ state_add_user_locked(struct tracker *t, const char *name,
 	strlcpy(u->name, name, sizeof(u->name));
 	u->pw = *pw;
 	u->seq = seq;
-	hash_insert(t, T_USER, hash_str(name), i);
+	hash_insert(t, T_USER, hash_str(t, name), i);
 	return 0;
 }
 
@@ -679,7 +681,7 @@ state_add_session_locked(struct tracker *t, const char *user,
 	strlcpy(s->token, token, sizeof(s->token));
 	s->user = u;
 	s->last_touch = s->journaled_touch = when;
-	hash_insert(t, T_SESSION, hash_str(token), i);
+	hash_insert(t, T_SESSION, hash_str(t, token), i);
 	return 0;
 }
 
@@ -688,7 +690,7 @@ file_delete(struct tracker *t, uint32_t fi)
 {
 	struct file_rec	*f = FILEREC(t, fi);
 
-	hash_remove(t, T_FILE, hash_file(f->group, f->name), fi);
+	hash_remove(t, T_FILE, hash_file(t, f->group, f->name), fi);
 	list_remove(t, T_FILE, offsetof(struct file_rec, glink),
 	    &GROUP(t, f->group)->files, fi);
 	rec_free(t, T_FILE, fi);
@@ -703,7 +705,7 @@ seeder_delete(struct tracker *t, uint32_t si)
 	struct file_rec		*f = FILEREC(t, s->file);
 	uint32_t		 fi = s->file, b;
 
-	b = state_file_bucket(f->group, f->name);
+	b = state_file_bucket(t, f->group, f->name);
 	state_lock_bucket(t, b);
 	list_remove(t, T_SEEDER, offsetof(struct seeder_rec, flink),
 	    &f->seeders, si);
@@ -726,7 +728,7 @@ state_del_session_locked(struct tracker *t, const char *token)
 	s = SESSION(t, i);
 	while (s->seeders.head != NIL)
 		seeder_delete(t, s->seeders.head);
-	hash_remove(t, T_SESSION, hash_str(token), i);
+	hash_remove(t, T_SESSION, hash_str(t, token), i);
 	rec_free(t, T_SESSION, i);
 	return 0;
 }
@@ -764,7 +766,7 @@ member_add(struct tracker *t, enum table_id id, uint32_t g, uint32_t u,
 	m->group = g;
 	m->user = u;
 	m->seq = seq;
-	hash_insert(t, id, hash_pair(g, u), i);
+	hash_insert(t, id, hash_pair(t, g, u), i);
 	list_append(t, id, offsetof(struct member_rec, glink),
 	    id == T_MEMBER ? &gr->members : &gr->requests, i);
 	return i;
@@ -776,7 +778,7 @@ member_del(struct tracker *t, enum table_id id, uint32_t i)
 	struct member_rec	*m = state_rec(t, id, i);
 	struct group_rec	*gr = GROUP(t, m->group);
 
-	hash_remove(t, id, hash_pair(m->group, m->user), i);
+	hash_remove(t, id, hash_pair(t, m->group, m->user), i);
 	list_remove(t, id, offsetof(struct member_rec, glink),
 	    id == T_MEMBER ? &gr->members : &gr->requests, i);
 	rec_free(t, id, i);
@@ -797,7 +799,7 @@ state_add_group_locked(struct tracker *t, const char *name,
 	g = GROUP(t, i);
 	strlcpy(g->name, name, sizeof(g->name));
 	g->owner = u;
-	hash_insert(t, T_GROUP, hash_str(name), i);
+	hash_insert(t, T_GROUP, hash_str(t, name), i);
 	list_append(t, T_GROUP, offsetof(struct group_rec, all),
 	    &t->hdr->groups, i);
 	member_add(t, T_MEMBER, i, u, seq);
@@ -898,7 +900,7 @@ group_delete(struct tracker *t, uint32_t g)
 			seeder_delete(t, f->seeders.head);
 		seeder_delete(t, f->seeders.head);
 	}
-	hash_remove(t, T_GROUP, hash_str(gr->name), g);
+	hash_remove(t, T_GROUP, hash_str(t, gr->name), g);
 	list_remove(t, T_GROUP, offsetof(struct group_rec, all),
 	    &t->hdr->groups, g);
 	rec_free(t, T_GROUP, g);
@@ -992,9 +994,9 @@ state_add_file_locked(struct tracker *t, const char *group, const char *name,
 		memcpy(state_piece_hash(t, f->hash_off, 0), hashes,
 		    (size_t)npieces * SHA1_LEN);
 	h->arena_used += npieces;
-	b = state_file_bucket(g, name);
+	b = state_file_bucket(t, g, name);
 	state_lock_bucket(t, b);
-	hash_insert(t, T_FILE, hash_file(g, name), fi);
+	hash_insert(t, T_FILE, hash_file(t, g, name), fi);
 	list_append(t, T_FILE, offsetof(struct file_rec, glink),
 	    &GROUP(t, g)->files, fi);
 	seeder_set(t, fi, ip, port, sess);
@@ -1013,7 +1015,7 @@ state_add_seeder_locked(struct tracker *t, const char *group,
 	    (sess = state_find_session_locked(t, token)) == NIL ||
 	    (fi = state_find_file_locked(t, g, name)) == NIL)
 		return -1;
-	b = state_file_bucket(g, name);
+	b = state_file_bucket(t, g, name);
 	state_lock_bucket(t, b);
 	rc = seeder_set(t, fi, ip, port, sess);
 	state_unlock_bucket(t, b);

@@ -129,6 +129,7 @@ struct state_hdr {
 	uint32_t	version;
 	uint32_t	nbuckets;
 	uint64_t	size;
+	uint64_t	hash_seed;	/* random, keys every hash index */
 	struct table_desc t[T_NTABLES];
 	/*
 	 * Piece hashes live in a bump-allocated arena: a deleted file's hashes
@@ -206,7 +207,7 @@ void	*state_rec(struct tracker *, enum table_id, uint32_t idx);
 #define SEEDER(t, i)	((struct seeder_rec *)state_rec((t), T_SEEDER, (i)))
 uint32_t state_free_count(struct tracker *, enum table_id);
 uint8_t	*state_piece_hash(struct tracker *, uint64_t hash_off, uint32_t i);
-uint32_t state_file_bucket(uint32_t group, const char *name);
+uint32_t state_file_bucket(struct tracker *, uint32_t group, const char *name);
 
 /* Lookups (meta held; files: meta or the file's bucket held). 0 if none. */
 uint32_t state_find_user_locked(struct tracker *, const char *name);

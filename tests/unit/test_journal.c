@@ -466,3 +466,79 @@ Test(journal, dead_lock_owner_is_repaired_from_the_journal)
 	state_unlock_bucket(t, 5);
 	tracker_destroy(t);
 }
+
+Test(journal, dead_bucket_holder_is_repaired_for_readers)
+{
+	struct tracker	*t;
+	struct client	 c;
+	char		*l;
+	pid_t		 pid;
+	int		 st, b;
+
+	t = fx_open(&fx_cfg);
+	fx_client(&c, "127.0.0.1");
+	fx_login(t, &c, "alice", 1);
+	fx_expect(t, &c, "create_group g", "OK group_created");
+	l = fx_upload_line("g", "f", 10, "127.0.0.1", 7001, 1);
+	fx_expect(t, &c, l, "OK file_uploaded");
+	free(l);
+	state_lock_meta(t);
+	b = (int)state_file_bucket(t, state_find_group_locked(t, "g"), "f");
+	state_unlock_meta(t);
+	if ((pid = fork()) == 0) {
+		char		 err[256];
+		struct tracker	*w = tracker_attach(&fx_cfg, err, sizeof(err));
+
+		if (w == NULL)
+			_exit(2);
+		state_lock_bucket(w, (uint32_t)b);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* download_file reads under that bucket only */
+	fx_expect(t, &c, "download_file g f", "OK 10 ");
+	cr_assert_eq(t->hdr->rebuilds, 1);
+	fx_expect(t, &c, "download_file g f", "OK 10 ");
+	tracker_destroy(t);
+}
+
+Test(journal, poll_compacts_when_mostly_dead)
+{
+	struct tracker	*t;
+	struct client	 c;
+	off_t		 big;
+
+	fx_cfg.compact_bytes = 4096;
+	t = fx_open(&fx_cfg);
+	fx_client(&c, "127.0.0.1");
+	cr_assert_geq(journal_watch_fd(t), 0);
+	churn(t, &c, 20);
+	big = jsize();
+	cr_assert_gt(big, 4096);
+	journal_poll(t);
+	cr_assert_lt(jsize(), big / 4, "not compacted: %lld", (long long)jsize());
+	/* small and live: no second compaction */
+	big = jsize();
+	journal_poll(t);
+	cr_assert_eq(jsize(), big);
+	fx_expect(t, &c, "list_groups", "OK 2\n");
+	tracker_destroy(t);
+}
+
+Test(journal, everysec_policy_syncs_in_poll)
+{
+	struct tracker	*t;
+	struct client	 c;
+	uint64_t	 seq = 1;
+
+	fx_cfg.sync = SYNC_EVERYSEC;
+	t = fx_open(&fx_cfg);
+	fx_client(&c, "127.0.0.1");
+	fx_req_seq(t, &c, "create_user alice pw-alice", &seq);
+	cr_assert_eq(seq, 0, "everysec replies need not wait");
+	cr_assert_eq(journal_durable_seq(t), 0);
+	journal_poll(t);
+	cr_assert_eq(journal_durable_seq(t), 1);
+	tracker_destroy(t);
+}
