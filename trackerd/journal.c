@@ -500,6 +500,7 @@ tracker_new(const struct tracker_config *cfg)
 		return NULL;
 	t->cfg = *cfg;
 	t->jfd = t->sync_fd = t->watch_fd = -1;
+	pthread_mutex_init(&t->sync_mu, NULL);
 	if (t->cfg.shm_name[0] == '\0')
 		snprintf(t->cfg.shm_name, sizeof(t->cfg.shm_name),
 		    "/p2pshare-trackerd-%u", ntohs(cfg->self.sin.sin_port));
@@ -590,6 +591,7 @@ tracker_detach(struct tracker *t)
 	if (t->watch_fd != -1)
 		close(t->watch_fd);
 	state_unmap(t);
+	pthread_mutex_destroy(&t->sync_mu);
 	free(t);
 }
 
@@ -790,8 +792,21 @@ journal_commit(struct tracker *t, const char *body, size_t len)
 
 /* ---- sync, watch, poll ---- */
 
+static uint64_t	sync_locked(struct tracker *);
+
 uint64_t
 journal_sync(struct tracker *t)
+{
+	uint64_t	d;
+
+	pthread_mutex_lock(&t->sync_mu);
+	d = sync_locked(t);
+	pthread_mutex_unlock(&t->sync_mu);
+	return d;
+}
+
+static uint64_t
+sync_locked(struct tracker *t)
 {
 	struct state_hdr	*h = t->hdr;
 	struct stat		 st, fst;

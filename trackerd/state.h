@@ -170,6 +170,7 @@ struct tracker {
 	int32_t		 pid;		/* getpid() at create/attach */
 	int		 jfd;		/* journal, O_RDWR|O_APPEND */
 	int		 sync_fd;	/* journal, used by journal_sync only */
+	pthread_mutex_t	 sync_mu;	/* journal_sync may run on two threads */
 	int		 watch_fd;	/* inotify, master only */
 	int		 buckets_held;	/* rebuild holds every bucket */
 	int		 meta_held;	/* this process holds meta */
