@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -64,6 +65,44 @@ sw_port(void)
 	return p;
 }
 
+/*
+ * h_spawn, but the daemon is SIGKILLed if the test process dies first (a
+ * failed assertion in a fixture skips the teardown): nothing outlives a
+ * test run.
+ */
+static inline int
+sw_spawn(struct h_proc *p, char *const argv[], char *const env[],
+    const char *logpath)
+{
+	char	path[PATH_MAX * 2];
+	pid_t	parent = getpid();
+	int	fd, i;
+
+	snprintf(path, sizeof(path), "%s/%s", h_root(), argv[0]);
+	p->log[0] = '\0';
+	if (strlen(logpath) < sizeof(p->log))
+		memcpy(p->log, logpath, strlen(logpath) + 1);
+	if ((p->pid = fork()) == -1)
+		return -1;
+	if (p->pid == 0) {
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		if ((fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644)) >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		if ((fd = open("/dev/null", O_RDONLY)) >= 0)
+			dup2(fd, 0);
+		for (i = 0; env && env[i]; i++)
+			putenv(env[i]);
+		execv(path, argv);
+		_exit(127);
+	}
+	return 0;
+}
+
 static inline void
 sw_start_tracker(int i)
 {
@@ -73,7 +112,7 @@ sw_start_tracker(int i)
 
 	snprintf(no, sizeof(no), "%d", i + 1);
 	snprintf(log, sizeof(log), "%s/trackerd%d.log", SW.dir, i + 1);
-	cr_assert_eq(h_spawn(&SW.trk[i], argv, NULL, log), 0);
+	cr_assert_eq(sw_spawn(&SW.trk[i], argv, NULL, log), 0);
 	cr_assert_eq(h_wait_port(SW.tport[i], 10000), 0, "trackerd %d up", i + 1);
 }
 
@@ -88,7 +127,7 @@ sw_start_peer(int i)
 
 	snprintf(self, sizeof(self), "127.0.0.1:%u", SW.pport[i]);
 	unlink(SW.sock[i]);
-	cr_assert_eq(h_spawn(&SW.peer[i], argv, env, SW.plog[i]), 0);
+	cr_assert_eq(sw_spawn(&SW.peer[i], argv, env, SW.plog[i]), 0);
 	cr_assert_eq(h_wait_file(SW.sock[i], 10000), 0, "peerd %d up", i);
 }
 
