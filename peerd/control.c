@@ -831,7 +831,7 @@ h_wait(struct client *c)
 		reply_errorf(c, CTL_FAIL, "no download of %s in group %s",
 		    c->req.argv[1], c->req.argv[0]);
 	else if (c->waiting)
-		c->t_progress = ev_timer(PROGRESS_MS, on_progress, c);
+		on_progress(c);		/* at once, then every PROGRESS_MS */
 }
 
 static const struct {

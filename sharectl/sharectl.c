@@ -88,10 +88,16 @@ progress(const struct ctl_reply *r)
 	human(d, sizeof(d), (double)done);
 	human(t, sizeof(t), (double)total);
 	human(s, sizeof(s), (double)rate);
-	eta = rate && total > done ? (total - done + rate - 1) / rate : 0;
-	fprintf(stderr, "\r%3u%% [%s] %s/%s %s/s ETA %llu:%02llu ", pct, bar,
-	    d, t, s, (unsigned long long)(eta / 60),
-	    (unsigned long long)(eta % 60));
+	fprintf(stderr, "\r%3u%% [%s] %s/%s %s/s ", pct, bar, d, t, s);
+	if (done >= total)
+		fputs("done     ", stderr);
+	else if (rate == 0)
+		fputs("ETA --:--", stderr);
+	else {
+		eta = (total - done + rate - 1) / rate;
+		fprintf(stderr, "ETA %llu:%02llu", (unsigned long long)(eta / 60),
+		    (unsigned long long)(eta % 60));
+	}
 	fflush(stderr);
 }
 
