@@ -410,6 +410,20 @@ open_journal(const char *path)
 	return open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 }
 
+/*
+ * Unlock before closing: the master's descriptor is inherited by the
+ * workers it forks, so closing it alone would not release its flock.
+ */
+static void
+close_journal(struct tracker *t)
+{
+	if (t->jfd == -1)
+		return;
+	flock(t->jfd, LOCK_UN);
+	close(t->jfd);
+	t->jfd = -1;
+}
+
 static void
 set_position(struct tracker *t, int fd, const struct scan *sc, int fresh)
 {
@@ -584,8 +598,7 @@ tracker_detach(struct tracker *t)
 {
 	if (t == NULL)
 		return;
-	if (t->jfd != -1)
-		close(t->jfd);
+	close_journal(t);
 	if (t->sync_fd != -1)
 		close(t->sync_fd);
 	if (t->watch_fd != -1)
@@ -647,7 +660,7 @@ lock_journal(struct tracker *t, int op, struct stat *fst)
 			flock(t->jfd, LOCK_UN);
 			return -1;
 		}
-		close(t->jfd);
+		close_journal(t);
 		t->jfd = fd;
 	}
 }
@@ -1114,9 +1127,9 @@ journal_compact(struct tracker *t)
 		goto fail;
 	}
 	sync_dir(t->hdr->journal_path);
-	/* The old file stays locked until we let go of its descriptor. */
+	/* Writers waiting on the old file find the new one when we let go. */
 	if ((fd = open_journal(t->hdr->journal_path)) != -1) {
-		close(t->jfd);
+		close_journal(t);
 		t->jfd = fd;
 		flock(t->jfd, LOCK_EX);
 	}

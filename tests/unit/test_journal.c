@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <fcntl.h>
+#include <signal.h>
 
 #include "tests/unit/tracker_fixture.h"
 #include "trackerd/crc32.h"
@@ -541,4 +542,36 @@ Test(journal, everysec_policy_syncs_in_poll)
 	journal_poll(t);
 	cr_assert_eq(journal_durable_seq(t), 1);
 	tracker_destroy(t);
+}
+
+Test(journal, compaction_releases_a_lock_shared_with_children)
+{
+	struct tracker_config	cfg2;
+	struct tracker		*a, *b;
+	struct client		 ca, cb;
+	pid_t			 pid;
+	int			 st;
+
+	a = fx_open(&fx_cfg);
+	fx_config(&cfg2, 2);
+	b = fx_open(&cfg2);
+	fx_client(&ca, "127.0.0.1");
+	fx_client(&cb, "127.0.0.1");
+	churn(a, &ca, 3);
+	/* a forked worker inherits a's journal descriptor */
+	if ((pid = fork()) == 0) {
+		alarm(20);
+		pause();
+		_exit(0);
+	}
+	cr_assert_eq(journal_compact(a), 0, "%s", a->err);
+	alarm(5);	/* a leaked flock would block b forever */
+	fx_expect(b, &cb, "create_user carol pw", "OK user_created");
+	journal_poll(a);
+	fx_expect(a, &ca, "create_user carol pw", "ERR user_exists");
+	alarm(0);
+	kill(pid, SIGKILL);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	tracker_destroy(b);
+	tracker_destroy(a);
 }
