@@ -334,6 +334,33 @@ reader_line(struct reader *r, size_t *len, uint64_t *lineoff, int *err)
 	}
 }
 
+struct scratch {
+	char	*p;
+	size_t	 cap;
+};
+
+/* Apply one checked body (copied: the reader's buffer stays intact). */
+static int
+apply_line(struct tracker *t, struct scratch *s, const char *body,
+    size_t blen, uint64_t seq, uint64_t lineno)
+{
+	if (blen + 1 > s->cap) {
+		free(s->p);
+		s->cap = blen + 1 > 4096 ? blen + 1 : 4096;
+		if ((s->p = malloc(s->cap)) == NULL) {
+			s->cap = 0;
+			return -1;
+		}
+	}
+	memcpy(s->p, body, blen);
+	s->p[blen] = '\0';
+	if (journal_apply_body(t, s->p, blen, seq) == -1)
+		log_warnx("%s:%llu: change %llu does not apply; skipped",
+		    t->cfg.journal_path, (unsigned long long)lineno,
+		    (unsigned long long)seq);
+	return 0;
+}
+
 /*
  * Apply every good line of fd from offset from. A bad line followed by a
  * good one is corruption in the middle (-1, sc->bad_line says where); bad
@@ -344,62 +371,47 @@ scan_apply(struct tracker *t, int fd, uint64_t from, uint64_t line_base,
     struct scan *sc)
 {
 	struct reader	 r = { .fd = fd, .pos = from, .cap = 2 * READ_CHUNK };
-	char		*line, *scratch = NULL;
+	struct scratch	 s = { NULL, 0 };
+	char		*line = NULL;
 	const char	*body;
-	size_t		 len, blen, scap = 0;
+	size_t		 len, blen;
 	uint64_t	 seq, lineno = line_base, off;
-	int		 no, rc, err = 0, ret = 0;
+	int		 no, rc, err = 0;
 
 	memset(sc, 0, sizeof(*sc));
 	sc->end = from;
 	if ((r.data = malloc(r.cap)) == NULL)
-		return -1;
-	while ((line = reader_line(&r, &len, &off, &err)) != NULL) {
+		err = 1;
+	while (!err && (line = reader_line(&r, &len, &off, &err)) != NULL) {
 		lineno++;
 		rc = journal_parse_line(line, len, &seq, &no, &body, &blen);
-		if (rc != 0) {
-			if (sc->bad_line == 0) {
-				sc->bad_line = lineno;
-				sc->bad_why = rc == -1 ? "bad checksum" :
-				    "malformed line";
-			}
+		if (rc != 0 && sc->bad_line == 0) {
+			sc->bad_line = lineno;
+			sc->bad_why = rc == -1 ? "bad checksum" : "malformed line";
+		}
+		if (rc != 0)
 			continue;
-		}
-		if (sc->bad_line != 0) {
-			ret = -1;
-			goto done;
-		}
-		if (blen + 1 > scap) {
-			free(scratch);
-			scap = blen + 1 > 4096 ? blen + 1 : 4096;
-			if ((scratch = malloc(scap)) == NULL) {
-				ret = -1;
-				goto done;
-			}
-		}
-		memcpy(scratch, body, blen);
-		scratch[blen] = '\0';
-		if (journal_apply_body(t, scratch, blen, seq) == -1)
-			log_warnx("%s:%llu: change %llu does not apply; skipped",
-			    t->cfg.journal_path, (unsigned long long)lineno,
-			    (unsigned long long)seq);
+		if (sc->bad_line != 0)
+			break;		/* a good line after a bad one */
+		if (apply_line(t, &s, body, blen, seq, lineno) == -1)
+			err = 1;
 		sc->lines++;
 		sc->end = off + len + 1;
 		if (seq > sc->last_seq)
 			sc->last_seq = seq;
 	}
+	free(s.p);
+	free(r.data);
 	if (err) {
 		sc->bad_line = lineno + 1;
-		sc->bad_why = "unreadable or over-long line";
-		ret = -1;
-		goto done;
+		sc->bad_why = "unreadable or over-long line, or out of memory";
+		return -1;
 	}
+	if (line != NULL)
+		return -1;
 	sc->torn = sc->bad_line != 0 || r.len > r.off;
 	sc->bad_line = 0;
-done:
-	free(scratch);
-	free(r.data);
-	return ret;
+	return 0;
 }
 
 /* ---- the tracker handle ---- */
