@@ -620,6 +620,25 @@ commit_new_file(struct ctx *x, const char *ip, uint16_t port)
 	return rc;
 }
 
+/* Journal the end of every (lapsed) seeder of fi; the last takes fi. */
+static int
+drop_lapsed_file(struct ctx *x, uint32_t fi)
+{
+	struct tracker		*t = x->t;
+	struct seeder_rec	*s;
+	char			 ip[INET_ADDRSTRLEN];
+	uint32_t		 n = FILEREC(t, fi)->seeders.count;
+
+	while (n-- > 0) {
+		s = SEEDER(t, FILEREC(t, fi)->seeders.head);
+		inet_ntop(AF_INET, &s->ip, ip, sizeof(ip));
+		if (commitf(x, "unseed %s %s %s %u", x->argv[1], x->argv[2], ip,
+		    s->port) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 cmd_upload_file(struct ctx *x)
 {
@@ -634,7 +653,15 @@ cmd_upload_file(struct ctx *x)
 	inet_ntop(AF_INET, &x->c->peer_ip, ip, sizeof(ip));
 	parse_port(x->argv[5], &port);
 	parse_u64(x->argv[3], 0, UINT64_MAX, &size);
-	if ((fi = state_find_file_locked(t, g, x->argv[2])) != NIL) {
+	fi = state_find_file_locked(t, g, x->argv[2]);
+	if (fi != NIL && !same_content(x, fi) &&
+	    state_file_active_seeders(t, fi, x->now) == 0) {
+		/* Nobody offers the old content any more: the name is free. */
+		if (drop_lapsed_file(x, fi) == -1)
+			return journal_failed(x);
+		fi = NIL;
+	}
+	if (fi != NIL) {
 		if (!same_content(x, fi))
 			return reply_err(x, "file_conflict", "%s in %s has "
 			    "other content", x->argv[2], x->argv[1]);

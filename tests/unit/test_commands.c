@@ -336,6 +336,16 @@ Test(commands, lease_expiry_and_touch)
 	    " 0\nEND_OF_REPLY\n"));
 	fx_expect(T, &B, "touch", "OK touched\n");
 	fx_expect(T, &A, "list_files g", "OK 1\n");
+	/* while nobody offers it, its name may take other content */
+	state_lock_meta(T);
+	s->last_touch -= fx_cfg.lease_seconds + 5;
+	state_unlock_meta(T);
+	l = fx_upload_line("g", "fa", 20, "127.0.0.1", 7001, 2);
+	fx_expect(T, &A, l, "OK file_uploaded");
+	free(l);
+	fx_expect(T, &A, "download_file g fa", "OK 20 ");
+	cr_assert_not_null(strstr(fx_req(T, &A, "download_file g fa"),
+	    " 1 127.0.0.1:7001\nEND_OF_REPLY\n"));
 }
 
 Test(commands, touch_is_journaled_rarely)
