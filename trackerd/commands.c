@@ -103,7 +103,9 @@ reply_err(struct ctx *x, const char *reason, const char *fmt, ...)
 static int
 reply_ok(struct ctx *x, const char *what)
 {
-	buf_printf(x->out, "OK %s\n", what);
+	buf_append(x->out, "OK ", 3);
+	buf_append(x->out, what, strlen(what));
+	buf_append(x->out, "\n", 1);
 	return R_DONE;
 }
 
@@ -456,19 +458,66 @@ cmd_list_groups(struct ctx *x)
 	buf_printf(x->out, "OK %u\n", t->hdr->groups.count);
 	for (i = t->hdr->groups.head; i != NIL; i = g->all.next) {
 		g = GROUP(t, i);
-		buf_printf(x->out, "%s %s\n", g->name, USER(t, g->owner)->name);
+		buf_append(x->out, g->name, strlen(g->name));
+		buf_append(x->out, " ", 1);
+		buf_append(x->out, USER(t, g->owner)->name,
+		    strlen(USER(t, g->owner)->name));
+		buf_append(x->out, "\n", 1);
 	}
 	return R_DONE;
 }
 
 /* ---- files ---- */
 
+/*
+ * Reply formatting without printf: list_files and download_file are the
+ * hot reads, and a download reply carries up to 131072 piece hashes.
+ */
+static void
+out_str(struct ctx *x, const char *s, size_t n)
+{
+	buf_append(x->out, s, n);
+}
+
+static void
+out_u64(struct ctx *x, char sep, uint64_t v)
+{
+	char	tmp[24], *p = tmp + sizeof(tmp);
+
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	*--p = sep;
+	out_str(x, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+static void
+out_sha1(struct ctx *x, const uint8_t sha1[SHA1_LEN])
+{
+	char	hex[SHA1_HEX_LEN + 2];
+
+	hex[0] = ' ';
+	sha1_to_hex(sha1, hex + 1);
+	out_str(x, hex, SHA1_HEX_LEN + 1);
+}
+
+static void
+out_ip_port(struct ctx *x, uint32_t ip, uint16_t port)
+{
+	const uint8_t	*b = (const uint8_t *)&ip;
+
+	out_u64(x, ' ', b[0]);
+	out_u64(x, '.', b[1]);
+	out_u64(x, '.', b[2]);
+	out_u64(x, '.', b[3]);
+	out_u64(x, ':', port);
+}
+
 static int
 cmd_list_files(struct ctx *x)
 {
 	struct tracker	*t = x->t;
 	struct file_rec	*f;
-	char		 hex[SHA1_HEX_LEN + 1];
 	uint32_t	 g, i, n, count = 0;
 
 	if ((g = need_member(x, x->argv[1])) == NIL)
@@ -477,15 +526,19 @@ cmd_list_files(struct ctx *x)
 		f = FILEREC(t, i);
 		count += state_file_active_seeders(t, i, x->now) > 0;
 	}
-	buf_printf(x->out, "OK %u\n", count);
+	out_str(x, "OK", 2);
+	out_u64(x, ' ', count);
 	for (i = GROUP(t, g)->files.head; i != NIL; i = f->glink.next) {
 		f = FILEREC(t, i);
 		if ((n = state_file_active_seeders(t, i, x->now)) == 0)
 			continue;
-		sha1_to_hex(f->sha1, hex);
-		buf_printf(x->out, "%s %llu %s %u\n", f->name,
-		    (unsigned long long)f->size, hex, n);
+		out_str(x, "\n", 1);
+		out_str(x, f->name, strlen(f->name));
+		out_u64(x, ' ', f->size);
+		out_sha1(x, f->sha1);
+		out_u64(x, ' ', n);
 	}
+	out_str(x, "\n", 1);
 	return R_DONE;
 }
 
@@ -495,26 +548,22 @@ print_file(struct ctx *x, uint32_t fi)
 	struct tracker		*t = x->t;
 	struct file_rec		*f = FILEREC(t, fi);
 	struct seeder_rec	*s;
-	char			 hex[SHA1_HEX_LEN + 1], ip[INET_ADDRSTRLEN];
 	uint32_t		 i;
 
-	sha1_to_hex(f->sha1, hex);
-	buf_printf(x->out, "OK %llu %s %u", (unsigned long long)f->size, hex,
-	    f->npieces);
-	buf_reserve(x->out, (size_t)f->npieces * (SHA1_HEX_LEN + 1) + 64);
-	for (i = 0; i < f->npieces; i++) {
-		sha1_to_hex(state_piece_hash(t, f->hash_off, i), hex);
-		buf_printf(x->out, " %s", hex);
-	}
-	buf_printf(x->out, " %u", state_file_active_seeders(t, fi, x->now));
+	buf_reserve(x->out, (size_t)f->npieces * (SHA1_HEX_LEN + 1) + 128);
+	out_str(x, "OK", 2);
+	out_u64(x, ' ', f->size);
+	out_sha1(x, f->sha1);
+	out_u64(x, ' ', f->npieces);
+	for (i = 0; i < f->npieces; i++)
+		out_sha1(x, state_piece_hash(t, f->hash_off, i));
+	out_u64(x, ' ', state_file_active_seeders(t, fi, x->now));
 	for (i = f->seeders.head; i != NIL; i = s->flink.next) {
 		s = SEEDER(t, i);
-		if (!state_seeder_active(t, i, x->now))
-			continue;
-		inet_ntop(AF_INET, &s->ip, ip, sizeof(ip));
-		buf_printf(x->out, " %s:%u", ip, s->port);
+		if (state_seeder_active(t, i, x->now))
+			out_ip_port(x, s->ip, s->port);
 	}
-	buf_printf(x->out, "\n");
+	out_str(x, "\n", 1);
 }
 
 static int
@@ -929,7 +978,7 @@ cmd_execute(struct tracker *t, struct client *c, char *line, size_t len,
 	if (x.seq != 0 && t->cfg.sync == SYNC_ALWAYS)
 		*durable_seq = x.seq;
 end:
-	buf_printf(out, "%s\n", PROTO_END);
+	buf_append(out, PROTO_END "\n", sizeof(PROTO_END));
 	return CMD_REPLY;
 }
 
