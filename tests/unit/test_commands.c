@@ -459,3 +459,61 @@ Test(commands, test_hooks_armed_by_env)
 	unsetenv("TRACKERD_TEST_HOOKS");
 	fx_expect(T, &A, "test_hold_lock 1", "ERR unknown_command ");
 }
+
+Test(commands, bad_names_everywhere)
+{
+	const char	*cmds[] = { "create_group a/b", "join_group ../g",
+	    "leave_group .g", "list_requests g!", "accept_request g b/c",
+	    "reject_request g .u", "list_files a\\b", "download_file g ..",
+	    "download_file g/ f", "stop_share g .f 127.0.0.1 1",
+	    "stop_share g f 127.0.0 1", "stop_share g f 127.0.0.1 65536" };
+	size_t		i;
+
+	fx_login(T, &A, "alice", 1);
+	fx_expect(T, &A, "create_group g", "OK group_created");
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fx_expect(T, &A, cmds[i], "ERR bad_request ");
+	fx_expect(T, &A, "list_groups", "OK 1\ng alice\nEND_OF_REPLY\n");
+}
+
+Test(commands, argument_counts)
+{
+	const char	*cmds[] = { "login alice", "logout now", "touch x",
+	    "create_group a b", "join_group", "leave_group a b",
+	    "list_requests", "accept_request g", "reject_request g u v",
+	    "list_groups x", "list_files", "download_file g",
+	    "stop_share g f 127.0.0.1", "upload_file g f 1 127.0.0.1 1 x" };
+	size_t		i;
+
+	fx_login(T, &A, "alice", 1);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		char *r = fx_req(T, &A, cmds[i]);
+
+		cr_assert(strncmp(r, "ERR bad_request usage: ", 23) == 0,
+		    "%s -> %s", cmds[i], r);
+		cr_assert_eq(strchr(r, '\n'), strstr(r, "\nEND_OF_REPLY\n"),
+		    "more than one line: %s", r);
+	}
+}
+
+Test(commands, full_memberships_and_requests)
+{
+	struct tracker_config	cfg = fx_cfg;
+
+	tracker_destroy(T);
+	cfg.max_members = 2;
+	cfg.max_requests = 1;
+	T = fx_open(&cfg);
+	fx_login(T, &A, "alice", 1);
+	fx_login(T, &B, "bob", 1);
+	fx_login(T, &C, "carol", 1);
+	fx_expect(T, &A, "create_group g", "OK group_created");
+	fx_expect(T, &B, "join_group g", "OK request_sent");
+	fx_expect(T, &C, "join_group g", "ERR full ");
+	fx_expect(T, &A, "accept_request g bob", "OK request_accepted");
+	fx_expect(T, &C, "join_group g", "OK request_sent");
+	fx_expect(T, &A, "accept_request g carol", "ERR full ");
+	fx_expect(T, &C, "create_group h", "ERR full ");
+	fx_expect(T, &A, "list_requests g", "OK 1\ncarol\n");
+	fx_expect(T, &A, "reject_request g carol", "OK request_rejected");
+}
