@@ -463,14 +463,15 @@ journal_rebuild_locked(struct tracker *t)
 	struct scan	sc;
 	int		fd;
 
-	state_reset_locked(t);
-	if ((fd = open(t->hdr->journal_path, O_RDONLY | O_CLOEXEC)) == -1) {
+	/* Never trade the state for an empty one: if the journal's name is
+	 * gone, read the file we still hold open. */
+	fd = open(t->hdr->journal_path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1 && (t->jfd == -1 ||
+	    (fd = fcntl(t->jfd, F_DUPFD_CLOEXEC, 0)) == -1)) {
 		log_warn("rebuild: open %s", t->hdr->journal_path);
-		memset(&sc, 0, sizeof(sc));
-		t->hdr->journal_ino = 0;
-		t->hdr->applied_off = t->hdr->file_lines = 0;
-		return errno == ENOENT ? 0 : -1;
+		return -1;
 	}
+	state_reset_locked(t);
 	if (scan_apply(t, fd, 0, 0, &sc) == -1) {
 		log_warnx("rebuild: %s:%llu: %s", t->hdr->journal_path,
 		    (unsigned long long)sc.bad_line, sc.bad_why);
@@ -666,7 +667,11 @@ lock_journal(struct tracker *t, int op, struct stat *fst)
 		if (stat(t->hdr->journal_path, &st) == -1 ||
 		    (st.st_ino == fst->st_ino && st.st_dev == fst->st_dev))
 			return 0;
-		if ((fd = open_journal(t->hdr->journal_path)) == -1) {
+		/* Replaced (compacted): the new file, never a new empty one. */
+		fd = open(t->hdr->journal_path, O_RDWR | O_APPEND | O_CLOEXEC);
+		if (fd == -1 && errno == ENOENT)
+			return 0;
+		if (fd == -1) {
 			snprintf(t->err, sizeof(t->err), "open %.100s: %s",
 			    t->hdr->journal_path, strerror(errno));
 			flock(t->jfd, LOCK_UN);

@@ -575,3 +575,22 @@ Test(journal, compaction_releases_a_lock_shared_with_children)
 	tracker_destroy(b);
 	tracker_destroy(a);
 }
+
+Test(journal, a_deleted_journal_never_empties_the_state)
+{
+	struct tracker	*t;
+	struct client	 c;
+
+	t = fx_open(&fx_cfg);
+	fx_client(&c, "127.0.0.1");
+	fx_login(t, &c, "alice", 1);
+	fx_expect(t, &c, "create_group g", "OK group_created");
+	cr_assert_eq(unlink(fx_journal), 0);
+	fx_expect(t, &c, "create_group h", "OK group_created");
+	t->hdr->dirty = 1;	/* force a repair from the journal */
+	fx_expect(t, &c, "list_groups", "OK 2\ng alice\nh alice\n");
+	cr_assert_eq(t->hdr->rebuilds, 1);
+	journal_poll(t);
+	fx_expect(t, &c, "list_groups", "OK 2\n");
+	tracker_destroy(t);
+}
