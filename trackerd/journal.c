@@ -634,10 +634,9 @@ tracker_destroy(struct tracker *t)
 void
 tracker_worker_died(struct tracker *t, int pid)
 {
-	/* Taking meta repairs it if pid died holding it. */
-	if (state_lock_meta(t) == 0)
-		state_unlock_meta(t);
-	else
+	/* If pid died holding meta, repair now; else the lock is someone
+	 * else's (a dead bucket holder is repaired by the next taker). */
+	if (state_repair(t) == -1)
 		log_warnx("worker %d died; repairing the state failed", pid);
 }
 

@@ -316,31 +316,76 @@ lock_robust(struct tracker *t, pthread_mutex_t *m, int32_t *owner,
 	return 0;
 }
 
+/* Meta held: rebuild from the journal if a dead owner left it dirty. */
+static int
+repair_if_dirty(struct tracker *t)
+{
+	struct state_hdr	*h = t->hdr;
+	int			 rc;
+
+	if (!__atomic_load_n(&h->dirty, __ATOMIC_ACQUIRE))
+		return 0;
+	state_lock_all_buckets(t);
+	rc = journal_rebuild_locked(t);
+	state_unlock_all_buckets(t);
+	if (rc == -1) {
+		state_unlock_meta(t);
+		return -1;
+	}
+	__atomic_store_n(&h->dirty, 0, __ATOMIC_RELEASE);
+	h->rebuilds++;
+	log_warnx("state rebuilt from the journal (%llu changes)",
+	    (unsigned long long)h->last_seq);
+	return 0;
+}
+
+static void
+owner_died(struct tracker *t, pthread_mutex_t *m)
+{
+	struct state_hdr	*h = t->hdr;
+
+	log_warnx("state lock: its owner (pid %d) died holding it; "
+	    "rebuilding from the journal", (int)h->meta_owner);
+	h->repair_pid = h->meta_owner;
+	pthread_mutex_consistent(m);
+	__atomic_store_n(&h->dirty, 1, __ATOMIC_RELEASE);
+}
+
 int
 state_lock_meta(struct tracker *t)
 {
 	struct state_hdr	*h = t->hdr;
-	int			 rc = 0;
+	int			 rc;
 
-	if (lock_robust(t, &h->meta, &h->meta_owner, "state lock") == 1) {
-		h->repair_pid = h->meta_owner;
-		h->dirty = 1;
-	}
+	rc = pthread_mutex_lock(&h->meta);
+	if (rc == EOWNERDEAD)
+		owner_died(t, &h->meta);
+	else if (rc != 0)
+		fatalx("pthread_mutex_lock state lock: %s", strerror(rc));
+	h->meta_owner = t->pid;
 	t->meta_held = 1;
-	if (__atomic_load_n(&h->dirty, __ATOMIC_ACQUIRE)) {
-		state_lock_all_buckets(t);
-		rc = journal_rebuild_locked(t);
-		state_unlock_all_buckets(t);
-		if (rc == 0) {
-			__atomic_store_n(&h->dirty, 0, __ATOMIC_RELEASE);
-			h->rebuilds++;
-			log_warnx("state rebuilt from the journal (%llu changes)",
-			    (unsigned long long)h->last_seq);
-		} else {
-			state_unlock_meta(t);
-			return -1;
-		}
-	}
+	return repair_if_dirty(t);
+}
+
+/* Repair now if the holder of meta died; never wait for a live one. */
+int
+state_repair(struct tracker *t)
+{
+	struct state_hdr	*h = t->hdr;
+	int			 rc;
+
+	rc = pthread_mutex_trylock(&h->meta);
+	if (rc == EBUSY)
+		return 0;
+	if (rc == EOWNERDEAD)
+		owner_died(t, &h->meta);
+	else if (rc != 0)
+		return -1;
+	h->meta_owner = t->pid;
+	t->meta_held = 1;
+	if (repair_if_dirty(t) == -1)
+		return -1;
+	state_unlock_meta(t);
 	return 0;
 }
 

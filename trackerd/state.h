@@ -189,6 +189,9 @@ void	state_reset_locked(struct tracker *);
  * previous owner died or the region is dirty; -1 if the repair failed. */
 int	state_lock_meta(struct tracker *);
 void	state_unlock_meta(struct tracker *);
+/* The same repair without waiting: does nothing while a live process
+ * holds meta (the master uses it when a worker dies). */
+int	state_repair(struct tracker *);
 void	state_lock_bucket(struct tracker *, uint32_t b);
 void	state_unlock_bucket(struct tracker *, uint32_t b);
 void	state_lock_all_buckets(struct tracker *);

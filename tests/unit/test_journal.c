@@ -594,3 +594,42 @@ Test(journal, a_deleted_journal_never_empties_the_state)
 	fx_expect(t, &c, "list_groups", "OK 2\n");
 	tracker_destroy(t);
 }
+
+Test(journal, repair_never_waits_for_a_live_holder)
+{
+	struct tracker	*t;
+	struct client	 c;
+	pid_t		 pid;
+	int		 st, p[2];
+	char		 ch;
+
+	t = fx_open(&fx_cfg);
+	fx_client(&c, "127.0.0.1");
+	fx_expect(t, &c, "create_user alice pw-alice", "OK user_created");
+	cr_assert_eq(pipe(p), 0);
+	if ((pid = fork()) == 0) {
+		char		 err[256];
+		struct tracker	*w = tracker_attach(&fx_cfg, err, sizeof(err));
+
+		if (w == NULL || state_lock_meta(w) == -1)
+			_exit(2);
+		if (write(p[1], "x", 1) != 1)
+			_exit(3);
+		alarm(20);
+		pause();
+		_exit(0);
+	}
+	cr_assert_eq(read(p[0], &ch, 1), 1);
+	alarm(5);
+	tracker_worker_died(t, 12345);	/* another worker: must not block */
+	alarm(0);
+	cr_assert_eq(t->hdr->rebuilds, 0);
+	kill(pid, SIGKILL);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	tracker_worker_died(t, pid);
+	cr_assert_eq(t->hdr->rebuilds, 1);
+	fx_expect(t, &c, "create_user alice x", "ERR user_exists");
+	close(p[0]);
+	close(p[1]);
+	tracker_destroy(t);
+}
