@@ -158,6 +158,8 @@ conn_close(void)
 	ev_timer_cancel(t.t_reply);
 	t.t_conn = t.t_reply = 0;
 	buf_free(&t.in);
+	if (t.out.data != NULL)
+		explicit_bzero(t.out.data, t.out.cap);
 	buf_free(&t.out);
 	t.scan = 0;
 	t.inflight = 0;
@@ -271,6 +273,8 @@ flush_out(void)
 			break;
 		if (n <= 0)
 			return -1;
+		/* a login line holds a password: leave no copy behind */
+		explicit_bzero(buf_head(&t.out), (size_t)n);
 		buf_consume(&t.out, (size_t)n);
 	}
 	return ev_mod(t.fd, EPOLLIN | (buf_avail(&t.out) ? EPOLLOUT : 0));
