@@ -434,6 +434,7 @@ close_journal(struct tracker *t)
 	flock(t->jfd, LOCK_UN);
 	close(t->jfd);
 	t->jfd = -1;
+	t->jfd_ino = t->jfd_dev = 0;
 }
 
 static void
@@ -647,8 +648,7 @@ tracker_worker_died(struct tracker *t, int pid)
 static int
 lock_journal(struct tracker *t, int op, struct stat *fst)
 {
-	struct stat	st;
-	int		fd;
+	int	fd;
 
 	for (;;) {
 		while (flock(t->jfd, op) == -1)
@@ -657,18 +657,25 @@ lock_journal(struct tracker *t, int op, struct stat *fst)
 				    strerror(errno));
 				return -1;
 			}
-		if (fstat(t->jfd, fst) == -1) {
+		if (t->jfd_ino == 0 && fstat(t->jfd, fst) == 0) {
+			t->jfd_dev = (uint64_t)fst->st_dev;
+			t->jfd_ino = (uint64_t)fst->st_ino;
+		}
+		/* One stat per change: the name still ours, and its size. */
+		if (stat(t->hdr->journal_path, fst) == -1) {
+			if (fstat(t->jfd, fst) == 0)
+				return 0;	/* name gone: keep the file */
 			snprintf(t->err, sizeof(t->err), "fstat: %s",
 			    strerror(errno));
 			flock(t->jfd, LOCK_UN);
 			return -1;
 		}
-		if (stat(t->hdr->journal_path, &st) == -1 ||
-		    (st.st_ino == fst->st_ino && st.st_dev == fst->st_dev))
+		if ((uint64_t)fst->st_ino == t->jfd_ino &&
+		    (uint64_t)fst->st_dev == t->jfd_dev)
 			return 0;
 		/* Replaced (compacted): the new file, never a new empty one. */
 		fd = open(t->hdr->journal_path, O_RDWR | O_APPEND | O_CLOEXEC);
-		if (fd == -1 && errno == ENOENT)
+		if (fd == -1 && errno == ENOENT && fstat(t->jfd, fst) == 0)
 			return 0;
 		if (fd == -1) {
 			snprintf(t->err, sizeof(t->err), "open %.100s: %s",

@@ -169,6 +169,7 @@ struct tracker {
 	int		 master;	/* created (not attached) the region */
 	int32_t		 pid;		/* getpid() at create/attach */
 	int		 jfd;		/* journal, O_RDWR|O_APPEND */
+	uint64_t	 jfd_dev, jfd_ino; /* jfd's file, 0 until known */
 	int		 sync_fd;	/* journal, used by journal_sync only */
 	pthread_mutex_t	 sync_mu;	/* journal_sync may run on two threads */
 	int		 watch_fd;	/* inotify, master only */
