@@ -109,6 +109,9 @@ struct whole {
 	pthread_mutex_t	 mtx;
 	pthread_cond_t	 cond;
 	uint32_t	 ready;		/* pieces verified from the front */
+	SHA_CTX		 ctx;		/* fed pieces 0..next-1 */
+	uint32_t	 next;
+	int		 busy;		/* someone is feeding piece next */
 	int		 stop;
 	int		 result;	/* 1 match, 0 mismatch, -1 I/O error */
 };
@@ -141,6 +144,7 @@ struct dl {
 	int		 tracker_ok;	/* last refresh got an answer */
 	uint64_t	 last_refresh, last_save, last_live;
 	uint64_t	 rate_at, rate_bytes;
+	uint64_t	 started_ms;	/* this run, for the log */
 	uint64_t	 tick;
 	int		 refs;		/* tracker callbacks outstanding */
 	int		 zombie;	/* unlinked; freed when refs drops to 0 */
@@ -239,38 +243,71 @@ state_paths(struct dl *d)
 
 /* ---- the whole-file hash thread ---- */
 
+/*
+ * Feed piece i to the whole-file digest if it is the next one and nobody
+ * else is at it. Called by the piece hashing thread with a piece still in
+ * its buffer (no re-read), and by the whole-file thread, which reads the
+ * pieces that arrived out of order back from the .part file. 1 if fed.
+ */
+static int
+whole_feed(struct dl *d, uint32_t i, const uint8_t *data, uint32_t len)
+{
+	pthread_mutex_lock(&d->w.mtx);
+	if (d->w.busy || d->w.next != i) {
+		pthread_mutex_unlock(&d->w.mtx);
+		return 0;
+	}
+	d->w.busy = 1;
+	pthread_mutex_unlock(&d->w.mtx);
+	SHA1_Update(&d->w.ctx, data, len);
+	pthread_mutex_lock(&d->w.mtx);
+	d->w.next++;
+	d->w.busy = 0;
+	pthread_cond_broadcast(&d->w.cond);
+	pthread_mutex_unlock(&d->w.mtx);
+	return 1;
+}
+
+/* Wait until piece next is written but not yet fed (returns its index),
+ * or everything is fed (n), or we are stopped (-1). */
+static int64_t
+whole_wait(struct dl *d, uint32_t n)
+{
+	int64_t	i;
+
+	pthread_mutex_lock(&d->w.mtx);
+	while (!d->w.stop && d->w.next < n &&
+	    (d->w.busy || d->w.next >= d->w.ready))
+		pthread_cond_wait(&d->w.cond, &d->w.mtx);
+	i = d->w.stop ? -1 : (int64_t)d->w.next;
+	pthread_mutex_unlock(&d->w.mtx);
+	return i;
+}
+
 static void *
 whole_main(void *v)
 {
 	struct dl	*d = v;
-	SHA_CTX		 ctx;
 	uint8_t		*buf, out[SHA1_LEN];
-	uint32_t	 i = 0, n = d->meta.npieces, len;
+	uint32_t	 n = d->meta.npieces, len;
+	int64_t		 i;
 	ssize_t		 r;
 	int		 result = -1;
 
 	if ((buf = malloc(PIECE_SIZE)) == NULL)
 		goto done;
-	SHA1_Init(&ctx);
-	while (i < n) {
-		pthread_mutex_lock(&d->w.mtx);
-		while (d->w.ready <= i && !d->w.stop)
-			pthread_cond_wait(&d->w.cond, &d->w.mtx);
-		pthread_mutex_unlock(&d->w.mtx);
-		if (d->w.stop)
-			goto done;
-		len = piece_len(d->meta.size, i);
+	while ((i = whole_wait(d, n)) >= 0 && i < n) {
+		len = piece_len(d->meta.size, (uint64_t)i);
 		r = pread(d->fd, buf, len, (off_t)((uint64_t)i * PIECE_SIZE));
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r != (ssize_t)len)
 			goto done;
-		SHA1_Update(&ctx, buf, len);
-		posix_fadvise(d->fd, (off_t)((uint64_t)i * PIECE_SIZE), len,
-		    POSIX_FADV_NOREUSE);
-		i++;
+		whole_feed(d, (uint32_t)i, buf, len);
 	}
-	SHA1_Final(out, &ctx);
+	if (i < 0)
+		goto done;
+	SHA1_Final(out, &d->w.ctx);
 	result = CRYPTO_memcmp(out, d->meta.sha1, SHA1_LEN) == 0;
 done:
 	free(buf);
@@ -286,6 +323,10 @@ whole_start(struct dl *d)
 	pthread_mutex_init(&d->w.mtx, NULL);
 	pthread_cond_init(&d->w.cond, NULL);
 	d->w.ready = d->s.front;
+	d->w.next = 0;
+	d->w.busy = 0;
+	d->w.stop = 0;
+	SHA1_Init(&d->w.ctx);
 	d->w.result = -2;
 	if (pthread_create(&d->w.thr, NULL, whole_main, d) != 0)
 		return -1;
@@ -414,6 +455,9 @@ ph_main(void *v)
 		SHA1(b->data, b->len, md);
 		b->ok = CRYPTO_memcmp(md, d->meta.piece_sha1[b->idx],
 		    SHA1_LEN) == 0;
+		/* In order? Then the whole-file digest takes it while hot. */
+		if (b->ok)
+			whole_feed(d, b->idx, b->data, b->len);
 		if (ev_post(hashed_cb, b) == -1)
 			log_warnx("download %s: lost piece %u", d->info.name,
 			    b->idx);
@@ -610,9 +654,12 @@ become_seeder(struct dl *d)
 static void
 dl_finish(struct dl *d)
 {
-	int	r;
+	uint64_t	t, el;
+	int		r;
 
+	t = ev_now_ms();
 	r = d->meta.npieces == 0 ? 1 : whole_join(d, 0);
+	t = ev_now_ms() - t;
 	d->finishing = 0;
 	if (r != 1) {
 		dl_fail(d, r == 0 ? "whole-file SHA-1 mismatch" :
@@ -628,8 +675,10 @@ dl_finish(struct dl *d)
 	d->info.state = DL_COMPLETE;
 	d->info.bytes_done = d->info.bytes_total;
 	d->info.pieces_done = d->info.pieces_total;
-	log_info("download %s/%s complete: %s", d->info.group, d->info.name,
-	    d->info.dest);
+	el = ev_now_ms() - d->started_ms;
+	log_info("download %s/%s complete: %s (%llu ms, %llu ms of it on the "
+	    "final hash)", d->info.group, d->info.name, d->info.dest,
+	    (unsigned long long)el, (unsigned long long)t);
 	become_seeder(d);
 	notify(d);
 }
@@ -1518,7 +1567,7 @@ dl_run(struct dl *d, const uint8_t *have)
 	if (d->s.ndone > 0 && bf_test(d->s.have, d->s.n - 1))
 		d->info.bytes_done -= PIECE_SIZE - piece_len(d->meta.size,
 		    d->s.n - 1);
-	d->rate_at = d->last_live = d->last_save = ev_now_ms();
+	d->rate_at = d->last_live = d->last_save = d->started_ms = ev_now_ms();
 	d->rate_bytes = d->info.bytes_done;
 	if (d->meta.npieces > 0 && (whole_start(d) == -1 || ph_start(d) == -1))
 		return -1;

@@ -36,7 +36,7 @@ cpu_s() {	# utime+stime of a pid, in seconds
 	awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); print ($12 + $13) / hz }' \
 	    "/proc/$1/stat"
 }
-S() { _p=$1; shift; "$sc" -S "$dir/p$_p/sock" "$@" > /dev/null || die "peer $_p: $*"; }
+S() { _p=$1; shift; timeout 600 "$sc" -S "$dir/p$_p/sock" "$@" > /dev/null || die "peer $_p: $*"; }
 
 f="$dir/file.bin"
 head -c "$((size_mb * 1024 * 1024))" /dev/urandom > "$f"
@@ -49,11 +49,16 @@ i=0
 while [ $i -lt "$runs" ]; do
 	t0=$(now); openssl dgst -sha1 "$f" > /dev/null; t1=$(now)
 	elapsed "$t0" "$t1" >> "$dir/t_ossl"
-	port=$("$xfer" port)
-	"$xfer" send "$port" "$f" > "$dir/xs.out" &
+	: > "$dir/xs.out"
+	"$xfer" send "$f" > "$dir/xs.out" &
 	xs=$!
 	pids="$pids $xs"
-	while ! grep -q ready "$dir/xs.out" 2>/dev/null; do sleep 0.05; done
+	w=0
+	while [ ! -s "$dir/xs.out" ]; do
+		kill -0 "$xs" 2>/dev/null && [ $w -lt 100 ] || die "xfer send failed"
+		sleep 0.05; w=$((w + 1))
+	done
+	port=$(cat "$dir/xs.out")
 	rm -f "$dir/ceil.bin"
 	t0=$(now); "$xfer" recv "$port" "$dir/ceil.bin" || die "xfer recv"; t1=$(now)
 	wait "$xs"
@@ -83,8 +88,10 @@ start_peer() {	# n
 	while [ ! -S "$dir/p$1/sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 }
 
+spids=""
 for n in 1 2 3; do
 	start_peer $n
+	spids="$spids $pid"
 	S $n create_user "seed$n" pw
 	S $n login "seed$n" pw
 done
@@ -99,7 +106,7 @@ elapsed "$t0" "$t1" >> "$dir/t_up"
 S 2 upload_file "$f" bench
 S 3 upload_file "$f" bench
 
-: > "$dir/t_dl"; : > "$dir/rss"; : > "$dir/cpu"
+: > "$dir/t_dl"; : > "$dir/rss"; : > "$dir/cpu"; : > "$dir/scpu"
 r=0
 while [ $r -lt "$runs" ]; do
 	n=l$r
@@ -111,6 +118,7 @@ while [ $r -lt "$runs" ]; do
 	S 1 accept_request bench "leech$r"
 	mkdir -p "$dir/out$r"
 	c0=$(cpu_s "$lpid")
+	s0=0; for p in $spids; do s0=$(awk -v a="$s0" -v b="$(cpu_s "$p")" 'BEGIN { print a + b }'); done
 	if [ -n "${SWARM_PERF:-}" ]; then	# profile the leecher (debugging aid)
 		perf record -g -p "$lpid" -o "$SWARM_PERF" > /dev/null 2>&1 &
 		perfpid=$!
@@ -121,6 +129,8 @@ while [ $r -lt "$runs" ]; do
 	S $n wait bench file.bin
 	t1=$(now)
 	c1=$(cpu_s "$lpid")
+	s1=0; for p in $spids; do s1=$(awk -v a="$s1" -v b="$(cpu_s "$p")" 'BEGIN { print a + b }'); done
+	awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.2f\n", b - a }' >> "$dir/scpu"
 	[ -n "${SWARM_PERF:-}" ] && kill -INT "$perfpid" && wait "$perfpid"
 	cmp -s "$f" "$dir/out$r/file.bin" || die "run $r: downloaded file differs"
 	elapsed "$t0" "$t1" >> "$dir/t_dl"
@@ -128,18 +138,20 @@ while [ $r -lt "$runs" ]; do
 	awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f\n", b - a }' >> "$dir/cpu"
 	S $n logout
 	kill "$lpid"
+	[ -n "${SWARM_KEEP:-}" ] && grep -h complete "$dir/p$n.log" >&2
 	rm -rf "$dir/out$r"
 	r=$((r + 1))
 done
 
 t_ossl=$(median < "$dir/t_ossl"); t_ceil=$(median < "$dir/t_ceil")
 t_dl=$(median < "$dir/t_dl"); rss=$(median < "$dir/rss"); cpu=$(median < "$dir/cpu")
+scpu=$(median < "$dir/scpu")
 t_up=$(median < "$dir/t_up")
 awk -v b="$bytes" -v dl="$t_dl" -v ce="$t_ceil" -v os="$t_ossl" -v up="$t_up" \
-    -v rss="$rss" -v cpu="$cpu" -v runs="$runs" -v all="$(tr "\n" " " < "$dir/t_dl")" 'BEGIN {
+    -v rss="$rss" -v cpu="$cpu" -v scpu="$scpu" -v runs="$runs" -v all="$(tr "\n" " " < "$dir/t_dl")" 'BEGIN {
 	printf "swarm: %d MiB, 2 trackers, 3 seeders, 1 leecher, median of %d runs\n", b / 1048576, runs
 	printf "  download (verified): %.3f s  %.1f MB/s  (runs: %s s)\n", dl, b / dl / 1e6, all
 	printf "  transfer ceiling:    %.3f s  %.1f MB/s  -> ratio %.2f (goal >= 0.85)\n", ce, b / ce / 1e6, ce / dl
-	printf "  leecher peak RSS:    %.1f MiB (goal <= 32)   leecher CPU: %.2f s\n", rss / 1024, cpu
+	printf "  leecher peak RSS:    %.1f MiB (goal <= 32)   leecher CPU: %.2f s, seeders CPU: %.2f s\n", rss / 1024, cpu, scpu
 	printf "  openssl dgst -sha1:  %.3f s; upload_file (hash + register): %.3f s -> ratio %.2f (goal <= 1.10)\n", os, up, up / os
 }'

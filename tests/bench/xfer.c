@@ -14,27 +14,28 @@
 
 #define XFER_BUF	(512 * 1024)
 
+/* Listen on a free port (printed on stdout), send path to one client. */
 static int
-sender(int port, const char *path)
+sender(const char *path)
 {
 	struct sockaddr_in	sin;
+	socklen_t		len = sizeof(sin);
 	struct stat		st;
-	int			l, c, fd, on = 1;
+	int			l, c, fd;
 	off_t			off = 0;
 	ssize_t			w;
 
 	if ((fd = open(path, O_RDONLY)) == -1 || fstat(fd, &st) == -1)
 		return 1;
 	l = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (bind(l, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    listen(l, 1) == -1)
+	    listen(l, 1) == -1 ||
+	    getsockname(l, (struct sockaddr *)&sin, &len) == -1)
 		return 1;
-	printf("ready\n");
+	printf("%u\n", ntohs(sin.sin_port));
 	fflush(stdout);
 	if ((c = accept(l, NULL, NULL)) == -1)
 		return 1;
@@ -106,10 +107,10 @@ main(int argc, char **argv)
 		return free_port();
 	if (argc == 4)
 		port = (int)strtonum(argv[2], 1, 65535, &err);
-	if (argc == 4 && err == NULL && strcmp(argv[1], "send") == 0)
-		return sender(port, argv[3]);
+	if (argc == 3 && strcmp(argv[1], "send") == 0)
+		return sender(argv[2]);
 	if (argc == 4 && err == NULL && strcmp(argv[1], "recv") == 0)
 		return receiver(port, argv[3]);
-	fprintf(stderr, "usage: xfer port | xfer send|recv PORT FILE\n");
+	fprintf(stderr, "usage: xfer port | xfer send FILE | xfer recv PORT FILE\n");
 	return 64;
 }
