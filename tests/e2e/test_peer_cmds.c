@@ -9,9 +9,27 @@ setup(void)
 	sw_init(NTRK, NPEER);
 }
 
+/* The daemon-mode test's peerd is no child of ours: stop it here too,
+ * whatever assertion failed. */
+static void
+stop_daemon(void)
+{
+	char	path[PATH_MAX + 16], *text;
+	long	pid;
+
+	snprintf(path, sizeof(path), "%s/d.pid", SW.dir);
+	if ((text = h_read_file(path, NULL)) == NULL)
+		return;
+	pid = strtol(text, NULL, 10);
+	free(text);
+	if (pid > 1 && sw_running((pid_t)pid))
+		kill((pid_t)pid, SIGKILL);
+}
+
 static void
 teardown(void)
 {
+	stop_daemon();
 	sw_fini();
 }
 
@@ -264,14 +282,15 @@ Test(peer_cmds, commands_from_stdin)
 Test(peer_cmds, one_peerd_per_socket_and_state_dir)
 {
 	struct h_run	 r;
-	char		 self[64], other[PATH_MAX];
+	char		 self[64], other[PATH_MAX], otherdir[PATH_MAX];
 	char		*same_sock[] = { "peerd/peerd", "-f", "-S", SW.sock[0],
-	    "-d", other, self, SW.info, NULL };
+	    "-d", otherdir, self, SW.info, NULL };
 	char		*same_dir[] = { "peerd/peerd", "-f", "-S", other, "-d",
 	    SW.state[0], self, SW.info, NULL };
 
 	snprintf(self, sizeof(self), "127.0.0.1:%u", sw_port());
-	snprintf(other, sizeof(other), "%s/other", SW.dir);
+	snprintf(other, sizeof(other), "%s/other.sock", SW.dir);
+	snprintf(otherdir, sizeof(otherdir), "%s/otherdir", SW.dir);
 	cr_assert_eq(h_run(&r, same_sock, NULL, 10000), 0);
 	cr_assert_eq(r.status, 1);
 	cr_assert_not_null(strstr(r.err, "already running"), "%s", r.err);
@@ -279,6 +298,14 @@ Test(peer_cmds, one_peerd_per_socket_and_state_dir)
 	cr_assert_eq(h_run(&r, same_dir, NULL, 10000), 0);
 	cr_assert_eq(r.status, 1);
 	cr_assert_not_null(strstr(r.err, "already running"), "%s", r.err);
+	h_run_free(&r);
+	/* the same peer port */
+	snprintf(self, sizeof(self), "127.0.0.1:%u", SW.pport[0]);
+	snprintf(SW.state[2] + strlen(SW.state[2]), 8, "x");
+	same_dir[5] = SW.state[2];
+	cr_assert_eq(h_run(&r, same_dir, NULL, 10000), 0);
+	cr_assert_eq(r.status, 1);
+	cr_assert_not_null(strstr(r.err, "127.0.0.1"), "%s", r.err);
 	h_run_free(&r);
 	SC(0, 0, "show_downloads");		/* the first one is untouched */
 	/* a stale socket file (peerd killed) is replaced */
