@@ -169,6 +169,7 @@ static void	dl_fail(struct dl *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	fill_requests(struct peer *);
 static void	dl_refresh(struct dl *);
+static void	connect_more(struct dl *);
 static void	dl_free(struct dl *);
 static int	piece_verified(struct dl *, uint32_t, const uint8_t *, uint32_t);
 static void	piece_bad(struct dl *, struct known *, uint32_t);
@@ -1185,6 +1186,7 @@ peer_readable(struct peer *p)
 		    "GET_PIECE", d->info.name, p->k->ep.text);
 		p->k->fallback = 1;
 		peer_drop(p, NULL);
+		connect_more(d);
 		return;
 	}
 	if (r == -1) {
@@ -1201,6 +1203,7 @@ peer_readable(struct peer *p)
 static void
 gp_readable(struct peer *p)
 {
+	struct dl	*d = p->dl;
 	ssize_t		r;
 	uint32_t	idx = p->pidx;
 	uint8_t		extra;
@@ -1229,9 +1232,12 @@ gp_readable(struct peer *p)
 		return;
 	}
 	p->qn = 0;
-	sched_released(&p->dl->s, idx);
-	if (piece_arrived(p, idx, p->piece, p->plen) == 0)
-		peer_drop(p, NULL);
+	sched_released(&d->s, idx);
+	if (piece_arrived(p, idx, p->piece, p->plen) == -1)
+		return;
+	peer_drop(p, NULL);
+	if (d->info.state == DL_RUNNING)
+		connect_more(d);	/* next piece at once */
 }
 
 static int
