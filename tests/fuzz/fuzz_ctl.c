@@ -1,0 +1,85 @@
+/* libFuzzer harness for the control protocol (ipc/ctl.c): request and
+ * reply lines as peerd and sharectl read them, and the escaping round trip.
+ *
+ * Build (not part of make check):
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. \
+ *     $(pkg-config --cflags libbsd-overlay) tests/fuzz/fuzz_ctl.c \
+ *     ipc/ctl.c ipc/proto.c ipc/names.c \
+ *     $(pkg-config --libs libbsd-overlay) -o fuzz_ctl
+ * Without libFuzzer, -DFUZZ_STANDALONE gives a main() that runs the files
+ * named on the command line once each. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipc/ctl.h"
+
+/* Every field written with ctl_put_field must come back unchanged. */
+static void
+roundtrip(const char *s)
+{
+	struct buf	 b;
+	char		*f[2];
+
+	buf_init(&b, 2 * CTL_MAX_LINE + 16);
+	if (ctl_put_field(&b, s, 1) == 0 && buf_append(&b, "", 1) == 0) {
+		if (strchr(buf_head(&b), '\t') || strchr(buf_head(&b), '\n'))
+			abort();
+		if (ctl_split(buf_head(&b), f, 2) != 1 || strcmp(f[0], s) != 0)
+			abort();
+	}
+	buf_free(&b);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
+{
+	struct ctl_request	 req;
+	struct ctl_reply	 rep;
+	char			*line, err[256];
+	size_t			 i;
+
+	if (n > CTL_MAX_LINE)
+		return 0;
+	if ((line = malloc(n + 1)) == NULL)
+		return 0;
+	memcpy(line, data, n);
+	line[n] = '\0';
+	roundtrip(line);
+	memcpy(line, data, n);
+	if (ctl_parse_request(line, &req, err, sizeof(err)) == 0) {
+		if (req.cmd == NULL || req.argc != req.cmd->argc)
+			abort();
+		for (i = 0; i < (size_t)req.argc; i++)
+			if (req.argv[i] == NULL)
+				abort();
+	}
+	memcpy(line, data, n);
+	line[n] = '\0';
+	if (ctl_parse_reply(line, &rep) == 0 && rep.kind == CTL_RECORD)
+		for (i = 0; i < (size_t)rep.nfields; i++)
+			(void)ctl_get(&rep, rep.key[i]);
+	free(line);
+	return 0;
+}
+
+#ifdef FUZZ_STANDALONE
+int
+main(int argc, char *argv[])
+{
+	static uint8_t	buf[CTL_MAX_LINE + 1];
+	FILE		*fp;
+	size_t		 n;
+	int		 i;
+
+	for (i = 1; i < argc; i++) {
+		if ((fp = fopen(argv[i], "rb")) == NULL)
+			continue;
+		n = fread(buf, 1, sizeof(buf), fp);
+		fclose(fp);
+		LLVMFuzzerTestOneInput(buf, n);
+	}
+	return 0;
+}
+#endif
