@@ -12,7 +12,9 @@
 #include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <stddef.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -45,7 +47,8 @@ static struct worker_slot	slots[MAX_WORKERS];
 static struct tracker_config	cfg;
 static struct tracker		*tracker;
 static struct pidfh		*pfh;
-static int			 listen_fd = -1;
+static int			 listen_fds[MAX_WORKERS];
+static int			 port_fd = -1;		/* claims the port */
 static int			 idle_seconds = WORKER_IDLE_SECONDS;
 
 static void __attribute__((noreturn))
@@ -240,24 +243,59 @@ open_pidfile(void)
 	exit(1);
 }
 
-static void
-open_listener(void)
+/*
+ * One listening socket per worker slot, all bound with SO_REUSEPORT: the
+ * kernel spreads connections evenly over the workers (a shared socket
+ * with EPOLLEXCLUSIVE lets one busy worker take nearly all of them).
+ * Because SO_REUSEPORT would also let a second trackerd bind the port,
+ * the port is claimed first with an abstract Unix socket named after it.
+ */
+static int
+claim_port(void)
 {
-	struct rlimit	rl;
-	int		secs = 1;
+	struct sockaddr_un	sun;
+	socklen_t		len;
+	int			fd;
 
-	/* many clients: take every descriptor we are allowed */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	len = (socklen_t)snprintf(sun.sun_path + 1, sizeof(sun.sun_path) - 1,
+	    "p2pshare-trackerd-%s", cfg.self.text);
+	len += (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1);
+	if (bind(fd, (struct sockaddr *)&sun, len) == -1) {
+		close(fd);
+		return -1;
 	}
-	listen_fd = tcp_listen(&cfg.self, 4096);
-	if (listen_fd != -1) {
-		/* wake a worker only once the request has arrived */
-		setsockopt(listen_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs,
-		    sizeof(secs));
-		return;
+	return fd;
+}
+
+static int
+reuseport_listen(void)
+{
+	int	fd, on = 1, secs = 1;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1 ||
+	    bind(fd, (const struct sockaddr *)&cfg.self.sin,
+	    sizeof(cfg.self.sin)) == -1 || listen(fd, 4096) == -1) {
+		on = errno;
+		close(fd);
+		errno = on;
+		return -1;
 	}
+	/* wake a worker only once the request has arrived */
+	setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs));
+	return fd;
+}
+
+static void __attribute__((noreturn))
+listen_failed(void)
+{
 	if (errno == EADDRINUSE)
 		fprintf(stderr, "trackerd: %s: address already in use "
 		    "(another trackerd running?)\n", cfg.self.text);
@@ -267,6 +305,24 @@ open_listener(void)
 	if (pfh != NULL)
 		pidfile_remove(pfh);
 	exit(1);
+}
+
+static void
+open_listener(void)
+{
+	struct rlimit	rl;
+	int		i;
+
+	/* many clients: take every descriptor we are allowed */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if ((port_fd = claim_port()) == -1)
+		listen_failed();
+	for (i = 0; i < cfg.workers; i++)
+		if ((listen_fds[i] = reuseport_listen()) == -1)
+			listen_failed();
 }
 
 static void
@@ -344,7 +400,11 @@ spawn_worker(int i)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (pfh != NULL)
 			pidfile_close(pfh);
-		worker_main(&cfg, listen_fd, i + 1, idle_seconds);
+		close(port_fd);
+		for (int k = 0; k < cfg.workers; k++)
+			if (k != i)
+				close(listen_fds[k]);
+		worker_main(&cfg, listen_fds[i], i + 1, idle_seconds);
 	}
 	w->pid = pid;
 	w->exiting = 0;
@@ -540,6 +600,8 @@ main(int argc, char *argv[], char *envp[])
 		log_warn("pidfile_write %s", cfg.pidfile);
 	log_init("trackerd", cfg.foreground, LOG_DAEMON);
 	setproctitle("master");
+	if (worker_shared_init() == -1)
+		fatal("mmap");
 	install_signals(&blocked);
 	log_info("listening on %s (tracker %d of %d), %d workers, journal %s",
 	    cfg.self.text, cfg.tracker_no, cfg.ntrackers, cfg.workers,
@@ -550,7 +612,9 @@ main(int argc, char *argv[], char *envp[])
 	log_info("shutting down");
 	stop_workers();
 	tracker_destroy(tracker);
-	close(listen_fd);
+	for (i = 0; i < cfg.workers; i++)
+		close(listen_fds[i]);
+	close(port_fd);
 	if (pfh != NULL)
 		pidfile_remove(pfh);
 	log_info("stopped");

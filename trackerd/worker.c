@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -88,15 +89,68 @@ struct worker {
 	pthread_mutex_t			 smu;
 	pthread_cond_t			 scv;
 	int				 s_kick, s_quit, s_busy;
-	uint64_t			 s_want;
+	uint64_t			 s_want, s_target;
 	int				 sync_efd;
 	pthread_t			 sync_tid;
+
+	/* for the log at exit (-v) */
+	uint64_t			 st_requests, st_held, st_syncs,
+					 st_waits, st_sync_us, st_accepts;
 };
 
 static struct worker	W;
 
+/*
+ * One fdatasync at a time for the whole tracker, in memory the master
+ * shares with every worker: a worker whose lines were covered by
+ * another's sync while it waited skips its own (group commit across
+ * workers). Robust, since a worker may die in the middle.
+ */
+struct sync_shared {
+	pthread_mutex_t	mu;
+};
+static struct sync_shared	*SS;
+
+int
+worker_shared_init(void)
+{
+	pthread_mutexattr_t	a;
+
+	SS = mmap(NULL, sizeof(*SS), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (SS == MAP_FAILED)
+		return -1;
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&SS->mu, &a);
+	pthread_mutexattr_destroy(&a);
+	return 0;
+}
+
+static void
+shared_sync(struct worker *w, uint64_t target)
+{
+	if (pthread_mutex_lock(&SS->mu) == EOWNERDEAD)
+		pthread_mutex_consistent(&SS->mu);
+	if (journal_durable_seq(w->t) < target) {
+		journal_sync(w->t);
+		w->st_syncs++;
+	}
+	pthread_mutex_unlock(&SS->mu);
+}
+
 static void	conn_service(struct worker *, struct conn *);
 static void	conn_close(struct worker *, struct conn *);
+
+static uint64_t
+mono_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 static uint64_t
 mono_ms(void)
@@ -179,6 +233,7 @@ static void *
 sync_thread(void *arg)
 {
 	struct worker	*w = arg;
+	uint64_t	 t0, target;
 
 	pthread_mutex_lock(&w->smu);
 	for (;;) {
@@ -187,8 +242,12 @@ sync_thread(void *arg)
 		if (w->s_quit)
 			break;
 		w->s_kick = 0;
+		target = w->s_target;
 		pthread_mutex_unlock(&w->smu);
-		journal_sync(w->t);
+		t0 = mono_us();
+		shared_sync(w, target);
+		w->st_sync_us += mono_us() - t0;
+		w->st_waits++;
 		efd_signal(w->sync_efd);
 		pthread_mutex_lock(&w->smu);
 	}
@@ -205,6 +264,7 @@ sync_kick(struct worker *w)
 	w->s_busy = 1;
 	pthread_mutex_lock(&w->smu);
 	w->s_kick = 1;
+	w->s_target = w->s_want;
 	pthread_cond_signal(&w->scv);
 	pthread_mutex_unlock(&w->smu);
 }
@@ -275,6 +335,7 @@ conn_hold(struct worker *w, struct conn *c, uint64_t start, uint64_t seq)
 {
 	if (seq == 0 || seq <= journal_durable_seq(w->t))
 		return;
+	w->st_held++;
 	if (marks_push(c, start, seq) == -1) {
 		/* cannot track it: make it durable in place */
 		journal_sync(w->t);
@@ -359,6 +420,7 @@ conn_execute(struct worker *w, struct conn *c, char *line, size_t len)
 	enum cmd_status		 st;
 
 	start = c->out_sent + buf_avail(&c->out);
+	w->st_requests++;
 	st = cmd_execute(w->t, &c->cl, line, len, &c->out, &job, &seq);
 	if (st == CMD_NEED_KDF) {
 		if (kdf_submit(w, c, job) == -1) {
@@ -591,6 +653,7 @@ accept_one(struct worker *w, int fd, const struct sockaddr_in *sin)
 	int			 on = 1;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	w->st_accepts++;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);
 		return;
@@ -810,7 +873,7 @@ worker_setup(struct worker *w, const struct tracker_config *cfg,
 	if (w->kdf_efd == -1 || w->sync_efd == -1)
 		fatal("eventfd");
 	w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	watch(w, listen_fd, &w->s_listen, SRC_LISTEN, EPOLLIN | EPOLLEXCLUSIVE);
+	watch(w, listen_fd, &w->s_listen, SRC_LISTEN, EPOLLIN);
 	watch(w, w->sig_fd, &w->s_sig, SRC_SIGNAL, EPOLLIN);
 	watch(w, w->kdf_efd, &w->s_kdf, SRC_KDF, EPOLLIN);
 	watch(w, w->sync_efd, &w->s_sync, SRC_SYNC, EPOLLIN);
@@ -833,7 +896,13 @@ worker_exit(struct worker *w)
 	pthread_mutex_unlock(&w->smu);
 	pthread_join(w->sync_tid, NULL);
 	tracker_detach(w->t);
-	log_debug("exiting");
+	log_debug("exiting: %llu connections, %llu requests, %llu replies "
+	    "waited %llu times for durability (%.3f ms each), %llu syncs",
+	    (unsigned long long)w->st_accepts,
+	    (unsigned long long)w->st_requests,
+	    (unsigned long long)w->st_held, (unsigned long long)w->st_waits,
+	    w->st_waits ? w->st_sync_us / 1000.0 / w->st_waits : 0.0,
+	    (unsigned long long)w->st_syncs);
 	_exit(0);
 }
 
