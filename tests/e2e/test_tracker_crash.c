@@ -270,6 +270,32 @@ Test(tracker_crash, sigkill_worker_holding_lock)
 	close(a);
 }
 
+/* The dead worker left a change half applied (a user nobody journaled):
+ * the repair must drop it and keep everything acknowledged. */
+Test(tracker_crash, sigkill_worker_half_applied_change)
+{
+	pid_t	victim;
+	int	h, a;
+
+	trk_start_both();
+	make_state(0);
+	h = trk_conn(0);
+	cr_assert_eq(send(h, "test_hold_lock_dirty 10000\n", 27, MSG_NOSIGNAL),
+	    27);
+	trk_sleep_ms(300);
+	victim = worker_of(h, T.p[0].pid);
+	cr_assert_gt(victim, 0, "cannot find the worker holding the lock");
+	kill(victim, SIGKILL);
+	a = trk_conn(0);
+	/* the half-made user does not exist: its name is free */
+	OK(a, "create_user hook_dirty pw");
+	trk_login(a, "hook_dirty", "pw");
+	close(a);
+	close(h);
+	check_state(0);
+	check_state(1);
+}
+
 Test(tracker_crash, sigkill_tracker_then_restart)
 {
 	pid_t	kids[8];
