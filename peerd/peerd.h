@@ -39,6 +39,7 @@ struct share {
 	int		 announced;		/* registered with the tracker in this session */
 	char		 user[NAME_MAX_LEN + 1];	/* who shared it ("": the
 						 * user logged in when added) */
+	int		 stale;			/* changed on disk: withdrawn */
 	struct share	*next;
 };
 

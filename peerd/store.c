@@ -1,5 +1,6 @@
 /* Shares that survive a restart: one small text file per share in
  * state_dir/shares, written atomically, loaded at start. */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -347,6 +348,24 @@ mtime_ns(const struct stat *st)
 	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
+/* Its file changed: say so once, and stop offering it to other peers. */
+static void
+withdraw(struct share *s)
+{
+	char	line[256], ip[INET_ADDRSTRLEN];
+
+	s->stale = 1;
+	log_warnx("share %s/%s: %s changed on disk since it was hashed (size "
+	    "or mtime): no longer served", s->group, s->name, s->path);
+	if (!tracker_logged_in() || !s->announced)
+		return;
+	s->announced = 0;
+	inet_ntop(AF_INET, &conf.self.sin.sin_addr, ip, sizeof(ip));
+	snprintf(line, sizeof(line), "stop_share %s %s %s %u", s->group,
+	    s->name, ip, ntohs(conf.self.sin.sin_port));
+	tracker_send(line, NULL, NULL);
+}
+
 /*
  * 1 if the share's file is still what was hashed. The fd is cached for
  * sendfile; a file replaced under the same path (another inode) is
@@ -374,8 +393,8 @@ share_intact(struct share *s)
 	if (fstat(s->fd, &st) == -1)
 		return 0;
 	if ((uint64_t)st.st_size != s->size || mtime_ns(&st) != s->mtime_ns) {
-		log_warnx("share %s/%s: %s changed on disk since it was hashed "
-		    "(size or mtime), not served", s->group, s->name, s->path);
+		if (!s->stale)
+			withdraw(s);
 		return 0;
 	}
 	return 1;

@@ -280,3 +280,30 @@ Test(peer_swarm, tracker_lost_mid_download)
 	cr_assert_eq(sw_seeders(1, "g", "t.bin"), 2);
 	cr_assert_null(strstr(h_read_file(SW.plog[2], NULL), "logging in again"));
 }
+
+Test(peer_swarm, changed_file_is_withdrawn)
+{
+	char	path[PATH_MAX + 80];
+	int	fd, k;
+
+	seed(0, "w.bin", 3 * 1024 * 1024, 61);
+	seed(1, "w.bin", 3 * 1024 * 1024, 61);
+	/* seeder 0's copy is rewritten (mtime moves): it must stop serving
+	 * it and withdraw it from the tracker when a peer asks for it */
+	snprintf(path, sizeof(path), "%s/0/w.bin", src);
+	sw_sleep_ms(20);
+	fd = open(path, O_WRONLY);
+	cr_assert_eq(pwrite(fd, "garbage", 7, 12345), 7);
+	close(fd);
+	SC(0, 2, "download_file g w.bin %s", dl);
+	wait_done(2, "w.bin", 0);
+	snprintf(path, sizeof(path), "%s/1/w.bin", src);
+	snprintf(got, sizeof(got), "%s/w.bin", dl);
+	cr_assert(h_same_file(path, got));
+	/* seeders: 1 and the downloader, no longer 0 */
+	for (k = 0; k < 100 && sw_seeders(1, "g", "w.bin") != 2; k++)
+		sw_sleep_ms(50);
+	cr_assert_eq(sw_seeders(1, "g", "w.bin"), 2);
+	cr_assert_not_null(strstr(h_read_file(SW.plog[0], NULL),
+	    "changed on disk"));
+}
