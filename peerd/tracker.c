@@ -1,6 +1,8 @@
 /* The tracker client: one persistent, non-blocking connection, a FIFO of
  * requests, failover to the next tracker with the session kept. */
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 static uint64_t	request_ms = REQUEST_MS;
 #define RETRY_MS	300	/* pause after every tracker failed once */
 #define TOUCH_MS	60000	/* lease renewal */
+#define RESTORE_RETRY_MS 5000	/* a saved session, no tracker up yet */
 /* The largest reply: download_file of a 64 GiB file (131072 hashes). */
 #define MAX_REPLY	(8u << 20)
 #define MAX_REQUEST	(8u << 20)
@@ -74,14 +77,46 @@ tracker_user(void)
 	return t.logged_in ? t.user : "";
 }
 
+/*
+ * The session (user and token, never the password) is kept in
+ * state_dir/session so that a restarted peerd goes on without a new login
+ * while the tracker still knows it.
+ */
 static void
-forget_session(void)
+session_path(char *out, size_t len)
 {
+	snprintf(out, len, "%s/session", conf.state_dir);
+}
+
+static void
+save_session(void)
+{
+	char	path[PATH_MAX + 16], text[128];
+	int	n;
+
+	session_path(path, sizeof(path));
+	n = snprintf(text, sizeof(text), "%s %s\n", t.user, t.token);
+	if (store_write_atomic(path, text, (size_t)n) == -1)
+		log_warnx("cannot save the session; a restart will need a login");
+	explicit_bzero(text, sizeof(text));
+}
+
+/* drop: the session is over (logout, expired), not just this process. */
+static void
+forget_session(int drop)
+{
+	char	path[PATH_MAX + 16];
+
 	t.logged_in = 0;
 	t.token[0] = '\0';
 	explicit_bzero(t.pass, sizeof(t.pass));
 	ev_timer_cancel(t.t_touch);
 	t.t_touch = 0;
+	if (drop) {
+		session_path(path, sizeof(path));
+		if (unlink(path) == -1 && errno != ENOENT)
+			log_warn("unlink %s", path);
+	}
 }
 
 static void
@@ -351,6 +386,7 @@ take_session(const char *user, const char *pass, const char *reply)
 		strlcpy(t.pass, pass, sizeof(t.pass));
 	strlcpy(t.token, w[2], sizeof(t.token));
 	t.logged_in = 1;
+	save_session();
 	ev_timer_cancel(t.t_touch);
 	t.t_touch = ev_timer(TOUCH_MS, on_touch, NULL);
 	return 0;
@@ -372,6 +408,12 @@ relogin_first(struct treq *r)
 
 	if (!r->prefixed || r->relogged || !t.logged_in || r->kind != REQ_PLAIN)
 		return 0;
+	if (t.pass[0] == '\0') {
+		/* a session restored from disk: no password to log in with */
+		log_warnx("the session of %s has expired; log in again", t.user);
+		forget_session(1);
+		return 0;
+	}
 	if ((l = req_new(NULL, REQ_RELOGIN, NULL, NULL)) == NULL)
 		return 0;
 	strlcpy(l->user, t.user, sizeof(l->user));
@@ -406,13 +448,13 @@ handle_reply(const char *reply, size_t len)
 			control_session_started();
 		} else if (r->kind == REQ_RELOGIN) {
 			log_warnx("logging in again as %s failed", r->user);
-			forget_session();
+			forget_session(1);
 		}
 		break;
 	case REQ_LOGOUT:
 		if (strncmp(reply, "OK", 2) == 0 || is_invalid_session(reply)) {
 			log_info("logged out");
-			forget_session();
+			forget_session(1);
 		}
 		break;
 	case REQ_PLAIN:
@@ -533,6 +575,85 @@ on_io(int fd, uint32_t events, void *arg)
 		conn_failed("send");
 }
 
+/* ---- a session saved by an earlier run ---- */
+
+/* A small text file (< 256 bytes), NUL-terminated and without its
+ * newline; NULL if absent or unreadable. */
+static char *
+read_small(const char *path)
+{
+	char	*text;
+	ssize_t	 n;
+	int	 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return NULL;
+	if ((text = calloc(1, 256)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	n = read(fd, text, 255);
+	close(fd);
+	if (n <= 0) {
+		free(text);
+		return NULL;
+	}
+	text[strcspn(text, "\n")] = '\0';
+	return text;
+}
+
+static void	check_restored(void *arg);
+
+static void
+restored_cb(void *arg, int status, const char *reply, size_t len)
+{
+	if (status == -1) {
+		if (t.logged_in)	/* no tracker yet: ask again later */
+			ev_timer(RESTORE_RETRY_MS, check_restored, NULL);
+		return;
+	}
+	if (!t.logged_in)
+		return;		/* expired: relogin_first said so */
+	log_info("resumed the session of %s", t.user);
+	control_session_started();
+}
+
+static void
+check_restored(void *arg)
+{
+	if (t.logged_in)
+		tracker_send("touch", restored_cb, NULL);
+}
+
+static void
+restore_session(void)
+{
+	char		 path[PATH_MAX + 16], *text, *w[3];
+	uint64_t	 i;
+
+	session_path(path, sizeof(path));
+	if ((text = read_small(path)) == NULL)
+		return;
+	if (proto_split(text, w, 3) != 2 || !name_valid(w[0]) ||
+	    strlen(w[1]) < 8 || strlen(w[1]) >= sizeof(t.token)) {
+		log_warnx("%s: not a session, ignored", path);
+		goto done;
+	}
+	for (i = 0; w[1][i] != '\0'; i++)
+		if (!isalnum((unsigned char)w[1][i])) {
+			log_warnx("%s: not a session, ignored", path);
+			goto done;
+		}
+	strlcpy(t.user, w[0], sizeof(t.user));
+	strlcpy(t.token, w[1], sizeof(t.token));
+	t.logged_in = 1;
+	t.t_touch = ev_timer(TOUCH_MS, on_touch, NULL);
+	check_restored(NULL);
+done:
+	explicit_bzero(text, strlen(text));
+	free(text);
+}
+
 /* ---- API ---- */
 
 int
@@ -545,6 +666,7 @@ tracker_init(void)
 		request_ms = ms;
 	t.idx = 0;
 	t.state = T_DOWN;
+	restore_session();
 	return 0;
 }
 
@@ -594,5 +716,5 @@ tracker_shutdown(void)
 	t.t_retry = 0;
 	while ((r = pop()) != NULL)
 		req_free(r);
-	forget_session();
+	forget_session(0);
 }

@@ -151,7 +151,7 @@ Test(peer_cmds, upload_list_stop_share)
 
 Test(peer_cmds, logout_stops_sharing_login_resumes)
 {
-	char	path[PATH_MAX];
+	char	path[PATH_MAX], session[PATH_MAX + 16];
 
 	sw_users_and_group();
 	snprintf(path, sizeof(path), "%s/a.bin", SW.dir);
@@ -162,10 +162,25 @@ Test(peer_cmds, logout_stops_sharing_login_resumes)
 	cr_assert_eq(sw_seeders(1, "g", "a.bin"), -1);
 	SC(0, 0, "login alice pa");
 	cr_assert_eq(sw_seeders(1, "g", "a.bin"), 1);
-	/* a restarted peerd keeps its shares and announces them at login */
+	/* a restarted peerd keeps its shares and its session: no login */
 	cr_assert_eq(h_stop(&SW.peer[0], SIGTERM, 5000), 0);
 	SC(69, 0, "list_groups");
 	sw_start_peer(0);
+	SC(0, 0, "list_groups");
+	cr_assert_eq(sw_seeders(1, "g", "a.bin"), 1);
+	/* after a logout, a restarted peerd is logged out */
+	SC(0, 0, "logout");
+	cr_assert_eq(h_stop(&SW.peer[0], SIGTERM, 5000), 0);
+	sw_start_peer(0);
+	SC(1, 0, "list_groups");
+	/* a saved session the trackers do not know is dropped */
+	cr_assert_eq(h_stop(&SW.peer[0], SIGTERM, 5000), 0);
+	snprintf(session, sizeof(session), "%s/session", SW.state[0]);
+	h_write_file(session, "alice AAAAAAAAAAAAAAAA\n");
+	sw_start_peer(0);
+	for (int k = 0; k < 100 && access(session, F_OK) == 0; k++)
+		sw_sleep_ms(20);
+	SC(1, 0, "list_groups");
 	SC(0, 0, "login alice pa");
 	cr_assert_eq(sw_seeders(1, "g", "a.bin"), 1);
 	/* a file changed on disk is no longer shared after the next login */
