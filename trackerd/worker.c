@@ -450,7 +450,7 @@ conn_process(struct worker *w, struct conn *c)
 	size_t	 len;
 	int	 r;
 
-	while (!conn_blocked(c)) {
+	while (!conn_blocked(c) && buf_avail(&c->in) > 0) {
 		r = buf_getline(&c->in, w->max_line, &line, &len);
 		if (r == 0) {
 			if (buf_avail(&c->in) > PROTO_MAX_LINE &&
@@ -566,6 +566,7 @@ conn_service(struct worker *w, struct conn *c)
 	}
 	if ((c->eof || c->close_after || w->stopping) && c->job == NULL &&
 	    buf_avail(&c->out) == 0 && (c->close_after || w->stopping ||
+	    buf_avail(&c->in) == 0 ||
 	    memchr(buf_head(&c->in), '\n', buf_avail(&c->in)) == NULL))
 		conn_close(w, c);
 }
