@@ -182,6 +182,7 @@ parse_args(int argc, char *argv[])
 	config_defaults(&cfg);
 	cfg.journal_path = "sync_log.txt";
 	cfg.workers = default_workers();
+	opterr = 0;	/* one line of our own instead */
 	while ((ch = getopt(argc, argv, "fvw:l:p:k:t:s:i:o:")) != -1) {
 		switch (ch) {
 		case 'f': cfg.foreground = 1; break;
@@ -198,7 +199,12 @@ parse_args(int argc, char *argv[])
 		case 'i': idle_seconds = (int)num_arg("-i", optarg, 1,
 		    86400); break;
 		case 'o': parse_capacities(optarg); break;
-		default: usage();
+		default:
+			if (optopt && strchr("wlpktsio", optopt) != NULL)
+				usage_error("option -%c needs an argument",
+				    optopt);
+			usage_error("unknown option -%c (see trackerd(8))",
+			    optopt ? optopt : '?');
 		}
 	}
 	argc -= optind;
