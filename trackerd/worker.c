@@ -477,13 +477,12 @@ conn_read(struct worker *w, struct conn *c)
 
 	if (buf_avail(&c->in) > PROTO_MAX_LINE)
 		want = 65536;
-	if (buf_reserve(&c->in, want) == -1) {
-		buf_compact(&c->in);
-		want = c->in.cap - c->in.len;
-		if (want == 0) {
-			conn_too_long(w, c);
-			return 0;
-		}
+	buf_compact(&c->in);
+	if (want > c->in.max - c->in.len)
+		want = c->in.max - c->in.len;
+	if (want == 0 || buf_reserve(&c->in, want) == -1) {
+		conn_too_long(w, c);
+		return 0;
 	}
 	do
 		n = recv(c->fd, c->in.data + c->in.len, want, 0);

@@ -229,3 +229,28 @@ Test(tracker_abuse, many_connections)
 	same_workers();
 	close(ok);
 }
+
+Test(tracker_abuse, small_max_file_size)
+{
+	int	 ok;
+	char	*l;
+
+	trk_opt("-o");
+	trk_opt("maxsize=1000000");
+	start_one();
+	ok = trk_conn(0);
+	trk_user(ok, "good", "pw");
+	good_client(ok, 1);
+	upload_ok(ok, "good1", "small.bin", 1000000, 7001, 1);
+	l = upload_line("good1", "big.bin", 1000001, "127.0.0.1", 7001, 2);
+	ERR(ok, NULL, "%s", l);
+	free(l);
+	/* the line bound follows the largest file: 4 KiB still passes */
+	l = malloc(5000);
+	memset(l, 'a', 4999);
+	l[4999] = '\0';
+	ERR(ok, "too_long", "list_files %s", l);
+	free(l);
+	same_workers();
+	close(ok);
+}
