@@ -245,7 +245,7 @@ Test(tracker_abuse, small_max_file_size)
 	l = upload_line("good1", "big.bin", 1000001, "127.0.0.1", 7001, 2);
 	ERR(ok, NULL, "%s", l);
 	free(l);
-	/* the line bound follows the largest file: 4 KiB still passes */
+	/* short of the largest upload, lines over 4 KiB are still refused */
 	l = malloc(5000);
 	memset(l, 'a', 4999);
 	l[4999] = '\0';
