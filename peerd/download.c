@@ -112,6 +112,7 @@ struct whole {
 	SHA_CTX		 ctx;		/* fed pieces 0..next-1 */
 	uint32_t	 next;
 	int		 busy;		/* someone is feeding piece next */
+	uint32_t	 hot;		/* pieces fed straight from the hasher */
 	int		 stop;
 	int		 result;	/* 1 match, 0 mismatch, -1 I/O error */
 };
@@ -327,6 +328,7 @@ whole_start(struct dl *d)
 	d->w.next = 0;
 	d->w.busy = 0;
 	d->w.stop = 0;
+	d->w.hot = 0;
 	SHA1_Init(&d->w.ctx);
 	d->w.result = -2;
 	if (pthread_create(&d->w.thr, NULL, whole_main, d) != 0)
@@ -457,8 +459,8 @@ ph_main(void *v)
 		b->ok = CRYPTO_memcmp(md, d->meta.piece_sha1[b->idx],
 		    SHA1_LEN) == 0;
 		/* In order? Then the whole-file digest takes it while hot. */
-		if (b->ok)
-			whole_feed(d, b->idx, b->data, b->len);
+		if (b->ok && whole_feed(d, b->idx, b->data, b->len))
+			d->w.hot++;	/* only this thread writes it */
 		if (ev_post(hashed_cb, b) == -1)
 			log_warnx("download %s: lost piece %u", d->info.name,
 			    b->idx);
@@ -656,9 +658,15 @@ static void
 dl_finish(struct dl *d)
 {
 	uint64_t	t, el;
+	uint32_t	left = 0;
 	int		r;
 
 	t = ev_now_ms();
+	if (d->w.started) {
+		pthread_mutex_lock(&d->w.mtx);
+		left = d->meta.npieces - d->w.next;
+		pthread_mutex_unlock(&d->w.mtx);
+	}
 	r = d->meta.npieces == 0 ? 1 : whole_join(d, 0);
 	t = ev_now_ms() - t;
 	d->finishing = 0;
@@ -678,8 +686,9 @@ dl_finish(struct dl *d)
 	d->info.pieces_done = d->info.pieces_total;
 	el = ev_now_ms() - d->started_ms;
 	log_info("download %s/%s complete: %s (%llu ms, %llu ms of it on the "
-	    "final hash)", d->info.group, d->info.name, d->info.dest,
-	    (unsigned long long)el, (unsigned long long)t);
+	    "final hash of %u pieces; %u of %u hashed once in memory)",
+	    d->info.group, d->info.name, d->info.dest, (unsigned long long)el,
+	    (unsigned long long)t, left, d->w.hot, d->meta.npieces);
 	become_seeder(d);
 	notify(d);
 }
