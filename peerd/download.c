@@ -1618,14 +1618,54 @@ open_part(struct dl *d, int create)
 	return 0;
 }
 
+/* Build a download from the tracker's answer; NULL with err set if not. */
+static struct dl *
+dl_create(const struct start_req *sr, const char *reply, size_t len,
+    char *err, size_t errlen)
+{
+	struct endpoint	 eps[DL_MAX_KNOWN];
+	struct dl	*d;
+	char		*copy;
+	int		 n, i, r;
+
+	if ((copy = strndup(reply, len)) == NULL ||
+	    (d = dl_new(sr->group, sr->name, sr->dest)) == NULL) {
+		free(copy);
+		strlcpy(err, "out of memory", errlen);
+		return NULL;
+	}
+	r = resume_parse_tracker(copy, &d->meta, eps, DL_MAX_KNOWN, &n);
+	free(copy);
+	if (r == -1) {
+		strlcpy(err, "malformed answer from the tracker", errlen);
+		goto fail;
+	}
+	strlcpy(d->meta.group, sr->group, sizeof(d->meta.group));
+	strlcpy(d->meta.name, sr->name, sizeof(d->meta.name));
+	strlcpy(d->meta.dest, sr->dest, sizeof(d->meta.dest));
+	for (i = 0; i < n; i++)
+		known_add(d, &eps[i]);
+	if (d->nknown == 0 && d->meta.size > 0) {
+		strlcpy(err, "no seeder has this file", errlen);
+		goto fail;
+	}
+	if (open_part(d, 1) == -1) {
+		snprintf(err, errlen, "%s: %s", d->part, strerror(errno));
+		goto fail;
+	}
+	return d;
+fail:
+	dl_unlink(d);
+	return NULL;
+}
+
+/* The tracker answered download_file: refuse, or start in the background. */
 static void
 start_reply(void *arg, int status, const char *reply, size_t len)
 {
 	struct start_req	*sr = arg;
-	struct endpoint		 eps[DL_MAX_KNOWN];
-	struct dl		*d = NULL;
-	char			*copy = NULL, err[PATH_MAX + 128];
-	int			 n, i;
+	struct dl		*d;
+	char			 err[PATH_MAX + 128];
 
 	if (status != 0) {
 		sr->cb(sr->arg, 0, "no tracker reachable");
@@ -1642,38 +1682,16 @@ start_reply(void *arg, int status, const char *reply, size_t len)
 			sr->cb(sr->arg, 0, "already downloading");
 			goto out;
 		}
-		dl_unlink(d);
+		dl_unlink(d);	/* an earlier, finished attempt */
 	}
 	if (dest_exists(sr->dest)) {
 		snprintf(err, sizeof(err), "%s exists", sr->dest);
 		sr->cb(sr->arg, 0, err);
 		goto out;
 	}
-	if ((copy = strndup(reply, len)) == NULL ||
-	    (d = dl_new(sr->group, sr->name, sr->dest)) == NULL) {
-		sr->cb(sr->arg, 0, "out of memory");
-		goto out;
-	}
-	strlcpy(d->meta.group, sr->group, sizeof(d->meta.group));
-	strlcpy(d->meta.name, sr->name, sizeof(d->meta.name));
-	strlcpy(d->meta.dest, sr->dest, sizeof(d->meta.dest));
-	if (resume_parse_tracker(copy, &d->meta, eps, DL_MAX_KNOWN, &n) == -1) {
-		sr->cb(sr->arg, 0, "malformed answer from the tracker");
-		goto fail;
-	}
-	strlcpy(d->meta.group, sr->group, sizeof(d->meta.group));
-	strlcpy(d->meta.name, sr->name, sizeof(d->meta.name));
-	strlcpy(d->meta.dest, sr->dest, sizeof(d->meta.dest));
-	for (i = 0; i < n; i++)
-		known_add(d, &eps[i]);
-	if (d->nknown == 0 && d->meta.size > 0) {
-		sr->cb(sr->arg, 0, "no seeder has this file");
-		goto fail;
-	}
-	if (open_part(d, 1) == -1) {
-		snprintf(err, sizeof(err), "%s: %s", d->part, strerror(errno));
+	if ((d = dl_create(sr, reply, len, err, sizeof(err))) == NULL) {
 		sr->cb(sr->arg, 0, err);
-		goto fail;
+		goto out;
 	}
 	if (save_meta(d) == -1)
 		log_warnx("download %s: cannot save resume state", sr->name);
@@ -1684,18 +1702,15 @@ start_reply(void *arg, int status, const char *reply, size_t len)
 		dl_stop(d);
 		unlink(d->part);
 		drop_state(d);
-		goto fail;
+		dl_unlink(d);
+		goto out;
 	}
 	log_info("download %s/%s started: %llu bytes, %d seeders", sr->group,
 	    sr->name, (unsigned long long)d->meta.size, d->nknown);
 	sr->cb(sr->arg, 1, NULL);
 	if (d->info.state == DL_RUNNING)
 		connect_more(d);
-	goto out;
-fail:
-	dl_unlink(d);
 out:
-	free(copy);
 	free(sr);
 }
 
