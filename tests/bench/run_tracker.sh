@@ -39,6 +39,7 @@ stop_tracker
 # journaled writes: join_group, upload_file, stop_share (own journal)
 start_tracker writes
 $load -m write -c 64 -d 1 -s "$secs" -n "$runs" "127.0.0.1:$port"
+$load -m write -c 64 -d 4 -s "$secs" -n "$runs" "127.0.0.1:$port"
 stop_tracker
 echo "goals: reads >= 0.80x responder at d=1 (p99 <= 3 ms), >= 0.50x at d=16;" \
     "writes >= 20000/s; conn-per-request >= 13000/s"
