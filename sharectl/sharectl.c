@@ -181,8 +181,12 @@ run(int argc, char *argv[])
 		return code;
 	}
 	if ((fd = ctl_connect()) == -1) {
-		fprintf(stderr, "sharectl: peerd is not running (socket %s)\n",
-		    sockpath);
+		if (errno == ENOENT || errno == ECONNREFUSED || errno == ENOTDIR)
+			fprintf(stderr, "sharectl: peerd is not running (socket "
+			    "%s)\n", sockpath);
+		else
+			fprintf(stderr, "sharectl: cannot reach peerd (socket "
+			    "%s): %s\n", sockpath, strerror(errno));
 		return CTL_UNAVAIL;
 	}
 	buf_init(&req, CTL_MAX_LINE);
