@@ -1105,70 +1105,102 @@ piece_received(struct peer *p)
 	ph_queue(d, b);
 }
 
-/* One step of the receive state machine: 1 progress, 0 wait, -1 drop. */
 static int
-peer_step(struct peer *p)
+step_magic(struct peer *p)
+{
+	ssize_t	r;
+
+	r = peer_recv(p, p->hdr + p->hgot, WIRE_MAGIC_LEN - p->hgot);
+	if (r <= 0)
+		return (int)r;
+	p->hgot += (size_t)r;
+	if (memcmp(p->hdr, WIRE_MAGIC, p->hgot) != 0)
+		return -2;	/* not our protocol */
+	if (p->hgot == WIRE_MAGIC_LEN) {
+		p->hgot = 0;
+		p->st = P_HDR;
+	}
+	return 1;
+}
+
+static int
+step_header(struct peer *p)
 {
 	struct wire_msg	m;
 	ssize_t		r;
 	int		rc;
 
+	r = peer_recv(p, p->hdr + p->hgot, WIRE_HDR_LEN - p->hgot);
+	if (r <= 0)
+		return (int)r;
+	p->hgot += (size_t)r;
+	if ((rc = wire_parse(p->hdr, p->hgot, WIRE_TO_CLIENT, &m)) == -1)
+		return -1;
+	if (rc == 0 && p->hgot < WIRE_HDR_LEN)
+		return 1;
+	p->hgot = 0;
+	if (m.type == WIRE_PIECE) {
+		if ((rc = start_piece_data(p, &m)) == -1)
+			return -1;
+		return rc == 1 ? 0 : 1;
+	}
+	if (rc > 0)	/* header-only message */
+		return got_message(p, &m) == -1 ? -1 : 1;
+	p->msg = m;
+	if ((p->pay = malloc(m.len)) == NULL)
+		return -1;
+	p->paygot = 0;
+	p->st = P_PAYLOAD;
+	return 1;
+}
+
+static int
+step_payload(struct peer *p)
+{
+	ssize_t	r;
+	int	rc;
+
+	r = peer_recv(p, p->pay + p->paygot, p->msg.len - p->paygot);
+	if (r <= 0)
+		return (int)r;
+	if ((p->paygot += (size_t)r) < p->msg.len)
+		return 1;
+	p->msg.payload = p->pay;
+	rc = got_message(p, &p->msg);
+	free(p->pay);
+	p->pay = NULL;
+	p->st = P_HDR;
+	return rc == -1 ? -1 : 1;
+}
+
+static int
+step_piece(struct peer *p)
+{
+	ssize_t	r;
+
+	r = peer_recv(p, p->cur->data + p->pgot, p->plen - p->pgot);
+	if (r <= 0)
+		return (int)r;
+	if ((p->pgot += (uint32_t)r) < p->plen)
+		return 1;
+	piece_received(p);
+	return 1;
+}
+
+/* One step of the receive state machine: 1 progress, 0 wait, -1 drop,
+ * -2 the peer does not speak our protocol. */
+static int
+peer_step(struct peer *p)
+{
 	switch (p->st) {
 	case P_MAGIC:
-		r = peer_recv(p, p->hdr + p->hgot, WIRE_MAGIC_LEN - p->hgot);
-		if (r <= 0)
-			return (int)r;
-		p->hgot += (size_t)r;
-		if (memcmp(p->hdr, WIRE_MAGIC, p->hgot) != 0)
-			return -2;	/* not our protocol */
-		if (p->hgot == WIRE_MAGIC_LEN) {
-			p->hgot = 0;
-			p->st = P_HDR;
-		}
-		return 1;
+		return step_magic(p);
 	case P_HDR:
-		r = peer_recv(p, p->hdr + p->hgot, WIRE_HDR_LEN - p->hgot);
-		if (r <= 0)
-			return (int)r;
-		p->hgot += (size_t)r;
-		if ((rc = wire_parse(p->hdr, p->hgot, WIRE_TO_CLIENT, &m)) == -1)
-			return -1;
-		if (rc == 0 && p->hgot < WIRE_HDR_LEN)
-			return 1;
-		p->hgot = 0;
-		if (m.type == WIRE_PIECE) {
-			if ((rc = start_piece_data(p, &m)) == -1)
-				return -1;
-			return rc == 1 ? 0 : 1;
-		}
-		if (rc > 0)	/* header-only message */
-			return got_message(p, &m) == -1 ? -1 : 1;
-		p->msg = m;
-		if ((p->pay = malloc(m.len)) == NULL)
-			return -1;
-		p->paygot = 0;
-		p->st = P_PAYLOAD;
-		return 1;
+		return step_header(p);
 	case P_PAYLOAD:
-		r = peer_recv(p, p->pay + p->paygot, p->msg.len - p->paygot);
-		if (r <= 0)
-			return (int)r;
-		if ((p->paygot += (size_t)r) < p->msg.len)
-			return 1;
-		p->msg.payload = p->pay;
-		rc = got_message(p, &p->msg);
-		free(p->pay);
-		p->pay = NULL;
-		p->st = P_HDR;
-		return rc == -1 ? -1 : 1;
+		return step_payload(p);
 	case P_PIECE:
-		r = peer_recv(p, p->cur->data + p->pgot, p->plen - p->pgot);
-		if (r <= 0)
-			return (int)r;
-		if ((p->pgot += (uint32_t)r) < p->plen)
-			return 1;
-		piece_received(p);
-		return 1;
+		return step_piece(p);
 	case P_WAITBUF:
 		return 0;
 	default:
@@ -1187,8 +1219,6 @@ peer_readable(struct peer *p)
 		if ((r = peer_step(p)) <= 0)
 			break;
 	}
-	if (r == -3)
-		return;
 	if (r == -2 || (r == -1 && was_magic && p->hgot == 0)) {
 		/* No magic back: a seed client. Use GET_PIECE with it. */
 		log_info("download %s: %s does not speak p2pshare, using "
