@@ -112,6 +112,8 @@ buf_getline(struct buf *b, size_t maxline, char **line, size_t *linelen)
 	char	*start = buf_head(b), *nl;
 	size_t	 avail = buf_avail(b), n;
 
+	if (avail == 0)
+		return 0;
 	nl = memchr(start, '\n', avail);
 	if (nl == NULL)
 		return avail > maxline ? -1 : 0;
