@@ -16,7 +16,7 @@
 #include "peerd/ev.h"
 #include "peerd/peerd.h"
 
-#define HASH_CHUNK	(2u * 1024 * 1024)	/* a multiple of PIECE_SIZE */
+#define HASH_CHUNK	(128u * 1024)		/* divides PIECE_SIZE */
 #define HASH_SPLIT_MIN	(8ull * 1024 * 1024)	/* smaller: one thread */
 
 struct hash_job {
@@ -49,14 +49,16 @@ read_at(int fd, uint8_t *p, size_t n, uint64_t off)
 	return 0;
 }
 
-/* Walk the file in chunks; whole != NULL feeds the file digest, pieces
- * != NULL computes piece digests. Returns 0 or an errno. */
+/* Walk the file in chunks small enough to stay in the core's cache
+ * between the copy and the digest; whole != NULL feeds the file digest,
+ * pieces != NULL computes piece digests. Returns 0 or an errno. */
 static int
 hash_range(int fd, uint64_t size, SHA_CTX *whole, uint8_t (*pieces)[SHA1_LEN])
 {
+	SHA_CTX		 pc;
 	uint8_t		*buf;
-	uint64_t	 off, p;
-	size_t		 n, k;
+	uint64_t	 off;
+	size_t		 n;
 	int		 err = 0;
 
 	if ((buf = malloc(HASH_CHUNK)) == NULL)
@@ -71,10 +73,11 @@ hash_range(int fd, uint64_t size, SHA_CTX *whole, uint8_t (*pieces)[SHA1_LEN])
 			SHA1_Update(whole, buf, n);
 		if (pieces == NULL)
 			continue;
-		for (k = 0; k < n; k += PIECE_SIZE) {
-			p = (off + k) / PIECE_SIZE;
-			SHA1(buf + k, piece_len(size, p), pieces[p]);
-		}
+		if (off % PIECE_SIZE == 0)
+			SHA1_Init(&pc);
+		SHA1_Update(&pc, buf, n);
+		if ((off + n) % PIECE_SIZE == 0 || off + n == size)
+			SHA1_Final(pieces[off / PIECE_SIZE], &pc);
 	}
 	free(buf);
 	return err;
