@@ -1,6 +1,7 @@
 /* trackerd end to end, when things break: restart and replay, a torn or
  * corrupt journal, workers and whole trackers killed, clean shutdown, and
  * a second instance refused. */
+#include <poll.h>
 #include <sys/stat.h>
 
 #include "tests/e2e/tracker_e2e.h"
@@ -390,4 +391,101 @@ Test(tracker_crash, usage_errors)
 	cr_assert_eq(r.status, 1, "%d %s", r.status, r.err);
 	cr_assert(strstr(r.err, "/nonexistent/ti") != NULL, "%s", r.err);
 	h_run_free(&r);
+}
+
+/* Everything the peer sends until it closes (bounded by the 5 s receive
+ * timeout of h_connect). */
+static char *
+read_to_eof(int fd)
+{
+	size_t	 len = 0, cap = 1 << 16;
+	char	*b = malloc(cap);
+	ssize_t	 n;
+
+	while ((n = recv(fd, b + len, cap - len - 1, 0)) > 0) {
+		len += (size_t)n;
+		if (cap - len < 4096)
+			b = realloc(b, cap *= 2);
+	}
+	b[len] = '\0';
+	return b;
+}
+
+/* Writes in flight when the whole tracker is SIGKILLed: every one that was
+ * acknowledged is there after a restart. (Replies still unread when the
+ * RST arrives are lost to the client, so "acknowledged" undercounts.) */
+Test(tracker_crash, acknowledged_writes_survive_sigkill)
+{
+	enum { C = 4, N = 2000 };
+	int	 fd[C], acked = 0, k, i;
+	char	 tok[32], *req, *p, *r, *list;
+	pid_t	 kids[8];
+	size_t	 len;
+	int	 n;
+
+	trk_opt("-o");
+	trk_opt("groups=16384,members=16384");
+	trk_start_both();
+	fd[0] = trk_conn(0);
+	OK(fd[0], "create_user burst pw");
+	snprintf(tok, sizeof(tok), "%s", trk_login(fd[0], "burst", "pw"));
+	for (k = 1; k < C; k++)
+		fd[k] = trk_conn(0);
+	req = malloc(N * 96);
+	for (k = 0; k < C; k++) {
+		for (p = req, i = 0; i < N; i++)
+			p += sprintf(p, "session burst %s create_group b%d_%d\n",
+			    tok, k, i);
+		len = (size_t)(p - req);
+		cr_assert_eq(send(fd[k], req, len, MSG_NOSIGNAL), (ssize_t)len);
+	}
+	free(req);
+	/* kill in the middle: once the first replies are arriving */
+	{
+		struct pollfd pfd = { fd[C - 1], POLLIN, 0 };
+
+		cr_assert_eq(poll(&pfd, 1, 3000), 1, "no reply at all");
+		trk_sleep_ms(20);
+	}
+	n = child_pids(T.p[0].pid, kids, 8);
+	kill(T.p[0].pid, SIGKILL);
+	for (i = 0; i < n; i++)
+		kill(kids[i], SIGKILL);
+	h_stop(&T.p[0], SIGKILL, 3000);
+	cr_assert_eq(wait_gone(kids, n, 3000), 0);
+	/* count the acknowledged creates (replies come in order) */
+	list = calloc(C * N, 1);
+	for (k = 0; k < C; k++) {
+		r = read_to_eof(fd[k]);
+		for (p = r, i = 0; i < N && *p; i++) {
+			if (strncmp(p, "OK", 2) == 0) {
+				list[k * N + i] = 1;
+				acked++;
+			}
+			if ((p = strstr(p, "END_OF_REPLY\n")) == NULL)
+				break;
+			p += 13;
+		}
+		free(r);
+		close(fd[k]);
+	}
+	cr_log_info("%d of %d creates acknowledged before the kill", acked,
+	    C * N);
+	cr_assert_eq(trk_start(0), 0, "restart after SIGKILL");
+	fd[0] = trk_conn(0);
+	r = rq(fd[0], "session burst %s list_groups", tok);
+	cr_log_info("%ld groups after the restart", reply_count(r));
+	for (k = 0; k < C; k++)
+		for (i = 0; i < N; i++) {
+			char want[64];
+
+			if (!list[k * N + i])
+				continue;
+			snprintf(want, sizeof(want), "\nb%d_%d burst\n", k, i);
+			cr_assert(strstr(r, want) != NULL, "acknowledged b%d_%d "
+			    "lost", k, i);
+		}
+	free(r);
+	free(list);
+	close(fd[0]);
 }
