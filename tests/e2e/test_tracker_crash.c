@@ -12,10 +12,14 @@ setup(void)
 	trk_init();
 }
 
+static pid_t	daemon_pid;	/* a detached trackerd to stop */
+
 static void
 teardown(void)
 {
 	trk_fini();
+	if (daemon_pid > 0 && kill(daemon_pid, SIGKILL) == 0)
+		wait_gone(&daemon_pid, 1, 3000);
 }
 
 TestSuite(tracker_crash, .init = setup, .fini = teardown, .timeout = 90);
@@ -488,4 +492,62 @@ Test(tracker_crash, acknowledged_writes_survive_sigkill)
 	free(r);
 	free(list);
 	close(fd[0]);
+}
+
+Test(tracker_crash, sighup_reopens_logs_keeps_serving)
+{
+	pid_t	before[8], after[8];
+	int	n, m, a;
+	char	*log;
+
+	trk_start_both();
+	n = workers_now(0, before);
+	a = trk_conn(0);
+	OK(a, "create_user hup pw");
+	kill(T.p[0].pid, SIGHUP);
+	trk_sleep_ms(200);
+	OK(a, "create_user hup2 pw");	/* the same connection goes on */
+	m = child_pids(T.p[0].pid, after, 8);
+	cr_assert_eq(m, n);
+	for (int i = 0; i < n; i++)
+		cr_assert(after[i] == before[0] || after[i] == before[1],
+		    "SIGHUP replaced a worker");
+	log = h_read_file(T.log[0], NULL);
+	cr_assert(strstr(log, "reopen") != NULL, "%s", log);
+	free(log);
+	close(a);
+	cr_assert_eq(trk_stop(0), 0);
+}
+
+/* Without -f: detach, pidfile, syslog; SIGTERM cleans up. */
+Test(tracker_crash, daemon_mode)
+{
+	struct h_run	 r;
+	char		*argv[32], *pidtxt, shm[128];
+	pid_t		 pid;
+	int		 a;
+
+	trk_argv(0, argv);
+	for (int i = 1; argv[i] != NULL; i++)	/* drop "-f" */
+		argv[i] = argv[i + 1];
+	cr_assert_eq(h_run(&r, argv, NULL, 10000), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	h_run_free(&r);
+	cr_assert_eq(h_wait_file(T.pidfile[0], 3000), 0, "no pidfile");
+	trk_sleep_ms(50);
+	pidtxt = h_read_file(T.pidfile[0], NULL);
+	pid = (pid_t)strtol(pidtxt, NULL, 10);
+	free(pidtxt);
+	cr_assert_gt(pid, 1);
+	daemon_pid = pid;
+	cr_assert_eq(h_wait_port(T.port[0], 5000), 0);
+	a = trk_conn(0);
+	OK(a, "create_user daemonic pw");
+	close(a);
+	kill(pid, SIGTERM);
+	cr_assert_eq(wait_gone(&pid, 1, 8000), 0, "daemon did not stop");
+	daemon_pid = 0;
+	shm_path(0, shm, sizeof(shm));
+	cr_assert_neq(access(shm, F_OK), 0, "%s left behind", shm);
+	cr_assert_neq(access(T.pidfile[0], F_OK), 0, "pidfile left behind");
 }
