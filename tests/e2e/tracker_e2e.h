@@ -430,6 +430,24 @@ worker_of(int fd, pid_t master)
 	return -1;
 }
 
+/* 1 if pid runs (a zombie nobody reaped yet does not count). */
+static inline int
+pid_running(pid_t pid)
+{
+	char	 path[64], *st, *p;
+	int	 zombie;
+
+	if (kill(pid, 0) == -1)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((st = proc_read(path)) == NULL)
+		return 0;
+	p = strrchr(st, ')');
+	zombie = p != NULL && (p[2] == 'Z' || p[2] == 'X');
+	free(st);
+	return !zombie;
+}
+
 /* Wait (bounded) until none of pids is alive. */
 static inline int
 wait_gone(const pid_t *pids, int n, int ms)
@@ -440,7 +458,7 @@ wait_gone(const pid_t *pids, int n, int ms)
 	do {
 		alive = 0;
 		for (int i = 0; i < n; i++)
-			if (kill(pids[i], 0) == 0)
+			if (pid_running(pids[i]))
 				alive = 1;
 		if (!alive)
 			return 0;
