@@ -209,3 +209,71 @@ Test(tracker_sync, seeder_lease_expires)
 	free(r);
 	close(b);
 }
+
+/* The journal is compacted under both trackers while they serve: neither
+ * loses anything, both go on writing, and a restart replays the new file. */
+Test(tracker_sync, compaction_under_two_trackers)
+{
+	int	 a, b, i;
+	char	*r, *log1, *log2, tok[32];
+	size_t	 before;
+
+	trk_opt("-o");
+	trk_opt("compact=8192");
+	trk_start_both();
+	a = trk_conn(0);
+	b = trk_conn(1);
+	trk_user(a, "keeper", "pw");
+	OK(a, "create_group kept");
+	upload_ok(a, "kept", "kept.bin", 5000, 7001, 8);
+	OK(b, "create_user other pw");
+	snprintf(tok, sizeof(tok), "%s", trk_login(b, "other", "pw"));
+	OK(b, "join_group kept");
+	/* dead lines: logins and logouts, on both trackers */
+	for (i = 0; i < 150; i++) {
+		int	fd = i % 2 ? b : a;
+		char	t2[32];
+
+		snprintf(t2, sizeof(t2), "%s", trk_login(fd, "keeper", "pw"));
+		OK(fd, "session keeper %s logout", t2);
+	}
+	/* wait until a compaction happened (the master polls) */
+	for (long end = trk_now_ms() + 5000;;) {
+		log1 = h_read_file(T.log[0], NULL);
+		log2 = h_read_file(T.log[1], NULL);
+		i = strstr(log1, "compacted") || strstr(log2, "compacted");
+		free(log1);
+		free(log2);
+		if (i)
+			break;
+		cr_assert_lt(trk_now_ms(), end, "no compaction");
+		trk_sleep_ms(50);
+	}
+	free(h_read_file(T.journal, &before));
+	cr_assert_lt(before, 150 * 2 * 60, "journal not smaller: %zu",
+	    before);
+	/* both trackers write after the switch and see each other */
+	trk_login(a, "keeper", "pw");
+	OK(a, "accept_request kept other");
+	OK(b, "session other %s create_group after_compact", tok);
+	cr_assert_geq(trk_poll_line(a, "list_groups", "after_compact", 1,
+	    2000), 0);
+	r = rq(b, "session other %s list_files kept", tok);
+	cr_assert(strstr(r, "\nkept.bin 5000 ") != NULL, "%s", r);
+	free(r);
+	cr_assert_eq(trk_stop(0), 0);
+	cr_assert_eq(trk_stop(1), 0);
+	cr_assert_eq(trk_start(1), 0);
+	close(a);
+	close(b);
+	a = trk_conn(1);
+	trk_login(a, "keeper", "pw");
+	r = rq(a, "list_groups");
+	cr_assert(strstr(r, "\nkept keeper\n") && strstr(r,
+	    "\nafter_compact other\n"), "%s", r);
+	free(r);
+	r = rq(a, "list_files kept");
+	cr_assert(strstr(r, "\nkept.bin 5000 ") != NULL, "%s", r);
+	free(r);
+	close(a);
+}
