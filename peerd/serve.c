@@ -186,6 +186,8 @@ offer(struct sconn *c)
 		}
 		n = (uint32_t)r;
 	}
+	log_debug("serve: %s: offering %u of %u pieces", inet_ntoa(c->ip),
+	    bf_count(bits, n), n);
 	r = send_ctl(c, WIRE_BITFIELD, n, bits, (uint32_t)bf_bytes(n));
 	free(bits);
 	c->state = S_READY;
