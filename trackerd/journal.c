@@ -829,6 +829,7 @@ journal_commit(struct tracker *t, const char *body, size_t len)
 /* ---- sync, watch, poll ---- */
 
 static uint64_t	sync_locked(struct tracker *);
+static int	compact(struct tracker *, int);
 
 uint64_t
 journal_sync(struct tracker *t)
@@ -953,7 +954,7 @@ journal_poll(struct tracker *t)
 			journal_sync(t);
 	}
 	if (t->cfg.compact_bytes > 0 && compaction_due(t) &&
-	    journal_compact(t) == -1)
+	    compact(t, 0) == -1)
 		log_warnx("journal compaction failed: %s", t->err);
 	/* A new (compacted) file needs its own watch. */
 	if (t->watch_fd != -1 && h->journal_ino != t->watched_ino)
@@ -1131,6 +1132,14 @@ sync_dir(const char *path)
 int
 journal_compact(struct tracker *t)
 {
+	return compact(t, 1);
+}
+
+/* Rewrite the journal; unless forced, only if still worthwhile once we
+ * hold the lock (the other tracker may have just done it). */
+static int
+compact(struct tracker *t, int force)
+{
 	char		 tmp[PATH_MAX];
 	uint64_t	 before;
 	int		 fd, rc;
@@ -1140,6 +1149,10 @@ journal_compact(struct tracker *t)
 		return -1;
 	if (journal_begin(t) == -1)
 		return -1;
+	if (!force && !compaction_due(t)) {
+		journal_end(t);
+		return 0;
+	}
 	before = t->hdr->applied_off;
 	if (write_compacted(t, tmp) == -1)
 		goto fail;
@@ -1150,12 +1163,7 @@ journal_compact(struct tracker *t)
 		goto fail;
 	}
 	sync_dir(t->hdr->journal_path);
-	/* Writers waiting on the old file find the new one when we let go. */
-	if ((fd = open_journal(t->hdr->journal_path)) != -1) {
-		close_journal(t);
-		t->jfd = fd;
-		flock(t->jfd, LOCK_EX);
-	}
+	fd = open(t->hdr->journal_path, O_RDWR | O_APPEND | O_CLOEXEC);
 	/* Rebuild from the new file: checks it and frees dead arena space. */
 	state_lock_all_buckets(t);
 	rc = journal_rebuild_locked(t);
@@ -1166,7 +1174,16 @@ journal_compact(struct tracker *t)
 	    (unsigned long long)before,
 	    (unsigned long long)t->hdr->applied_off,
 	    (unsigned long long)t->hdr->file_lines);
+	/*
+	 * Let go of meta and of the old file's flock before touching the new
+	 * file's: taking a flock while holding meta would break the lock order
+	 * (a writer may already hold the new file's flock and wait for meta).
+	 */
 	journal_end(t);
+	if (fd != -1) {
+		close_journal(t);
+		t->jfd = fd;
+	}
 	return 0;
 fail:
 	journal_end(t);

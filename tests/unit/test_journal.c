@@ -633,3 +633,49 @@ Test(journal, repair_never_waits_for_a_live_holder)
 	close(p[1]);
 	tracker_destroy(t);
 }
+
+Test(journal, compaction_while_another_process_writes)
+{
+	struct tracker	*t;
+	struct client	 c;
+	pid_t		 pid;
+	int		 st, i;
+
+	fx_cfg.kdf_iterations = 1;
+	t = fx_open(&fx_cfg);
+	fx_client(&c, "127.0.0.1");
+	churn(t, &c, 5);
+	if ((pid = fork()) == 0) {
+		char		 err[256], line[64];
+		struct tracker	*w = tracker_attach(&fx_cfg, err, sizeof(err));
+		struct client	 wc;
+
+		if (w == NULL)
+			_exit(2);
+		fx_client(&wc, "127.0.0.1");
+		alarm(20);
+		for (i = 0; i < 60; i++) {
+			snprintf(line, sizeof(line), "create_user w%d pw", i);
+			char *r = fx_req(w, &wc, line);
+
+			if (strncmp(r, "OK ", 3) != 0) {
+				fprintf(stderr, "%s -> %s", line, r);
+				_exit(3);
+			}
+		}
+		tracker_detach(w);
+		_exit(0);
+	}
+	alarm(20);	/* a lock-order slip deadlocks here */
+	for (i = 0; i < 40; i++)
+		cr_assert_eq(journal_compact(t), 0, "%s", t->err);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	alarm(0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "writer: %d", st);
+	fx_expect(t, &c, "create_user w59 x", "ERR user_exists");
+	tracker_destroy(t);
+	t = fx_open(&fx_cfg);
+	fx_expect(t, &c, "create_user w0 x", "ERR user_exists");
+	fx_expect(t, &c, "create_user w60 pw", "OK user_created");
+	tracker_destroy(t);
+}
