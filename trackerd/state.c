@@ -296,13 +296,32 @@ state_reset_locked(struct tracker *t)
 
 /* ---- locks ---- */
 
+/*
+ * Locks are held for a microsecond or two: spin a little before sleeping
+ * in the kernel, which costs more than the wait (and the wake-up) here.
+ */
+static int
+mutex_lock_spin(pthread_mutex_t *m)
+{
+	int	i, rc;
+
+	for (i = 0; i < 200; i++) {
+		if ((rc = pthread_mutex_trylock(m)) != EBUSY)
+			return rc;
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+	}
+	return pthread_mutex_lock(m);
+}
+
 static int
 lock_robust(struct tracker *t, pthread_mutex_t *m, int32_t *owner,
     const char *what)
 {
 	int	rc;
 
-	rc = pthread_mutex_lock(m);
+	rc = mutex_lock_spin(m);
 	if (rc == EOWNERDEAD) {
 		log_warnx("%s: its owner (pid %d) died holding it; repairing",
 		    what, (int)*owner);
@@ -357,7 +376,7 @@ state_lock_meta(struct tracker *t)
 	struct state_hdr	*h = t->hdr;
 	int			 rc;
 
-	rc = pthread_mutex_lock(&h->meta);
+	rc = mutex_lock_spin(&h->meta);
 	if (rc == EOWNERDEAD)
 		owner_died(t, &h->meta);
 	else if (rc != 0)
