@@ -255,11 +255,17 @@ sync_thread(void *arg)
 	return NULL;
 }
 
+static void	release_durable(struct worker *);
+
+/* Start a sync for the replies held back, unless one is running; if
+ * another worker's sync already covered them, release them now. */
 static void
 sync_kick(struct worker *w)
 {
-	if (w->s_busy || w->waiting == NULL ||
+	while (!w->s_busy && w->waiting != NULL &&
 	    w->s_want <= journal_durable_seq(w->t))
+		release_durable(w);
+	if (w->s_busy || w->waiting == NULL)
 		return;
 	w->s_busy = 1;
 	pthread_mutex_lock(&w->smu);
@@ -346,14 +352,13 @@ conn_hold(struct worker *w, struct conn *c, uint64_t start, uint64_t seq)
 		w->s_want = seq;
 }
 
+/* Send the replies whose journal lines are durable now. */
 static void
-sync_done(struct worker *w)
+release_durable(struct worker *w)
 {
 	struct conn	*c, *next;
 	uint64_t	 durable;
 
-	efd_drain(w->sync_efd);
-	w->s_busy = 0;
 	durable = journal_durable_seq(w->t);
 	for (c = w->waiting; c != NULL; c = next) {
 		next = c->wnext;
@@ -362,6 +367,14 @@ sync_done(struct worker *w)
 			waiting_del(w, c);
 		conn_service(w, c);
 	}
+}
+
+static void
+sync_done(struct worker *w)
+{
+	efd_drain(w->sync_efd);
+	w->s_busy = 0;
+	release_durable(w);
 	sync_kick(w);
 }
 
