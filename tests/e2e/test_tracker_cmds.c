@@ -337,3 +337,41 @@ Test(tracker_cmds, no_clear_password_in_journal)
 	close(a);
 	close(b);
 }
+
+/* Bursts of writes over many connections to both trackers, then silence:
+ * every reply arrives (each waits for its journal line to be durable; the
+ * workers' syncs cover each other's lines). */
+Test(tracker_cmds, write_bursts_all_answered)
+{
+	enum { C = 32, ROUNDS = 15 };
+	int	 fd[C], a, i, k;
+	char	 tok[32], line[128], *r;
+	long	 t0;
+
+	a = trk_conn(0);
+	OK(a, "create_user bursty pw");
+	snprintf(tok, sizeof(tok), "%s", trk_login(a, "bursty", "pw"));
+	trk_sleep_ms(100);	/* the session reaches tracker 2 */
+	for (i = 0; i < C; i++)
+		fd[i] = trk_conn(i % 2);
+	for (k = 0; k < ROUNDS; k++) {
+		t0 = trk_now_ms();
+		for (i = 0; i < C; i++) {
+			snprintf(line, sizeof(line), "session bursty %s "
+			    "create_group r%d_%d\n", tok, k, i);
+			send(fd[i], line, strlen(line), MSG_NOSIGNAL);
+		}
+		for (i = 0; i < C; i++) {
+			r = h_read_reply(fd[i]);
+			cr_assert_not_null(r, "round %d: no reply on %d", k, i);
+			cr_assert(strncmp(r, "OK", 2) == 0, "%s", r);
+			free(r);
+		}
+		cr_assert_lt(trk_now_ms() - t0, 2000, "round %d: %ld ms", k,
+		    trk_now_ms() - t0);
+		trk_sleep_ms(k % 3 * 20);
+	}
+	for (i = 0; i < C; i++)
+		close(fd[i]);
+	close(a);
+}
