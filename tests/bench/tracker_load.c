@@ -654,7 +654,7 @@ median_of(struct opts *o, const struct endpoint *ep, int is_tracker)
 	for (int i = 0; i < n; i++) {
 		if (is_tracker && o->mode == M_WRITE) {
 			run_no++;
-			setup_join_groups(o, 12000 * (o->seconds + 1) / o->conns + 20);
+			setup_join_groups(o, 25000 * (o->seconds + 1) / o->conns + 20);
 		}
 		r[i] = run_load(o, ep);
 	}
