@@ -1,6 +1,7 @@
 /* trackerd end to end against bad clients: garbage bytes, a 2 MB line, a
  * silent half line, a request cut off by a disconnect, idle connections;
  * none of them may disturb the other clients or crash a worker. */
+#include <netinet/tcp.h>
 #include <poll.h>
 
 #include "tests/e2e/tracker_e2e.h"
@@ -253,4 +254,37 @@ Test(tracker_abuse, small_max_file_size)
 	free(l);
 	same_workers();
 	close(ok);
+}
+
+/* Requests split at every byte, and many in one segment: the same
+ * answers, in order. */
+Test(tracker_abuse, framing_across_reads)
+{
+	static const char	script[] =
+	    "create_user frag pw\r\nlogin frag pw\n\ncreate_group fg\n"
+	    "list_files fg\nlist_files nog\nlist_groups\n";
+	static const char	*const want[] = { "OK", "OK login_success",
+	    "OK", "OK 0", "ERR no_such_group", "OK 1" };
+	int	 fd, on = 1;
+	char	*r, *p;
+
+	start_one();
+	fd = trk_conn(0);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	for (size_t i = 0; i < sizeof(script) - 1; i++) {
+		cr_assert_eq(send(fd, script + i, 1, MSG_NOSIGNAL), 1);
+		if (i % 7 == 0)
+			trk_sleep_ms(1);
+	}
+	r = read_replies(fd, 6);
+	p = r;
+	for (int k = 0; k < 6; k++) {
+		cr_assert(strncmp(p, want[k], strlen(want[k])) == 0,
+		    "reply %d: %.60s", k, p);
+		p = strstr(p, "END_OF_REPLY\n");
+		cr_assert_not_null(p);
+		p += 13;
+	}
+	free(r);
+	close(fd);
 }

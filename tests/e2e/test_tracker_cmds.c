@@ -249,31 +249,6 @@ Test(tracker_cmds, logout_stops_shares)
 	close(b);
 }
 
-/* Read replies until n END_OF_REPLY lines; returns them concatenated. */
-static char *
-read_n_replies(int fd, int n)
-{
-	size_t	 len = 0, cap = 1 << 16;
-	char	*buf = malloc(cap), *p;
-	int	 seen = 0;
-	ssize_t	 k;
-
-	buf[0] = '\0';
-	while (seen < n) {
-		if (cap - len < 4096)
-			buf = realloc(buf, cap *= 2);
-		k = recv(fd, buf + len, cap - len - 1, 0);
-		if (k <= 0)
-			break;
-		buf[len + k] = '\0';
-		len += (size_t)k;
-		seen = 0;
-		for (p = buf; (p = strstr(p, "END_OF_REPLY\n")) != NULL; p++)
-			seen++;
-	}
-	return buf;
-}
-
 Test(tracker_cmds, pipelined_in_order)
 {
 	int	 a = trk_conn(0);
@@ -295,7 +270,7 @@ Test(tracker_cmds, pipelined_in_order)
 		n++;
 	}
 	cr_assert_eq(send(a, req, len, MSG_NOSIGNAL), (ssize_t)len);
-	r = read_n_replies(a, n);
+	r = read_replies(a, n);
 	p = r;
 	cr_assert(strncmp(p, "OK login_success ", 17) == 0, "%.200s", p);
 	p = strstr(p, "END_OF_REPLY\n") + 13;

@@ -275,6 +275,32 @@ trk_poll_line(int fd, const char *request, const char *word, int present,
 	}
 }
 
+/* Read until n replies (END_OF_REPLY lines) have arrived, however they
+ * were split; returns them concatenated (malloc'd). */
+static inline char *
+read_replies(int fd, int n)
+{
+	size_t	 len = 0, cap = 1 << 16;
+	char	*buf = malloc(cap), *p;
+	int	 seen = 0;
+	ssize_t	 k;
+
+	buf[0] = '\0';
+	while (seen < n) {
+		if (cap - len < 4096)
+			buf = realloc(buf, cap *= 2);
+		k = recv(fd, buf + len, cap - len - 1, 0);
+		if (k <= 0)
+			break;
+		len += (size_t)k;
+		buf[len] = '\0';
+		seen = 0;
+		for (p = buf; (p = strstr(p, "END_OF_REPLY\n")) != NULL; p++)
+			seen++;
+	}
+	return buf;
+}
+
 /* A deterministic 40-hex "hash" from a seed. */
 static inline void
 fake_sha1(unsigned seed, char out[41])
