@@ -594,7 +594,9 @@ main(int argc, char *argv[], char *envp[])
 	parse_args(argc, argv);
 	open_pidfile();
 	open_listener();
-	log_init("trackerd", 1, LOG_DAEMON);
+	/* a daemon logs to syslog from here on; start-up errors still
+	 * reach stderr through the err strings */
+	log_init("trackerd", cfg.foreground, LOG_DAEMON);
 	log_setverbose(cfg.verbose);
 	log_setrole("master");
 	open_state();
@@ -604,7 +606,6 @@ main(int argc, char *argv[], char *envp[])
 	}
 	if (pfh != NULL && pidfile_write(pfh) == -1)
 		log_warn("pidfile_write %s", cfg.pidfile);
-	log_init("trackerd", cfg.foreground, LOG_DAEMON);
 	setproctitle("master");
 	if (worker_shared_init() == -1)
 		fatal("mmap");
