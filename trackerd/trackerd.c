@@ -277,6 +277,25 @@ claim_port(void)
 	return fd;
 }
 
+/* Is the port free for an ordinary socket? (SO_REUSEPORT sockets would
+ * share it with another process's, e.g. one bound to 0.0.0.0.) */
+static int
+probe_port(void)
+{
+	int	fd, on = 1, rc;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	rc = bind(fd, (const struct sockaddr *)&cfg.self.sin,
+	    sizeof(cfg.self.sin));
+	on = errno;
+	close(fd);
+	errno = on;
+	return rc;
+}
+
 static int
 reuseport_listen(void)
 {
@@ -324,7 +343,7 @@ open_listener(void)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if ((port_fd = claim_port()) == -1)
+	if ((port_fd = claim_port()) == -1 || probe_port() == -1)
 		listen_failed();
 	for (i = 0; i < cfg.workers; i++)
 		if ((listen_fds[i] = reuseport_listen()) == -1)
