@@ -362,9 +362,10 @@ apply_line(struct tracker *t, struct scratch *s, const char *body,
 }
 
 /*
- * Apply every good line of fd from offset from. A bad line followed by a
- * good one is corruption in the middle (-1, sc->bad_line says where); bad
- * or partial lines at the end only set sc->torn.
+ * Apply every good line of fd from offset from. Only the very last line
+ * may be bad or partial (a torn append: sets sc->torn); a bad line with
+ * anything after it is corruption (-1, sc->bad_line says where), so a
+ * wrong file named as the journal is refused, never truncated.
  */
 static int
 scan_apply(struct tracker *t, int fd, uint64_t from, uint64_t line_base,
@@ -388,11 +389,10 @@ scan_apply(struct tracker *t, int fd, uint64_t from, uint64_t line_base,
 		if (rc != 0 && sc->bad_line == 0) {
 			sc->bad_line = lineno;
 			sc->bad_why = rc == -1 ? "bad checksum" : "malformed line";
-		}
-		if (rc != 0)
 			continue;
+		}
 		if (sc->bad_line != 0)
-			break;		/* a good line after a bad one */
+			break;		/* any line after a bad one */
 		if (apply_line(t, &s, body, blen, seq, lineno) == -1)
 			err = 1;
 		sc->lines++;
@@ -407,8 +407,8 @@ scan_apply(struct tracker *t, int fd, uint64_t from, uint64_t line_base,
 		sc->bad_why = "unreadable or over-long line, or out of memory";
 		return -1;
 	}
-	if (line != NULL)
-		return -1;
+	if (line != NULL || (sc->bad_line != 0 && r.len > r.off))
+		return -1;	/* only the very last line may be torn */
 	sc->torn = sc->bad_line != 0 || r.len > r.off;
 	sc->bad_line = 0;
 	return 0;

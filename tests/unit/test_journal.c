@@ -189,6 +189,28 @@ Test(journal, replay_and_torn_tail)
 	tracker_destroy(t);
 }
 
+Test(journal, two_bad_lines_at_the_end_are_corruption_not_a_torn_tail)
+{
+	struct tracker	*t;
+	char		 err[512];
+	off_t		 before;
+
+	t = fx_open(&fx_cfg);
+	tracker_destroy(t);
+	/* a wrong file named as the journal must be refused, never truncated */
+	append("garbage line\nmore garbage\n");
+	before = jsize();
+	t = tracker_create(&fx_cfg, err, sizeof(err));
+	cr_assert_null(t, "two bad lines were taken for a torn tail");
+	cr_assert(strstr(err, ":1:") != NULL, "message names no line: %s", err);
+	cr_assert_eq(jsize(), before, "the journal was changed");
+	/* a bad complete line followed by half a line: also corruption */
+	truncate(fx_journal, 0);
+	append("garbage line\nhalf a li");
+	t = tracker_create(&fx_cfg, err, sizeof(err));
+	cr_assert_null(t, "a bad line before a torn tail was dropped");
+}
+
 Test(journal, corruption_in_the_middle_refuses_to_start)
 {
 	struct tracker	*t;
