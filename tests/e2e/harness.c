@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -224,6 +225,15 @@ h_wait_file(const char *path, int ms)
 		sleep_ms(20);
 	} while (now_ms() < end);
 	return -1;
+}
+
+void
+h_tracker_shm_unlink(uint16_t port)
+{
+	char	name[64];
+
+	snprintf(name, sizeof(name), "/p2pshare-trackerd-%u", port);
+	shm_unlink(name);
 }
 
 int

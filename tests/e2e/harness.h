@@ -52,6 +52,9 @@ int	 h_wait_file(const char *path, int ms);
  * (0..255), 128+signal if killed by a signal, -1 if it had to be
  * SIGKILLed by the harness. */
 int	 h_stop(struct h_proc *p, int sig, int ms);
+/* Remove the shared-memory object a trackerd on port left behind when
+ * it was killed (teardown after SIGKILL tests); harmless if absent. */
+void	 h_tracker_shm_unlink(uint16_t port);
 /* 1 if the process is alive. */
 int	 h_alive(pid_t pid);
 /* Run argv to completion (bounded by ms; killed after), stdin from

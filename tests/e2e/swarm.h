@@ -198,9 +198,12 @@ sw_fini(void)
 	for (i = 0; i < NPEER; i++)
 		if (SW.peer[i].pid > 0)
 			h_stop(&SW.peer[i], SIGTERM, 5000);
-	for (i = 0; i < NTRK; i++)
+	for (i = 0; i < NTRK; i++) {
 		if (SW.trk[i].pid > 0)
 			h_stop(&SW.trk[i], SIGTERM, 5000);
+		if (SW.tport[i] != 0)
+			h_tracker_shm_unlink(SW.tport[i]);
+	}
 	if (SW.dir != NULL && getenv("KEEP_TEST_DIR") == NULL) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", SW.dir);
 		if (system(cmd) != 0)

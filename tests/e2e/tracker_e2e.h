@@ -140,9 +140,12 @@ trk_stop(int i)
 static inline void
 trk_fini(void)
 {
-	for (int i = 0; i < TRK_MAX; i++)
+	for (int i = 0; i < TRK_MAX; i++) {
 		if (T.p[i].pid > 0)
 			h_stop(&T.p[i], SIGKILL, 3000);
+		if (T.port[i] != 0)
+			h_tracker_shm_unlink(T.port[i]);
+	}
 }
 
 /* ---- wire helpers ---- */
