@@ -146,6 +146,7 @@ struct dl {
 	uint64_t	 last_refresh, last_save, last_live;
 	uint64_t	 rate_at, rate_bytes;
 	uint64_t	 started_ms;	/* this run, for the log */
+	uint64_t	 started_bytes;	/* bytes_done when this run began */
 	uint64_t	 tick;
 	int		 refs;		/* tracker callbacks outstanding */
 	int		 zombie;	/* unlinked; freed when refs drops to 0 */
@@ -685,6 +686,9 @@ dl_finish(struct dl *d)
 	d->info.bytes_done = d->info.bytes_total;
 	d->info.pieces_done = d->info.pieces_total;
 	el = ev_now_ms() - d->started_ms;
+	/* a finished download shows the average rate of its last run */
+	d->info.bytes_per_second = (d->info.bytes_total - d->started_bytes) *
+	    1000 / (el > 0 ? el : 1);
 	log_info("download %s/%s complete: %s (%llu ms, %llu ms of it on the "
 	    "final hash of %u pieces; %u of %u hashed once in memory)",
 	    d->info.group, d->info.name, d->info.dest, (unsigned long long)el,
@@ -1613,7 +1617,7 @@ dl_run(struct dl *d, const uint8_t *have)
 		d->info.bytes_done -= PIECE_SIZE - piece_len(d->meta.size,
 		    d->s.n - 1);
 	d->rate_at = d->last_live = d->last_save = d->started_ms = ev_now_ms();
-	d->rate_bytes = d->info.bytes_done;
+	d->rate_bytes = d->started_bytes = d->info.bytes_done;
 	if (d->meta.npieces > 0 && (whole_start(d) == -1 || ph_start(d) == -1))
 		return -1;
 	if (sched_complete(&d->s)) {
