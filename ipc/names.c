@@ -1,5 +1,5 @@
-/* Validation of user, group and file names and of passwords: the contract's
- * character sets and lengths, in one place. */
+/* Validation of user, group and file names, passwords and session tokens:
+ * the contract's character sets and lengths, in one place. */
 #include <string.h>
 
 #include "ipc/names.h"
@@ -31,4 +31,16 @@ password_valid(const char *s)
 		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] > '~')
 			return 0;
 	return 1;
+}
+
+int
+session_token_valid(const char *s)
+{
+	size_t	i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9')))
+			return 0;
+	return i == SESSION_TOKEN_LEN;
 }

@@ -9,5 +9,8 @@
 
 int	name_valid(const char *);	/* 1 if valid, 0 if not */
 int	password_valid(const char *);
+/* A session token: exactly SESSION_TOKEN_LEN of [A-Za-z0-9]. */
+#define SESSION_TOKEN_LEN	16
+int	session_token_valid(const char *);
 
 #endif

@@ -142,18 +142,6 @@ journal_failed(struct ctx *x)
 	return reply_err(x, "internal", "the change could not be journaled");
 }
 
-static int
-token_valid(const char *s)
-{
-	size_t	i;
-
-	for (i = 0; s[i]; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9')))
-			return 0;
-	return i == TOKEN_LEN;
-}
-
 static void
 new_token(char out[TOKEN_LEN + 1])
 {
@@ -921,7 +909,7 @@ session_prefix(struct ctx *x)
 	if (x->argc < 4)
 		return reply_err(x, "bad_request",
 		    "usage: session <user> <token> <request>");
-	if (!name_valid(x->argv[1]) || !token_valid(x->argv[2]))
+	if (!name_valid(x->argv[1]) || !session_token_valid(x->argv[2]))
 		return reply_err(x, "invalid_session", "malformed session");
 	x->pfx_user = x->argv[1];
 	x->pfx_token = x->argv[2];

@@ -133,18 +133,6 @@ names_ok(char **argv, int from, int to)
 }
 
 static int
-token_ok(const char *s)
-{
-	size_t	i;
-
-	for (i = 0; s[i]; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9')))
-			return 0;
-	return i == TOKEN_LEN;
-}
-
-static int
 apply_user(struct tracker *t, char **argv, int argc, uint64_t seq)
 {
 	struct pw_record	pw;
@@ -167,13 +155,13 @@ apply_session(struct tracker *t, char **argv, int argc)
 	uint64_t	when;
 
 	if (strcmp(argv[0], "logout") == 0)
-		return argc == 2 && token_ok(argv[1]) ?
+		return argc == 2 && session_token_valid(argv[1]) ?
 		    state_del_session_locked(t, argv[1]) : -1;
 	if (strcmp(argv[0], "touch") == 0)
-		return argc == 3 && token_ok(argv[1]) &&
+		return argc == 3 && session_token_valid(argv[1]) &&
 		    parse_u64(argv[2], 0, UINT32_MAX, &when) == 0 ?
 		    state_touch_session_locked(t, argv[1], when, 1) : -1;
-	if (argc != 4 || !names_ok(argv, 1, 1) || !token_ok(argv[2]) ||
+	if (argc != 4 || !names_ok(argv, 1, 1) || !session_token_valid(argv[2]) ||
 	    parse_u64(argv[3], 0, UINT32_MAX, &when) == -1)
 		return -1;
 	return state_add_session_locked(t, argv[1], argv[2], when);
@@ -216,7 +204,7 @@ apply_file(struct tracker *t, char **argv, int argc)
 	    parse_u64(argv[5], 0, UINT32_MAX, &n) == -1 ||
 	    n != pieces_count(size) || (uint64_t)argc != 9 + n ||
 	    arg_ip(argv[argc - 3], &ip) == -1 ||
-	    parse_port(argv[argc - 2], &port) == -1 || !token_ok(argv[argc - 1]))
+	    parse_port(argv[argc - 2], &port) == -1 || !session_token_valid(argv[argc - 1]))
 		return -1;
 	if (n > 0 && (hashes = malloc(n * SHA1_LEN)) == NULL)
 		return -1;
@@ -242,7 +230,7 @@ apply_seed(struct tracker *t, char **argv, int argc)
 		return -1;
 	if (unseed)
 		return state_del_seeder_locked(t, argv[1], argv[2], ip, port);
-	if (!token_ok(argv[5]))
+	if (!session_token_valid(argv[5]))
 		return -1;
 	return state_add_seeder_locked(t, argv[1], argv[2], ip, port, argv[5]);
 }

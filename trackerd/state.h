@@ -17,7 +17,7 @@
 #define STATE_MAGIC		0x70327073747261ull	/* "p2pstra" */
 #define STATE_VERSION		1
 #define STATE_NBUCKETS		64
-#define TOKEN_LEN		16
+#define TOKEN_LEN		SESSION_TOKEN_LEN
 #define NIL			0	/* index 0 is never a record */
 
 /*

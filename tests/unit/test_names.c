@@ -64,3 +64,12 @@ Test(names, lengths)
 	cr_assert_not(name_valid(NULL));
 	cr_assert_not(password_valid(NULL));
 }
+
+Test(names, session_tokens)
+{
+	cr_assert(session_token_valid("Ki7OjKsXH9vG9PC1"));
+	cr_assert_not(session_token_valid("Ki7OjKsXH9vG9PC"), "15 characters");
+	cr_assert_not(session_token_valid("Ki7OjKsXH9vG9PC12"), "17 characters");
+	cr_assert_not(session_token_valid("Ki7OjKsXH9vG9PC-"), "not alphanumeric");
+	cr_assert_not(session_token_valid(""));
+}
