@@ -52,13 +52,13 @@ static int			 port_fd = -1;		/* claims the port */
 static int			 idle_seconds = WORKER_IDLE_SECONDS;
 
 static void __attribute__((noreturn))
-usage(void)
+usage(FILE *fp, int code)
 {
-	fprintf(stderr, "usage: trackerd [-fv] [-w workers] [-l sync_log] "
+	fprintf(fp, "usage: trackerd [-fhv] [-w workers] [-l sync_log] "
 	    "[-p pidfile] [-k kdf_iterations] [-t lease_seconds] "
 	    "[-s always|everysec|no] [-i idle_seconds] [-o option=value,...] "
 	    "tracker_info.txt tracker_no\n");
-	exit(EX_USAGE_CODE);
+	exit(code);
 }
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
@@ -183,8 +183,9 @@ parse_args(int argc, char *argv[])
 	cfg.journal_path = "sync_log.txt";
 	cfg.workers = default_workers();
 	opterr = 0;	/* one line of our own instead */
-	while ((ch = getopt(argc, argv, "fvw:l:p:k:t:s:i:o:")) != -1) {
+	while ((ch = getopt(argc, argv, "fhvw:l:p:k:t:s:i:o:")) != -1) {
 		switch (ch) {
+		case 'h': usage(stdout, 0);
 		case 'f': cfg.foreground = 1; break;
 		case 'v': cfg.verbose++; break;
 		case 'w': cfg.workers = (int)num_arg("-w", optarg, 1,
@@ -210,7 +211,7 @@ parse_args(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 	if (argc != 2)
-		usage();
+		usage(stderr, EX_USAGE_CODE);
 	cfg.info_path = absolute(argv[0]);
 	cfg.tracker_no = (int)num_arg("tracker_no", argv[1], 1, MAX_TRACKERS);
 	n = tracker_info_load(cfg.info_path, cfg.trackers, MAX_TRACKERS, err,
