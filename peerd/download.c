@@ -1693,6 +1693,21 @@ fail:
 	return NULL;
 }
 
+/* "<reason> <text>" of a tracker's ERR line: the text for the user (as
+ * peerd's other commands report it), the reason word when there is none. */
+static void
+refusal_text(const char *p, char *out, size_t outlen)
+{
+	size_t	n = strcspn(p, " \n"), t;
+
+	t = n;
+	while (p[t] == ' ')
+		t++;
+	if (strcspn(p + t, "\n") == 0)
+		t = 0;
+	snprintf(out, outlen, "%.*s", (int)strcspn(p + t, "\n"), p + t);
+}
+
 /* The tracker answered download_file: refuse, or start in the background. */
 static void
 start_reply(void *arg, int status, const char *reply, size_t len)
@@ -1706,8 +1721,7 @@ start_reply(void *arg, int status, const char *reply, size_t len)
 		goto out;
 	}
 	if (strncmp(reply, "ERR ", 4) == 0) {
-		snprintf(err, sizeof(err), "%.*s", (int)strcspn(reply + 4, "\n"),
-		    reply + 4);
+		refusal_text(reply + 4, err, sizeof(err));
 		sr->cb(sr->arg, 0, err);
 		goto out;
 	}

@@ -105,6 +105,10 @@ Test(peer_cmds, every_command_and_its_refusals)
 	SC(0, 1, "leave_group g");
 	SC(1, 1, "leave_group g");
 	SC(1, 1, "list_files g");
+	/* a tracker's refusal reads like any other: its text, no reason word */
+	cr_assert_eq(sc(&r, 1, "download_file g f %s", SW.dir), 1);
+	cr_assert_str_eq(r.err, "sharectl: not a member of g\n");
+	h_run_free(&r);
 	SC(0, 0, "logout");
 	SC(1, 0, "logout");
 	SC(1, 0, "list_groups");
