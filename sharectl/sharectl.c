@@ -253,6 +253,7 @@ main(int argc, char *argv[])
 	int	ch;
 
 	signal(SIGPIPE, SIG_IGN);
+	opterr = 0;
 	if (ctl_default_socket(sockpath, sizeof(sockpath)) == -1)
 		sockpath[0] = '\0';
 	while ((ch = getopt(argc, argv, "+S:jh")) != -1) {
@@ -271,7 +272,13 @@ main(int argc, char *argv[])
 			usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
+			/* one line, like every other error */
+			if (optopt == 'S')
+				fprintf(stderr, "sharectl: option -S needs a "
+				    "socket path (sharectl -h for usage)\n");
+			else
+				fprintf(stderr, "sharectl: unknown option -%c "
+				    "(sharectl -h for usage)\n", optopt);
 			return EX_USAGE;
 		}
 	}

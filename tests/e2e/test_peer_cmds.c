@@ -63,6 +63,12 @@ Test(peer_cmds, every_command_and_its_refusals)
 	SC(64, 0, "create_user al/ice pa");
 	SC(64, 0, "create_group %065d", 1);
 	SC(64, 0, "download_file g f");
+	/* a bad option too: one line on stderr, nothing on stdout */
+	cr_assert_eq(sc(&r, 0, "-x list_groups"), 64);
+	cr_assert_str_eq(r.err, "sharectl: unknown option -x (sharectl -h for "
+	    "usage)\n");
+	cr_assert_str_eq(r.out, "");
+	h_run_free(&r);
 	/* not logged in */
 	SC(1, 0, "list_groups");
 	SC(1, 0, "create_group g");
