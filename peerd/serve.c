@@ -490,7 +490,7 @@ serve_init(void)
 		return -1;
 	}
 	sweep_timer = ev_timer(SERVE_SWEEP_MS, sweep, NULL);
-	log_info("serving pieces on %s", conf.self.text);
+	log_debug("serving pieces on %s", conf.self.text);
 	return 0;
 }
 

@@ -220,7 +220,7 @@ store_init(void)
 		n++;
 	}
 	closedir(d);
-	log_info("%d share%s loaded from %s", n, n == 1 ? "" : "s", dir);
+	log_debug("%d share%s loaded from %s", n, n == 1 ? "" : "s", dir);
 	return 0;
 }
 

@@ -371,6 +371,9 @@ Test(peer_cmds, daemon_mode_and_pidfile)
 	snprintf(dir, sizeof(dir), "%s/d", SW.dir);
 	cr_assert_eq(h_run(&r, argv, NULL, 10000), 0);
 	cr_assert_eq(r.status, 0, "%s", r.err);
+	/* a daemon logs to syslog: a good start prints nothing */
+	cr_assert_str_eq(r.err, "");
+	cr_assert_str_eq(r.out, "");
 	h_run_free(&r);
 	cr_assert_eq(h_wait_file(pid, 5000), 0);
 	cr_assert_eq(h_wait_file(sock, 5000), 0);
