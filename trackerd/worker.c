@@ -54,7 +54,7 @@ struct conn {
 	unsigned	 mhead, mlen, mcap;
 	struct kdf_job	*job;		/* login/create_user in the pool */
 	unsigned	 can_read:1, eof:1, close_after:1, dead:1,
-			 waiting:1;
+			 waiting:1, skipping:1;	/* rest of a too-long line */
 	uint64_t	 last_active;	/* ms */
 	struct conn	*prev, *next;	/* every live connection */
 	struct conn	*wprev, *wnext;	/* waiting for durability */
@@ -415,14 +415,33 @@ is_upload(const char *s, size_t n)
 	    memcmp(s + i, cmd, sizeof(cmd) - 1) == 0;
 }
 
+/* One error for an over-long request; with skip, the line (the part still
+ * buffered and the rest as it arrives) is discarded, then the connection
+ * goes on with the next request. */
 static void
-conn_too_long(struct worker *w, struct conn *c)
+conn_too_long(struct worker *w, struct conn *c, int skip)
 {
 	buf_printf(&c->out, "ERR too_long request longer than %d bytes\n"
 	    PROTO_END "\n", PROTO_MAX_LINE);
-	c->close_after = 1;
-	c->in.off = c->in.len = 0;
-	log_debug("connection %d: request too long, closing", c->fd);
+	if (skip)
+		c->skipping = 1;
+	log_debug("connection %d: request too long", c->fd);
+}
+
+/* Drop input up to the end of the over-long line; 1 when it ended. */
+static int
+conn_skip(struct conn *c)
+{
+	char	*nl;
+
+	nl = memchr(buf_head(&c->in), '\n', buf_avail(&c->in));
+	if (nl == NULL) {
+		c->in.off = c->in.len = 0;
+		return 0;
+	}
+	c->in.off += (size_t)(nl - buf_head(&c->in)) + 1;
+	c->skipping = 0;
+	return 1;
 }
 
 static void
@@ -464,18 +483,22 @@ conn_process(struct worker *w, struct conn *c)
 	int	 r;
 
 	while (!conn_blocked(c) && buf_avail(&c->in) > 0) {
+		if (c->skipping && !conn_skip(c))
+			return;
 		r = buf_getline(&c->in, w->max_line, &line, &len);
 		if (r == 0) {
 			if (buf_avail(&c->in) > PROTO_MAX_LINE &&
 			    !is_upload(buf_head(&c->in), buf_avail(&c->in)))
-				conn_too_long(w, c);
+				conn_too_long(w, c, 1);
 			return;
 		}
-		if (r == -1 || (len > PROTO_MAX_LINE && !is_upload(line, len))) {
-			conn_too_long(w, c);
-			return;
+		if (r == -1) {
+			conn_too_long(w, c, 1);
+			continue;
 		}
-		if (len > 0)
+		if (len > PROTO_MAX_LINE && !is_upload(line, len))
+			conn_too_long(w, c, 0);
+		else if (len > 0)
 			conn_execute(w, c, line, len);
 	}
 }
@@ -494,7 +517,7 @@ conn_read(struct worker *w, struct conn *c)
 	if (want > c->in.max - c->in.len)
 		want = c->in.max - c->in.len;
 	if (want == 0 || buf_reserve(&c->in, want) == -1) {
-		conn_too_long(w, c);
+		conn_too_long(w, c, 1);
 		return 0;
 	}
 	do
