@@ -163,6 +163,16 @@ absolute_paths(void)
 	strlcpy(conf.socket_path, dir, sizeof(conf.socket_path));
 }
 
+/* Whatever way peerd exits, its pidfile goes (a failed start left an empty
+ * one behind); daemon(3)'s parent leaves through _exit, keeping it. */
+static void
+remove_pidfile(void)
+{
+	if (pfh != NULL)
+		pidfile_remove(pfh);
+	pfh = NULL;
+}
+
 static void
 open_pidfile(void)
 {
@@ -176,6 +186,7 @@ open_pidfile(void)
 			    (int)other, conf.pidfile);
 		err(1, "pidfile %s", conf.pidfile);
 	}
+	atexit(remove_pidfile);
 }
 
 static void
@@ -231,8 +242,7 @@ shutdown_all(void)
 	serve_shutdown();
 	control_shutdown();
 	tracker_shutdown();
-	if (pfh != NULL)
-		pidfile_remove(pfh);
+	remove_pidfile();
 	log_info("stopped");
 }
 

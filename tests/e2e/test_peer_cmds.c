@@ -308,6 +308,7 @@ Test(peer_cmds, one_peerd_per_socket_and_state_dir)
 {
 	struct h_run	 r;
 	char		 self[64], other[PATH_MAX], otherdir[PATH_MAX];
+	char		 pid[PATH_MAX], *same_port[12];
 	char		*same_sock[] = { "peerd/peerd", "-f", "-S", SW.sock[0],
 	    "-d", otherdir, self, SW.info, NULL };
 	char		*same_dir[] = { "peerd/peerd", "-f", "-S", other, "-d",
@@ -324,14 +325,20 @@ Test(peer_cmds, one_peerd_per_socket_and_state_dir)
 	cr_assert_eq(r.status, 1);
 	cr_assert_not_null(strstr(r.err, "already running"), "%s", r.err);
 	h_run_free(&r);
-	/* the same peer port */
+	/* the same peer port; the refused start leaves no pidfile */
 	snprintf(self, sizeof(self), "127.0.0.1:%u", SW.pport[0]);
 	snprintf(SW.state[2] + strlen(SW.state[2]), 8, "x");
 	same_dir[5] = SW.state[2];
-	cr_assert_eq(h_run(&r, same_dir, NULL, 10000), 0);
+	snprintf(pid, sizeof(pid), "%s/refused.pid", SW.dir);
+	same_port[0] = same_dir[0];
+	same_port[1] = "-p";
+	same_port[2] = pid;
+	memcpy(same_port + 3, same_dir + 1, 8 * sizeof(char *));
+	cr_assert_eq(h_run(&r, same_port, NULL, 10000), 0);
 	cr_assert_eq(r.status, 1);
 	cr_assert_not_null(strstr(r.err, "127.0.0.1"), "%s", r.err);
 	h_run_free(&r);
+	cr_assert_neq(access(pid, F_OK), 0, "%s left behind", pid);
 	SC(0, 0, "show_downloads");		/* the first one is untouched */
 	/* a stale socket file (peerd killed) is replaced */
 	h_stop(&SW.peer[0], SIGKILL, 5000);
