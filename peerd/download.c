@@ -1762,6 +1762,21 @@ out:
 	free(sr);
 }
 
+/* 0 when dir is a directory; -1 with errno set otherwise. */
+static int
+check_dir(const char *dir)
+{
+	struct stat	st;
+
+	if (stat(dir, &st) == -1)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
 void
 download_start(const char *group, const char *name, const char *destdir,
     dl_start_cb *cb, void *arg)
@@ -1777,6 +1792,12 @@ download_start(const char *group, const char *name, const char *destdir,
 	}
 	if ((d = dl_find(group, name)) != NULL && d->info.state == DL_RUNNING) {
 		cb(arg, 0, "already downloading");
+		return;
+	}
+	if (check_dir(destdir) == -1) {
+		snprintf(line, sizeof(line), "%.*s: %s", PATH_MAX, destdir,
+		    strerror(errno));
+		cb(arg, 0, line);
 		return;
 	}
 	if ((sr = calloc(1, sizeof(*sr))) == NULL) {

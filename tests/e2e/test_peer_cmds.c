@@ -120,6 +120,10 @@ Test(peer_cmds, every_command_and_its_refusals)
 	SC(1, 0, "list_groups");
 	SC(0, 0, "login alice pa");
 	SC(0, 0, "list_files g");
+	/* a DEST_DIR that is a regular file is named as such */
+	cr_assert_eq(sc(&r, 0, "download_file g f %s", SW.info), 1);
+	cr_assert(strstr(r.err, ": Not a directory\n") != NULL, "%s", r.err);
+	h_run_free(&r);
 }
 
 Test(peer_cmds, upload_list_stop_share)
