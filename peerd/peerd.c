@@ -254,7 +254,8 @@ main(int argc, char *argv[], char *envp[])
 	closefrom(3);		/* no inherited descriptor outlives our parent */
 	setproctitle_init(argc, argv, envp);
 	parse_args(argc, argv);
-	umask(0077 | umask(0));		/* nothing we create is world-writable */
+	umask(0022 | umask(0));		/* nothing we create is writable by others;
+					 * a download gets 0644 less the user's umask */
 	prepare_dirs();
 	absolute_paths();
 	open_pidfile();

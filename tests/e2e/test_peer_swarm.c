@@ -153,6 +153,9 @@ same_as_seed(const char *file)
 Test(peer_swarm, two_seeders_one_downloader)
 {
 	struct h_run	r;
+	struct stat	st;
+	char		path[PATH_MAX + 16];
+	mode_t		mask;
 
 	seed(0, "f.bin", 6 * 1024 * 1024 + 4321, 11);
 	seed(1, "f.bin", 6 * 1024 * 1024 + 4321, 11);
@@ -162,6 +165,13 @@ Test(peer_swarm, two_seeders_one_downloader)
 	h_run_free(&r);
 	wait_done(2, "f.bin", 0);
 	same_as_seed("f.bin");
+	/* an ordinary file: 0644 less the umask peerd was started with */
+	mask = umask(0);
+	umask(mask);
+	snprintf(path, sizeof(path), "%s/f.bin", dl);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0644 & ~mask, "mode %o",
+	    (unsigned)(st.st_mode & 0777));
 	cr_assert_eq(sc(&r, 2, "show_downloads"), 0);
 	cr_assert_not_null(strstr(r.out, "[C] [g] f.bin\t100\t6295777\t6295777\n"),
 	    "%s", r.out);
