@@ -117,7 +117,7 @@ layout(const struct tracker_config *cfg, struct table_desc *t,
 		t[i].cap = table_cap(cfg, i);
 		t[i].recsize = rec_sizes[i];
 		t[i].off = off;
-		off = ALIGN_UP(off + (uint64_t)(t[i].cap + 1) * t[i].recsize, 4096);
+		off = ALIGN_UP(off + ((uint64_t)t[i].cap + 1) * t[i].recsize, 4096);
 		if (table_has_hash(i)) {
 			t[i].hmask = hash_heads(t[i].cap) - 1;
 			t[i].hoff = off;

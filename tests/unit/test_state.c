@@ -281,3 +281,16 @@ Test(state, region_layout_and_attach)
 	cr_assert_not_null(strstr(err, "magic"), "%s", err);
 	T->hdr->magic ^= 1;
 }
+
+/* -o users=4294967295 is accepted: the table must still be sized for
+ * every index 1..cap (cap + 1 wrapped to 0 in 32 bits, giving the table
+ * no room at all and laying the next table over it). */
+Test(state, layout_of_the_largest_table)
+{
+	struct tracker_config	cfg;
+
+	config_defaults(&cfg);
+	cfg.max_users = UINT32_MAX;
+	cr_assert_geq(state_region_size(&cfg),
+	    ((uint64_t)UINT32_MAX + 1) * sizeof(struct user_rec));
+}
