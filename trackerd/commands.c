@@ -536,7 +536,8 @@ print_file(struct ctx *x, uint32_t fi)
 	struct tracker		*t = x->t;
 	struct file_rec		*f = FILEREC(t, fi);
 	struct seeder_rec	*s;
-	uint32_t		 i;
+	struct buf		 addrs, *out = x->out;
+	uint32_t		 i, n = 0;
 
 	buf_reserve(x->out, (size_t)f->npieces * (SHA1_HEX_LEN + 1) + 128);
 	out_str(x, "OK", 2);
@@ -545,12 +546,25 @@ print_file(struct ctx *x, uint32_t fi)
 	out_u64(x, ' ', f->npieces);
 	for (i = 0; i < f->npieces; i++)
 		out_sha1(x, state_piece_hash(t, f->hash_off, i));
-	out_u64(x, ' ', state_file_active_seeders(t, fi, x->now));
+	/*
+	 * Count and list the active seeders in one pass: their sessions are
+	 * touched under meta, not under this bucket, so a second pass could
+	 * list a seeder the count left out.
+	 */
+	buf_init(&addrs, out->max);
+	x->out = &addrs;
 	for (i = f->seeders.head; i != NIL; i = s->flink.next) {
 		s = SEEDER(t, i);
-		if (state_seeder_active(t, i, x->now))
+		if (state_seeder_active(t, i, x->now)) {
 			out_ip_port(x, s->ip, s->port);
+			n++;
+		}
 	}
+	x->out = out;
+	out_u64(x, ' ', n);
+	if (n > 0)
+		out_str(x, buf_head(&addrs), buf_avail(&addrs));
+	buf_free(&addrs);
 	out_str(x, "\n", 1);
 }
 

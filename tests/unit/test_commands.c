@@ -1,5 +1,8 @@
 /* cmd_execute on golden request lines against a real tracker state in a
  * temporary directory: every command's success and every refusal. */
+#include <pthread.h>
+#include <time.h>
+
 #include "tests/unit/tracker_fixture.h"
 
 static struct tracker	*T;
@@ -516,4 +519,75 @@ Test(commands, full_memberships_and_requests)
 	fx_expect(T, &C, "create_group h", "ERR full ");
 	fx_expect(T, &A, "list_requests g", "OK 1\ncarol\n");
 	fx_expect(T, &A, "reject_request g carol", "OK request_rejected");
+}
+
+/*
+ * download_file reads a file under its bucket only, while another worker
+ * may touch a seeder's session (under meta) at any moment: the seeder
+ * count it prints must still match the addresses that follow it (it was
+ * counted in one pass and listed in another, so a seeder coming back to
+ * life in between was listed but not counted).
+ */
+static volatile int		 toggle_stop;
+static struct session_rec	*toggle_s;
+
+static void *
+toggle_touch(void *arg)
+{
+	uint64_t	now = (uint64_t)time(NULL);
+
+	(void)arg;
+	while (!toggle_stop) {
+		__atomic_store_n(&toggle_s->last_touch, 1, __ATOMIC_RELAXED);
+		for (volatile int k = 0; k < 2000; k++)
+			;
+		__atomic_store_n(&toggle_s->last_touch, now + 60,
+		    __ATOMIC_RELAXED);
+		for (volatile int k = 0; k < 2000; k++)
+			;
+	}
+	return NULL;
+}
+
+static int
+count_words(const char *s)
+{
+	int	n = 0;
+
+	for (; *s != '\0' && *s != '\n'; s++)
+		if (*s == ' ')
+			n++;
+	return n;
+}
+
+Test(commands, download_seeder_count_matches_list)
+{
+	pthread_t	 th;
+	char		*l, *r, *p;
+	long		 m;
+	int		 i, bad = 0;
+
+	file_group();
+	l = fx_upload_line("g", "big", 400ull * PIECE_SIZE, "127.0.0.1", 7001, 3);
+	fx_expect(T, &A, l, "OK file_uploaded\n");
+	free(l);
+	l = fx_upload_line("g", "big", 400ull * PIECE_SIZE, "127.0.0.2", 7002, 3);
+	fx_expect(T, &B, l, "OK file_uploaded\n");
+	free(l);
+	toggle_s = SESSION(T, state_find_session_locked(T, B.token));
+	cr_assert_eq(pthread_create(&th, NULL, toggle_touch, NULL), 0);
+	for (i = 0; i < 20000 && !bad; i++) {
+		r = fx_req(T, &A, "download_file g big");
+		/* "OK size sha1 n h1..hn m ip:port.." */
+		p = r;
+		for (int w = 0; w < 4 + 400; w++)
+			p = strchr(p, ' ') + 1;
+		m = strtol(p, &p, 10);
+		if (m != count_words(p))
+			bad = 1;
+	}
+	toggle_stop = 1;
+	pthread_join(th, NULL);
+	cr_assert_eq(bad, 0, "download %d: seeder count %ld does not match "
+	    "the list", i, m);
 }
