@@ -43,6 +43,7 @@ static char	self_ip[INET_ADDRSTRLEN];
 static int	c_flush(struct client *);
 static void	c_next(struct client *);
 static void	on_client(int fd, uint32_t events, void *arg);
+static void	on_wait_done(void *, const struct dl_info *);
 
 /* ---- connection lifetime ---- */
 
@@ -74,6 +75,11 @@ c_drop(struct client *c)
 	c->dead = 1;
 	ev_timer_cancel(c->t_progress);
 	c->t_progress = 0;
+	/* a wait client gone: its download may run for hours yet */
+	if (c->waiting && download_unwait(on_wait_done, c) > 0) {
+		c->waiting = 0;
+		c->refs--;
+	}
 	if (c->refs == 0)
 		c_free(c);
 }

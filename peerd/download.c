@@ -203,6 +203,19 @@ dl_by_hash(const uint8_t sha1[SHA1_LEN])
 	return NULL;
 }
 
+/* A running download writing to dest (two groups may share a file name). */
+static struct dl *
+dl_by_dest(const char *dest)
+{
+	struct dl	*d;
+
+	for (d = dls; d != NULL; d = d->next)
+		if (d->info.state == DL_RUNNING &&
+		    strcmp(d->info.dest, dest) == 0)
+			return d;
+	return NULL;
+}
+
 static int
 is_self(const struct endpoint *ep)
 {
@@ -1737,6 +1750,12 @@ start_reply(void *arg, int status, const char *reply, size_t len)
 		sr->cb(sr->arg, 0, err);
 		goto out;
 	}
+	if (dl_by_dest(sr->dest) != NULL) {
+		snprintf(err, sizeof(err), "already downloading to %s",
+		    sr->dest);
+		sr->cb(sr->arg, 0, err);
+		goto out;
+	}
 	if ((d = dl_create(sr, reply, len, err, sizeof(err))) == NULL) {
 		sr->cb(sr->arg, 0, err);
 		goto out;
@@ -1815,6 +1834,13 @@ download_start(const char *group, const char *name, const char *destdir,
 	}
 	if (dest_exists(sr->dest)) {
 		snprintf(line, sizeof(line), "%s exists", sr->dest);
+		free(sr);
+		cb(arg, 0, line);
+		return;
+	}
+	if (dl_by_dest(sr->dest) != NULL) {
+		snprintf(line, sizeof(line), "already downloading to %s",
+		    sr->dest);
 		free(sr);
 		cb(arg, 0, line);
 		return;
@@ -2007,6 +2033,26 @@ download_wait(const char *group, const char *name, dl_done_cb *cb, void *arg)
 	w->next = d->waiters;
 	d->waiters = w;
 	return 0;
+}
+
+int
+download_unwait(dl_done_cb *cb, void *arg)
+{
+	struct dl	*d;
+	struct waiter	**pp, *w;
+	int		 n = 0;
+
+	for (d = dls; d != NULL; d = d->next)
+		for (pp = &d->waiters; (w = *pp) != NULL; ) {
+			if (w->cb != cb || w->arg != arg) {
+				pp = &w->next;
+				continue;
+			}
+			*pp = w->next;
+			free(w);
+			n++;
+		}
+	return n;
 }
 
 int

@@ -113,6 +113,9 @@ void		 download_foreach(void (*fn)(void *arg, const struct dl_info *),
  * returns -1 if there is no such download. */
 int		 download_wait(const char *group, const char *name,
 		    dl_done_cb *, void *arg);
+/* Forget the waits registered with cb and arg (their client is gone);
+ * returns how many there were. */
+int		 download_unwait(dl_done_cb *, void *arg);
 /* Pieces of a download in progress, for the piece server: 1 if piece i
  * is verified (*fd: the open .part file, *size: the file size), 0 if not
  * yet, -1 if no download of sha1 runs. */

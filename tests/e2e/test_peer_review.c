@@ -1,0 +1,109 @@
+/* Regression tests from a review of peerd: wait clients that go away,
+ * two downloads aimed at one destination, and similar lifecycle edges. */
+#include "tests/e2e/swarm.h"
+
+static void
+setup(void)
+{
+	sw_init(NTRK, NPEER);
+}
+
+static void
+teardown(void)
+{
+	int	i;
+
+	for (i = 0; i < NPEER; i++)
+		if (SW.peer[i].pid > 0)
+			kill(SW.peer[i].pid, SIGCONT);
+	sw_fini();
+}
+
+TestSuite(peer_review, .init = setup, .fini = teardown, .timeout = 120);
+
+static int
+unix_connect(const char *path)
+{
+	struct sockaddr_un	sun;
+	int			fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -1;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A download that cannot progress: its only seeder is stopped. */
+static void
+stalled_download(const char *dl)
+{
+	char	path[PATH_MAX + 16];
+
+	sw_users_and_group();
+	snprintf(path, sizeof(path), "%s/s.bin", SW.dir);
+	h_random_file(path, 3 << 20, 7);
+	SC(0, 0, "upload_file %s g", path);
+	cr_assert_eq(mkdir(dl, 0755), 0);
+	kill(SW.peer[0].pid, SIGSTOP);
+	SC(0, 1, "download_file g s.bin %s", dl);
+}
+
+/* Clients that start `wait` and hang up must not pile up until the
+ * download ends: peerd keeps serving new sharectl connections. */
+Test(peer_review, wait_clients_that_hang_up_are_forgotten)
+{
+	char	dl[PATH_MAX], buf[512];
+	int	i, fd;
+	ssize_t	n;
+
+	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
+	stalled_download(dl);
+	for (i = 0; i < 300; i++) {
+		fd = unix_connect(SW.sock[1]);
+		cr_assert_geq(fd, 0, "connection %d", i);
+		(void)write(fd, "wait\tg\ts.bin\n", 13);
+		n = read(fd, buf, sizeof(buf));	/* the first progress record */
+		cr_assert_gt(n, 0, "wait client %d got no answer", i);
+		close(fd);
+	}
+	SC(0, 1, "show_downloads");
+	kill(SW.peer[0].pid, SIGCONT);
+}
+
+/* The same file name in two groups, both downloaded into one directory:
+ * the second must be refused, not share (and clobber) FILE.part. */
+Test(peer_review, one_destination_one_download)
+{
+	char	dl[PATH_MAX], path[PATH_MAX + 32], d2[PATH_MAX + 16];
+
+	sw_users_and_group();
+	SC(0, 0, "create_group g2");
+	SC(0, 1, "join_group g2");
+	SC(0, 0, "accept_request g2 bob");
+	snprintf(path, sizeof(path), "%s/s.bin", SW.dir);
+	h_random_file(path, 3 << 20, 7);
+	SC(0, 0, "upload_file %s g", path);
+	snprintf(d2, sizeof(d2), "%s/other", SW.dir);
+	cr_assert_eq(mkdir(d2, 0755), 0);
+	snprintf(path, sizeof(path), "%s/s.bin", d2);
+	h_random_file(path, 1 << 20, 8);
+	SC(0, 0, "upload_file %s g2", path);
+	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
+	cr_assert_eq(mkdir(dl, 0755), 0);
+	kill(SW.peer[0].pid, SIGSTOP);
+	SC(0, 1, "download_file g s.bin %s", dl);
+	SC(1, 1, "download_file g2 s.bin %s", dl);
+	kill(SW.peer[0].pid, SIGCONT);
+	SC(0, 1, "wait g s.bin");
+	snprintf(path, sizeof(path), "%s/s.bin", SW.dir);
+	snprintf(d2, sizeof(d2), "%s/s.bin", dl);
+	cr_assert(h_same_file(path, d2));
+}
