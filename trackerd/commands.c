@@ -707,6 +707,10 @@ cmd_upload_file(struct ctx *x)
 	fi = state_find_file_locked(t, g, x->argv[2]);
 	if (fi != NIL && !same_content(x, fi) &&
 	    state_file_active_seeders(t, fi, x->now) == 0) {
+		/* Dropping it frees a file and a seeder, never arena space:
+		 * refuse before changing anything. */
+		if (t->hdr->arena_cap - t->hdr->arena_used < pieces_count(size))
+			return reply_err(x, "full", "no room for more files");
 		/* Nobody offers the old content any more: the name is free. */
 		if (drop_lapsed_file(x, fi) == -1)
 			return journal_failed(x);

@@ -591,3 +591,34 @@ Test(commands, download_seeder_count_matches_list)
 	cr_assert_eq(bad, 0, "download %d: seeder count %ld does not match "
 	    "the list", i, m);
 }
+
+/*
+ * An upload of other content under the name of a file nobody offers any
+ * more, refused because the piece-hash arena is full, must change
+ * nothing: the old file (and its lapsed seeder) was dropped first, so a
+ * refused request had deleted another user's file.
+ */
+Test(commands, upload_refused_for_room_keeps_the_lapsed_file)
+{
+	struct tracker_config	 cfg = fx_cfg;
+	struct session_rec	*s;
+	char			*l;
+
+	tracker_destroy(T);
+	cfg.max_hashes = 4;
+	T = fx_open(&cfg);
+	file_group();
+	l = fx_upload_line("g", "fa", 2 * PIECE_SIZE, "127.0.0.2", 7002, 1);
+	fx_expect(T, &B, l, "OK file_uploaded");
+	free(l);
+	state_lock_meta(T);
+	s = SESSION(T, state_find_session_locked(T, B.token));
+	s->last_touch -= cfg.lease_seconds + 5;
+	state_unlock_meta(T);
+	/* 3 pieces: only 2 hashes left in the arena */
+	l = fx_upload_line("g", "fa", 3 * PIECE_SIZE, "127.0.0.1", 7001, 2);
+	fx_expect(T, &A, l, "ERR full ");
+	free(l);
+	fx_expect(T, &B, "touch", "OK touched\n");
+	fx_expect(T, &A, "list_files g", "OK 1\nfa 1048576 ");
+}
