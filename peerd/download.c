@@ -668,6 +668,16 @@ become_seeder(struct dl *d)
 	}
 }
 
+/* A file of no piece still has a whole-file SHA-1 to check. */
+static int
+empty_matches(const struct dl *d)
+{
+	uint8_t	md[SHA1_LEN];
+
+	SHA1((const unsigned char *)"", 0, md);
+	return CRYPTO_memcmp(md, d->meta.sha1, SHA1_LEN) == 0;
+}
+
 static void
 dl_finish(struct dl *d)
 {
@@ -681,7 +691,10 @@ dl_finish(struct dl *d)
 		left = d->meta.npieces - d->w.next;
 		pthread_mutex_unlock(&d->w.mtx);
 	}
-	r = d->meta.npieces == 0 ? 1 : whole_join(d, 0);
+	/* The piece thread may still hash an endgame duplicate: stop it
+	 * before the whole-file digest and its mutex go away. */
+	ph_stop(d);
+	r = d->meta.npieces == 0 ? empty_matches(d) : whole_join(d, 0);
 	t = ev_now_ms() - t;
 	d->finishing = 0;
 	if (r != 1) {

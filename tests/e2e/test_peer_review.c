@@ -107,3 +107,34 @@ Test(peer_review, one_destination_one_download)
 	snprintf(d2, sizeof(d2), "%s/s.bin", dl);
 	cr_assert(h_same_file(path, d2));
 }
+
+/* An empty file has a whole-file SHA-1 too: a tracker record that gives
+ * it another one must not end in a "complete" download. */
+Test(peer_review, empty_file_checked_against_its_sha1)
+{
+	char	dl[PATH_MAX], line[512], *rep, *tok, path[PATH_MAX + 32];
+	struct h_run r;
+	int	fd;
+
+	sw_users_and_group();
+	fd = h_connect(SW.tport[0]);
+	cr_assert_geq(fd, 0);
+	rep = h_request(fd, "login alice pa");
+	cr_assert_not_null(rep);
+	cr_assert_not_null(tok = strstr(rep, "login_success "), "%s", rep);
+	free(rep);
+	snprintf(line, sizeof(line), "upload_file g e.bin 0 127.0.0.1 %u "
+	    "0123456789abcdef0123456789abcdef01234567 0", SW.pport[0]);
+	rep = h_request(fd, line);
+	cr_assert_not_null(rep);
+	cr_assert_eq(strncmp(rep, "OK", 2), 0, "%s", rep);
+	free(rep);
+	close(fd);
+	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
+	cr_assert_eq(mkdir(dl, 0755), 0);
+	SC(0, 1, "download_file g e.bin %s", dl);
+	cr_assert_eq(sc(&r, 1, "wait g e.bin"), 1, "wait: %s", r.out);
+	h_run_free(&r);
+	snprintf(path, sizeof(path), "%s/e.bin", dl);
+	cr_assert_eq(access(path, F_OK), -1, "%s was created", path);
+}
