@@ -1031,11 +1031,24 @@ got_bitfield(struct peer *p, const struct wire_msg *m)
 	return 0;
 }
 
+/* A peer's text made safe for the log: no newline or control byte. */
+static const char *
+printable(const uint8_t *p, size_t n, char *out, size_t outlen)
+{
+	size_t	i;
+
+	for (i = 0; i < n && i + 1 < outlen; i++)
+		out[i] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
+	out[i] = '\0';
+	return out;
+}
+
 /* A complete non-PIECE message; 0, or -1 to drop the peer. */
 static int
 got_message(struct peer *p, const struct wire_msg *m)
 {
 	struct dl	*d = p->dl;
+	char		 text[WIRE_MAX_ERROR + 1];
 	int		 r;
 
 	if (p->has == NULL && m->type != WIRE_BITFIELD &&
@@ -1045,8 +1058,8 @@ got_message(struct peer *p, const struct wire_msg *m)
 	case WIRE_BITFIELD:
 		return p->has != NULL ? -1 : got_bitfield(p, m);
 	case WIRE_ERROR:
-		log_info("download %s: %s: %.*s", d->info.name, p->k->ep.text,
-		    (int)m->len, (const char *)m->payload);
+		log_info("download %s: %s: %s", d->info.name, p->k->ep.text,
+		    printable(m->payload, m->len, text, sizeof(text)));
 		return -1;
 	case WIRE_HAVE:
 		if (m->a >= d->meta.npieces)
@@ -1666,7 +1679,8 @@ dest_exists(const char *dest)
 static int
 open_part(struct dl *d, int create)
 {
-	int	fl = O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0);
+	int	fl = O_RDWR | O_CLOEXEC | O_NOFOLLOW |
+	    (create ? O_CREAT | O_TRUNC : 0);
 
 	if ((d->fd = open(d->part, fl, 0644)) == -1)
 		return -1;

@@ -122,6 +122,8 @@ forget_session(int drop)
 static void
 req_free(struct treq *r)
 {
+	if (r->line != NULL)	/* create_user's holds a password */
+		explicit_bzero(r->line, strlen(r->line));
 	free(r->line);
 	explicit_bzero(r->pass, sizeof(r->pass));
 	free(r);

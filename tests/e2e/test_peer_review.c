@@ -138,3 +138,28 @@ Test(peer_review, empty_file_checked_against_its_sha1)
 	snprintf(path, sizeof(path), "%s/e.bin", dl);
 	cr_assert_eq(access(path, F_OK), -1, "%s was created", path);
 }
+
+/* DEST_DIR/FILE.part planted as a symlink must not lead the download to
+ * truncate and fill the file it points to. */
+Test(peer_review, part_symlink_not_followed)
+{
+	char	dl[PATH_MAX], src[PATH_MAX + 32], victim[PATH_MAX + 32];
+	char	part[PATH_MAX + 32], *text;
+	size_t	len;
+
+	sw_users_and_group();
+	snprintf(src, sizeof(src), "%s/v.bin", SW.dir);
+	h_random_file(src, 100000, 3);
+	SC(0, 0, "upload_file %s g", src);
+	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
+	cr_assert_eq(mkdir(dl, 0755), 0);
+	snprintf(victim, sizeof(victim), "%s/victim", SW.dir);
+	h_write_file(victim, "precious\n");
+	snprintf(part, sizeof(part), "%s/v.bin.part", dl);
+	cr_assert_eq(symlink(victim, part), 0);
+	(void)sc(NULL, 1, "download_file g v.bin %s", dl);
+	(void)sc(NULL, 1, "wait g v.bin");
+	cr_assert_not_null(text = h_read_file(victim, &len));
+	cr_assert_str_eq(text, "precious\n");
+	free(text);
+}
