@@ -31,6 +31,7 @@ struct client {
 	int			 rdhup;		/* peer sent everything */
 	int			 close_after;	/* close once out is flushed */
 	int			 waiting;	/* download_wait pending */
+	unsigned		 wait_seq;	/* wait requests seen */
 	uint64_t		 t_idle, t_progress;
 	char			 line[CTL_MAX_LINE + 1];
 	struct ctl_request	 req;
@@ -821,7 +822,8 @@ on_wait_done(void *arg, const struct dl_info *d)
 static void
 h_wait(struct client *c)
 {
-	int	r;
+	int		r;
+	unsigned	seq = ++c->wait_seq;
 
 	c_ref(c);		/* held across a callback run at once */
 	c_ref(c);		/* for on_wait_done */
@@ -836,8 +838,13 @@ h_wait(struct client *c)
 	if (r == -1)
 		reply_errorf(c, CTL_FAIL, "no download of %s in group %s",
 		    c->req.argv[1], c->req.argv[0]);
-	else if (c->waiting)
-		on_progress(c);		/* at once, then every PROGRESS_MS */
+	else if (c->waiting && c->wait_seq == seq) {
+		/* at once, then every PROGRESS_MS; when this wait ended at
+		 * once, a pipelined wait run meanwhile owns c->waiting and
+		 * has its own timer already */
+		ev_timer_cancel(c->t_progress);
+		on_progress(c);
+	}
 }
 
 static const struct {

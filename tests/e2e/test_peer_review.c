@@ -163,3 +163,52 @@ Test(peer_review, part_symlink_not_followed)
 	cr_assert_str_eq(text, "precious\n");
 	free(text);
 }
+
+/* "wait A" for a finished download pipelined with "wait B" for a running
+ * one: the progress timer of B must be the only one (a second, untracked
+ * one fired after the client was freed). */
+Test(peer_review, pipelined_waits_one_progress_timer)
+{
+	char	dl[PATH_MAX], path[PATH_MAX + 32], buf[4096];
+	int	fd, nrec = 0, i;
+	ssize_t	n;
+	uint64_t start;
+	struct timespec ts;
+
+	sw_users_and_group();
+	snprintf(path, sizeof(path), "%s/a.bin", SW.dir);
+	h_random_file(path, 100000, 5);
+	SC(0, 0, "upload_file %s g", path);
+	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
+	cr_assert_eq(mkdir(dl, 0755), 0);
+	SC(0, 1, "download_file g a.bin %s", dl);
+	SC(0, 1, "wait g a.bin");
+	snprintf(path, sizeof(path), "%s/s.bin", SW.dir);
+	h_random_file(path, 3 << 20, 7);
+	SC(0, 0, "upload_file %s g", path);
+	kill(SW.peer[0].pid, SIGSTOP);
+	SC(0, 1, "download_file g s.bin %s", dl);
+	fd = unix_connect(SW.sock[1]);
+	cr_assert_geq(fd, 0);
+	(void)write(fd, "wait\tg\ta.bin\nwait\tg\ts.bin\n", 26);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	start = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	for (;;) {
+		struct timeval tv = { 0, 200000 };
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if ((n = read(fd, buf, sizeof(buf))) > 0)
+			for (i = 0; i < n; i++)
+				nrec += buf[i] == '\n';
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec /
+		    1000000 - start >= 2200)
+			break;
+	}
+	close(fd);
+	/* a.bin: record + status; s.bin: about 1 + 2200/500 progress */
+	cr_assert_leq(nrec, 2 + 7, "%d lines: two progress timers", nrec);
+	sw_sleep_ms(1200);
+	cr_assert(h_alive(SW.peer[1].pid), "peerd died");
+	SC(0, 1, "show_downloads");
+	kill(SW.peer[0].pid, SIGCONT);
+}
