@@ -21,6 +21,8 @@
 #define MAX_OUT		(32u << 20)	/* a reply bigger than this is cut */
 #define IDLE_MS		30000		/* between requests */
 #define PROGRESS_MS	500		/* wait: progress records */
+#define OUT_HIGH	(64u << 10)	/* answers not read: stop reading
+					 * requests until they are */
 
 struct client {
 	int			 fd;
@@ -112,9 +114,10 @@ c_events(struct client *c)
 
 	if (c->fd == -1)
 		return;
-	if (!c->busy && !c->close_after)
-		ev |= EPOLLIN;
-	else if (!c->rdhup)
+	if (!c->busy && !c->close_after) {
+		if (buf_avail(&c->out) < OUT_HIGH)
+			ev |= EPOLLIN;
+	} else if (!c->rdhup)
 		ev |= EPOLLRDHUP;
 	if (buf_avail(&c->out) > 0)
 		ev |= EPOLLOUT;
@@ -890,6 +893,10 @@ c_next(struct client *c)
 
 	if (c->busy || c->dead || c->close_after)
 		return;
+	if (buf_avail(&c->out) >= OUT_HIGH) {
+		c_events(c);	/* on_client goes on once it is read */
+		return;
+	}
 	r = buf_avail(&c->in) == 0 ? 0 :
 	    buf_getline(&c->in, CTL_MAX_LINE, &line, &len);
 	if (r == 0) {
@@ -953,9 +960,15 @@ on_client(int fd, uint32_t events, void *arg)
 		c->rdhup = 1;	/* answer, then close */
 		c_events(c);
 	}
-	if ((events & EPOLLOUT) && buf_avail(&c->out) > 0 &&
-	    c_flush(c) == -1)
-		return;
+	if ((events & EPOLLOUT) && buf_avail(&c->out) > 0) {
+		if (c_flush(c) == -1)
+			return;
+		if (!c->busy && buf_avail(&c->in) > 0 &&
+		    buf_avail(&c->out) < OUT_HIGH) {
+			c_next(c);	/* requests held back by unread answers */
+			return;
+		}
+	}
 	if ((events & EPOLLIN) && !c->busy)
 		c_read(c);
 }

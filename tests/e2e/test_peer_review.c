@@ -212,3 +212,45 @@ Test(peer_review, pipelined_waits_one_progress_timer)
 	SC(0, 1, "show_downloads");
 	kill(SW.peer[0].pid, SIGCONT);
 }
+
+/* A client that sends requests and never reads the answers: peerd stops
+ * reading its requests instead of buffering up to 32 MiB of answers (and
+ * then dropping the client as "reply too long"). */
+Test(peer_review, unread_answers_hold_requests_back)
+{
+	char	 dl[PATH_MAX], path[PATH_MAX + 32], req[15 * 1000];
+	char	*log;
+	int	 fd, fl, i;
+	uint64_t sent = 0;
+	ssize_t	 n;
+
+	sw_users_and_group();
+	snprintf(path, sizeof(path), "%s/a.bin", SW.dir);
+	h_random_file(path, 100000, 5);
+	SC(0, 0, "upload_file %s g", path);
+	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
+	cr_assert_eq(mkdir(dl, 0755), 0);
+	SC(0, 1, "download_file g a.bin %s", dl);
+	SC(0, 1, "wait g a.bin");
+	for (i = 0; i < 1000; i++)
+		memcpy(req + 15 * i, "show_downloads\n", 15);
+	fd = unix_connect(SW.sock[1]);
+	cr_assert_geq(fd, 0);
+	fl = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	for (i = 0; i < 3000 && sent < 12000000; i++) {
+		n = send(fd, req, sizeof(req), MSG_NOSIGNAL);
+		if (n > 0)
+			sent += (uint64_t)n;
+		else
+			sw_sleep_ms(1);
+	}
+	close(fd);
+	cr_assert(h_alive(SW.peer[1].pid));
+	cr_assert_lt(sent, 4000000, "%llu bytes of requests taken",
+	    (unsigned long long)sent);
+	cr_assert_not_null(log = h_read_file(SW.plog[1], NULL));
+	cr_assert_null(strstr(log, "reply too long"), "answers piled up");
+	free(log);
+	SC(0, 1, "show_downloads");
+}
