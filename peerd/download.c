@@ -582,12 +582,14 @@ notify(struct dl *d)
 {
 	struct waiter	*w, *next;
 
-	for (w = d->waiters; w != NULL; w = next) {
+	/* detached first: download_unwait must not walk freed waiters */
+	w = d->waiters;
+	d->waiters = NULL;
+	for (; w != NULL; w = next) {
 		next = w->next;
 		w->cb(w->arg, &d->info);
 		free(w);
 	}
-	d->waiters = NULL;
 }
 
 /* Release connections, the thread, timers and the .part descriptor. */
