@@ -62,6 +62,10 @@ int	 h_alive(pid_t pid);
 int	 h_run(struct h_run *r, char *const argv[], const char *input, int ms);
 void	 h_run_free(struct h_run *r);
 
+/* Connect to a Unix stream socket (e.g. peerd's control socket); a
+ * blocking fd, or -1. */
+int	 h_unix_connect(const char *path);
+
 /* A line-protocol client for the tracker: connect, send, read a reply up
  * to END_OF_REPLY. */
 int	 h_connect(uint16_t port);	/* blocking fd, 5 s timeouts */

@@ -410,27 +410,6 @@ Test(peer_cmds, daemon_mode_and_pidfile)
 	cr_assert_neq(access(pid, F_OK), 0, "pidfile removed");
 }
 
-/* Connect to a Unix socket; -1 on failure. */
-static int
-unix_connect(const char *path)
-{
-	struct sockaddr_un	sun;
-	int			fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return -1;
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 Test(peer_cmds, other_uid_refused)
 {
 	pid_t	pid;
@@ -449,7 +428,7 @@ Test(peer_cmds, other_uid_refused)
 		signal(SIGPIPE, SIG_IGN);
 		if (setgid(65534) == -1 || setuid(65534) == -1)
 			_exit(10);
-		if ((fd = unix_connect(SW.sock[0])) == -1)
+		if ((fd = h_unix_connect(SW.sock[0])) == -1)
 			_exit(0);	/* refused outright */
 		(void)write(fd, "show_downloads\n", 15);
 		n = read(fd, buf, sizeof(buf) - 1);
@@ -472,26 +451,26 @@ Test(peer_cmds, garbage_on_the_control_socket_and_peer_port)
 	ssize_t	n;
 
 	/* binary junk, an overlong line, a half line left open */
-	fd = unix_connect(SW.sock[0]);
+	fd = h_unix_connect(SW.sock[0]);
 	cr_assert_geq(fd, 0);
 	for (i = 0; i < (int)sizeof(big); i++)
 		big[i] = (char)(i * 7 + 3);
 	(void)write(fd, big, sizeof(big));
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
-	fd = unix_connect(SW.sock[0]);
+	fd = h_unix_connect(SW.sock[0]);
 	(void)write(fd, "login\talice\n\tbad\\q\n", 19);
 	n = read(fd, buf, sizeof(buf) - 1);
 	cr_assert_gt(n, 0);
 	buf[n] = '\0';
 	cr_assert_eq(strncmp(buf, "S\t64\t", 5), 0, "%s", buf);
 	close(fd);
-	pfd = unix_connect(SW.sock[0]);
+	pfd = h_unix_connect(SW.sock[0]);
 	(void)write(pfd, "show_dow", 8);	/* and silence */
 	/* many clients at once, each answered */
 	int fds[50];
 	for (i = 0; i < 50; i++) {
-		fds[i] = unix_connect(SW.sock[0]);
+		fds[i] = h_unix_connect(SW.sock[0]);
 		cr_assert_geq(fds[i], 0);
 		(void)write(fds[i], "show_downloads\n", 15);
 	}

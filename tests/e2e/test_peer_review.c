@@ -21,26 +21,6 @@ teardown(void)
 
 TestSuite(peer_review, .init = setup, .fini = teardown, .timeout = 120);
 
-static int
-unix_connect(const char *path)
-{
-	struct sockaddr_un	sun;
-	int			fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return -1;
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* A download that cannot progress: its only seeder is stopped. */
 static void
 stalled_download(const char *dl)
@@ -67,7 +47,7 @@ Test(peer_review, wait_clients_that_hang_up_are_forgotten)
 	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
 	stalled_download(dl);
 	for (i = 0; i < 300; i++) {
-		fd = unix_connect(SW.sock[1]);
+		fd = h_unix_connect(SW.sock[1]);
 		cr_assert_geq(fd, 0, "connection %d", i);
 		(void)write(fd, "wait\tg\ts.bin\n", 13);
 		n = read(fd, buf, sizeof(buf));	/* the first progress record */
@@ -188,7 +168,7 @@ Test(peer_review, pipelined_waits_one_progress_timer)
 	SC(0, 0, "upload_file %s g", path);
 	kill(SW.peer[0].pid, SIGSTOP);
 	SC(0, 1, "download_file g s.bin %s", dl);
-	fd = unix_connect(SW.sock[1]);
+	fd = h_unix_connect(SW.sock[1]);
 	cr_assert_geq(fd, 0);
 	(void)write(fd, "wait\tg\ta.bin\nwait\tg\ts.bin\n", 26);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -234,7 +214,7 @@ Test(peer_review, unread_answers_hold_requests_back)
 	SC(0, 1, "wait g a.bin");
 	for (i = 0; i < 1000; i++)
 		memcpy(req + 15 * i, "show_downloads\n", 15);
-	fd = unix_connect(SW.sock[1]);
+	fd = h_unix_connect(SW.sock[1]);
 	cr_assert_geq(fd, 0);
 	fl = fcntl(fd, F_GETFL);
 	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
