@@ -90,22 +90,38 @@ meta_header(char **p, struct resume_meta *m)
 	return 0;
 }
 
-int
-resume_meta_parse(char *text, struct resume_meta *m)
+static char	*next_word(char **);
+
+/*
+ * Allocate m->npieces piece hashes and read them, one token each, with
+ * next (lines in a resume file, words in a tracker reply). On -1 the
+ * caller frees m->piece_sha1.
+ */
+static int
+read_piece_hashes(char **p, struct resume_meta *m, char *(*next)(char **))
 {
-	char		*p = text, *l;
+	char		*w;
 	uint32_t	 i;
 
-	memset(m, 0, sizeof(*m));
-	if (meta_header(&p, m) == -1)
-		return -1;
 	if ((m->piece_sha1 = calloc(m->npieces ? m->npieces : 1,
 	    SHA1_LEN)) == NULL)
 		return -1;
 	for (i = 0; i < m->npieces; i++)
-		if ((l = next_line(&p)) == NULL ||
-		    hex_to_sha1(l, m->piece_sha1[i]) == -1)
-			goto fail;
+		if ((w = next(p)) == NULL || hex_to_sha1(w, m->piece_sha1[i]) == -1)
+			return -1;
+	return 0;
+}
+
+int
+resume_meta_parse(char *text, struct resume_meta *m)
+{
+	char		*p = text, *l;
+
+	memset(m, 0, sizeof(*m));
+	if (meta_header(&p, m) == -1)
+		return -1;
+	if (read_piece_hashes(&p, m, next_line) == -1)
+		goto fail;
 	if ((l = next_line(&p)) == NULL || strcmp(l, "end") != 0 || *p != '\0')
 		goto fail;
 	return 0;
@@ -165,13 +181,8 @@ resume_parse_tracker(char *reply, struct resume_meta *m,
 	m->piece_sha1 = NULL;
 	if (tracker_head(&p, m) == -1)
 		return -1;
-	if ((m->piece_sha1 = calloc(m->npieces ? m->npieces : 1,
-	    SHA1_LEN)) == NULL)
-		return -1;
-	for (i = 0; i < m->npieces; i++)
-		if ((w = next_word(&p)) == NULL ||
-		    hex_to_sha1(w, m->piece_sha1[i]) == -1)
-			goto fail;
+	if (read_piece_hashes(&p, m, next_word) == -1)
+		goto fail;
 	if ((w = next_word(&p)) == NULL || parse_u64(w, 0, 1u << 20, &npeer) == -1)
 		goto fail;
 	for (i = 0; i < npeer; i++) {
