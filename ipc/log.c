@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ipc/log.h"
+#include "ipc/text.h"
 
 static const char	*log_prog = "p2pshare";
 static char		 log_role[32];
@@ -53,6 +54,9 @@ vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 	int	saved = errno;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* Messages quote peers, trackers and clients: no forged lines, no
+	 * terminal escapes. */
+	text_clean(msg);
 	if (log_foreground) {
 		if (log_role[0])
 			fprintf(stderr, "%s[%d]: %s: %s%s%s\n", log_prog, (int)getpid(),
