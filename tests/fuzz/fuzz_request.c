@@ -2,14 +2,8 @@
  * batch of request lines run through cmd_execute on a real state, and each
  * line is also checked and applied as a journal line.
  *
- * Build (not part of make check):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. \
- *     $(pkg-config --cflags libbsd-overlay) tests/fuzz/fuzz_request.c \
- *     trackerd/libtrackerd.a ipc/libipc.a \
- *     $(pkg-config --libs libbsd-overlay libcrypto) -lpthread -lrt \
- *     -o fuzz_request
- * Without libFuzzer, -DFUZZ_STANDALONE gives a main() that runs the files
- * named on the command line once each. */
+ * Built and run by `make fuzz` (tests/fuzz/fuzz.mk); -DFUZZ_STANDALONE gives
+ * a main() that runs the files named on the command line once each. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,14 +2,8 @@
  * both directions, the seed client's GET_PIECE line, the tracker's
  * download_file answer and the resume files.
  *
- * Build (not part of make check):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. \
- *     $(pkg-config --cflags libbsd-overlay) tests/fuzz/fuzz_wire.c \
- *     peerd/wire.c peerd/bitfield.c peerd/resume.c ipc/proto.c \
- *     ipc/names.c ipc/net.c $(pkg-config --libs libbsd-overlay) \
- *     -o fuzz_wire
- * Without libFuzzer, -DFUZZ_STANDALONE gives a main() that runs the files
- * named on the command line once each. */
+ * Built and run by `make fuzz` (tests/fuzz/fuzz.mk); -DFUZZ_STANDALONE gives
+ * a main() that runs the files named on the command line once each. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
