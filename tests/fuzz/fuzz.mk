@@ -51,6 +51,8 @@ $(FUZZ_DIR)/standalone/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LOG) $(FUZZ_LIBS) $(HD
 	    -Wl,--start-group $(FUZZ_LIBS) -Wl,--end-group $(LDLIBS)
 
 .PHONY: fuzz fuzz-build fuzz-clean
+# clang and its libFuzzer runtime, installed by the same deps rule
+fuzz-build: DEB_PKGS += clang libclang-rt-14-dev
 fuzz-build: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) $(addprefix $(FUZZ_DIR)/,$(FUZZ))
 
