@@ -1238,6 +1238,9 @@ compact(struct tracker *t, int force)
 		goto fail;
 	}
 	sync_dir(t->hdr->journal_path);
+	/* The new file was synced whole: every change in it is durable (and
+	 * its lines all carry last_seq, so none may look newer than that). */
+	atomic_max(&t->hdr->durable_seq, t->hdr->last_seq);
 	fd = open(t->hdr->journal_path, O_RDWR | O_APPEND | O_CLOEXEC);
 	/* Rebuild from the new file: checks it and frees dead arena space. */
 	state_lock_all_buckets(t);
