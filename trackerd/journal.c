@@ -831,24 +831,32 @@ journal_sync(struct tracker *t)
 }
 
 /* Offset of the first line of fd after change seq (the end if none);
- * the lines are in seq order. -1 if unreadable. */
+ * the lines are in seq order. *foreign is set if a line after it was
+ * written by another tracker. -1 if unreadable. */
 static int
-offset_after(int fd, uint64_t seq, uint64_t *off)
+offset_after(int fd, uint64_t seq, int self, uint64_t *off, int *foreign)
 {
 	struct reader	 r = { .fd = fd, .cap = 2 * READ_CHUNK };
 	const char	*line, *body;
 	size_t		 len, blen;
 	uint64_t	 s, at;
-	int		 no, err = 0;
+	int		 no, err = 0, found = 0;
 
 	if ((r.data = malloc(r.cap)) == NULL)
 		return -1;
 	*off = 0;
+	*foreign = 0;
 	while ((line = reader_line(&r, &len, &at, &err)) != NULL) {
-		if (journal_parse_line(line, len, &s, &no, &body, &blen) == 0 &&
-		    s > seq)
-			break;
-		*off = at + len + 1;
+		if (journal_parse_line(line, len, &s, &no, &body, &blen) != 0)
+			continue;
+		if (!found && s > seq) {
+			found = 1;
+			*off = at;
+		}
+		if (found && no != self)
+			*foreign = 1;
+		if (!found)
+			*off = at + len + 1;
 	}
 	free(r.data);
 	return err ? -1 : 0;
@@ -859,8 +867,10 @@ offset_after(int fd, uint64_t seq, uint64_t *off)
  * (Linux forgets dirty pages it could not write back, and the next fsync
  * succeeds without them). Cut them from the file and rebuild the state
  * without them, so a restart cannot bring back what was refused; their
- * held replies become refusals (journal_dropped). A fresh descriptor
- * takes the flock: this thread's jfd would share the main thread's lock.
+ * held replies become refusals (journal_dropped). Not when the other
+ * tracker appended after them: its lines cannot be cut, so ours stay held
+ * and the sync is retried. A fresh descriptor takes the flock: this
+ * thread's jfd would share the main thread's lock.
  */
 static void
 drop_undurable(struct tracker *t)
@@ -868,7 +878,7 @@ drop_undurable(struct tracker *t)
 	struct state_hdr	*h = t->hdr;
 	struct stat		 st;
 	uint64_t		 durable, last, off;
-	int			 fd, rc;
+	int			 fd, rc, foreign;
 
 	if ((fd = open(h->journal_path, O_RDWR | O_CLOEXEC)) == -1) {
 		log_warn("open %s", h->journal_path);
@@ -882,9 +892,16 @@ drop_undurable(struct tracker *t)
 		goto unlock;
 	durable = journal_durable_seq(t);
 	last = h->last_seq;
-	if (last <= durable || offset_after(fd, durable, &off) == -1 ||
-	    off >= (uint64_t)st.st_size)
+	if (last <= durable || offset_after(fd, durable, t->cfg.tracker_no,
+	    &off, &foreign) == -1 || off >= (uint64_t)st.st_size)
 		goto unlock;
+	if (foreign) {
+		/* The other tracker wrote after us and may have acknowledged
+		 * it after its own fdatasync: keep every line, retry. */
+		log_warnx("%s: not durable, but another tracker appended "
+		    "since: held until fdatasync succeeds", h->journal_path);
+		goto unlock;
+	}
 	if (ftruncate(fd, (off_t)off) == -1) {
 		log_warn("ftruncate %s", h->journal_path);
 		goto unlock;

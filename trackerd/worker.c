@@ -30,6 +30,7 @@
 #define MARKS_MAX	4096		/* replies waiting for durability */
 #define EVENTS_MAX	256
 #define STOP_GRACE_MS	2000
+#define SYNC_RETRY_MS	200		/* after a failed fdatasync */
 
 enum src_kind { SRC_LISTEN, SRC_SIGNAL, SRC_KDF, SRC_SYNC, SRC_CONN };
 
@@ -131,13 +132,18 @@ worker_shared_init(void)
 static void
 shared_sync(struct worker *w, uint64_t target)
 {
+	int	failed = 0;
+
 	if (pthread_mutex_lock(&SS->mu) == EOWNERDEAD)
 		pthread_mutex_consistent(&SS->mu);
 	if (journal_durable_seq(w->t) < target) {
-		journal_sync(w->t);
+		failed = journal_sync(w->t) < target &&
+		    !journal_dropped(w->t, target);
 		w->st_syncs++;
 	}
 	pthread_mutex_unlock(&SS->mu);
+	if (failed)
+		usleep(SYNC_RETRY_MS * 1000);	/* a failing disk: no spin */
 }
 
 static void	conn_service(struct worker *, struct conn *);

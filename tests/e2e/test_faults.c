@@ -115,6 +115,53 @@ Test(faults, fsync_eio_refuses_the_change_then_recovers)
 	close(a);
 }
 
+/*
+ * Two trackers on one journal, only tracker 1's disk failing: tracker 2's
+ * change, acknowledged after its own fdatasync, lies after tracker 1's
+ * last durable line. Cutting tracker 1's lines would cut it too, so
+ * tracker 1 holds its reply until fdatasync works, then acknowledges.
+ */
+Test(faults, fsync_eio_never_cuts_the_other_trackers_changes)
+{
+	struct pollfd	 pfd = { .events = POLLIN };
+	const char	 line[] = "create_group held\n";
+	char		*r;
+	int		 a, b;
+
+	start_with_shim();
+	cr_assert_eq(trk_start(1), 0);
+	a = trk_conn(0);
+	b = trk_conn(1);
+	trk_user(a, "alice", "pa");
+	trk_user(b, "bob", "pb");
+
+	h_write_file(flag_path, "");
+	OK(b, "create_group other");		/* tracker 2 syncs fine */
+	pfd.fd = a;
+	cr_assert_eq(write(a, line, sizeof(line) - 1),
+	    (ssize_t)sizeof(line) - 1);
+	cr_assert_eq(poll(&pfd, 1, 1000), 0, "acknowledged without fsync");
+	cr_assert_geq(log_count("another tracker appended"), 1);
+	unlink(flag_path);
+	r = h_read_reply(a);
+	cr_assert(r != NULL && strncmp(r, "OK", 2) == 0, "%s", r ? r : "");
+	free(r);
+	close(a);
+	close(b);
+
+	cr_assert_eq(trk_stop(0), 0);
+	cr_assert_eq(trk_stop(1), 0);
+	cr_assert(journal_has("group other bob"), "an acknowledged change "
+	    "was cut");
+	cr_assert_eq(trk_start(0), 0);
+	a = trk_conn(0);
+	trk_login(a, "alice", "pa");
+	r = rq(a, "list_groups");
+	cr_assert(has_line(r, "other") && has_line(r, "held"), "%s", r);
+	free(r);
+	close(a);
+}
+
 /* ---- kill -9 during a compaction ---- */
 
 static const char *
