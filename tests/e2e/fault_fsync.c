@@ -7,38 +7,35 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+typedef int	sync_fn(int);
+
+/* EIO while armed, else the next definition of name (libc's). */
 static int
-armed(void)
+fail_or_call(sync_fn **real, const char *name, int fd)
 {
 	const char	*flag = getenv("P2P_FAULT_FSYNC_FILE");
 
-	return flag != NULL && access(flag, F_OK) == 0;
+	if (flag != NULL && access(flag, F_OK) == 0) {
+		errno = EIO;
+		return -1;
+	}
+	if (*real == NULL)
+		*real = (sync_fn *)dlsym(RTLD_NEXT, name);
+	return (*real)(fd);
 }
 
 int
 fsync(int fd)
 {
-	static int	(*real)(int);
+	static sync_fn	*real;
 
-	if (armed()) {
-		errno = EIO;
-		return -1;
-	}
-	if (real == NULL)
-		real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
-	return real(fd);
+	return fail_or_call(&real, "fsync", fd);
 }
 
 int
 fdatasync(int fd)
 {
-	static int	(*real)(int);
+	static sync_fn	*real;
 
-	if (armed()) {
-		errno = EIO;
-		return -1;
-	}
-	if (real == NULL)
-		real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
-	return real(fd);
+	return fail_or_call(&real, "fdatasync", fd);
 }

@@ -1,7 +1,8 @@
 # make fuzz: every harness in tests/fuzz/ linked with the project's sources
 # compiled again with libFuzzer, ASan and UBSan instrumentation, then run.
 #
-#   make fuzz [FUZZ_TIME=seconds] [FUZZ=fuzz_request ...] [FUZZ_JOBS=n]
+#   make fuzz [FUZZ_TIME=seconds] [FUZZ="fuzz_request ..."]
+#   make fuzz-standalone   (each harness without libFuzzer, in build/standalone)
 #
 # Objects go to tests/fuzz/build/ (the normal objects and libraries are not
 # touched). Each harness starts from its committed seed corpus in
@@ -43,16 +44,20 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LOG) $(FUZZ_LIBS) $(HDRS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LOG) \
 	    -Wl,--start-group $(FUZZ_LIBS) -Wl,--end-group $(LDLIBS)
 
-# A harness built with -DFUZZ_STANDALONE and no libFuzzer: runs the files
-# named on its command line once each (to replay a crash under gdb).
-$(FUZZ_DIR)/standalone/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LOG) $(FUZZ_LIBS) $(HDRS)
+# A harness with tests/fuzz/standalone.c's main() instead of libFuzzer's:
+# runs the files named on its command line once each (replay in gdb).
+$(FUZZ_DIR)/standalone/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/standalone.c \
+    $(FUZZ_LOG) $(FUZZ_LIBS) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -DFUZZ_STANDALONE -o $@ $< $(FUZZ_LOG) \
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< tests/fuzz/standalone.c $(FUZZ_LOG) \
 	    -Wl,--start-group $(FUZZ_LIBS) -Wl,--end-group $(LDLIBS)
+fuzz-standalone: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) \
+	    $(addprefix $(FUZZ_DIR)/standalone/,$(FUZZ))
 
-.PHONY: fuzz fuzz-build fuzz-clean
+.PHONY: fuzz fuzz-build fuzz-standalone fuzz-clean
 # clang and its libFuzzer runtime, installed by the same deps rule
-fuzz-build: DEB_PKGS += clang libclang-rt-14-dev
+fuzz-build fuzz-standalone: DEB_PKGS += clang libclang-rt-14-dev
 fuzz-build: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) $(addprefix $(FUZZ_DIR)/,$(FUZZ))
 

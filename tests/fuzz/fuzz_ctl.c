@@ -2,8 +2,7 @@
  * reply lines as peerd and sharectl read them, the escaping round trip, and
  * the cleaning of what sharectl prints (ipc/text.c).
  *
- * Built and run by `make fuzz` (tests/fuzz/fuzz.mk); -DFUZZ_STANDALONE gives
- * a main() that runs the files named on the command line once each. */
+ * Built and run by `make fuzz` (tests/fuzz/fuzz.mk). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,23 +79,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 	free(line);
 	return 0;
 }
-
-#ifdef FUZZ_STANDALONE
-int
-main(int argc, char *argv[])
-{
-	static uint8_t	buf[CTL_MAX_LINE + 1];
-	FILE		*fp;
-	size_t		 n;
-	int		 i;
-
-	for (i = 1; i < argc; i++) {
-		if ((fp = fopen(argv[i], "rb")) == NULL)
-			continue;
-		n = fread(buf, 1, sizeof(buf), fp);
-		fclose(fp);
-		LLVMFuzzerTestOneInput(buf, n);
-	}
-	return 0;
-}
-#endif

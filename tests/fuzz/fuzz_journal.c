@@ -195,23 +195,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	tracker_destroy(t);
 	return 0;
 }
-
-#ifdef FUZZ_STANDALONE
-int
-main(int argc, char *argv[])
-{
-	static uint8_t	buf[1 << 20];
-	FILE		*f;
-	size_t		 n;
-	int		 i;
-
-	for (i = 1; i < argc; i++) {
-		if ((f = fopen(argv[i], "rb")) == NULL)
-			continue;
-		n = fread(buf, 1, sizeof(buf), f);
-		fclose(f);
-		LLVMFuzzerTestOneInput(buf, n);
-	}
-	return 0;
-}
-#endif

@@ -2,8 +2,7 @@
  * batch of request lines run through cmd_execute on a real state, and each
  * line is also checked and applied as a journal line.
  *
- * Built and run by `make fuzz` (tests/fuzz/fuzz.mk); -DFUZZ_STANDALONE gives
- * a main() that runs the files named on the command line once each. */
+ * Built and run by `make fuzz` (tests/fuzz/fuzz.mk). */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,23 +111,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	return 0;
 }
-
-#ifdef FUZZ_STANDALONE
-int
-main(int argc, char *argv[])
-{
-	static uint8_t	buf[1 << 20];
-	FILE		*f;
-	size_t		 n;
-	int		 i;
-
-	for (i = 1; i < argc; i++) {
-		if ((f = fopen(argv[i], "rb")) == NULL)
-			continue;
-		n = fread(buf, 1, sizeof(buf), f);
-		fclose(f);
-		LLVMFuzzerTestOneInput(buf, n);
-	}
-	return 0;
-}
-#endif
