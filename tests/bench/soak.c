@@ -126,14 +126,19 @@ upload_line(int id, char *out, size_t n)
 	    id, id, 20000 + id % 40000, sha, piece);
 }
 
+/* A connection to the tracker; with nonblock the connect may still be
+ * in progress (idle connections: a mass reconnect must not stall the
+ * active clients' measurements). */
 static int
-connect_nb(void)
+connect_to(int nonblock)
 {
 	int	fd, one = 1;
 
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+	if ((fd = socket(AF_INET, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0),
+	    0)) == -1)
 		die("socket");
-	if (connect(fd, (struct sockaddr *)&O.ep.sin, sizeof(O.ep.sin)) == -1)
+	if (connect(fd, (struct sockaddr *)&O.ep.sin, sizeof(O.ep.sin)) == -1 &&
+	    !(nonblock && errno == EINPROGRESS))
 		die("connect");
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
@@ -144,7 +149,7 @@ setup_active(struct client *c, int id)
 {
 	char	line[512], *r;
 
-	c->fd = connect_nb();
+	c->fd = connect_to(0);
 	c->id = id;
 	snprintf(line, sizeof(line), "create_user soak%d %s", id, PASSWORD);
 	request(c->fd, line);
@@ -174,7 +179,7 @@ watch(struct client *c, uint32_t events)
 static void
 open_idle(struct client *c)
 {
-	c->fd = connect_nb();
+	c->fd = connect_to(1);
 	c->id = -1;
 	watch(c, EPOLLIN | EPOLLRDHUP);
 	idle_open++;
@@ -266,13 +271,14 @@ on_active(struct client *c)
 }
 
 static void
-on_idle(struct client *c)
+on_idle(struct client *c, uint32_t events)
 {
 	char	b[256];
 
-	if (recv(c->fd, b, sizeof(b), MSG_DONTWAIT) == -1 && errno == EAGAIN)
+	if (!(events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) &&
+	    recv(c->fd, b, sizeof(b), MSG_DONTWAIT) == -1 && errno == EAGAIN)
 		return;
-	/* closed by the tracker (idle timeout): open another */
+	/* closed by the tracker (idle timeout) or refused: open another */
 	close(c->fd);
 	idle_open--;
 	n_reopen++;
@@ -397,7 +403,7 @@ loop(struct client *act)
 			if (c->id >= 0)
 				on_active(c);
 			else
-				on_idle(c);
+				on_idle(c, evs[i].events);
 		}
 		if (now - last >= (uint64_t)O.interval * 1000000) {
 			report(t0, last, done0);
