@@ -97,7 +97,7 @@ r=0
 : > "$dir/swarm.out"
 while kill -0 "$lpid" 2>/dev/null; do
 	n=l$r
-	start_peer "$n"; lp=$pid
+	start_peer "$n"; lp=$pid; pids="$pids $lp"
 	S "$n" create_user "leech$r" pw; S "$n" login "leech$r" pw
 	S "$n" join_group swarm; S sa accept_request swarm "leech$r"
 	mkdir -p "$dir/out"
