@@ -360,8 +360,8 @@ conn_refuse_held(struct worker *w, struct conn *c)
 	}
 	c->out.len = c->out.off + at;
 	rc = buf_printf(&c->out, "ERR internal the change could not be made "
-	    "durable (fdatasync %s failed) and was not applied\n" PROTO_END
-	    "\n", w->cfg->journal_path);
+	    "durable (the journal's fdatasync failed) and was not applied\n"
+	    PROTO_END "\n");
 	if (rc == 0 && tail.len > 0)
 		rc = buf_append(&c->out, tail.data, tail.len);
 	delta = (int)(buf_avail(&c->out) - at - tail.len) - (int)oldlen;
