@@ -337,7 +337,7 @@ marks_push(struct conn *c, uint64_t start, uint64_t seq)
  * marks behind it by the difference. -1 if out of memory.
  */
 static int
-conn_refuse_held(struct worker *w, struct conn *c)
+conn_refuse_held(struct conn *c)
 {
 	static const char	 end[] = PROTO_END "\n";
 	struct buf		 tail;
@@ -384,7 +384,7 @@ marks_release(struct worker *w, struct conn *c, uint64_t durable)
 		cut = journal_dropped(w->t, seq);
 		if (!cut && seq > durable)
 			break;
-		if (cut && conn_refuse_held(w, c) == -1) {
+		if (cut && conn_refuse_held(c) == -1) {
 			/* no refusal to give: send nothing of it, hang up */
 			c->out.len = c->out.off +
 			    (size_t)(c->marks[c->mhead].start - c->out_sent);
