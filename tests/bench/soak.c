@@ -293,6 +293,8 @@ percentile_ms(const struct hist *h, double q)
 	uint64_t	want = (uint64_t)(q * (double)h->n), acc = 0;
 	uint32_t	i;
 
+	if (h->n == 0)
+		return 0;	/* none in this interval */
 	for (i = 0; i < HIST_MAX_US; i++)
 		if ((acc += h->bin[i]) > want)
 			return i / 1000.0;
