@@ -14,6 +14,7 @@
 #include "ipc/ctl.h"
 #include "ipc/log.h"
 #include "ipc/pieces.h"
+#include "ipc/util.h"
 #include "peerd/ev.h"
 #include "peerd/peerd.h"
 
@@ -141,20 +142,10 @@ on_idle(void *arg)
 static int
 c_flush(struct client *c)
 {
-	ssize_t	n;
-
-	while (c->fd != -1 && buf_avail(&c->out) > 0) {
-		n = send(c->fd, buf_head(&c->out), buf_avail(&c->out),
-		    MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			break;
-		if (n <= 0) {
-			c_drop(c);
-			return -1;
-		}
-		buf_consume(&c->out, (size_t)n);
+	if (c->fd != -1 && buf_avail(&c->out) > 0 &&
+	    buf_send(c->fd, &c->out, 0) == -1) {
+		c_drop(c);
+		return -1;
 	}
 	if (c->close_after && buf_avail(&c->out) == 0) {
 		c_drop(c);

@@ -19,6 +19,7 @@
 
 #include "ipc/log.h"
 #include "ipc/pieces.h"
+#include "ipc/util.h"
 #include "peerd/bitfield.h"
 #include "peerd/ev.h"
 #include "peerd/peerd.h"
@@ -954,13 +955,8 @@ peer_flush(struct peer *p)
 {
 	ssize_t	w;
 
-	while (p->outlen > 0) {
-		w = send(p->fd, p->out, p->outlen, MSG_NOSIGNAL);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1 && errno == EAGAIN)
-			break;
-		if (w <= 0)
+	if (p->outlen > 0) {
+		if ((w = send_until_blocked(p->fd, p->out, p->outlen, 0)) == -1)
 			return -1;
 		memmove(p->out, p->out + w, p->outlen - (size_t)w);
 		p->outlen -= (size_t)w;
@@ -1885,33 +1881,7 @@ download_start(const char *group, const char *name, const char *destdir,
 
 /* ---- resuming at start ---- */
 
-static int
-read_small(const char *path, char **out)
-{
-	struct stat	 st;
-	char		*p = NULL;
-	int		 fd;
-	ssize_t		 r;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	if (fstat(fd, &st) == -1 || st.st_size > (64 << 20) ||
-	    (p = malloc((size_t)st.st_size + 1)) == NULL)
-		goto fail;
-	do
-		r = pread(fd, p, (size_t)st.st_size, 0);
-	while (r == -1 && errno == EINTR);
-	if (r != st.st_size)
-		goto fail;
-	p[r] = '\0';
-	close(fd);
-	*out = p;
-	return 0;
-fail:
-	free(p);
-	close(fd);
-	return -1;
-}
+#define RESUME_MAX_FILE	(64u << 20)
 
 /*
  * Pieces written after the last progress save (peerd killed): find the
@@ -1957,7 +1927,7 @@ resume_one(const char *metapath)
 	char			*text = NULL;
 	uint8_t			*have = NULL;
 
-	if (read_small(metapath, &text) == -1 ||
+	if ((text = read_small_file(metapath, RESUME_MAX_FILE, NULL)) == NULL ||
 	    resume_meta_parse(text, &m) == -1) {
 		log_warnx("%s: unreadable resume file, ignored", metapath);
 		free(text);
@@ -1973,8 +1943,8 @@ resume_one(const char *metapath)
 	d->meta = m;
 	if ((have = bf_new(m.npieces)) == NULL)
 		goto fail;
-	if (read_small(d->state_have, &text) == 0 &&
-	    resume_have_parse(text, m.npieces, have) == -1)
+	if ((text = read_small_file(d->state_have, RESUME_MAX_FILE,
+	    NULL)) != NULL && resume_have_parse(text, m.npieces, have) == -1)
 		memset(have, 0, bf_bytes(m.npieces));
 	free(text);
 	if (dest_exists(d->info.dest)) {

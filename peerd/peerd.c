@@ -13,6 +13,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include <bsd/libutil.h>
@@ -31,7 +32,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: peerd [-f] [-v] [-S socket] [-d state_dir] "
 	    "[-p pidfile] IP:PORT tracker_info.txt\n");
-	exit(64);
+	exit(EX_USAGE);
 }
 
 /* mkdir -p with mode 0700 for every directory created. */
@@ -105,7 +106,7 @@ parse_args(int argc, char *argv[])
 	if (argc != 2)
 		usage();
 	if (endpoint_parse(argv[0], &conf.self) == -1)
-		errx(64, "%s: expected IP:PORT", argv[0]);
+		errx(EX_USAGE, "%s: expected IP:PORT", argv[0]);
 	if ((conf.ntrackers = tracker_info_load(argv[1], conf.trackers,
 	    MAX_TRACKERS, err, sizeof(err))) == -1)
 		errx(1, "%s", err);

@@ -14,6 +14,7 @@
 
 #include "ipc/log.h"
 #include "ipc/pieces.h"
+#include "ipc/util.h"
 #include "peerd/bitfield.h"
 #include "peerd/ev.h"
 #include "peerd/peerd.h"
@@ -238,12 +239,13 @@ send_piece(struct sconn *c)
 {
 	ssize_t	w;
 
-	while (c->phdr_off < c->phdr_len) {
-		w = send(c->fd, c->phdr + c->phdr_off,
-		    c->phdr_len - c->phdr_off, MSG_NOSIGNAL | MSG_MORE);
+	if (c->phdr_off < c->phdr_len) {
+		w = send_until_blocked(c->fd, c->phdr + c->phdr_off,
+		    c->phdr_len - c->phdr_off, MSG_MORE);
 		if (w == -1)
-			return errno == EAGAIN || errno == EINTR ? 0 : -1;
-		c->phdr_off += (size_t)w;
+			return -1;
+		if ((c->phdr_off += (size_t)w) < c->phdr_len)
+			return 0;
 	}
 	while (c->premain > 0) {
 		w = sendfile(c->fd, c->pfd, &c->poff, c->premain);
@@ -262,17 +264,15 @@ send_piece(struct sconn *c)
 static int
 flush_out(struct sconn *c)
 {
-	ssize_t	w;
+	size_t	before = buf_avail(&c->out);
+	int	r;
 
-	while (buf_avail(&c->out) > 0) {
-		w = send(c->fd, buf_head(&c->out), buf_avail(&c->out),
-		    MSG_NOSIGNAL);
-		if (w == -1)
-			return errno == EAGAIN || errno == EINTR ? 0 : -1;
-		buf_consume(&c->out, (size_t)w);
+	if (before == 0)
+		return 1;
+	if ((r = buf_send(c->fd, &c->out, 0)) != -1 &&
+	    buf_avail(&c->out) < before)
 		c->last = ev_now_ms();
-	}
-	return 1;
+	return r;
 }
 
 /* Write what can be written; 0 ok, -1 closed. Control messages go

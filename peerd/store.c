@@ -12,6 +12,7 @@
 
 #include "ipc/log.h"
 #include "ipc/pieces.h"
+#include "ipc/util.h"
 #include "peerd/peerd.h"
 
 #define STORE_MAGIC	"p2pshare-share 1"
@@ -164,28 +165,19 @@ load_one(const char *name)
 {
 	char		 path[PATH_MAX * 2];
 	struct share	*s = NULL;
-	struct stat	 st;
-	char		*text = NULL;
-	int		 fd;
+	char		*text;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+	if ((text = read_small_file(path, STORE_MAX_FILE, NULL)) == NULL &&
+	    (errno == ENOENT || errno == EACCES || errno == ELOOP)) {
 		log_warn("open %s", path);
 		return NULL;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size > STORE_MAX_FILE)
-		goto done;
-	if ((text = malloc((size_t)st.st_size + 1)) == NULL ||
-	    read(fd, text, (size_t)st.st_size) != st.st_size)
-		goto done;
-	text[st.st_size] = '\0';
-	s = decode(text);
-done:
+	if (text != NULL)
+		s = decode(text);
 	if (s == NULL)
 		log_warnx("%s: not a valid share record, ignored", path);
 	free(text);
-	close(fd);
 	return s;
 }
 

@@ -14,6 +14,7 @@
 
 #include "ipc/log.h"
 #include "ipc/pieces.h"
+#include "ipc/util.h"
 #include "peerd/ev.h"
 #include "peerd/peerd.h"
 
@@ -299,21 +300,9 @@ on_reply_timeout(void *arg)
 static int
 flush_out(void)
 {
-	ssize_t	n;
-
-	while (buf_avail(&t.out) > 0) {
-		n = send(t.fd, buf_head(&t.out), buf_avail(&t.out),
-		    MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			break;
-		if (n <= 0)
-			return -1;
-		/* a login line holds a password: leave no copy behind */
-		explicit_bzero(buf_head(&t.out), (size_t)n);
-		buf_consume(&t.out, (size_t)n);
-	}
+	/* a login line holds a password: leave no copy behind */
+	if (buf_send(t.fd, &t.out, 1) == -1)
+		return -1;
 	return ev_mod(t.fd, EPOLLIN | (buf_avail(&t.out) ? EPOLLOUT : 0));
 }
 
@@ -579,31 +568,6 @@ on_io(int fd, uint32_t events, void *arg)
 
 /* ---- a session saved by an earlier run ---- */
 
-/* A small text file (< 256 bytes), NUL-terminated and without its
- * newline; NULL if absent or unreadable. */
-static char *
-read_small(const char *path)
-{
-	char	*text;
-	ssize_t	 n;
-	int	 fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
-		return NULL;
-	if ((text = calloc(1, 256)) == NULL) {
-		close(fd);
-		return NULL;
-	}
-	n = read(fd, text, 255);
-	close(fd);
-	if (n <= 0) {
-		free(text);
-		return NULL;
-	}
-	text[strcspn(text, "\n")] = '\0';
-	return text;
-}
-
 static void	check_restored(void *arg);
 
 static void
@@ -634,8 +598,9 @@ restore_session(void)
 	uint64_t	 i;
 
 	session_path(path, sizeof(path));
-	if ((text = read_small(path)) == NULL)
+	if ((text = read_small_file(path, 255, NULL)) == NULL)
 		return;
+	text[strcspn(text, "\n")] = '\0';
 	if (proto_split(text, w, 3) != 2 || !name_valid(w[0]) ||
 	    strlen(w[1]) < 8 || strlen(w[1]) >= sizeof(t.token)) {
 		log_warnx("%s: not a session, ignored", path);

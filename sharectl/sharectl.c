@@ -262,7 +262,7 @@ main(int argc, char *argv[])
 			if (strlcpy(sockpath, optarg, sizeof(sockpath)) >=
 			    sizeof(sockpath)) {
 				fprintf(stderr, "sharectl: socket path too long\n");
-				return EX_USAGE;
+				return CTL_USAGE;
 			}
 			break;
 		case 'j':
@@ -279,7 +279,7 @@ main(int argc, char *argv[])
 			else
 				fprintf(stderr, "sharectl: unknown option -%c "
 				    "(sharectl -h for usage)\n", optopt);
-			return EX_USAGE;
+			return CTL_USAGE;
 		}
 	}
 	argc -= optind;
