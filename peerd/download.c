@@ -381,6 +381,18 @@ whole_join(struct dl *d, int stop)
 
 /* ---- piece buffers and the piece hashing thread ---- */
 
+/* The one check of a piece against the tracker's SHA-1 (hash thread,
+ * GET_PIECE answers, pieces recovered from a .part file). */
+static int
+piece_hash_ok(const struct dl *d, uint32_t idx, const uint8_t *data,
+    uint32_t len)
+{
+	uint8_t	md[SHA1_LEN];
+
+	SHA1(data, len, md);
+	return CRYPTO_memcmp(md, d->meta.piece_sha1[idx], SHA1_LEN) == 0;
+}
+
 static struct pbuf *
 pool_get(struct dl *d)
 {
@@ -456,7 +468,6 @@ ph_main(void *v)
 {
 	struct dl	*d = v;
 	struct pbuf	*b;
-	uint8_t		 md[SHA1_LEN];
 
 	for (;;) {
 		pthread_mutex_lock(&d->ph_mtx);
@@ -470,9 +481,7 @@ ph_main(void *v)
 		if ((d->ph_head = b->next) == NULL)
 			d->ph_tail = NULL;
 		pthread_mutex_unlock(&d->ph_mtx);
-		SHA1(b->data, b->len, md);
-		b->ok = CRYPTO_memcmp(md, d->meta.piece_sha1[b->idx],
-		    SHA1_LEN) == 0;
+		b->ok = piece_hash_ok(d, b->idx, b->data, b->len);
 		/* In order? Then the whole-file digest takes it while hot. */
 		if (b->ok && whole_feed(d, b->idx, b->data, b->len))
 			d->w.hot++;	/* only this thread writes it */
@@ -855,12 +864,10 @@ piece_arrived(struct peer *p, uint32_t idx, const uint8_t *data, uint32_t len)
 {
 	struct dl	*d = p->dl;
 	struct known	*k = p->k;
-	uint8_t		 md[SHA1_LEN];
 
 	if (bf_test(d->s.have, idx))
 		return 0;		/* an endgame duplicate */
-	SHA1(data, len, md);
-	if (CRYPTO_memcmp(md, d->meta.piece_sha1[idx], SHA1_LEN) != 0) {
+	if (!piece_hash_ok(d, idx, data, len)) {
 		piece_bad(d, k, idx);
 		return k->banned ? -1 : 0;
 	}
@@ -1746,6 +1753,46 @@ refusal_text(const char *p, char *out, size_t outlen)
 	snprintf(out, outlen, "%.*s", (int)strcspn(p + t, "\n"), p + t);
 }
 
+/* 0 when dir is a directory; -1 with errno set otherwise. */
+static int
+check_dir(const char *dir)
+{
+	struct stat	st;
+
+	if (stat(dir, &st) == -1)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The checks before a download starts, written once: when asked (with
+ * destdir) and again when the tracker answered. 1 with the reason in err
+ * if the download may not start.
+ */
+static int
+start_refused(const char *group, const char *name, const char *destdir,
+    const char *dest, char *err, size_t errlen)
+{
+	struct dl	*d;
+
+	if ((d = dl_find(group, name)) != NULL && d->info.state == DL_RUNNING)
+		snprintf(err, errlen, "already downloading");
+	else if (destdir != NULL && check_dir(destdir) == -1)
+		snprintf(err, errlen, "%.*s: %s", PATH_MAX, destdir,
+		    strerror(errno));
+	else if (dest_exists(dest))
+		snprintf(err, errlen, "%s exists", dest);
+	else if (dl_by_dest(dest) != NULL)
+		snprintf(err, errlen, "already downloading to %s", dest);
+	else
+		return 0;
+	return 1;
+}
+
 /* The tracker answered download_file: refuse, or start in the background. */
 static void
 start_reply(void *arg, int status, const char *reply, size_t len)
@@ -1763,24 +1810,14 @@ start_reply(void *arg, int status, const char *reply, size_t len)
 		sr->cb(sr->arg, 0, err);
 		goto out;
 	}
-	if ((d = dl_find(sr->group, sr->name)) != NULL) {
-		if (d->info.state == DL_RUNNING) {
-			sr->cb(sr->arg, 0, "already downloading");
-			goto out;
-		}
+	/* checked again: the tracker's answer took a while */
+	if (start_refused(sr->group, sr->name, NULL, sr->dest, err,
+	    sizeof(err))) {
+		sr->cb(sr->arg, 0, err);
+		goto out;
+	}
+	if ((d = dl_find(sr->group, sr->name)) != NULL)
 		dl_unlink(d);	/* an earlier, finished attempt */
-	}
-	if (dest_exists(sr->dest)) {
-		snprintf(err, sizeof(err), "%s exists", sr->dest);
-		sr->cb(sr->arg, 0, err);
-		goto out;
-	}
-	if (dl_by_dest(sr->dest) != NULL) {
-		snprintf(err, sizeof(err), "already downloading to %s",
-		    sr->dest);
-		sr->cb(sr->arg, 0, err);
-		goto out;
-	}
 	if ((d = dl_create(sr, reply, len, err, sizeof(err))) == NULL) {
 		sr->cb(sr->arg, 0, err);
 		goto out;
@@ -1806,42 +1843,17 @@ out:
 	free(sr);
 }
 
-/* 0 when dir is a directory; -1 with errno set otherwise. */
-static int
-check_dir(const char *dir)
-{
-	struct stat	st;
-
-	if (stat(dir, &st) == -1)
-		return -1;
-	if (!S_ISDIR(st.st_mode)) {
-		errno = ENOTDIR;
-		return -1;
-	}
-	return 0;
-}
 
 void
 download_start(const char *group, const char *name, const char *destdir,
     dl_start_cb *cb, void *arg)
 {
 	struct start_req	*sr;
-	char			 line[PATH_MAX + 64];
-	struct dl		*d;
+	char			 line[2 * PATH_MAX + 64];
 	int			 n;
 
 	if (!name_valid(group) || !name_valid(name) || destdir[0] != '/') {
 		cb(arg, 0, "bad group, file or destination");
-		return;
-	}
-	if ((d = dl_find(group, name)) != NULL && d->info.state == DL_RUNNING) {
-		cb(arg, 0, "already downloading");
-		return;
-	}
-	if (check_dir(destdir) == -1) {
-		snprintf(line, sizeof(line), "%.*s: %s", PATH_MAX, destdir,
-		    strerror(errno));
-		cb(arg, 0, line);
 		return;
 	}
 	if ((sr = calloc(1, sizeof(*sr))) == NULL) {
@@ -1857,15 +1869,8 @@ download_start(const char *group, const char *name, const char *destdir,
 		cb(arg, 0, "destination path too long");
 		return;
 	}
-	if (dest_exists(sr->dest)) {
-		snprintf(line, sizeof(line), "%s exists", sr->dest);
-		free(sr);
-		cb(arg, 0, line);
-		return;
-	}
-	if (dl_by_dest(sr->dest) != NULL) {
-		snprintf(line, sizeof(line), "already downloading to %s",
-		    sr->dest);
+	if (start_refused(group, name, destdir, sr->dest, line,
+	    sizeof(line))) {
 		free(sr);
 		cb(arg, 0, line);
 		return;
@@ -1891,7 +1896,7 @@ download_start(const char *group, const char *name, const char *destdir,
 static void
 recover_pieces(struct dl *d, uint8_t *have)
 {
-	uint8_t		*buf, md[SHA1_LEN];
+	uint8_t		*buf;
 	uint32_t	 i, len, found = 0;
 	off_t		 off, data;
 
@@ -1907,8 +1912,7 @@ recover_pieces(struct dl *d, uint8_t *have)
 			continue;
 		if (pread(d->fd, buf, len, off) != (ssize_t)len)
 			continue;
-		SHA1(buf, len, md);
-		if (CRYPTO_memcmp(md, d->meta.piece_sha1[i], SHA1_LEN) == 0) {
+		if (piece_hash_ok(d, i, buf, len)) {
 			bf_set(have, i);
 			found++;
 		}
