@@ -5,154 +5,21 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
 
 #include "ipc/log.h"
 #include "ipc/pieces.h"
 #include "ipc/util.h"
 #include "peerd/bitfield.h"
+#include "peerd/download.h"
 #include "peerd/ev.h"
-#include "peerd/peerd.h"
-#include "peerd/resume.h"
-#include "peerd/sched.h"
-#include "peerd/wire.h"
 
-#define DL_MAX_KNOWN	64		/* seeders remembered per download */
-#define DL_MAX_PEERS	8		/* connections per download */
-#define DL_DEPTH	12		/* requests in flight per connection */
-#define DL_GP_CONNS	2		/* GET_PIECE connections per seed client */
-#define DL_CONNECT_MS	5000
-#define DL_STALL_MS	8000		/* no byte while requests are out */
-#define DL_TICK_MS	500
-#define DL_REFRESH_MS	10000
-#define DL_SAVE_MS	200
-#define DL_NO_SEEDER_MS	20000
-#define DL_MAX_BAD	3		/* bad pieces before a seeder is dropped */
-#define DL_RETRY_MS	3000
-#define DL_OUT_MAX	4096
-#define DL_POOL		(DL_MAX_PEERS + 8)	/* piece buffers per download */
-
-struct dl;
-
-struct known {
-	struct endpoint	 ep;
-	int		 fallback;	/* speaks only GET_PIECE */
-	int		 banned;	/* sent bad data repeatedly */
-	int		 bad;
-	int		 nconn;
-	uint64_t	 retry_at;
-};
-
-enum pstate {
-	P_CONNECTING, P_MAGIC, P_HDR, P_PAYLOAD, P_PIECE, P_WAITBUF, P_GP
-};
-
-/* A received piece on its way through the hashing thread. */
-struct pbuf {
-	struct dl	*dl;
-	struct known	*k;		/* who sent it */
-	uint32_t	 idx, len;
-	int		 ok;		/* its SHA-1 matched */
-	uint8_t		*data;		/* PIECE_SIZE bytes */
-	struct pbuf	*next;
-};
-
-struct preq {
-	uint32_t	 idx;
-	int		 cancelled;
-};
-
-struct peer {
-	struct dl	*dl;
-	struct known	*k;
-	int		 fd;
-	enum pstate	 st;
-	uint64_t	 since, last;
-	uint8_t		*has, *req;
-	int		 counted;	/* has is in the scheduler's counts */
-	uint8_t		 out[DL_OUT_MAX];
-	size_t		 outlen;
-	uint8_t		 hdr[WIRE_MAGIC_LEN + WIRE_HDR_LEN];
-	size_t		 hgot;
-	uint8_t		*pay;
-	size_t		 paygot;
-	struct wire_msg	 msg;
-	uint8_t		*piece;		/* GET_PIECE fallback only */
-	struct pbuf	*cur;		/* piece being received */
-	int		 cur_live;	/* its request was not cancelled */
-	uint32_t	 pidx, plen, pgot;
-	struct preq	 q[DL_DEPTH];
-	unsigned	 qn;
-	struct peer	*next;
-};
-
-struct waiter {
-	dl_done_cb	*cb;
-	void		*arg;
-	struct waiter	*next;
-};
-
-/* The whole-file SHA-1, computed by a helper thread that follows the
- * verified prefix of the .part file while the pieces are still cached. */
-struct whole {
-	pthread_t	 thr;
-	int		 started;
-	pthread_mutex_t	 mtx;
-	pthread_cond_t	 cond;
-	uint32_t	 ready;		/* pieces verified from the front */
-	SHA_CTX		 ctx;		/* fed pieces 0..next-1 */
-	uint32_t	 next;
-	int		 busy;		/* someone is feeding piece next */
-	uint32_t	 hot;		/* pieces fed straight from the hasher */
-	int		 stop;
-	int		 result;	/* 1 match, 0 mismatch, -1 I/O error */
-};
-
-struct dl {
-	struct dl_info	 info;
-	struct resume_meta meta;
-	char		 part[PATH_MAX];
-	char		 state_meta[PATH_MAX], state_have[PATH_MAX];
-	int		 fd;
-	struct sched	 s;
-	struct known	 known[DL_MAX_KNOWN];
-	int		 nknown;
-	struct peer	*peers;
-	int		 npeers;
-	struct waiter	*waiters;
-	struct whole	 w;
-	/* Pieces are hashed off the loop by one thread per download. */
-	struct pbuf	*pool;		/* idle buffers */
-	int		 npool;		/* buffers allocated */
-	pthread_t	 ph_thr;
-	int		 ph_started, ph_stop;
-	pthread_mutex_t	 ph_mtx;
-	pthread_cond_t	 ph_cond;
-	struct pbuf	*ph_head, *ph_tail;
-	int		 finishing;
-	int		 announced, announcing;
-	int		 dirty;
-	int		 refreshing;
-	int		 tracker_ok;	/* last refresh got an answer */
-	uint64_t	 last_refresh, last_save, last_live;
-	uint64_t	 rate_at, rate_bytes;
-	uint64_t	 started_ms;	/* this run, for the log */
-	uint64_t	 started_bytes;	/* bytes_done when this run began */
-	uint64_t	 tick;
-	int		 refs;		/* tracker callbacks outstanding */
-	int		 zombie;	/* unlinked; freed when refs drops to 0 */
-	struct dl	*next;
-};
+#define RESUME_MAX_FILE	(64u << 20)
 
 struct start_req {
 	char		 group[NAME_MAX_LEN + 1];
@@ -165,20 +32,12 @@ struct start_req {
 static struct dl	*dls;
 static uint64_t		 rng_seed = 0x243f6a8885a308d3ull;
 
-static void	peer_event(int, uint32_t, void *);
-static void	peer_drop(struct peer *, const char *);
 static void	dl_tick(void *);
 static void	dl_fail(struct dl *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
-static void	fill_requests(struct peer *);
 static void	dl_refresh(struct dl *);
-static void	connect_more(struct dl *);
 static void	dl_free(struct dl *);
-static int	piece_verified(struct dl *, uint32_t, const uint8_t *, uint32_t);
-static void	piece_bad(struct dl *, struct known *, uint32_t);
 static int	dl_unref(struct dl *);
-
-/* ---- small helpers ---- */
 
 static struct dl *
 dl_find(const char *group, const char *name)
@@ -258,187 +117,6 @@ state_paths(struct dl *d)
 	return n1 < 0 || (size_t)n1 >= sizeof(d->part) ? -1 : 0;
 }
 
-/* ---- the whole-file hash thread ---- */
-
-/*
- * Feed piece i to the whole-file digest if it is the next one and nobody
- * else is at it. Called by the piece hashing thread with a piece still in
- * its buffer (no re-read), and by the whole-file thread, which reads the
- * pieces that arrived out of order back from the .part file. 1 if fed.
- */
-static int
-whole_feed(struct dl *d, uint32_t i, const uint8_t *data, uint32_t len)
-{
-	pthread_mutex_lock(&d->w.mtx);
-	if (d->w.busy || d->w.next != i) {
-		pthread_mutex_unlock(&d->w.mtx);
-		return 0;
-	}
-	d->w.busy = 1;
-	pthread_mutex_unlock(&d->w.mtx);
-	SHA1_Update(&d->w.ctx, data, len);
-	pthread_mutex_lock(&d->w.mtx);
-	d->w.next++;
-	d->w.busy = 0;
-	pthread_cond_broadcast(&d->w.cond);
-	pthread_mutex_unlock(&d->w.mtx);
-	return 1;
-}
-
-/* Wait until piece next is written but not yet fed (returns its index),
- * or everything is fed (n), or we are stopped (-1). */
-static int64_t
-whole_wait(struct dl *d, uint32_t n)
-{
-	int64_t	i;
-
-	pthread_mutex_lock(&d->w.mtx);
-	while (!d->w.stop && d->w.next < n &&
-	    (d->w.busy || d->w.next >= d->w.ready))
-		pthread_cond_wait(&d->w.cond, &d->w.mtx);
-	i = d->w.stop ? -1 : (int64_t)d->w.next;
-	pthread_mutex_unlock(&d->w.mtx);
-	return i;
-}
-
-static void *
-whole_main(void *v)
-{
-	struct dl	*d = v;
-	uint8_t		*buf, out[SHA1_LEN];
-	uint32_t	 n = d->meta.npieces, len;
-	int64_t		 i;
-	ssize_t		 r;
-	int		 result = -1;
-
-	if ((buf = malloc(PIECE_SIZE)) == NULL)
-		goto done;
-	while ((i = whole_wait(d, n)) >= 0 && i < n) {
-		len = piece_len(d->meta.size, (uint64_t)i);
-		r = pread(d->fd, buf, len, (off_t)((uint64_t)i * PIECE_SIZE));
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r != (ssize_t)len)
-			goto done;
-		whole_feed(d, (uint32_t)i, buf, len);
-	}
-	if (i < 0)
-		goto done;
-	SHA1_Final(out, &d->w.ctx);
-	result = CRYPTO_memcmp(out, d->meta.sha1, SHA1_LEN) == 0;
-done:
-	free(buf);
-	pthread_mutex_lock(&d->w.mtx);
-	d->w.result = result;
-	pthread_mutex_unlock(&d->w.mtx);
-	return NULL;
-}
-
-static int
-whole_start(struct dl *d)
-{
-	pthread_mutex_init(&d->w.mtx, NULL);
-	pthread_cond_init(&d->w.cond, NULL);
-	d->w.ready = d->s.front;
-	d->w.next = 0;
-	d->w.busy = 0;
-	d->w.stop = 0;
-	d->w.hot = 0;
-	SHA1_Init(&d->w.ctx);
-	d->w.result = -2;
-	if (pthread_create(&d->w.thr, NULL, whole_main, d) != 0)
-		return -1;
-	d->w.started = 1;
-	return 0;
-}
-
-static void
-whole_advance(struct dl *d)
-{
-	pthread_mutex_lock(&d->w.mtx);
-	d->w.ready = d->s.front;
-	pthread_cond_signal(&d->w.cond);
-	pthread_mutex_unlock(&d->w.mtx);
-}
-
-/* Stop (or, when all pieces are ready, finish) the thread; its result. */
-static int
-whole_join(struct dl *d, int stop)
-{
-	if (!d->w.started)
-		return -1;
-	pthread_mutex_lock(&d->w.mtx);
-	if (stop)
-		d->w.stop = 1;
-	pthread_cond_signal(&d->w.cond);
-	pthread_mutex_unlock(&d->w.mtx);
-	pthread_join(d->w.thr, NULL);
-	d->w.started = 0;
-	pthread_mutex_destroy(&d->w.mtx);
-	pthread_cond_destroy(&d->w.cond);
-	return d->w.result;
-}
-
-/* ---- piece buffers and the piece hashing thread ---- */
-
-/* The one check of a piece against the tracker's SHA-1 (hash thread,
- * GET_PIECE answers, pieces recovered from a .part file). */
-static int
-piece_hash_ok(const struct dl *d, uint32_t idx, const uint8_t *data,
-    uint32_t len)
-{
-	uint8_t	md[SHA1_LEN];
-
-	SHA1(data, len, md);
-	return CRYPTO_memcmp(md, d->meta.piece_sha1[idx], SHA1_LEN) == 0;
-}
-
-static struct pbuf *
-pool_get(struct dl *d)
-{
-	struct pbuf	*b;
-
-	if ((b = d->pool) != NULL) {
-		d->pool = b->next;
-		return b;
-	}
-	if (d->npool >= DL_POOL || (b = calloc(1, sizeof(*b))) == NULL)
-		return NULL;
-	if ((b->data = malloc(PIECE_SIZE)) == NULL) {
-		free(b);
-		return NULL;
-	}
-	b->dl = d;
-	d->npool++;
-	return b;
-}
-
-static void
-pbuf_free(struct pbuf *b)
-{
-	free(b->data);
-	free(b);
-}
-
-/* Return a buffer and hand it to a peer that waits for one. */
-static void
-pool_put(struct dl *d, struct pbuf *b)
-{
-	struct peer	*p;
-
-	b->next = d->pool;
-	d->pool = b;
-	for (p = d->peers; p != NULL; p = p->next) {
-		if (p->st != P_WAITBUF)
-			continue;
-		if ((p->cur = pool_get(d)) == NULL)
-			return;
-		p->st = P_PIECE;
-		p->last = ev_now_ms();
-		ev_mod(p->fd, EPOLLIN | (p->outlen > 0 ? EPOLLOUT : 0));
-	}
-}
-
 /* On the loop thread: a piece came back from the hashing thread. */
 static void
 hashed_cb(void *arg)
@@ -447,106 +125,21 @@ hashed_cb(void *arg)
 	struct dl	*d = b->dl;
 
 	if (d->info.state != DL_RUNNING || d->fd == -1) {
-		pbuf_free(b);
+		verify_buf_free(b);
 		dl_unref(d);
 		return;
 	}
 	sched_released(&d->s, b->idx);
 	if (b->ok)
-		piece_verified(d, b->idx, b->data, b->len);
+		dl_piece_verified(d, b->idx, b->data, b->len);
 	else
-		piece_bad(d, b->k, b->idx);
+		seeder_piece_bad(d, b->k, b->idx);
 	if (d->info.state == DL_RUNNING && d->fd != -1)
-		pool_put(d, b);
+		seeder_buffer_release(d, b);
 	else
-		pbuf_free(b);
+		verify_buf_free(b);
 	dl_unref(d);
 }
-
-static void *
-ph_main(void *v)
-{
-	struct dl	*d = v;
-	struct pbuf	*b;
-
-	for (;;) {
-		pthread_mutex_lock(&d->ph_mtx);
-		while (d->ph_head == NULL && !d->ph_stop)
-			pthread_cond_wait(&d->ph_cond, &d->ph_mtx);
-		if (d->ph_stop) {
-			pthread_mutex_unlock(&d->ph_mtx);
-			return NULL;
-		}
-		b = d->ph_head;
-		if ((d->ph_head = b->next) == NULL)
-			d->ph_tail = NULL;
-		pthread_mutex_unlock(&d->ph_mtx);
-		b->ok = piece_hash_ok(d, b->idx, b->data, b->len);
-		/* In order? Then the whole-file digest takes it while hot. */
-		if (b->ok && whole_feed(d, b->idx, b->data, b->len))
-			d->w.hot++;	/* only this thread writes it */
-		if (ev_post(hashed_cb, b) == -1)
-			log_warnx("download %s: lost piece %u", d->info.name,
-			    b->idx);
-	}
-}
-
-static int
-ph_start(struct dl *d)
-{
-	pthread_mutex_init(&d->ph_mtx, NULL);
-	pthread_cond_init(&d->ph_cond, NULL);
-	if (pthread_create(&d->ph_thr, NULL, ph_main, d) != 0)
-		return -1;
-	d->ph_started = 1;
-	return 0;
-}
-
-static void
-ph_queue(struct dl *d, struct pbuf *b)
-{
-	d->refs++;		/* hashed_cb will run for it */
-	b->next = NULL;
-	pthread_mutex_lock(&d->ph_mtx);
-	if (d->ph_tail != NULL)
-		d->ph_tail->next = b;
-	else
-		d->ph_head = b;
-	d->ph_tail = b;
-	pthread_cond_signal(&d->ph_cond);
-	pthread_mutex_unlock(&d->ph_mtx);
-}
-
-/* Stop the thread; free queued and idle buffers. */
-static void
-ph_stop(struct dl *d)
-{
-	struct pbuf	*b;
-
-	if (d->ph_started) {
-		pthread_mutex_lock(&d->ph_mtx);
-		d->ph_stop = 1;
-		pthread_cond_signal(&d->ph_cond);
-		pthread_mutex_unlock(&d->ph_mtx);
-		pthread_join(d->ph_thr, NULL);
-		d->ph_started = 0;
-		while ((b = d->ph_head) != NULL) {
-			d->ph_head = b->next;
-			pbuf_free(b);
-			d->refs--;
-		}
-		d->ph_tail = NULL;
-		pthread_mutex_destroy(&d->ph_mtx);
-		pthread_cond_destroy(&d->ph_cond);
-	}
-	while ((b = d->pool) != NULL) {
-		d->pool = b->next;
-		pbuf_free(b);
-	}
-	d->npool = 0;
-}
-
-/* ---- resume state ---- */
 
 static int
 save_meta(struct dl *d)
@@ -585,8 +178,6 @@ drop_state(struct dl *d)
 	unlink(d->state_meta);
 }
 
-/* ---- ending a download ---- */
-
 static void
 notify(struct dl *d)
 {
@@ -607,10 +198,10 @@ static void
 dl_stop(struct dl *d)
 {
 	while (d->peers != NULL)
-		peer_drop(d->peers, NULL);
-	ph_stop(d);
+		seeder_drop(d->peers, NULL);
+	verify_hasher_stop(d);
 	if (d->w.started)
-		whole_join(d, 1);
+		verify_whole_join(d, 1);
 	ev_timer_cancel(d->tick);
 	d->tick = 0;
 	if (d->fd != -1)
@@ -680,16 +271,6 @@ become_seeder(struct dl *d)
 	}
 }
 
-/* A file of no piece still has a whole-file SHA-1 to check. */
-static int
-empty_matches(const struct dl *d)
-{
-	uint8_t	md[SHA1_LEN];
-
-	SHA1((const unsigned char *)"", 0, md);
-	return CRYPTO_memcmp(md, d->meta.sha1, SHA1_LEN) == 0;
-}
-
 static void
 dl_finish(struct dl *d)
 {
@@ -698,15 +279,11 @@ dl_finish(struct dl *d)
 	int		r;
 
 	t = ev_now_ms();
-	if (d->w.started) {
-		pthread_mutex_lock(&d->w.mtx);
-		left = d->meta.npieces - d->w.next;
-		pthread_mutex_unlock(&d->w.mtx);
-	}
+	left = verify_whole_left(d);
 	/* The piece thread may still hash an endgame duplicate: stop it
 	 * before the whole-file digest and its mutex go away. */
-	ph_stop(d);
-	r = d->meta.npieces == 0 ? empty_matches(d) : whole_join(d, 0);
+	verify_hasher_stop(d);
+	r = d->meta.npieces == 0 ? verify_empty(d) : verify_whole_join(d, 0);
 	t = ev_now_ms() - t;
 	d->finishing = 0;
 	if (r != 1) {
@@ -734,8 +311,6 @@ dl_finish(struct dl *d)
 	become_seeder(d);
 	notify(d);
 }
-
-/* ---- registering as a seeder of what we have ---- */
 
 static void
 announced_cb(void *arg, int status, const char *reply, size_t len)
@@ -784,31 +359,6 @@ out:
 	buf_free(&b);
 }
 
-/* ---- piece arrival ---- */
-
-static void
-cancel_elsewhere(struct dl *d, struct peer *from, uint32_t idx)
-{
-	struct peer	*p;
-	unsigned	 k;
-
-	for (p = d->peers; p != NULL; p = p->next) {
-		if (p == from || p->st == P_GP)
-			continue;
-		for (k = 0; k < p->qn; k++) {
-			if (p->q[k].idx != idx || p->q[k].cancelled)
-				continue;
-			p->q[k].cancelled = 1;
-			bf_clear(p->req, idx);
-			sched_released(&d->s, idx);
-			if (p->outlen + WIRE_HDR_LEN <= sizeof(p->out)) {
-				wire_hdr(p->out + p->outlen, WIRE_CANCEL, idx, 0);
-				p->outlen += WIRE_HDR_LEN;
-			}
-		}
-	}
-}
-
 static int
 write_piece(struct dl *d, const uint8_t *data, uint32_t len, uint32_t idx)
 {
@@ -827,57 +377,10 @@ write_piece(struct dl *d, const uint8_t *data, uint32_t len, uint32_t idx)
 	return 0;
 }
 
-/* Piece idx from k failed its hash: ask someone else; drop k when it
- * keeps doing that. */
-static void
-piece_bad(struct dl *d, struct known *k, uint32_t idx)
-{
-	struct peer	*p, *next;
-
-	log_warnx("download %s: piece %u from %s failed its hash",
-	    d->info.name, idx, k->ep.text);
-	k->bad++;
-	for (p = d->peers; p != NULL; p = next) {
-		next = p->next;
-		if (p->k != k)
-			continue;
-		if (k->bad >= DL_MAX_BAD) {
-			k->banned = 1;
-			peer_drop(p, "sent bad pieces");
-			continue;
-		}
-		/* This peer "no longer has" it, so another one is asked. */
-		if (p->has != NULL && bf_test(p->has, idx)) {
-			bf_clear(p->has, idx);
-			if (p->counted)
-				sched_peer_lost(&d->s, idx);
-		}
-	}
-	if (k->bad >= DL_MAX_BAD)
-		k->banned = 1;
-}
-
-/* A piece's bytes arrived on the loop (GET_PIECE): verify and store.
- * 0, or -1 if p was dropped or the download ended. */
-static int
-piece_arrived(struct peer *p, uint32_t idx, const uint8_t *data, uint32_t len)
-{
-	struct dl	*d = p->dl;
-	struct known	*k = p->k;
-
-	if (bf_test(d->s.have, idx))
-		return 0;		/* an endgame duplicate */
-	if (!piece_hash_ok(d, idx, data, len)) {
-		piece_bad(d, k, idx);
-		return k->banned ? -1 : 0;
-	}
-	return piece_verified(d, idx, data, len);
-}
-
 /* A verified piece: store it, offer it, record it. -1 if the download
  * ended (finished or failed). */
-static int
-piece_verified(struct dl *d, uint32_t idx, const uint8_t *data, uint32_t len)
+int
+dl_piece_verified(struct dl *d, uint32_t idx, const uint8_t *data, uint32_t len)
 {
 	uint32_t	front;
 
@@ -894,10 +397,10 @@ piece_verified(struct dl *d, uint32_t idx, const uint8_t *data, uint32_t len)
 	d->last_live = ev_now_ms();
 	d->dirty++;
 	if (d->s.front != front)
-		whole_advance(d);
+		verify_whole_advance(d);
 	if (ev_now_ms() - d->last_save >= DL_SAVE_MS)
 		save_have(d);
-	cancel_elsewhere(d, NULL, idx);
+	seeder_cancel_elsewhere(d, NULL, idx);
 	serve_have(d->meta.sha1, idx);
 	if (!d->announced)
 		dl_announce(d);
@@ -909,546 +412,9 @@ piece_verified(struct dl *d, uint32_t idx, const uint8_t *data, uint32_t len)
 	return 0;
 }
 
-/* ---- peer connections ---- */
-
-static void
-peer_drop(struct peer *p, const char *why)
-{
-	struct dl	*d = p->dl;
-	struct peer	**pp;
-	unsigned	 k;
-
-	if (why != NULL)
-		log_info("download %s: dropping %s: %s", d->info.name,
-		    p->k->ep.text, why);
-	for (pp = &d->peers; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == p) {
-			*pp = p->next;
-			break;
-		}
-	d->npeers--;
-	p->k->nconn--;
-	if ((p->st == P_PIECE || p->st == P_WAITBUF) && p->cur_live)
-		sched_released(&d->s, p->pidx);
-	if (p->cur != NULL)
-		pool_put(d, p->cur);
-	for (k = 0; k < p->qn; k++)
-		if (!p->q[k].cancelled)
-			sched_released(&d->s, p->q[k].idx);
-	if (p->counted)
-		sched_peer_bits(&d->s, p->has, -1);
-	if (p->fd != -1) {
-		ev_del(p->fd);
-		close(p->fd);
-	}
-	free(p->has);
-	free(p->req);
-	free(p->pay);
-	free(p->piece);
-	free(p);
-}
-
-/* Drop p and keep the seeder out for a while (1 if dropped). */
-static int
-peer_fail(struct peer *p, const char *why)
-{
-	p->k->retry_at = ev_now_ms() + DL_RETRY_MS;
-	peer_drop(p, why);
-	return 1;
-}
-
-static int
-peer_flush(struct peer *p)
-{
-	ssize_t	w;
-
-	if (p->outlen > 0) {
-		if ((w = send_until_blocked(p->fd, p->out, p->outlen, 0)) == -1)
-			return -1;
-		memmove(p->out, p->out + w, p->outlen - (size_t)w);
-		p->outlen -= (size_t)w;
-	}
-	ev_mod(p->fd, (p->st == P_WAITBUF ? 0 : EPOLLIN) |
-	    (p->outlen > 0 ? EPOLLOUT : 0));
-	return 0;
-}
-
-static void
-fill_requests(struct peer *p)
-{
-	struct dl	*d = p->dl;
-	int64_t		 i;
-
-	if (p->st == P_GP || p->st == P_CONNECTING || p->st == P_MAGIC ||
-	    p->has == NULL || !p->counted)
-		return;
-	while (p->qn < DL_DEPTH && p->outlen + WIRE_HDR_LEN <= sizeof(p->out)) {
-		if ((i = sched_pick(&d->s, p->has, p->req)) < 0)
-			break;
-		sched_requested(&d->s, (uint32_t)i);
-		bf_set(p->req, (uint32_t)i);
-		p->q[p->qn].idx = (uint32_t)i;
-		p->q[p->qn++].cancelled = 0;
-		wire_hdr(p->out + p->outlen, WIRE_REQUEST, (uint32_t)i, 0);
-		p->outlen += WIRE_HDR_LEN;
-	}
-}
-
-/* Match an answer for idx against the request queue (answers come in
- * request order; cancelled requests may be skipped). 1 if it was ours
- * and not cancelled, 0 if cancelled, -1 on a protocol error. */
-static int
-take_request(struct peer *p, uint32_t idx)
-{
-	unsigned	k, j;
-	int		live;
-
-	for (k = 0; k < p->qn; k++) {
-		if (p->q[k].idx == idx)
-			break;
-		if (!p->q[k].cancelled)
-			return -1;
-	}
-	if (k == p->qn)
-		return -1;
-	live = !p->q[k].cancelled;
-	if (live)
-		bf_clear(p->req, idx);	/* still in flight until hashed */
-	for (j = 0; j + k + 1 < p->qn; j++)
-		p->q[j] = p->q[j + k + 1];
-	p->qn -= k + 1;
-	return live;
-}
-
-static int
-got_bitfield(struct peer *p, const struct wire_msg *m)
-{
-	struct dl	*d = p->dl;
-
-	if (m->a != d->meta.npieces || !bf_tail_clear(m->payload, m->a))
-		return -1;
-	if ((p->has = bf_new(m->a)) == NULL || (p->req = bf_new(m->a)) == NULL)
-		return -1;
-	memcpy(p->has, m->payload, bf_bytes(m->a));
-	sched_peer_bits(&d->s, p->has, 1);
-	p->counted = 1;
-	d->last_live = ev_now_ms();
-	return 0;
-}
-
-/* A peer's text made safe for the log: no newline or control byte. */
-static const char *
-printable(const uint8_t *p, size_t n, char *out, size_t outlen)
-{
-	size_t	i;
-
-	for (i = 0; i < n && i + 1 < outlen; i++)
-		out[i] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
-	out[i] = '\0';
-	return out;
-}
-
-/* A complete non-PIECE message; 0, or -1 to drop the peer. */
-static int
-got_message(struct peer *p, const struct wire_msg *m)
-{
-	struct dl	*d = p->dl;
-	char		 text[WIRE_MAX_ERROR + 1];
-	int		 r;
-
-	if (p->has == NULL && m->type != WIRE_BITFIELD &&
-	    m->type != WIRE_ERROR)
-		return -1;
-	switch (m->type) {
-	case WIRE_BITFIELD:
-		return p->has != NULL ? -1 : got_bitfield(p, m);
-	case WIRE_ERROR:
-		log_info("download %s: %s: %s", d->info.name, p->k->ep.text,
-		    printable(m->payload, m->len, text, sizeof(text)));
-		return -1;
-	case WIRE_HAVE:
-		if (m->a >= d->meta.npieces)
-			return -1;
-		if (!bf_test(p->has, m->a)) {
-			bf_set(p->has, m->a);
-			sched_peer_have(&d->s, m->a);
-		}
-		return 0;
-	case WIRE_REJECT:
-		if ((r = take_request(p, m->a)) == -1)
-			return -1;
-		if (r == 1)
-			sched_released(&d->s, m->a);
-		if (bf_test(p->has, m->a)) {
-			bf_clear(p->has, m->a);
-			sched_peer_lost(&d->s, m->a);
-		}
-		return 0;
-	default:
-		return -1;
-	}
-}
-
-/* Read into a fixed target; returns bytes, 0 on EAGAIN, -1 closed/error. */
-static ssize_t
-peer_recv(struct peer *p, void *dst, size_t n)
-{
-	ssize_t	r;
-
-	do
-		r = recv(p->fd, dst, n, 0);
-	while (r == -1 && errno == EINTR);
-	if (r == -1 && errno == EAGAIN)
-		return 0;
-	if (r <= 0)
-		return -1;
-	p->last = ev_now_ms();
-	return r;
-}
-
-static int
-start_piece_data(struct peer *p, const struct wire_msg *m)
-{
-	struct dl	*d = p->dl;
-	int		 r;
-
-	if (m->a >= d->meta.npieces ||
-	    m->len != piece_len(d->meta.size, m->a))
-		return -1;
-	if ((r = take_request(p, m->a)) == -1)
-		return -1;
-	p->cur_live = r;
-	p->pidx = m->a;
-	p->plen = m->len;
-	p->pgot = 0;
-	if ((p->cur = pool_get(d)) == NULL) {
-		/* Every buffer is being hashed: stop reading for now. */
-		p->st = P_WAITBUF;
-		ev_mod(p->fd, p->outlen > 0 ? EPOLLOUT : 0);
-		return 1;
-	}
-	p->st = P_PIECE;
-	return 0;
-}
-
-/* All bytes of the current piece are in: hash it off the loop (or drop
- * it if nobody wants it any more). */
-static void
-piece_received(struct peer *p)
-{
-	struct dl	*d = p->dl;
-	struct pbuf	*b = p->cur;
-
-	p->cur = NULL;
-	p->st = P_HDR;
-	if (!p->cur_live || bf_test(d->s.have, p->pidx)) {
-		if (p->cur_live)
-			sched_released(&d->s, p->pidx);
-		pool_put(d, b);
-		return;
-	}
-	b->k = p->k;
-	b->idx = p->pidx;
-	b->len = p->plen;
-	ph_queue(d, b);
-}
-
-static int
-step_magic(struct peer *p)
-{
-	ssize_t	r;
-
-	r = peer_recv(p, p->hdr + p->hgot, WIRE_MAGIC_LEN - p->hgot);
-	if (r <= 0)
-		return (int)r;
-	p->hgot += (size_t)r;
-	if (memcmp(p->hdr, WIRE_MAGIC, p->hgot) != 0)
-		return -2;	/* not our protocol */
-	if (p->hgot == WIRE_MAGIC_LEN) {
-		p->hgot = 0;
-		p->st = P_HDR;
-	}
-	return 1;
-}
-
-static int
-step_header(struct peer *p)
-{
-	struct wire_msg	m;
-	ssize_t		r;
-	int		rc;
-
-	r = peer_recv(p, p->hdr + p->hgot, WIRE_HDR_LEN - p->hgot);
-	if (r <= 0)
-		return (int)r;
-	p->hgot += (size_t)r;
-	if ((rc = wire_parse(p->hdr, p->hgot, WIRE_TO_CLIENT, &m)) == -1)
-		return -1;
-	if (rc == 0 && p->hgot < WIRE_HDR_LEN)
-		return 1;
-	p->hgot = 0;
-	if (m.type == WIRE_PIECE) {
-		if ((rc = start_piece_data(p, &m)) == -1)
-			return -1;
-		return rc == 1 ? 0 : 1;
-	}
-	if (rc > 0)	/* header-only message */
-		return got_message(p, &m) == -1 ? -1 : 1;
-	p->msg = m;
-	if ((p->pay = malloc(m.len)) == NULL)
-		return -1;
-	p->paygot = 0;
-	p->st = P_PAYLOAD;
-	return 1;
-}
-
-static int
-step_payload(struct peer *p)
-{
-	ssize_t	r;
-	int	rc;
-
-	r = peer_recv(p, p->pay + p->paygot, p->msg.len - p->paygot);
-	if (r <= 0)
-		return (int)r;
-	if ((p->paygot += (size_t)r) < p->msg.len)
-		return 1;
-	p->msg.payload = p->pay;
-	rc = got_message(p, &p->msg);
-	free(p->pay);
-	p->pay = NULL;
-	p->st = P_HDR;
-	return rc == -1 ? -1 : 1;
-}
-
-static int
-step_piece(struct peer *p)
-{
-	ssize_t	r;
-
-	r = peer_recv(p, p->cur->data + p->pgot, p->plen - p->pgot);
-	if (r <= 0)
-		return (int)r;
-	if ((p->pgot += (uint32_t)r) < p->plen)
-		return 1;
-	piece_received(p);
-	return 1;
-}
-
-/* One step of the receive state machine: 1 progress, 0 wait, -1 drop,
- * -2 the peer does not speak our protocol. */
-static int
-peer_step(struct peer *p)
-{
-	switch (p->st) {
-	case P_MAGIC:
-		return step_magic(p);
-	case P_HDR:
-		return step_header(p);
-	case P_PAYLOAD:
-		return step_payload(p);
-	case P_PIECE:
-		return step_piece(p);
-	case P_WAITBUF:
-		return 0;
-	default:
-		return -1;
-	}
-}
-
-static void
-peer_readable(struct peer *p)
-{
-	struct dl	*d = p->dl;
-	int		 k, r = 0, was_magic;
-
-	for (k = 0; k < 64; k++) {
-		was_magic = p->st == P_MAGIC;
-		if ((r = peer_step(p)) <= 0)
-			break;
-	}
-	if (r == -2 || (r == -1 && was_magic && p->hgot == 0)) {
-		/* No magic back: a seed client. Use GET_PIECE with it. */
-		log_info("download %s: %s does not speak p2pshare, using "
-		    "GET_PIECE", d->info.name, p->k->ep.text);
-		p->k->fallback = 1;
-		peer_drop(p, NULL);
-		connect_more(d);
-		return;
-	}
-	if (r == -1) {
-		peer_fail(p, "connection lost or protocol error");
-		return;
-	}
-	fill_requests(p);
-	if (peer_flush(p) == -1)
-		peer_fail(p, "write failed");
-}
-
-/* ---- GET_PIECE fallback: one piece per connection ---- */
-
-static void
-gp_readable(struct peer *p)
-{
-	struct dl	*d = p->dl;
-	ssize_t		r;
-	uint32_t	idx = p->pidx;
-	uint8_t		extra;
-
-	for (;;) {
-		if (p->pgot < p->plen) {
-			r = peer_recv(p, p->piece + p->pgot, p->plen - p->pgot);
-			if (r == 0)
-				return;
-			if (r < 0)
-				break;
-			p->pgot += (uint32_t)r;
-			continue;
-		}
-		r = peer_recv(p, &extra, 1);
-		if (r == 0)
-			return;
-		if (r > 0) {
-			p->pgot = 0;	/* more than a piece: wrong */
-			break;
-		}
-		break;
-	}
-	if (p->pgot != p->plen) {
-		peer_fail(p, "GET_PIECE answer short or long");
-		return;
-	}
-	p->qn = 0;
-	sched_released(&d->s, idx);
-	if (piece_arrived(p, idx, p->piece, p->plen) == -1)
-		return;
-	peer_drop(p, NULL);
-	if (d->info.state == DL_RUNNING)
-		connect_more(d);	/* next piece at once */
-}
-
-static int
-gp_start(struct peer *p)
-{
-	struct dl	*d = p->dl;
-	int64_t		 i;
-	int		 n;
-
-	if ((i = sched_pick(&d->s, p->has, NULL)) < 0)
-		return -1;
-	if ((p->piece = malloc(PIECE_SIZE)) == NULL)
-		return -1;
-	p->pidx = (uint32_t)i;
-	p->plen = piece_len(d->meta.size, p->pidx);
-	p->pgot = 0;
-	sched_requested(&d->s, p->pidx);
-	p->q[0].idx = p->pidx;
-	p->q[0].cancelled = 0;
-	p->qn = 1;
-	n = snprintf((char *)p->out, sizeof(p->out), "GET_PIECE %s %u\n",
-	    d->info.name, p->pidx);
-	p->outlen = (size_t)n;
-	p->st = P_GP;
-	return 0;
-}
-
-/* ---- connecting ---- */
-
-static void
-peer_connected(struct peer *p)
-{
-	struct dl	*d = p->dl;
-	int		 err = 0, sz = 4 << 20;
-	socklen_t	 len = sizeof(err);
-
-	if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1 ||
-	    err != 0) {
-		errno = err;
-		peer_fail(p, strerror(err));
-		return;
-	}
-	setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-	p->last = ev_now_ms();
-	if (p->k->fallback) {
-		if (gp_start(p) == -1) {
-			peer_drop(p, NULL);
-			return;
-		}
-	} else {
-		memcpy(p->out, WIRE_MAGIC, WIRE_MAGIC_LEN);
-		wire_hdr(p->out + WIRE_MAGIC_LEN, WIRE_HELLO, 0, SHA1_LEN);
-		memcpy(p->out + WIRE_MAGIC_LEN + WIRE_HDR_LEN, d->meta.sha1,
-		    SHA1_LEN);
-		p->outlen = WIRE_MAGIC_LEN + WIRE_HDR_LEN + SHA1_LEN;
-		p->st = P_MAGIC;
-	}
-	if (peer_flush(p) == -1)
-		peer_fail(p, "write failed");
-}
-
-static void
-peer_event(int fd, uint32_t events, void *arg)
-{
-	struct peer	*p = arg;
-
-	if (p->st == P_CONNECTING) {
-		peer_connected(p);
-		return;
-	}
-	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
-		if (p->st == P_GP)
-			gp_readable(p);
-		else
-			peer_readable(p);
-		return;
-	}
-	if ((events & EPOLLOUT) && peer_flush(p) == -1)
-		peer_fail(p, "write failed");
-}
-
-static void
-peer_connect(struct dl *d, struct known *k)
-{
-	struct peer	*p;
-	int		 r;
-
-	if ((p = calloc(1, sizeof(*p))) == NULL)
-		return;
-	p->dl = d;
-	p->k = k;
-	p->since = p->last = ev_now_ms();
-	p->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (p->fd == -1)
-		goto fail;
-	r = connect(p->fd, (const struct sockaddr *)&k->ep.sin,
-	    sizeof(k->ep.sin));
-	if (r == -1 && errno != EINPROGRESS)
-		goto fail;
-	if (ev_add(p->fd, EPOLLOUT, peer_event, p) == -1)
-		goto fail;
-	if (k->fallback) {
-		/* Seed clients say nothing of what they have: assume all. */
-		if ((p->has = bf_new(d->meta.npieces)) == NULL)
-			goto fail;
-		bf_fill(p->has, d->meta.npieces);
-	}
-	p->st = P_CONNECTING;
-	p->next = d->peers;
-	d->peers = p;
-	d->npeers++;
-	k->nconn++;
-	return;
-fail:
-	k->retry_at = ev_now_ms() + DL_RETRY_MS;
-	if (p->fd != -1)
-		close(p->fd);
-	free(p->has);
-	free(p);
-}
-
 /* Open connections to seeders we are not connected to. */
-static void
-connect_more(struct dl *d)
+void
+dl_connect_more(struct dl *d)
 {
 	uint64_t	now = ev_now_ms();
 	struct known	*k;
@@ -1460,35 +426,7 @@ connect_more(struct dl *d)
 		limit = k->fallback ? DL_GP_CONNS : 1;
 		if (k->banned || k->nconn >= limit || k->retry_at > now)
 			continue;
-		peer_connect(d, k);
-	}
-}
-
-/* ---- the periodic tick ---- */
-
-static void
-check_peers(struct dl *d)
-{
-	struct peer	*p, *next;
-	uint64_t	 now = ev_now_ms();
-
-	for (p = d->peers; p != NULL; p = next) {
-		next = p->next;
-		if (p->st == P_CONNECTING || p->st == P_MAGIC) {
-			if (now - p->since > DL_CONNECT_MS)
-				peer_fail(p, "handshake timeout");
-			continue;
-		}
-		if (p->st == P_WAITBUF)
-			p->last = now;	/* our wait, not the peer's */
-		else if ((p->qn > 0 || p->st == P_PIECE ||
-		    p->st == P_PAYLOAD) && now - p->last > DL_STALL_MS) {
-			peer_fail(p, "stalled");
-			continue;
-		}
-		fill_requests(p);
-		if (p->st != P_GP && peer_flush(p) == -1)
-			peer_fail(p, "write failed");
+		seeder_connect(d, k);
 	}
 }
 
@@ -1510,20 +448,20 @@ dl_tick(void *arg)
 {
 	struct dl	*d = arg;
 	uint64_t	 now = ev_now_ms();
-	struct peer	*p;
+	struct session	*p;
 	int		 live = 0;
 
 	d->tick = 0;
 	if (d->info.state != DL_RUNNING)
 		return;
-	check_peers(d);
+	seeder_check_all(d);
 	if (d->info.state != DL_RUNNING)
 		return;
 	for (p = d->peers; p != NULL; p = p->next)
 		live += p->counted || p->st == P_GP;
 	if (live > 0)
 		d->last_live = now;
-	connect_more(d);
+	dl_connect_more(d);
 	if (now - d->last_refresh >= DL_REFRESH_MS ||
 	    (d->npeers == 0 && now - d->last_refresh >= DL_RETRY_MS))
 		dl_refresh(d);
@@ -1536,8 +474,6 @@ dl_tick(void *arg)
 	}
 	d->tick = ev_timer(DL_TICK_MS, dl_tick, d);
 }
-
-/* ---- tracker refresh ---- */
 
 static void
 refresh_cb(void *arg, int status, const char *reply, size_t len)
@@ -1565,7 +501,7 @@ refresh_cb(void *arg, int status, const char *reply, size_t len)
 		d->tracker_ok = 1;	/* nobody seeds it any more */
 	free(m.piece_sha1);
 	free(copy);
-	connect_more(d);
+	dl_connect_more(d);
 }
 
 static void
@@ -1585,8 +521,6 @@ dl_refresh(struct dl *d)
 		d->refreshing = 1;
 	}
 }
-
-/* ---- creating downloads ---- */
 
 static struct dl *
 dl_new(const char *group, const char *name, const char *dest)
@@ -1662,7 +596,8 @@ dl_run(struct dl *d, const uint8_t *have)
 		    d->s.n - 1);
 	d->rate_at = d->last_live = d->last_save = d->started_ms = ev_now_ms();
 	d->rate_bytes = d->started_bytes = d->info.bytes_done;
-	if (d->meta.npieces > 0 && (whole_start(d) == -1 || ph_start(d) == -1))
+	if (d->meta.npieces > 0 && (verify_whole_start(d) == -1 ||
+	    verify_hasher_start(d, hashed_cb) == -1))
 		return -1;
 	if (sched_complete(&d->s)) {
 		d->finishing = 1;
@@ -1838,11 +773,10 @@ start_reply(void *arg, int status, const char *reply, size_t len)
 	    sr->name, (unsigned long long)d->meta.size, d->nknown);
 	sr->cb(sr->arg, 1, NULL);
 	if (d->info.state == DL_RUNNING)
-		connect_more(d);
+		dl_connect_more(d);
 out:
 	free(sr);
 }
-
 
 void
 download_start(const char *group, const char *name, const char *destdir,
@@ -1884,10 +818,6 @@ download_start(const char *group, const char *name, const char *destdir,
 	}
 }
 
-/* ---- resuming at start ---- */
-
-#define RESUME_MAX_FILE	(64u << 20)
-
 /*
  * Pieces written after the last progress save (peerd killed): find the
  * ones with data in the .part file and keep those that hash right. Holes
@@ -1912,7 +842,7 @@ recover_pieces(struct dl *d, uint8_t *have)
 			continue;
 		if (pread(d->fd, buf, len, off) != (ssize_t)len)
 			continue;
-		if (piece_hash_ok(d, i, buf, len)) {
+		if (verify_piece(d, i, buf, len)) {
 			bf_set(have, i);
 			found++;
 		}
@@ -2005,8 +935,6 @@ download_init(void)
 	closedir(dp);
 	return 0;
 }
-
-/* ---- queries from control.c and serve.c ---- */
 
 void
 download_foreach(void (*fn)(void *, const struct dl_info *), void *arg)
