@@ -313,43 +313,32 @@ dl_finish(struct dl *d)
 }
 
 static void
-announced_cb(void *arg, int status, const char *reply, size_t len)
+announced_cb(void *arg, const struct treply *r)
 {
 	struct dl	*d = arg;
 
 	if (dl_unref(d))
 		return;
 	d->announcing = 0;
-	if (status == 0 && strncmp(reply, "OK", 2) == 0)
+	if (r->kind == TREPLY_OK)
 		d->announced = 1;
 	else
 		log_debug("download %s: upload_file: %s", d->info.name,
-		    status == 0 ? reply : "no tracker");
+		    tproto_message(r));
 }
 
 static void
 dl_announce(struct dl *d)
 {
 	struct buf	b;
-	char		hex[SHA1_HEX_LEN + 1], ip[INET_ADDRSTRLEN];
-	uint32_t	i;
 
 	if (d->announcing || d->info.state != DL_RUNNING || d->s.ndone == 0 ||
 	    !tracker_logged_in())
 		return;
 	buf_init(&b, (size_t)d->meta.npieces * 41 + 1024);
-	inet_ntop(AF_INET, &conf.self.sin.sin_addr, ip, sizeof(ip));
-	sha1_to_hex(d->meta.sha1, hex);
-	if (buf_printf(&b, "upload_file %s %s %llu %s %u %s %u", d->info.group,
-	    d->info.name, (unsigned long long)d->meta.size, ip,
-	    ntohs(conf.self.sin.sin_port), hex, d->meta.npieces) == -1)
-		goto out;
-	for (i = 0; i < d->meta.npieces; i++) {
-		sha1_to_hex(d->meta.piece_sha1[i], hex);
-		if (buf_printf(&b, " %s", hex) == -1)
-			goto out;
-	}
-	if (buf_append(&b, "", 1) == -1)
+	if (tproto_upload(&b, d->info.group, d->info.name, d->meta.size,
+	    &conf.self, d->meta.sha1, d->meta.npieces,
+	    d->meta.piece_sha1) == -1)
 		goto out;
 	if (tracker_send(buf_head(&b), announced_cb, d) == 0) {
 		d->refs++;
@@ -476,50 +465,47 @@ dl_tick(void *arg)
 }
 
 static void
-refresh_cb(void *arg, int status, const char *reply, size_t len)
+refresh_cb(void *arg, const struct treply *r)
 {
 	struct dl		*d = arg;
-	struct resume_meta	 m;
+	struct tfile		 f;
 	struct endpoint		 eps[DL_MAX_KNOWN];
-	char			*copy;
 	int			 n, i;
 
 	if (dl_unref(d))
 		return;
 	d->refreshing = 0;
-	if (d->info.state != DL_RUNNING || status != 0)
+	if (d->info.state != DL_RUNNING || r->kind == TREPLY_NONE)
 		return;
-	if ((copy = strndup(reply, len)) == NULL)
-		return;
-	memset(&m, 0, sizeof(m));
-	if (resume_parse_tracker(copy, &m, eps, DL_MAX_KNOWN, &n) == 0 &&
-	    memcmp(m.sha1, d->meta.sha1, SHA1_LEN) == 0) {
+	if (tproto_file(r, &f, eps, DL_MAX_KNOWN, &n) == 0 &&
+	    memcmp(f.sha1, d->meta.sha1, SHA1_LEN) == 0) {
 		d->tracker_ok = 1;
 		for (i = 0; i < n; i++)
 			known_add(d, &eps[i]);
-	} else if (strncmp(reply, "ERR no_such", 11) == 0)
+	} else if (tproto_is(r, "no_such_file") ||
+	    tproto_is(r, "no_such_group"))
 		d->tracker_ok = 1;	/* nobody seeds it any more */
-	free(m.piece_sha1);
-	free(copy);
+	free(f.piece_sha1);
 	dl_connect_more(d);
 }
 
 static void
 dl_refresh(struct dl *d)
 {
-	char	line[256];
+	struct buf	b;
 
 	d->last_refresh = ev_now_ms();
 	if (!d->announced)
 		dl_announce(d);
 	if (d->refreshing || !tracker_logged_in())
 		return;
-	snprintf(line, sizeof(line), "download_file %s %s", d->info.group,
-	    d->info.name);
-	if (tracker_send(line, refresh_cb, d) == 0) {
+	buf_init(&b, 256);
+	if (tproto_download(&b, d->info.group, d->info.name) == 0 &&
+	    tracker_send(buf_head(&b), refresh_cb, d) == 0) {
 		d->refs++;
 		d->refreshing = 1;
 	}
+	buf_free(&b);
 }
 
 static struct dl *
@@ -634,26 +620,26 @@ open_part(struct dl *d, int create)
 
 /* Build a download from the tracker's answer; NULL with err set if not. */
 static struct dl *
-dl_create(const struct start_req *sr, const char *reply, size_t len,
-    char *err, size_t errlen)
+dl_create(const struct start_req *sr, const struct treply *r, char *err,
+    size_t errlen)
 {
 	struct endpoint	 eps[DL_MAX_KNOWN];
+	struct tfile	 f;
 	struct dl	*d;
-	char		*copy;
-	int		 n, i, r;
+	int		 n, i;
 
-	if ((copy = strndup(reply, len)) == NULL ||
-	    (d = dl_new(sr->group, sr->name, sr->dest)) == NULL) {
-		free(copy);
+	if ((d = dl_new(sr->group, sr->name, sr->dest)) == NULL) {
 		strlcpy(err, "out of memory", errlen);
 		return NULL;
 	}
-	r = resume_parse_tracker(copy, &d->meta, eps, DL_MAX_KNOWN, &n);
-	free(copy);
-	if (r == -1) {
+	if (tproto_file(r, &f, eps, DL_MAX_KNOWN, &n) == -1) {
 		strlcpy(err, "malformed answer from the tracker", errlen);
 		goto fail;
 	}
+	d->meta.size = f.size;
+	memcpy(d->meta.sha1, f.sha1, SHA1_LEN);
+	d->meta.npieces = f.npieces;
+	d->meta.piece_sha1 = f.piece_sha1;
 	strlcpy(d->meta.group, sr->group, sizeof(d->meta.group));
 	strlcpy(d->meta.name, sr->name, sizeof(d->meta.name));
 	strlcpy(d->meta.dest, sr->dest, sizeof(d->meta.dest));
@@ -671,21 +657,6 @@ dl_create(const struct start_req *sr, const char *reply, size_t len,
 fail:
 	dl_unlink(d);
 	return NULL;
-}
-
-/* "<reason> <text>" of a tracker's ERR line: the text for the user (as
- * peerd's other commands report it), the reason word when there is none. */
-static void
-refusal_text(const char *p, char *out, size_t outlen)
-{
-	size_t	n = strcspn(p, " \n"), t;
-
-	t = n;
-	while (p[t] == ' ')
-		t++;
-	if (strcspn(p + t, "\n") == 0)
-		t = 0;
-	snprintf(out, outlen, "%.*s", (int)strcspn(p + t, "\n"), p + t);
 }
 
 /* 0 when dir is a directory; -1 with errno set otherwise. */
@@ -730,31 +701,27 @@ start_refused(const char *group, const char *name, const char *destdir,
 
 /* The tracker answered download_file: refuse, or start in the background. */
 static void
-start_reply(void *arg, int status, const char *reply, size_t len)
+start_reply(void *arg, const struct treply *r)
 {
 	struct start_req	*sr = arg;
 	struct dl		*d;
 	char			 err[PATH_MAX + 128];
 
-	if (status != 0) {
-		sr->cb(sr->arg, 0, "no tracker reachable");
-		goto out;
-	}
-	if (strncmp(reply, "ERR ", 4) == 0) {
-		refusal_text(reply + 4, err, sizeof(err));
-		sr->cb(sr->arg, 0, err);
+	if (r->kind != TREPLY_OK) {
+		sr->cb(sr->arg, r->kind == TREPLY_NONE ? DL_NO_TRACKER :
+		    DL_REFUSED, tproto_message(r));
 		goto out;
 	}
 	/* checked again: the tracker's answer took a while */
 	if (start_refused(sr->group, sr->name, NULL, sr->dest, err,
 	    sizeof(err))) {
-		sr->cb(sr->arg, 0, err);
+		sr->cb(sr->arg, DL_REFUSED, err);
 		goto out;
 	}
 	if ((d = dl_find(sr->group, sr->name)) != NULL)
 		dl_unlink(d);	/* an earlier, finished attempt */
-	if ((d = dl_create(sr, reply, len, err, sizeof(err))) == NULL) {
-		sr->cb(sr->arg, 0, err);
+	if ((d = dl_create(sr, r, err, sizeof(err))) == NULL) {
+		sr->cb(sr->arg, DL_REFUSED, err);
 		goto out;
 	}
 	if (save_meta(d) == -1)
@@ -762,7 +729,7 @@ start_reply(void *arg, int status, const char *reply, size_t len)
 	d->tracker_ok = 1;
 	d->last_refresh = ev_now_ms();
 	if (dl_run(d, NULL) == -1) {
-		sr->cb(sr->arg, 0, "cannot start the download");
+		sr->cb(sr->arg, DL_REFUSED, "cannot start the download");
 		dl_stop(d);
 		unlink(d->part);
 		drop_state(d);
@@ -771,7 +738,7 @@ start_reply(void *arg, int status, const char *reply, size_t len)
 	}
 	log_info("download %s/%s started: %llu bytes, %d seeders", sr->group,
 	    sr->name, (unsigned long long)d->meta.size, d->nknown);
-	sr->cb(sr->arg, 1, NULL);
+	sr->cb(sr->arg, DL_STARTED, NULL);
 	if (d->info.state == DL_RUNNING)
 		dl_connect_more(d);
 out:
@@ -783,15 +750,16 @@ download_start(const char *group, const char *name, const char *destdir,
     dl_start_cb *cb, void *arg)
 {
 	struct start_req	*sr;
+	struct buf		 b;
 	char			 line[2 * PATH_MAX + 64];
 	int			 n;
 
 	if (!name_valid(group) || !name_valid(name) || destdir[0] != '/') {
-		cb(arg, 0, "bad group, file or destination");
+		cb(arg, DL_REFUSED, "bad group, file or destination");
 		return;
 	}
 	if ((sr = calloc(1, sizeof(*sr))) == NULL) {
-		cb(arg, 0, "out of memory");
+		cb(arg, DL_REFUSED, "out of memory");
 		return;
 	}
 	strlcpy(sr->group, group, sizeof(sr->group));
@@ -800,22 +768,24 @@ download_start(const char *group, const char *name, const char *destdir,
 	    destdir[strlen(destdir) - 1] == '/' ? "" : "/", name);
 	if (n < 0 || (size_t)n + 5 >= sizeof(sr->dest)) {
 		free(sr);
-		cb(arg, 0, "destination path too long");
+		cb(arg, DL_REFUSED, "destination path too long");
 		return;
 	}
 	if (start_refused(group, name, destdir, sr->dest, line,
 	    sizeof(line))) {
 		free(sr);
-		cb(arg, 0, line);
+		cb(arg, DL_REFUSED, line);
 		return;
 	}
 	sr->cb = cb;
 	sr->arg = arg;
-	snprintf(line, sizeof(line), "download_file %s %s", group, name);
-	if (tracker_send(line, start_reply, sr) == -1) {
+	buf_init(&b, 256);
+	if (tproto_download(&b, group, name) == -1 ||
+	    tracker_send(buf_head(&b), start_reply, sr) == -1) {
 		free(sr);
-		cb(arg, 0, "no tracker reachable");
+		cb(arg, DL_NO_TRACKER, "no tracker reachable");
 	}
+	buf_free(&b);
 }
 
 /*

@@ -284,6 +284,7 @@ main(int argc, char *argv[], char *envp[])
 	if (pfh != NULL)
 		pidfile_write(pfh);
 	setproctitle("%s", conf.self.text);
+	tracker_on_session(control_session_started);
 	if (tracker_init() == -1 || download_init() == -1) {
 		shutdown_all();
 		fatalx("initialisation failed");

@@ -11,6 +11,7 @@
 #include "ipc/names.h"
 #include "ipc/net.h"
 #include "ipc/proto.h"
+#include "peerd/tproto.h"
 
 struct peerd_config {
 	struct endpoint	 self;			/* IP:PORT peers connect to */
@@ -63,12 +64,11 @@ int		 store_write_atomic(const char *path, const void *, size_t);
 /* ---- tracker.c: one persistent tracker connection with failover ---- */
 
 /*
- * Reply callback: status 0 and the reply text (all lines before
- * END_OF_REPLY, joined with '\n', NUL-terminated) on an answer, OK or
- * ERR alike; status -1 with reply NULL if no tracker could be reached
- * within the bounded wait.
+ * Reply callback: the reply parsed once (tproto.h): OK, ERR with its
+ * reason and text, or NONE if no tracker could be reached within the
+ * bounded wait. r and what it points to live for the call only.
  */
-typedef void	tracker_cb(void *arg, int status, const char *reply, size_t len);
+typedef void	tracker_cb(void *arg, const struct treply *r);
 
 int		 tracker_init(void);
 /* Queue a request line (no "\n"). Sent with the session prefix when
@@ -82,6 +82,9 @@ int		 tracker_login(const char *user, const char *password,
 		    tracker_cb *, void *arg);
 int		 tracker_logout(tracker_cb *, void *arg);
 void		 tracker_shutdown(void);
+/* Called when a session begins (login, a login again after failover, a
+ * saved session the tracker still knows); peerd.c wires it. */
+void		 tracker_on_session(void (*fn)(void));
 
 /* ---- download.c: background verified multi-seeder downloads ---- */
 
@@ -98,7 +101,12 @@ struct dl_info {			/* a snapshot for show_downloads / wait */
 	char		 error[256];		/* when failed */
 };
 
-typedef void	dl_start_cb(void *arg, int ok, const char *err);
+enum dl_start {
+	DL_STARTED,
+	DL_REFUSED,		/* err says why */
+	DL_NO_TRACKER		/* no tracker could be asked */
+};
+typedef void	dl_start_cb(void *arg, enum dl_start, const char *err);
 typedef void	dl_done_cb(void *arg, const struct dl_info *);
 
 int		 download_init(void);		/* resume unfinished downloads */

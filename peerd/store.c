@@ -13,6 +13,7 @@
 #include "ipc/log.h"
 #include "ipc/pieces.h"
 #include "ipc/util.h"
+#include "peerd/record.h"
 #include "peerd/peerd.h"
 
 #define STORE_MAGIC	"p2pshare-share 1"
@@ -52,7 +53,6 @@ static int
 encode(const struct share *s, struct buf *b)
 {
 	char		hex[SHA1_HEX_LEN + 1];
-	uint32_t	i;
 
 	sha1_to_hex(s->sha1, hex);
 	if (buf_printf(b, "%s\ngroup %s\nname %s\nuser %s\npath %s\nsize %llu\n"
@@ -60,37 +60,7 @@ encode(const struct share *s, struct buf *b)
 	    s->name, s->user, s->path, (unsigned long long)s->size,
 	    (long long)s->mtime_ns, hex, s->npieces) == -1)
 		return -1;
-	for (i = 0; i < s->npieces; i++) {
-		sha1_to_hex(s->piece_sha1[i], hex);
-		if (buf_printf(b, "%s\n", hex) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-/* The value of "key value" in line, or NULL. */
-static char *
-field(char *line, const char *key)
-{
-	size_t	n = strlen(key);
-
-	if (line == NULL || strncmp(line, key, n) != 0 || line[n] != ' ')
-		return NULL;
-	return line + n + 1;
-}
-
-static char *
-next_line(char **p)
-{
-	char	*l = *p, *nl;
-
-	if (l == NULL || *l == '\0')
-		return NULL;
-	if ((nl = strchr(l, '\n')) == NULL)
-		return NULL;	/* every line ends in '\n' */
-	*nl = '\0';
-	*p = nl + 1;
-	return l;
+	return rec_put_hashes(b, s->piece_sha1, s->npieces, NULL);
 }
 
 static int
@@ -99,32 +69,32 @@ decode_header(char **p, struct share *s)
 	char		*v;
 	uint64_t	 n;
 
-	if ((v = next_line(p)) == NULL || strcmp(v, STORE_MAGIC) != 0)
+	if ((v = rec_line(p)) == NULL || strcmp(v, STORE_MAGIC) != 0)
 		return -1;
-	if ((v = field(next_line(p), "group")) == NULL || !name_valid(v))
+	if ((v = rec_field(rec_line(p), "group")) == NULL || !name_valid(v))
 		return -1;
 	strlcpy(s->group, v, sizeof(s->group));
-	if ((v = field(next_line(p), "name")) == NULL || !name_valid(v))
+	if ((v = rec_field(rec_line(p), "name")) == NULL || !name_valid(v))
 		return -1;
 	strlcpy(s->name, v, sizeof(s->name));
-	if ((v = field(next_line(p), "user")) == NULL ||
+	if ((v = rec_field(rec_line(p), "user")) == NULL ||
 	    (*v != '\0' && !name_valid(v)))
 		return -1;
 	strlcpy(s->user, v, sizeof(s->user));
-	if ((v = field(next_line(p), "path")) == NULL || *v != '/' ||
+	if ((v = rec_field(rec_line(p), "path")) == NULL || *v != '/' ||
 	    strlcpy(s->path, v, sizeof(s->path)) >= sizeof(s->path))
 		return -1;
-	if ((v = field(next_line(p), "size")) == NULL ||
+	if ((v = rec_field(rec_line(p), "size")) == NULL ||
 	    parse_u64(v, 0, UINT64_MAX / 2, &s->size) == -1)
 		return -1;
-	if ((v = field(next_line(p), "mtime_ns")) == NULL ||
+	if ((v = rec_field(rec_line(p), "mtime_ns")) == NULL ||
 	    parse_u64(v, 0, INT64_MAX, &n) == -1)
 		return -1;
 	s->mtime_ns = (int64_t)n;
-	if ((v = field(next_line(p), "sha1")) == NULL ||
+	if ((v = rec_field(rec_line(p), "sha1")) == NULL ||
 	    hex_to_sha1(v, s->sha1) == -1)
 		return -1;
-	if ((v = field(next_line(p), "pieces")) == NULL ||
+	if ((v = rec_field(rec_line(p), "pieces")) == NULL ||
 	    parse_u64(v, 0, UINT32_MAX, &n) == -1 || n != pieces_count(s->size))
 		return -1;
 	s->npieces = (uint32_t)n;
@@ -147,7 +117,7 @@ decode(char *text)
 	    (s->piece_sha1 = calloc(s->npieces, SHA1_LEN)) == NULL)
 		goto fail;
 	for (i = 0; i < s->npieces; i++)
-		if ((v = next_line(&p)) == NULL ||
+		if ((v = rec_line(&p)) == NULL ||
 		    hex_to_sha1(v, s->piece_sha1[i]) == -1)
 			goto fail;
 	if (*p != '\0')

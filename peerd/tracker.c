@@ -63,6 +63,8 @@ static struct {
 	char		 pass[PASSWORD_MAX_LEN + 1];
 } t = { .fd = -1 };
 
+static void	(*session_hook)(void);
+
 static void	kick(void);
 static void	conn_failed(const char *why);
 
@@ -247,14 +249,17 @@ expire(void)
 {
 	uint64_t	 now = ev_now_ms();
 	struct treq	*r;
+	struct treply	 none;
 
 	while (t.head != NULL && t.head->deadline <= now) {
 		r = pop();
 		log_warnx("tracker request dropped: no tracker reachable");
 		if (r->kind == REQ_RELOGIN && t.head != NULL)
 			t.head->relogged = 1;
-		if (r->cb)
-			r->cb(r->arg, -1, NULL, 0);
+		if (r->cb) {
+			tproto_none(&none);
+			r->cb(r->arg, &none);
+		}
 		req_free(r);
 	}
 }
@@ -310,22 +315,26 @@ static void
 send_head(void)
 {
 	struct treq	*r = t.head;
+	struct treply	 none;
 	int		 rc;
 
 	if (r->kind == REQ_LOGIN || r->kind == REQ_RELOGIN)
-		rc = buf_printf(&t.out, "login %s %s\n", r->user, r->pass);
+		rc = tproto_login(&t.out, r->user, r->pass);
 	else if (t.logged_in)
-		rc = buf_printf(&t.out, "session %s %s %s\n", t.user, t.token,
-		    r->line);
+		rc = tproto_in_session(&t.out, t.user, t.token, r->line);
 	else
-		rc = buf_printf(&t.out, "%s\n", r->line);
+		rc = buf_printf(&t.out, "%s", r->line);
+	if (rc != -1)
+		rc = buf_append(&t.out, "\n", 1);
 	r->prefixed = t.logged_in && r->kind != REQ_LOGIN &&
 	    r->kind != REQ_RELOGIN;
 	if (rc == -1) {
 		r = pop();
 		log_warnx("tracker request too long, dropped");
-		if (r->cb)
-			r->cb(r->arg, -1, NULL, 0);
+		if (r->cb) {
+			tproto_none(&none);
+			r->cb(r->arg, &none);
+		}
 		req_free(r);
 		kick();
 		return;
@@ -360,34 +369,22 @@ on_touch(void *arg)
 }
 
 static int
-take_session(const char *user, const char *pass, const char *reply)
+take_session(const char *user, const char *pass, const struct treply *r)
 {
-	char	 copy[128], *w[4];
-	int	 n;
+	char	token[sizeof(t.token)];
 
-	if (strncmp(reply, "OK ", 3) != 0 || strlen(reply) >= sizeof(copy))
-		return -1;
-	strlcpy(copy, reply, sizeof(copy));
-	n = proto_split(copy, w, 4);
-	if (n < 3 || strcmp(w[1], "login_success") != 0 ||
-	    strlen(w[2]) >= sizeof(t.token))
+	if (tproto_login_token(r, token, sizeof(token)) == -1)
 		return -1;
 	strlcpy(t.user, user, sizeof(t.user));
 	if (pass != t.pass)
 		strlcpy(t.pass, pass, sizeof(t.pass));
-	strlcpy(t.token, w[2], sizeof(t.token));
+	strlcpy(t.token, token, sizeof(t.token));
+	explicit_bzero(token, sizeof(token));
 	t.logged_in = 1;
 	save_session();
 	ev_timer_cancel(t.t_touch);
 	t.t_touch = ev_timer(TOUCH_MS, on_touch, NULL);
 	return 0;
-}
-
-static int
-is_invalid_session(const char *reply)
-{
-	return strncmp(reply, "ERR invalid_session", 19) == 0 &&
-	    (reply[19] == '\0' || reply[19] == ' ' || reply[19] == '\n');
 }
 
 /* A request sent in a session the tracker does not know: log in again
@@ -418,14 +415,23 @@ relogin_first(struct treq *r)
 }
 
 static void
+session_started(void)
+{
+	if (session_hook != NULL)
+		session_hook();
+}
+
+static void
 handle_reply(const char *reply, size_t len)
 {
 	struct treq	*r = t.head;
+	struct treply	 tr;
 
 	ev_timer_cancel(t.t_reply);
 	t.t_reply = 0;
 	t.failures = 0;
-	if (is_invalid_session(reply) && relogin_first(r)) {
+	tproto_parse(reply, len, &tr);
+	if (tproto_is(&tr, "invalid_session") && relogin_first(r)) {
 		kick();
 		return;
 	}
@@ -433,17 +439,17 @@ handle_reply(const char *reply, size_t len)
 	switch (r->kind) {
 	case REQ_LOGIN:
 	case REQ_RELOGIN:
-		if (take_session(r->user, r->pass, reply) == 0) {
+		if (take_session(r->user, r->pass, &tr) == 0) {
 			log_info("logged in as %s on %s", t.user,
 			    conf.trackers[t.idx].text);
-			control_session_started();
+			session_started();
 		} else if (r->kind == REQ_RELOGIN) {
 			log_warnx("logging in again as %s failed", r->user);
 			forget_session(1);
 		}
 		break;
 	case REQ_LOGOUT:
-		if (strncmp(reply, "OK", 2) == 0 || is_invalid_session(reply)) {
+		if (tr.kind == TREPLY_OK || tproto_is(&tr, "invalid_session")) {
 			log_info("logged out");
 			forget_session(1);
 		}
@@ -452,7 +458,7 @@ handle_reply(const char *reply, size_t len)
 		break;
 	}
 	if (r->cb)
-		r->cb(r->arg, 0, reply, len);
+		r->cb(r->arg, &tr);
 	req_free(r);
 	kick();
 }
@@ -571,9 +577,9 @@ on_io(int fd, uint32_t events, void *arg)
 static void	check_restored(void *arg);
 
 static void
-restored_cb(void *arg, int status, const char *reply, size_t len)
+restored_cb(void *arg, const struct treply *r)
 {
-	if (status == -1) {
+	if (r->kind == TREPLY_NONE) {
 		if (t.logged_in)	/* no tracker yet: ask again later */
 			ev_timer(RESTORE_RETRY_MS, check_restored, NULL);
 		return;
@@ -581,7 +587,7 @@ restored_cb(void *arg, int status, const char *reply, size_t len)
 	if (!t.logged_in)
 		return;		/* expired: relogin_first said so */
 	log_info("resumed the session of %s", t.user);
-	control_session_started();
+	session_started();
 }
 
 static void
@@ -671,6 +677,12 @@ tracker_logout(tracker_cb *cb, void *arg)
 		return -1;
 	enqueue(r);
 	return 0;
+}
+
+void
+tracker_on_session(void (*fn)(void))
+{
+	session_hook = fn;
 }
 
 void
