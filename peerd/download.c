@@ -18,6 +18,7 @@
 #include "peerd/bitfield.h"
 #include "peerd/download.h"
 #include "peerd/ev.h"
+#include "peerd/offer.h"
 
 #define RESUME_MAX_FILE	(64u << 20)
 
@@ -47,18 +48,6 @@ dl_find(const char *group, const char *name)
 	for (d = dls; d != NULL; d = d->next)
 		if (strcmp(d->info.group, group) == 0 &&
 		    strcmp(d->info.name, name) == 0)
-			return d;
-	return NULL;
-}
-
-static struct dl *
-dl_by_hash(const uint8_t sha1[SHA1_LEN])
-{
-	struct dl	*d;
-
-	for (d = dls; d != NULL; d = d->next)
-		if (d->info.state == DL_RUNNING && d->fd != -1 &&
-		    memcmp(d->meta.sha1, sha1, SHA1_LEN) == 0)
 			return d;
 	return NULL;
 }
@@ -197,6 +186,7 @@ notify(struct dl *d)
 static void
 dl_stop(struct dl *d)
 {
+	offer_withdraw(d);
 	while (d->peers != NULL)
 		seeder_drop(d->peers, NULL);
 	verify_hasher_stop(d);
@@ -390,7 +380,7 @@ dl_piece_verified(struct dl *d, uint32_t idx, const uint8_t *data, uint32_t len)
 	if (ev_now_ms() - d->last_save >= DL_SAVE_MS)
 		save_have(d);
 	seeder_cancel_elsewhere(d, NULL, idx);
-	serve_have(d->meta.sha1, idx);
+	offer_piece(d, idx);
 	if (!d->announced)
 		dl_announce(d);
 	if (sched_complete(&d->s) && !d->finishing) {
@@ -533,6 +523,7 @@ dl_new(const char *group, const char *name, const char *dest)
 static void
 dl_free(struct dl *d)
 {
+	offer_withdraw(d);
 	free(d->meta.piece_sha1);
 	sched_free(&d->s);
 	free(d);
@@ -571,7 +562,9 @@ static int
 dl_run(struct dl *d, const uint8_t *have)
 {
 	rng_seed = rng_seed * 6364136223846793005ull + (uint64_t)ev_now_ms();
-	if (sched_init(&d->s, d->meta.npieces, have, rng_seed) == -1)
+	if (sched_init(&d->s, d->meta.npieces, have, rng_seed) == -1 ||
+	    offer_partial(d, d->meta.sha1, d->meta.size, d->s.n, d->s.have,
+	    d->fd) == -1)
 		return -1;
 	d->info.bytes_total = d->meta.size;
 	d->info.pieces_total = d->meta.npieces;
@@ -954,34 +947,6 @@ download_unwait(dl_done_cb *cb, void *arg)
 			n++;
 		}
 	return n;
-}
-
-int
-download_piece(const uint8_t sha1[SHA1_LEN], uint32_t i, int *fd,
-    uint64_t *size)
-{
-	struct dl	*d;
-
-	if ((d = dl_by_hash(sha1)) == NULL)
-		return -1;
-	if (i >= d->s.n || !bf_test(d->s.have, i))
-		return 0;
-	*fd = d->fd;
-	*size = d->meta.size;
-	return 1;
-}
-
-int
-download_bitfield(const uint8_t sha1[SHA1_LEN], uint8_t *bits,
-    size_t maxbytes)
-{
-	struct dl	*d;
-
-	if ((d = dl_by_hash(sha1)) == NULL || d->s.n == 0 ||
-	    bf_bytes(d->s.n) > maxbytes)
-		return -1;
-	memcpy(bits, d->s.have, bf_bytes(d->s.n));
-	return (int)d->s.n;
 }
 
 void

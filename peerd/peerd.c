@@ -21,6 +21,7 @@
 #include "ipc/ctl.h"
 #include "ipc/log.h"
 #include "peerd/ev.h"
+#include "peerd/offer.h"
 #include "peerd/peerd.h"
 
 struct peerd_config	 conf;
@@ -285,6 +286,7 @@ main(int argc, char *argv[], char *envp[])
 		pidfile_write(pfh);
 	setproctitle("%s", conf.self.text);
 	tracker_on_session(control_session_started);
+	offer_on_piece(serve_have);
 	if (tracker_init() == -1 || download_init() == -1) {
 		shutdown_all();
 		fatalx("initialisation failed");

@@ -124,15 +124,6 @@ int		 download_wait(const char *group, const char *name,
 /* Forget the waits registered with cb and arg (their client is gone);
  * returns how many there were. */
 int		 download_unwait(dl_done_cb *, void *arg);
-/* Pieces of a download in progress, for the piece server: 1 if piece i
- * is verified (*fd: the open .part file, *size: the file size), 0 if not
- * yet, -1 if no download of sha1 runs. */
-int		 download_piece(const uint8_t sha1[SHA1_LEN], uint32_t i,
-		    int *fd, uint64_t *size);
-/* The availability bitfield of sha1 (complete shares: all ones);
- * writes pieces_count bits; returns piece count or -1. */
-int		 download_bitfield(const uint8_t sha1[SHA1_LEN], uint8_t *bits,
-		    size_t maxbytes);
 void		 download_shutdown(void);	/* persist progress */
 /* Re-register as seeder of partially downloaded files (after login). */
 void		 download_announce(void);
@@ -140,7 +131,8 @@ void		 download_announce(void);
 /* ---- serve.c: the piece server on conf.self ---- */
 
 int		 serve_init(void);
-/* Tell connected downloaders that piece i of sha1 became available. */
+/* Tell connected downloaders that piece i of sha1 became available (the
+ * offer table's hook, wired by peerd.c). */
 void		 serve_have(const uint8_t sha1[SHA1_LEN], uint32_t i);
 void		 serve_shutdown(void);
 
