@@ -231,83 +231,6 @@ tracker_failed(struct client *c, const struct treply *r)
 	return 1;
 }
 
-/* ---- announcing shares ---- */
-
-struct announce {
-	char	group[NAME_MAX_LEN + 1];
-	char	name[NAME_MAX_LEN + 1];
-};
-
-static void
-on_announced(void *arg, const struct treply *r)
-{
-	struct announce	*a = arg;
-	struct share	*s;
-
-	if (r->kind == TREPLY_OK) {
-		if ((s = store_find_share(a->group, a->name)) != NULL)
-			s->announced = 1;
-	} else
-		log_warnx("share %s/%s: announcing it failed: %.200s", a->group,
-		    a->name, tproto_message(r));
-	free(a);
-}
-
-static int
-upload_line(struct buf *b, const char *group, const char *name, uint64_t size,
-    const uint8_t sha1[SHA1_LEN], uint32_t n, uint8_t (*pieces)[SHA1_LEN])
-{
-	return tproto_upload(b, group, name, size, &conf.self, sha1, n, pieces);
-}
-
-static void
-announce(struct share *s)
-{
-	struct announce	*a;
-	struct buf	 b;
-
-	buf_init(&b, (size_t)s->npieces * (SHA1_HEX_LEN + 1) + 1024);
-	if ((a = calloc(1, sizeof(*a))) == NULL ||
-	    upload_line(&b, s->group, s->name, s->size, s->sha1, s->npieces,
-	    s->piece_sha1) == -1) {
-		log_warnx("share %s/%s: out of memory", s->group, s->name);
-		free(a);
-		buf_free(&b);
-		return;
-	}
-	strlcpy(a->group, s->group, sizeof(a->group));
-	strlcpy(a->name, s->name, sizeof(a->name));
-	if (tracker_send(buf_head(&b), on_announced, a) == -1)
-		free(a);
-	buf_free(&b);
-}
-
-void
-control_session_started(void)
-{
-	struct share	*s, *next;
-	const char	*user = tracker_user();
-	int		 n = 0;
-
-	for (s = store_shares(); s != NULL; s = next) {
-		next = s->next;
-		s->announced = 0;
-		if (s->user[0] != '\0' && strcmp(s->user, user) != 0)
-			continue;
-		if (store_share_changed(s)) {
-			log_warnx("share %s/%s: %s changed on disk or is gone; "
-			    "no longer shared", s->group, s->name, s->path);
-			store_remove_share(s->group, s->name);
-			continue;
-		}
-		announce(s);
-		n++;
-	}
-	if (n > 0)
-		log_info("announcing %d share%s", n, n == 1 ? "" : "s");
-	download_announce();
-}
-
 /* ---- handlers ---- */
 
 /* The request forwarded to the tracker word for word; on OK, done(). */
@@ -481,11 +404,9 @@ static void
 on_logout(void *arg, const struct treply *r)
 {
 	struct client	*c = arg;
-	struct share	*s;
 
 	if (r->kind == TREPLY_OK)
-		for (s = store_shares(); s != NULL; s = s->next)
-			s->announced = 0;
+		announce_logged_out();
 	if (c_unref(c))
 		return;
 	if (tracker_failed(c, r))
@@ -568,12 +489,12 @@ on_uploaded(void *arg, const struct treply *r)
 	s.npieces = h->npieces;
 	s.piece_sha1 = h->piece_sha1;
 	s.fd = -1;
-	s.announced = 1;
 	if ((added = store_add_share(&s)) == NULL) {
 		reply_status(c, CTL_FAIL, "cannot record the share in the "
 		    "state directory (see peerd's log)");
 		return;
 	}
+	announce_registered(added);
 	h->piece_sha1 = NULL;	/* the store owns them now */
 	snprintf(size, sizeof(size), "%llu", (unsigned long long)h->size);
 	sha1_to_hex(h->sha1, hex);
@@ -608,8 +529,8 @@ on_hashed(void *arg, struct hash_result *h)
 		return;
 	}
 	buf_init(&b, (size_t)h->npieces * (SHA1_HEX_LEN + 1) + 1024);
-	if (upload_line(&b, c->req.argv[1], strrchr(path, '/') + 1, h->size,
-	    h->sha1, h->npieces, h->piece_sha1) == -1) {
+	if (tproto_upload(&b, c->req.argv[1], strrchr(path, '/') + 1, h->size,
+	    &conf.self, h->sha1, h->npieces, h->piece_sha1) == -1) {
 		buf_free(&b);
 		reply_status(c, CTL_FAIL, "file too large");
 		return;

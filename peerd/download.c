@@ -235,7 +235,7 @@ rename_noreplace(const char *from, const char *to)
 static void
 become_seeder(struct dl *d)
 {
-	struct share	 sh;
+	struct share	 sh, *added;
 	struct stat	 st;
 
 	memset(&sh, 0, sizeof(sh));
@@ -249,16 +249,20 @@ become_seeder(struct dl *d)
 	memcpy(sh.sha1, d->meta.sha1, SHA1_LEN);
 	sh.npieces = d->meta.npieces;
 	sh.fd = -1;
-	sh.announced = d->announced;
+	if (tracker_logged_in())
+		strlcpy(sh.user, tracker_user(), sizeof(sh.user));
 	if ((sh.piece_sha1 = malloc(d->meta.npieces ?
 	    (size_t)d->meta.npieces * SHA1_LEN : 1)) == NULL ||
 	    (memcpy(sh.piece_sha1, d->meta.piece_sha1,
 	    (size_t)d->meta.npieces * SHA1_LEN), 0) ||
-	    store_add_share(&sh) == NULL) {
+	    (added = store_add_share(&sh)) == NULL) {
 		free(sh.piece_sha1);
 		log_warnx("download %s: cannot add it to the shares",
 		    d->info.name);
+		return;
 	}
+	if (d->announced)
+		announce_registered(added);
 }
 
 static void

@@ -285,7 +285,8 @@ main(int argc, char *argv[], char *envp[])
 	if (pfh != NULL)
 		pidfile_write(pfh);
 	setproctitle("%s", conf.self.text);
-	tracker_on_session(control_session_started);
+	tracker_on_session(announce_session_started);
+	store_on_changed(announce_changed);
 	offer_on_piece(serve_have);
 	if (tracker_init() == -1 || download_init() == -1) {
 		shutdown_all();

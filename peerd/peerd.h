@@ -37,14 +37,18 @@ struct share {
 	uint32_t	 npieces;
 	uint8_t		(*piece_sha1)[SHA1_LEN];
 	int		 fd;			/* O_RDONLY for sendfile, or -1 */
-	int		 announced;		/* registered with the tracker in this session */
-	char		 user[NAME_MAX_LEN + 1];	/* who shared it ("": the
-						 * user logged in when added) */
+	int		 announced;		/* registered with the tracker in
+						 * this session (announce.c) */
+	char		 user[NAME_MAX_LEN + 1];	/* who shared it ("": not
+						 * known, any user's) */
 	int		 stale;			/* changed on disk: withdrawn */
 	struct share	*next;
 };
 
 int		 store_init(void);		/* load state_dir/shares */
+/* Called once when a share's file is found changed on disk (it is no
+ * longer served); peerd.c wires it. */
+void		 store_on_changed(void (*fn)(struct share *));
 struct share	*store_shares(void);		/* list head */
 /* Add or replace (same group+name) and persist; takes ownership of the
  * piece hash array. Returns the share or NULL. */
@@ -155,8 +159,16 @@ int		 hash_file_async(const char *path, hash_cb *, void *arg);
 
 int		 control_init(void);	/* refuses a live socket */
 void		 control_shutdown(void);	/* unlink the socket */
+
+/* ---- announce.c: what the tracker has been told of our shares ---- */
+
 /* A session began (login, or a new login after failover): announce our
- * shares again and call download_announce(). */
-void		 control_session_started(void);
+ * shares again and call download_announce(). The tracker's hook. */
+void		 announce_session_started(void);
+/* s was registered with the tracker in this session. */
+void		 announce_registered(struct share *s);
+void		 announce_logged_out(void);
+/* The store's hook: s changed on disk; withdraw it from the tracker. */
+void		 announce_changed(struct share *s);
 
 #endif

@@ -20,7 +20,14 @@
 #define STORE_MAX_FILE	(16u << 20)	/* 64 GiB of piece hashes fit */
 
 static struct share	*shares;
+static void		(*changed_hook)(struct share *);
 static char		 dir[PATH_MAX];
+
+void
+store_on_changed(void (*fn)(struct share *))
+{
+	changed_hook = fn;
+}
 
 struct share *
 store_shares(void)
@@ -271,8 +278,6 @@ store_add_share(const struct share *in)
 		return NULL;
 	*s = *in;
 	s->fd = -1;
-	if (s->user[0] == '\0' && tracker_logged_in())
-		strlcpy(s->user, tracker_user(), sizeof(s->user));
 	if (persist(s) == -1) {
 		free(s);
 		return NULL;	/* the caller still owns the hashes */
@@ -314,18 +319,11 @@ mtime_ns(const struct stat *st)
 static void
 withdraw(struct share *s)
 {
-	char	line[256], ip[INET_ADDRSTRLEN];
-
 	s->stale = 1;
 	log_warnx("share %s/%s: %s changed on disk since it was hashed (size "
 	    "or mtime): no longer served", s->group, s->name, s->path);
-	if (!tracker_logged_in() || !s->announced)
-		return;
-	s->announced = 0;
-	inet_ntop(AF_INET, &conf.self.sin.sin_addr, ip, sizeof(ip));
-	snprintf(line, sizeof(line), "stop_share %s %s %s %u", s->group,
-	    s->name, ip, ntohs(conf.self.sin.sin_port));
-	tracker_send(line, NULL, NULL);
+	if (changed_hook != NULL)
+		changed_hook(s);
 }
 
 /*
