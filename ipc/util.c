@@ -1,7 +1,10 @@
 /* Small helpers every program uses, written once: the monotonic clock,
- * sending on a non-blocking socket until it blocks, bounded file reads. */
+ * sending on a non-blocking socket until it blocks, bounded small-file
+ * reads and atomic file writes. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -9,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ipc/log.h"
+#include "ipc/net.h"
 #include "ipc/util.h"
 
 uint64_t
@@ -94,4 +99,39 @@ fail:
 	close(fd);
 	errno = saved;
 	return NULL;
+}
+
+int
+write_file_atomic(const char *path, const void *data, size_t len)
+{
+	char	tmp[PATH_MAX + 32], dname[PATH_MAX], *slash;
+	int	fd, dfd;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) ==
+	    -1) {
+		log_warn("open %s", tmp);
+		return -1;
+	}
+	if (write_all(fd, data, len) == -1 || fsync(fd) == -1) {
+		log_warn("write %s", tmp);
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	close(fd);
+	if (rename(tmp, path) == -1) {
+		log_warn("rename %s", tmp);
+		unlink(tmp);
+		return -1;
+	}
+	strlcpy(dname, path, sizeof(dname));
+	if ((slash = strrchr(dname, '/')) != NULL)
+		*(slash == dname ? slash + 1 : slash) = '\0';
+	if ((dfd = open(slash ? dname : ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) != -1) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
 }

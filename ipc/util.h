@@ -1,5 +1,6 @@
 /* Small helpers every program uses, written once: the monotonic clock,
- * sending on a non-blocking socket until it blocks, bounded file reads. */
+ * sending on a non-blocking socket until it blocks, bounded small-file
+ * reads and atomic file writes. */
 #ifndef IPC_UTIL_H
 #define IPC_UTIL_H
 
@@ -29,5 +30,9 @@ int		buf_send(int fd, struct buf *b, int wipe);
  * when absent, unreadable, not a regular file (EINVAL) or too big (EFBIG).
  */
 char		*read_small_file(const char *path, size_t max, size_t *len);
+
+/* Write data to path atomically (temp file, fsync, rename, fsync of the
+ * directory); the temporary file is private (0600). 0, or -1 (logged). */
+int		write_file_atomic(const char *path, const void *, size_t);
 
 #endif

@@ -71,7 +71,6 @@ announce_session_started(void)
 	}
 	if (n > 0)
 		log_info("announcing %d share%s", n, n == 1 ? "" : "s");
-	download_announce();
 }
 
 void

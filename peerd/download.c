@@ -138,7 +138,7 @@ save_meta(struct dl *d)
 
 	buf_init(&b, (size_t)64 << 20);
 	if (resume_meta_format(&d->meta, &b) == 0)
-		r = store_write_atomic(d->state_meta, buf_head(&b),
+		r = write_file_atomic(d->state_meta, buf_head(&b),
 		    buf_avail(&b));
 	buf_free(&b);
 	return r;
@@ -151,7 +151,7 @@ save_have(struct dl *d)
 
 	buf_init(&b, (size_t)1 << 20);
 	if (resume_have_format(d->s.have, d->s.n, &b) == 0 &&
-	    store_write_atomic(d->state_have, buf_head(&b),
+	    write_file_atomic(d->state_have, buf_head(&b),
 	    buf_avail(&b)) == 0) {
 		d->dirty = 0;
 		d->last_save = ev_now_ms();

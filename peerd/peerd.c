@@ -237,6 +237,15 @@ watch_signals(const sigset_t *set)
 	return ev_add(fd, EPOLLIN, on_signal, NULL);
 }
 
+/* A session began: tell the tracker of our shares and of the pieces of
+ * our downloads. */
+static void
+session_started(void)
+{
+	announce_session_started();
+	download_announce();
+}
+
 static void
 shutdown_all(void)
 {
@@ -285,7 +294,7 @@ main(int argc, char *argv[], char *envp[])
 	if (pfh != NULL)
 		pidfile_write(pfh);
 	setproctitle("%s", conf.self.text);
-	tracker_on_session(announce_session_started);
+	tracker_on_session(session_started);
 	store_on_changed(announce_changed);
 	offer_on_piece(serve_have);
 	if (tracker_init() == -1 || download_init() == -1) {

@@ -62,8 +62,6 @@ struct share	*store_share_by_hash(const uint8_t sha1[SHA1_LEN]);
 struct share	*store_share_by_name(const char *name);
 /* 1 if the share's file no longer matches (size, mtime) or is gone. */
 int		 store_share_changed(struct share *);
-/* Write data to path atomically (temp file, fsync, rename, fsync dir). */
-int		 store_write_atomic(const char *path, const void *, size_t);
 
 /* ---- tracker.c: one persistent tracker connection with failover ---- */
 
@@ -163,7 +161,7 @@ void		 control_shutdown(void);	/* unlink the socket */
 /* ---- announce.c: what the tracker has been told of our shares ---- */
 
 /* A session began (login, or a new login after failover): announce our
- * shares again and call download_announce(). The tracker's hook. */
+ * shares again. */
 void		 announce_session_started(void);
 /* s was registered with the tracker in this session. */
 void		 announce_registered(struct share *s);

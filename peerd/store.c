@@ -195,41 +195,6 @@ store_init(void)
 
 /* ---- changes ---- */
 
-int
-store_write_atomic(const char *path, const void *data, size_t len)
-{
-	char	tmp[PATH_MAX + 32], dname[PATH_MAX], *slash;
-	int	fd, dfd;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) ==
-	    -1) {
-		log_warn("open %s", tmp);
-		return -1;
-	}
-	if (write_all(fd, data, len) == -1 || fsync(fd) == -1) {
-		log_warn("write %s", tmp);
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	close(fd);
-	if (rename(tmp, path) == -1) {
-		log_warn("rename %s", tmp);
-		unlink(tmp);
-		return -1;
-	}
-	strlcpy(dname, path, sizeof(dname));
-	if ((slash = strrchr(dname, '/')) != NULL)
-		*(slash == dname ? slash + 1 : slash) = '\0';
-	if ((dfd = open(slash ? dname : ".", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) != -1) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-}
-
 static int
 persist(const struct share *s)
 {
@@ -241,7 +206,7 @@ persist(const struct share *s)
 		return -1;
 	buf_init(&b, STORE_MAX_FILE);
 	if (encode(s, &b) == 0)
-		r = store_write_atomic(path, buf_head(&b), buf_avail(&b));
+		r = write_file_atomic(path, buf_head(&b), buf_avail(&b));
 	buf_free(&b);
 	return r;
 }

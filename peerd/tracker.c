@@ -99,7 +99,7 @@ save_session(void)
 
 	session_path(path, sizeof(path));
 	n = snprintf(text, sizeof(text), "%s %s\n", t.user, t.token);
-	if (store_write_atomic(path, text, (size_t)n) == -1)
+	if (write_file_atomic(path, text, (size_t)n) == -1)
 		log_warnx("cannot save the session; a restart will need a login");
 	explicit_bzero(text, sizeof(text));
 }
