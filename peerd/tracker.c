@@ -21,7 +21,7 @@
 #define CONNECT_MS	2000	/* to open a connection */
 #define REPLY_MS	5000	/* from sending to the end of the reply */
 #define REQUEST_MS	15000	/* a request waits this long for some tracker */
-/* Tests shorten that wait with PEERD_TRACKER_WAIT_MS. */
+/* PEERD_TRACKER_WAIT_MS sets it (peerd(8), ENVIRONMENT). */
 static uint64_t	request_ms = REQUEST_MS;
 #define RETRY_MS	300	/* pause after every tracker failed once */
 #define TOUCH_MS	60000	/* lease renewal */
@@ -635,8 +635,13 @@ tracker_init(void)
 	const char	*wait = getenv("PEERD_TRACKER_WAIT_MS");
 	uint64_t	 ms;
 
-	if (wait != NULL && parse_u64(wait, 100, 600000, &ms) == 0)
+	if (wait != NULL && parse_u64(wait, 100, 600000, &ms) == 0) {
 		request_ms = ms;
+		log_info("requests wait %llu ms for a tracker",
+		    (unsigned long long)ms);
+	} else if (wait != NULL)
+		log_warnx("PEERD_TRACKER_WAIT_MS=%.32s: not 100 to 600000, "
+		    "ignored", wait);
 	t.idx = 0;
 	t.state = T_DOWN;
 	restore_session();
