@@ -31,6 +31,20 @@ struct start_req {
 };
 
 static struct dl	*dls;
+
+static void
+dl_enter(struct dl *d, enum dl_phase phase)
+{
+	static const enum dl_state shown[] = {
+		[DLP_FETCHING] = DL_RUNNING,
+		[DLP_FINISHING] = DL_RUNNING,
+		[DLP_COMPLETE] = DL_COMPLETE,
+		[DLP_FAILED] = DL_FAILED,
+	};
+
+	d->phase = phase;
+	d->info.state = shown[phase];
+}
 static uint64_t		 rng_seed = 0x243f6a8885a308d3ull;
 
 static void	dl_tick(void *);
@@ -212,7 +226,7 @@ dl_fail(struct dl *d, const char *fmt, ...)
 	va_end(ap);
 	log_warnx("download %s/%s failed: %s", d->info.group, d->info.name,
 	    d->info.error);
-	d->info.state = DL_FAILED;
+	dl_enter(d, DLP_FAILED);
 	dl_stop(d);
 	unlink(d->part);
 	drop_state(d);
@@ -279,7 +293,6 @@ dl_finish(struct dl *d)
 	verify_hasher_stop(d);
 	r = d->meta.npieces == 0 ? verify_empty(d) : verify_whole_join(d, 0);
 	t = ev_now_ms() - t;
-	d->finishing = 0;
 	if (r != 1) {
 		dl_fail(d, r == 0 ? "whole-file SHA-1 mismatch" :
 		    "cannot read back %s", d->part);
@@ -291,7 +304,7 @@ dl_finish(struct dl *d)
 	}
 	dl_stop(d);
 	drop_state(d);
-	d->info.state = DL_COMPLETE;
+	dl_enter(d, DLP_COMPLETE);
 	d->info.bytes_done = d->info.bytes_total;
 	d->info.pieces_done = d->info.pieces_total;
 	el = ev_now_ms() - d->started_ms;
@@ -387,8 +400,8 @@ dl_piece_verified(struct dl *d, uint32_t idx, const uint8_t *data, uint32_t len)
 	offer_piece(d, idx);
 	if (!d->announced)
 		dl_announce(d);
-	if (sched_complete(&d->s) && !d->finishing) {
-		d->finishing = 1;
+	if (sched_complete(&d->s) && d->phase == DLP_FETCHING) {
+		dl_enter(d, DLP_FINISHING);
 		dl_finish(d);
 		return -1;
 	}
@@ -510,7 +523,7 @@ dl_new(const char *group, const char *name, const char *dest)
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return NULL;
 	d->fd = -1;
-	d->info.state = DL_RUNNING;
+	dl_enter(d, DLP_FETCHING);
 	strlcpy(d->info.group, group, sizeof(d->info.group));
 	strlcpy(d->info.name, name, sizeof(d->info.name));
 	strlcpy(d->info.dest, dest, sizeof(d->info.dest));
@@ -583,7 +596,7 @@ dl_run(struct dl *d, const uint8_t *have)
 	    verify_hasher_start(d, hashed_cb) == -1))
 		return -1;
 	if (sched_complete(&d->s)) {
-		d->finishing = 1;
+		dl_enter(d, DLP_FINISHING);
 		dl_finish(d);
 		return 0;
 	}

@@ -31,6 +31,18 @@
 
 struct dl;
 
+/*
+ * The lifecycle of a download; every change goes through dl_enter(),
+ * which keeps the state the control socket shows (enum dl_state) in step.
+ * FETCHING -> FINISHING -> COMPLETE, and any of the first two -> FAILED.
+ */
+enum dl_phase {
+	DLP_FETCHING,		/* seeders asked, pieces verified as they come */
+	DLP_FINISHING,		/* every piece in: whole-file check, rename */
+	DLP_COMPLETE,		/* in place and a share */
+	DLP_FAILED		/* stopped; info.error says why */
+};
+
 struct known {
 	struct endpoint	 ep;
 	int		 fallback;	/* speaks only GET_PIECE */
@@ -127,7 +139,7 @@ struct dl {
 	pthread_cond_t	 ph_cond;
 	struct pbuf	*ph_head, *ph_tail;
 	void		(*ph_done)(void *);	/* on the loop, per piece */
-	int		 finishing;
+	enum dl_phase	 phase;
 	int		 announced, announcing;
 	int		 dirty;
 	int		 refreshing;
