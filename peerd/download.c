@@ -1,6 +1,6 @@
-/* Background downloads: tracker lookup, parallel seeder connections,
- * rarest-first pipelined requests, per-piece SHA-1, .part file, resume
- * state, whole-file check, rename into place and becoming a seeder. */
+/* The download registry and each download's lifecycle: the tracker's
+ * answer, the seeders known, .part file and resume state, the periodic
+ * tick, the finish (whole-file check, rename) and becoming a seeder. */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>

@@ -1,6 +1,7 @@
 /* What peerd's modules offer each other: the daemon's settings, shares
- * (store.c), the tracker client (tracker.c), downloads (download.c), the
- * piece server (serve.c) and the control socket (control.c). */
+ * (store.c), the tracker client (tracker.c, tproto.h), announcing
+ * (announce.c), downloads (download.c), the piece server (serve.c, offer.h) and the
+ * control socket (control.c). */
 #ifndef PEERD_PEERD_H
 #define PEERD_PEERD_H
 
@@ -37,10 +38,10 @@ struct share {
 	uint32_t	 npieces;
 	uint8_t		(*piece_sha1)[SHA1_LEN];
 	int		 fd;			/* O_RDONLY for sendfile, or -1 */
-	int		 announced;		/* registered with the tracker in
-						 * this session (announce.c) */
-	char		 user[NAME_MAX_LEN + 1];	/* who shared it ("": not
-						 * known, any user's) */
+	/* registered with the tracker in this session (announce.c) */
+	int		 announced;
+	/* who shared it ("": not known, announced for any user) */
+	char		 user[NAME_MAX_LEN + 1];
 	int		 stale;			/* changed on disk: withdrawn */
 	struct share	*next;
 };
