@@ -627,6 +627,7 @@ main(int argc, char *argv[], char *envp[])
 	sigset_t	blocked;
 	int		i;
 
+	closefrom(3);		/* no inherited descriptor outlives our parent */
 	/* before getopt permutes argv */
 	setproctitle_init(argc, argv, envp);
 	parse_args(argc, argv);
