@@ -712,3 +712,46 @@ Test(service, binaries_hardened)
 		h_run_free(&r);
 	}
 }
+
+/* ---- documentation and the demo, as installed ---- */
+
+Test(service, man_pages_lint_clean)
+{
+	const char	*mandoc = which("mandoc");
+	char		 p[4][PATH_MAX];
+	const char	*pages[] = { "trackerd/trackerd.8", "peerd/peerd.1",
+	    "sharectl/sharectl.1", "ipc/p2pshare.7" };
+	struct h_run	 r;
+	int		 i;
+
+	if (mandoc == NULL) {
+		fprintf(stderr, "service: mandoc not installed: man page lint "
+		    "skipped\n");
+		cr_skip_test("mandoc not installed");
+	}
+	for (i = 0; i < 4; i++)
+		snprintf(p[i], sizeof(p[i]), "%s/%s", h_root(), pages[i]);
+	{
+		char	*argv[] = { (char *)mandoc, "-Tlint", "-W", "warning",
+		    p[0], p[1], p[2], p[3], NULL };
+
+		cr_assert_eq(run(argv, &r, 30000), 0, "%s%s", r.out, r.err);
+		cr_assert_str_eq(r.err, "");
+		h_run_free(&r);
+	}
+}
+
+Test(service, installed_demo_runs_outside_the_tree)
+{
+	char		 demo[700];
+	char		*argv[] = { "/bin/sh", demo, NULL };
+	struct h_run	 r;
+
+	make_install();
+	snprintf(demo, sizeof(demo), "%s/usr/share/doc/p2pshare/demo.sh", dir);
+	cr_assert_eq(chdir("/"), 0);
+	cr_assert_eq(run(argv, &r, 110000), 0, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, "identical: carol's copy is verified") != NULL,
+	    "%s", r.out);
+	h_run_free(&r);
+}
