@@ -42,6 +42,12 @@ log_setverbose(int verbose)
 	log_verbose = verbose;
 }
 
+int
+log_debugging(void)
+{
+	return log_verbose > 0;
+}
+
 void
 log_reopen(void)
 {

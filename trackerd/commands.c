@@ -97,6 +97,8 @@ log_client(struct ctx *x, const char *what, const char *detail)
 	char		 ip[INET_ADDRSTRLEN];
 	const char	*user = x->c->user[0] ? x->c->user : x->pfx_user;
 
+	if (!log_debugging())
+		return;
 	inet_ntop(AF_INET, &x->c->peer_ip, ip, sizeof(ip));
 	log_debug("%s from %s%s%s%s%s", what, ip, user ? " (user " : "",
 	    user ? user : "", user ? ")" : "", detail ? detail : "");
@@ -108,6 +110,8 @@ log_refusal(struct ctx *x, const char *reason)
 	const struct command	*cmd = NULL;
 	char			 what[96], why[64];
 
+	if (!log_debugging())
+		return;
 	if (x->argc > 0)
 		cmd = find_command(x->argv[0]);
 	snprintf(what, sizeof(what), "refused %s", cmd ? cmd->name :
