@@ -15,6 +15,7 @@
 #include "ipc/pieces.h"
 #include "trackerd/commands.h"
 #include "trackerd/journal.h"
+#include "trackerd/listcache.h"
 #include "trackerd/password.h"
 #include "trackerd/state.h"
 
@@ -221,8 +222,7 @@ auth_locked(struct ctx *x)
 		    "no such session (logged out or expired)");
 	}
 	s = SESSION(t, si);
-	if (__atomic_load_n(&s->last_touch, __ATOMIC_RELAXED) < x->now)
-		__atomic_store_n(&s->last_touch, x->now, __ATOMIC_RELAXED);
+	state_session_touch_locked(t, si, x->now);
 	x->sess = si;
 	x->user = s->user;
 	if (x->pfx_token != NULL) {
@@ -515,6 +515,16 @@ out_u64(struct ctx *x, char sep, uint64_t v)
 }
 
 static void
+out_hex(struct ctx *x, const char hex[SHA1_HEX_LEN])
+{
+	char	tmp[SHA1_HEX_LEN + 1];
+
+	tmp[0] = ' ';
+	memcpy(tmp + 1, hex, SHA1_HEX_LEN);
+	out_str(x, tmp, sizeof(tmp));
+}
+
+static void
 out_sha1(struct ctx *x, const uint8_t sha1[SHA1_LEN])
 {
 	char	hex[SHA1_HEX_LEN + 2];
@@ -536,32 +546,65 @@ out_ip_port(struct ctx *x, uint32_t ip, uint16_t port)
 	out_u64(x, ':', port);
 }
 
+/*
+ * Build group g's list; *until becomes the last second at which every
+ * seeder counted is still active (the reply holds until then unless the
+ * group's generation changes).
+ */
+static void
+list_files_build(struct ctx *x, uint32_t g, uint64_t *until)
+{
+	struct tracker	*t = x->t;
+	struct file_rec	*f;
+	struct buf	 lines, *out = x->out;
+	uint32_t	 i, n, count = 0;
+
+	buf_init(&lines, out->max);
+	x->out = &lines;
+	for (i = GROUP(t, g)->files.head; i != NIL; i = f->glink.next) {
+		f = FILEREC(t, i);
+		if ((n = state_file_active_until(t, i, x->now, until)) == 0)
+			continue;
+		count++;
+		out_str(x, "\n", 1);
+		out_str(x, f->name, strlen(f->name));
+		out_u64(x, ' ', f->size);
+		out_hex(x, f->sha1_hex);
+		out_u64(x, ' ', n);
+	}
+	x->out = out;
+	out_str(x, "OK", 2);
+	out_u64(x, ' ', count);
+	out_str(x, buf_head(&lines), buf_avail(&lines));
+	out_str(x, "\n", 1);
+	buf_free(&lines);
+}
+
 static int
 cmd_list_files(struct ctx *x)
 {
 	struct tracker	*t = x->t;
-	struct file_rec	*f;
-	uint32_t	 g, i, n, count = 0;
+	const char	*ready;
+	size_t		 len, start;
+	uint64_t	 gen, until = UINT64_MAX;
+	uint32_t	 g;
 
 	if ((g = need_member(x, x->argv[1])) == NIL)
 		return R_DONE;
-	for (i = GROUP(t, g)->files.head; i != NIL; i = f->glink.next) {
-		f = FILEREC(t, i);
-		count += state_file_active_seeders(t, i, x->now) > 0;
+	gen = GROUP(t, g)->gen;
+	if ((ready = listcache_get(t->lcache, g, gen, x->now, &len)) != NULL) {
+		out_str(x, ready, len);
+		return R_DONE;
 	}
-	out_str(x, "OK", 2);
-	out_u64(x, ' ', count);
-	for (i = GROUP(t, g)->files.head; i != NIL; i = f->glink.next) {
-		f = FILEREC(t, i);
-		if ((n = state_file_active_seeders(t, i, x->now)) == 0)
-			continue;
-		out_str(x, "\n", 1);
-		out_str(x, f->name, strlen(f->name));
-		out_u64(x, ' ', f->size);
-		out_sha1(x, f->sha1);
-		out_u64(x, ' ', n);
-	}
-	out_str(x, "\n", 1);
+	if (t->lcache == NULL)
+		t->lcache = listcache_new();
+	start = buf_avail(x->out);
+	list_files_build(x, g, &until);
+	/* Lapsed sessions coming back must now change this generation. */
+	if (t->hdr->activity_seen < x->now)
+		t->hdr->activity_seen = x->now;
+	listcache_put(t->lcache, g, gen, until, buf_head(x->out) + start,
+	    buf_avail(x->out) - start);
 	return R_DONE;
 }
 
@@ -577,7 +620,7 @@ print_file(struct ctx *x, uint32_t fi)
 	buf_reserve(x->out, (size_t)f->npieces * (SHA1_HEX_LEN + 1) + 128);
 	out_str(x, "OK", 2);
 	out_u64(x, ' ', f->size);
-	out_sha1(x, f->sha1);
+	out_hex(x, f->sha1_hex);
 	out_u64(x, ' ', f->npieces);
 	for (i = 0; i < f->npieces; i++)
 		out_sha1(x, state_piece_hash(t, f->hash_off, i));

@@ -26,7 +26,7 @@
 #define OWNER		"bench_owner"
 #define PASSWORD	"bench-pw"
 
-enum mode { M_READ, M_WRITE, M_CPR };
+enum mode { M_READ, M_LIST, M_WRITE, M_CPR };
 
 struct opts {
 	enum mode	mode;
@@ -236,6 +236,8 @@ make_request(struct opts *o, struct conn *c, char *out, size_t n)
 
 	if (o->mode != M_WRITE) {
 		snprintf(pre, sizeof(pre), "session %s %s ", OWNER, owner_token);
+		if (o->mode == M_LIST)	/* list_files of the 20-file group only */
+			return snprintf(out, n, "%slist_files " GROUP "\n", pre);
 		switch (k % 3) {
 		case 0:
 			return snprintf(out, n, "%slist_groups\n", pre);
@@ -671,8 +673,8 @@ median_of(struct opts *o, const struct endpoint *ep, int is_tracker)
 static const char *
 mode_name(enum mode m)
 {
-	return m == M_READ ? "reads" : m == M_WRITE ? "writes" :
-	    "conn-per-request";
+	return m == M_READ ? "reads" : m == M_LIST ? "list_files" :
+	    m == M_WRITE ? "writes" : "conn-per-request";
 }
 
 static int
@@ -708,7 +710,7 @@ print_free_port(void)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tracker_load -P | [-R] [-m read|write|cpr] "
+	fprintf(stderr, "usage: tracker_load -P | [-R] [-m read|list|write|cpr] "
 	    "[-c conns] [-d depth] [-s seconds] [-n runs] [-T threads] "
 	    "IP:PORT\n");
 	exit(64);
@@ -730,7 +732,8 @@ main(int argc, char *argv[])
 		case 'R': o.responder = 1; break;
 		case 'm':
 			o.mode = strcmp(optarg, "write") == 0 ? M_WRITE :
-			    strcmp(optarg, "cpr") == 0 ? M_CPR : M_READ;
+			    strcmp(optarg, "cpr") == 0 ? M_CPR :
+			    strcmp(optarg, "list") == 0 ? M_LIST : M_READ;
 			break;
 		case 'c': o.conns = num(optarg, 1, MAX_CONNS); break;
 		case 'd': o.depth = num(optarg, 1, MAX_DEPTH); break;
