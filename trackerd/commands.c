@@ -282,6 +282,51 @@ me(struct ctx *x)
 	return USER(x->t, x->user)->name;
 }
 
+/* ---- quotas ---- */
+
+static struct user_usage *
+my_usage(struct ctx *x)
+{
+	return &USER(x->t, x->user)->use;
+}
+
+/* 1 (the refusal written) if have + more would pass quota q. */
+static int
+over_quota(struct ctx *x, enum quota q, uint64_t have, uint64_t more,
+    const char *what)
+{
+	uint64_t	limit = config_quota(&x->t->cfg, q);
+
+	if (have + more <= limit)
+		return 0;
+	reply_err(x, "quota", "%s: %llu of %llu in use, %llu more asked",
+	    what, (unsigned long long)have, (unsigned long long)limit,
+	    (unsigned long long)more);
+	return 1;
+}
+
+/* 1 (the refusal written) if the client's address made too many accounts
+ * within the window. */
+static int
+signups_exceeded(struct ctx *x)
+{
+	struct tracker_config	*cfg = &x->t->cfg;
+	char			 ip[INET_ADDRSTRLEN];
+	uint64_t		 since;
+
+	if (cfg->signups == 0)
+		return 0;
+	since = x->now >= cfg->signup_window ? x->now - cfg->signup_window + 1 :
+	    0;
+	if (state_signups_since_locked(x->t, x->c->peer_ip, since) <
+	    cfg->signups)
+		return 0;
+	inet_ntop(AF_INET, &x->c->peer_ip, ip, sizeof(ip));
+	reply_err(x, "quota", "%u accounts were created from %s within %u "
+	    "seconds; try later", cfg->signups, ip, cfg->signup_window);
+	return 1;
+}
+
 /* ---- users and sessions ---- */
 
 static int
@@ -318,6 +363,8 @@ cmd_create_user(struct ctx *x)
 		    x->argv[1]);
 	if (state_free_count(x->t, T_USER) == 0)
 		return reply_err(x, "full", "no room for more users");
+	if (signups_exceeded(x))
+		return R_DONE;
 	if ((j = job_new(x, KDF_CREATE)) == NULL)
 		return reply_err(x, "internal", "out of memory");
 	j->rec.algo = PW_ALGO_PBKDF2_SHA256;
@@ -385,6 +432,8 @@ cmd_create_group(struct ctx *x)
 		return reply_err(x, "bad_request", "invalid group name");
 	if (state_find_group_locked(x->t, g) != NIL)
 		return reply_err(x, "group_exists", "group %s exists", g);
+	if (over_quota(x, Q_GROUPS, my_usage(x)->groups, 1, "groups owned"))
+		return R_DONE;
 	if (state_free_count(x->t, T_GROUP) == 0 ||
 	    state_free_count(x->t, T_MEMBER) == 0)
 		return reply_err(x, "full", "no room for more groups");
@@ -406,6 +455,9 @@ cmd_join_group(struct ctx *x)
 	if (state_find_request_locked(x->t, g, x->user) != NIL)
 		return reply_err(x, "request_exists",
 		    "a request to join %s is pending", x->argv[1]);
+	if (over_quota(x, Q_REQUESTS, my_usage(x)->requests, 1,
+	    "join requests pending"))
+		return R_DONE;
 	if (state_free_count(x->t, T_REQUEST) == 0)
 		return reply_err(x, "full", "no room for more requests");
 	if (commitf(x, "join_req %s %s", x->argv[1], me(x)) == -1)
@@ -768,6 +820,36 @@ drop_lapsed_file(struct ctx *x, uint32_t fi)
 	return 0;
 }
 
+/*
+ * 1 (the refusal written) if the upload would take the user past a quota:
+ * a new share, unless this address already seeds fi for this user (or
+ * moves from the user's other session); dropped, the lapsed file's shares
+ * of this user are given back first.
+ */
+static int
+upload_over_quota(struct ctx *x, uint32_t fi, uint32_t dropped, uint16_t port,
+    uint64_t size)
+{
+	struct tracker		*t = x->t;
+	struct user_usage	 use = *my_usage(x);
+	uint32_t		 si;
+
+	if (dropped != NIL)
+		for (si = FILEREC(t, dropped)->seeders.head; si != NIL;
+		    si = SEEDER(t, si)->flink.next)
+			if (SEEDER(t, si)->user == x->user) {
+				use.shares--;
+				use.hashes -= FILEREC(t, dropped)->npieces;
+			}
+	if (fi != NIL &&
+	    (si = state_find_seeder_locked(t, fi, x->c->peer_ip, port)) != NIL &&
+	    SEEDER(t, si)->user == x->user)
+		return 0;
+	return over_quota(x, Q_FILES, use.shares, 1, "files shared") ||
+	    over_quota(x, Q_HASHES, use.hashes, pieces_count(size),
+	    "piece hashes of files shared");
+}
+
 static int
 cmd_upload_file(struct ctx *x)
 {
@@ -776,6 +858,7 @@ cmd_upload_file(struct ctx *x)
 	uint32_t	 g, fi, si;
 	uint16_t	 port;
 	uint64_t	 size;
+	int		 same, replaces;
 
 	if ((g = need_member(x, x->argv[1])) == NIL)
 		return R_DONE;
@@ -783,8 +866,16 @@ cmd_upload_file(struct ctx *x)
 	parse_port(x->argv[5], &port);
 	parse_u64(x->argv[3], 0, UINT64_MAX, &size);
 	fi = state_find_file_locked(t, g, x->argv[2]);
-	if (fi != NIL && !same_content(x, fi) &&
-	    state_file_active_seeders(t, fi, x->now) == 0) {
+	same = fi != NIL && same_content(x, fi);
+	replaces = fi != NIL && !same &&
+	    state_file_active_seeders(t, fi, x->now) == 0;
+	if (fi != NIL && !same && !replaces)
+		return reply_err(x, "file_conflict", "%s in %s has "
+		    "other content", x->argv[2], x->argv[1]);
+	if (upload_over_quota(x, replaces ? NIL : fi, replaces ? fi : NIL,
+	    port, size))
+		return R_DONE;
+	if (replaces) {
 		/* Dropping it frees a file and a seeder, never arena space:
 		 * refuse before changing anything. */
 		if (t->hdr->arena_cap - t->hdr->arena_used < pieces_count(size))
@@ -795,9 +886,6 @@ cmd_upload_file(struct ctx *x)
 		fi = NIL;
 	}
 	if (fi != NIL) {
-		if (!same_content(x, fi))
-			return reply_err(x, "file_conflict", "%s in %s has "
-			    "other content", x->argv[2], x->argv[1]);
 		si = state_find_seeder_locked(t, fi, x->c->peer_ip, port);
 		if (si != NIL && SEEDER(t, si)->session == x->sess)
 			return reply_ok(x, "file_uploaded");
@@ -1098,15 +1186,20 @@ static int
 finish_create(struct ctx *x, struct kdf_job *j)
 {
 	char	salt[2 * PW_SALT_LEN + 1], hash[2 * PW_HASH_LEN + 1];
+	char	ip[INET_ADDRSTRLEN];
 
 	if (state_find_user_locked(x->t, j->user) != NIL)
 		return reply_err(x, "user_exists", "user %s exists", j->user);
 	if (state_free_count(x->t, T_USER) == 0)
 		return reply_err(x, "full", "no room for more users");
+	if (signups_exceeded(x))
+		return R_DONE;
 	hex_encode(j->rec.salt, PW_SALT_LEN, salt);
 	hex_encode(j->rec.hash, PW_HASH_LEN, hash);
-	if (commitf(x, "user %s %u %u %s %s", j->user, j->rec.algo,
-	    j->rec.iterations, salt, hash) == -1)
+	inet_ntop(AF_INET, &x->c->peer_ip, ip, sizeof(ip));
+	if (commitf(x, "user %s %u %u %s %s %s %llu", j->user, j->rec.algo,
+	    j->rec.iterations, salt, hash, ip,
+	    (unsigned long long)x->now) == -1)
 		return journal_failed(x);
 	return reply_ok(x, "user_created");
 }

@@ -295,6 +295,7 @@ state_reset_locked(struct tracker *t)
 	}
 	h->arena_used = 0;
 	memset(&h->groups, 0, sizeof(h->groups));
+	h->signups_total = 0;
 }
 
 /* ---- locks ---- */
@@ -766,6 +767,66 @@ state_session_touch_locked(struct tracker *t, uint32_t si, uint64_t when)
 }
 
 /* ---- users and sessions ---- */
+
+int
+state_note_signup_locked(struct tracker *t, const char *name, uint32_t ip,
+    uint64_t when)
+{
+	struct state_hdr	*h = t->hdr;
+	struct user_rec		*u;
+	uint32_t		 i;
+
+	if ((i = state_find_user_locked(t, name)) == NIL)
+		return -1;
+	u = USER(t, i);
+	u->created_ip = ip;
+	u->created = when;
+	h->signup[h->signups_total % STATE_SIGNUPS] =
+	    (struct signup){ .ip = ip, .user = i, .when = when };
+	h->signups_total++;
+	return 0;
+}
+
+/* Every user record: for a window longer than the ring remembers. */
+static uint32_t
+signups_scan(struct tracker *t, uint32_t ip, uint64_t since)
+{
+	struct user_rec	*u;
+	uint32_t	 i, n = 0;
+
+	for (i = 1; i <= t->hdr->t[T_USER].hiwater; i++) {
+		u = USER(t, i);
+		n += u->h.used && u->created != 0 && u->created >= since &&
+		    u->created_ip == ip;
+	}
+	return n;
+}
+
+/*
+ * Newest first through the ring; creations are in journal order, which is
+ * time order, so the scan stops at the first one before since. Only when
+ * the whole ring is inside the window are the user records counted.
+ */
+uint32_t
+state_signups_since_locked(struct tracker *t, uint32_t ip, uint64_t since)
+{
+	struct state_hdr	*h = t->hdr;
+	struct signup		*s;
+	uint64_t		 i, kept;
+	uint32_t		 n = 0;
+
+	kept = h->signups_total < STATE_SIGNUPS ? h->signups_total :
+	    STATE_SIGNUPS;
+	for (i = 1; i <= kept; i++) {
+		s = &h->signup[(h->signups_total - i) % STATE_SIGNUPS];
+		if (s->when < since)
+			return n;
+		n += s->ip == ip;
+	}
+	if (h->signups_total <= STATE_SIGNUPS)
+		return n;
+	return signups_scan(t, ip, since);
+}
 
 int
 state_add_user_locked(struct tracker *t, const char *name,

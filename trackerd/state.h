@@ -19,6 +19,7 @@
 #define STATE_NBUCKETS		64
 #define TOKEN_LEN		SESSION_TOKEN_LEN
 #define NIL			0	/* index 0 is never a record */
+#define STATE_SIGNUPS		65536	/* recent account creations kept */
 
 /*
  * LOCK ORDER (the one place it is written down):
@@ -89,6 +90,15 @@ struct user_rec {
 	struct pw_record pw;
 	uint64_t	seq;		/* journal seq that created it */
 	struct user_usage use;
+	uint32_t	created_ip;	/* source address (network order) and */
+	uint64_t	created;	/* unix time of create_user; 0: unknown */
+};
+
+/* An account creation, for the limit per source address and time. */
+struct signup {
+	uint32_t	ip;		/* network order */
+	uint32_t	user;
+	uint64_t	when;
 };
 
 struct group_rec {
@@ -183,6 +193,11 @@ struct state_hdr {
 	uint64_t	durable_seq;	/* highest seq known fdatasync'ed */
 	uint64_t	rebuilds;	/* count of crash repairs, for tests */
 	char		journal_path[PATH_MAX];	/* absolute */
+
+	/* The latest account creations, oldest overwritten first (under
+	 * meta; derived from the journal's user lines, refilled on replay). */
+	uint64_t	signups_total;
+	struct signup	signup[STATE_SIGNUPS];
 };
 
 struct listcache;
@@ -297,6 +312,14 @@ int	state_add_seeder_locked(struct tracker *, const char *group,
 	    const char *name, uint32_t ip, uint16_t port, const char *token);
 int	state_del_seeder_locked(struct tracker *, const char *group,
 	    const char *name, uint32_t ip, uint16_t port);
+
+/* Record where and when user name was created (after its
+ * state_add_user_locked; the journal's user line carries them). */
+int	state_note_signup_locked(struct tracker *, const char *name,
+	    uint32_t ip, uint64_t when);
+/* Accounts created from ip at or after since. */
+uint32_t state_signups_since_locked(struct tracker *, uint32_t ip,
+	    uint64_t since);
 
 /* Live records, for compaction heuristics. */
 uint64_t state_live_count(struct tracker *);

@@ -15,6 +15,7 @@ start_tracker() {
 	echo "127.0.0.1:$port" > "$dir/$1.txt"
 	trackerd/trackerd -f -k 1000 -w 2 -s always -l "$dir/$1.log" \
 	    -o groups=1000000,requests=1000000,files=1000000,seeders=1000000 \
+	    -o signups=0,user_groups=1000000,user_requests=1000000 \
 	    "$dir/$1.txt" 1 2> "$dir/$1.err" &
 	pid=$!
 }

@@ -21,7 +21,9 @@
 #define TRK_MAX		2
 /* small capacities keep the region and startup small under ASan */
 #define TRK_CAPS	"users=4096,groups=1024,members=8192,requests=4096," \
-			"sessions=4096,files=4096,seeders=8192,hashes=65536"
+			"sessions=4096,files=4096,seeders=8192,hashes=65536," \
+			"signups=0,user_files=8192,user_hashes=65536," \
+			"user_groups=1024,user_requests=4096"
 
 struct trk {
 	char		*dir;
