@@ -31,7 +31,7 @@ struct trk {
 	char		 log[TRK_MAX][512];
 	uint16_t	 port[TRK_MAX];
 	struct h_proc	 p[TRK_MAX];
-	char		 extra[8][64];	/* extra options for the next start */
+	char		 extra[16][64];	/* extra options for the next start */
 	int		 nextra;
 };
 
