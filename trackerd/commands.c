@@ -1205,11 +1205,12 @@ finish_create(struct ctx *x, struct kdf_job *j)
 }
 
 /*
- * The session table is full: end the session idle longest, if it is past
- * its lease (its peer vanished without logout). A scan, but only when full.
+ * The session table is full, or user's share of it (NIL: anyone's): end
+ * the session idle longest, if it is past its lease (its peer vanished
+ * without logout). A scan, but only when full.
  */
 static int
-evict_session(struct ctx *x)
+evict_session(struct ctx *x, uint32_t user)
 {
 	struct tracker		*t = x->t;
 	struct session_rec	*s;
@@ -1218,14 +1219,16 @@ evict_session(struct ctx *x)
 
 	for (i = 1; i <= t->hdr->t[T_SESSION].hiwater; i++) {
 		s = SESSION(t, i);
-		if (s->h.used && s->last_touch < oldest) {
+		if (s->h.used && (user == NIL || s->user == user) &&
+		    s->last_touch < oldest) {
 			oldest = s->last_touch;
 			best = i;
 		}
 	}
 	if (best == NIL || oldest + t->cfg.lease_seconds >= x->now)
 		return -1;
-	log_info("sessions full: ending %s's session idle since %llu",
+	log_info("sessions full%s: ending %s's session idle since %llu",
+	    user == NIL ? "" : " for the user",
 	    USER(t, SESSION(t, best)->user)->name,
 	    (unsigned long long)oldest);
 	return commitf(x, "logout %s", SESSION(t, best)->token);
@@ -1242,7 +1245,13 @@ finish_login(struct ctx *x, struct kdf_job *j)
 	    PW_SALT_LEN) != 0)
 		return reply_err(x, "invalid_credentials",
 		    "wrong user name or password");
-	if (state_free_count(x->t, T_SESSION) == 0 && evict_session(x) == -1)
+	if (USER(x->t, u)->use.sessions >= config_quota(&x->t->cfg,
+	    Q_SESSIONS) && evict_session(x, u) == -1)
+		return reply_err(x, "quota", "sessions: %u open, none idle past "
+		    "its lease; log out of one first",
+		    USER(x->t, u)->use.sessions);
+	if (state_free_count(x->t, T_SESSION) == 0 &&
+	    evict_session(x, NIL) == -1)
 		return reply_err(x, "full", "no room for more sessions");
 	do
 		new_token(token);

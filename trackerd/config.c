@@ -24,6 +24,7 @@ config_defaults(struct tracker_config *cfg)
 	cfg->max_hashes = 16ull << 20;
 	cfg->max_file_size = MAX_FILE_SIZE_DEFAULT;
 	cfg->quota_files = cfg->quota_groups = cfg->quota_requests = 0;
+	cfg->quota_sessions = 0;
 	cfg->quota_hashes = 0;
 	cfg->signups = 10;
 	cfg->signup_window = 3600;
@@ -42,8 +43,8 @@ at_least_one(uint64_t v)
 
 /*
  * Unless set, a user may hold 1/16 of the files or seeders (whichever
- * table is smaller) and of the piece-hash space, 1/64 of the groups and
- * of the join requests: no one user fills a table.
+ * table is smaller) and of the piece-hash space, 1/64 of the groups, of
+ * the join requests and of the sessions: no one user fills a table.
  */
 uint64_t
 config_quota(const struct tracker_config *cfg, enum quota q)
@@ -65,6 +66,9 @@ config_quota(const struct tracker_config *cfg, enum quota q)
 	case Q_REQUESTS:
 		return cfg->quota_requests ? cfg->quota_requests :
 		    at_least_one(cfg->max_requests / 64);
+	case Q_SESSIONS:
+		return cfg->quota_sessions ? cfg->quota_sessions :
+		    at_least_one(cfg->max_sessions / 64);
 	}
 	return 1;
 }

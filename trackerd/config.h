@@ -40,14 +40,15 @@ struct tracker_config {
 
 	/*
 	 * Per-user quotas (-o user_files=,user_hashes=,user_groups=,
-	 * user_requests=), 0 for the default, a share of the table (see
-	 * config_quota); and account creations per source address within a
+	 * user_requests=,user_sessions=), 0 for the default, a share of the
+	 * table (see config_quota); and account creations per source address within a
 	 * window (-o signups=N,signup_window=SECONDS; signups=0: no limit).
 	 */
 	uint32_t	 quota_files;		/* shares a user holds */
 	uint64_t	 quota_hashes;		/* piece hashes of those */
 	uint32_t	 quota_groups;		/* groups a user owns */
 	uint32_t	 quota_requests;	/* join requests pending */
+	uint32_t	 quota_sessions;	/* sessions open */
 	uint32_t	 signups;		/* default 10 */
 	uint32_t	 signup_window;		/* default 3600 */
 
@@ -61,7 +62,7 @@ struct tracker_config {
 	char		 shm_name[64];		/* "/p2pshare-trackerd-<port>" */
 };
 
-enum quota { Q_FILES, Q_HASHES, Q_GROUPS, Q_REQUESTS };
+enum quota { Q_FILES, Q_HASHES, Q_GROUPS, Q_REQUESTS, Q_SESSIONS };
 
 /* Fill defaults (everything but the paths and tracker number). */
 void	config_defaults(struct tracker_config *);

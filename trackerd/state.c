@@ -860,6 +860,7 @@ state_add_session_locked(struct tracker *t, const char *user,
 	s = SESSION(t, i);
 	strlcpy(s->token, token, sizeof(s->token));
 	s->user = u;
+	USER(t, u)->use.sessions++;
 	s->last_touch = s->journaled_touch = when;
 	hash_insert(t, T_SESSION, hash_str(t, token), i);
 	return 0;
@@ -927,6 +928,7 @@ state_del_session_locked(struct tracker *t, const char *token)
 	s = SESSION(t, i);
 	while (s->seeders.head != NIL)
 		seeder_delete(t, s->seeders.head);
+	USER(t, s->user)->use.sessions--;
 	hash_remove(t, T_SESSION, hash_str(t, token), i);
 	rec_free(t, T_SESSION, i);
 	return 0;

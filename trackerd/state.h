@@ -80,6 +80,7 @@ struct user_usage {
 	uint32_t	shares;		/* seeder records */
 	uint32_t	groups;		/* groups owned */
 	uint32_t	requests;	/* pending join requests */
+	uint32_t	sessions;	/* sessions open */
 	uint64_t	hashes;		/* piece hashes of the files shared,
 					 * once per share */
 };

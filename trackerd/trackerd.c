@@ -129,6 +129,8 @@ parse_quota(int k, const char *val)
 	case 14: cfg.signups = num_arg("signups", val, 0, UINT32_MAX); break;
 	case 15: cfg.signup_window = num_arg("signup_window", val, 1,
 		    366u * 86400); break;
+	case 16: cfg.quota_sessions = num_arg("user_sessions", val, 0,
+		    UINT32_MAX); break;
 	}
 }
 
@@ -140,7 +142,8 @@ parse_capacities(char *opts)
 	static char	*const keys[] = { "users", "groups", "members",
 	    "requests", "sessions", "files", "seeders", "hashes", "maxsize",
 	    "compact", "user_files", "user_hashes", "user_groups",
-	    "user_requests", "signups", "signup_window", NULL };
+	    "user_requests", "signups", "signup_window", "user_sessions",
+	    NULL };
 	char		*val, *orig;
 	int		 k;
 

@@ -23,7 +23,7 @@
 #define TRK_CAPS	"users=4096,groups=1024,members=8192,requests=4096," \
 			"sessions=4096,files=4096,seeders=8192,hashes=65536," \
 			"signups=0,user_files=8192,user_hashes=65536," \
-			"user_groups=1024,user_requests=4096"
+			"user_groups=1024,user_requests=4096,user_sessions=4096"
 
 struct trk {
 	char		*dir;
@@ -459,6 +459,18 @@ worker_of(int fd, pid_t master)
 		closedir(d);
 	}
 	return -1;
+}
+
+/* worker_of, waiting up to ms for a loaded tracker to accept fd. */
+static inline pid_t
+worker_of_wait(int fd, pid_t master, int ms)
+{
+	pid_t	pid;
+	long	end = trk_now_ms() + ms;
+
+	while ((pid = worker_of(fd, master)) <= 0 && trk_now_ms() < end)
+		trk_sleep_ms(20);
+	return pid;
 }
 
 /* 1 if pid runs (a zombie nobody reaped yet does not count). */

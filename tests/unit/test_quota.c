@@ -111,6 +111,7 @@ Test(quota, defaults_are_shares_of_the_tables)
 	cr_assert_eq(config_quota(&c, Q_HASHES), (16ull << 20) / 16);
 	cr_assert_eq(config_quota(&c, Q_GROUPS), 131072 / 64);
 	cr_assert_eq(config_quota(&c, Q_REQUESTS), 262144 / 64);
+	cr_assert_eq(config_quota(&c, Q_SESSIONS), 131072 / 64);
 	cr_assert_eq(c.signups, 10);
 	cr_assert_eq(c.signup_window, 3600);
 	c.max_hashes = 400000;
@@ -312,4 +313,35 @@ Test(quota, accounts_window_passes)
 	fx_expect(T, &c1, "create_user u2 pw", "ERR quota ");
 	nanosleep(&ts, NULL);
 	fx_expect(T, &c1, "create_user u2 pw", "OK user_created");
+}
+
+Test(quota, sessions_open)
+{
+	struct client	c1, c2, c3;
+	char		old[TOKEN_LEN + 1], line[128];
+
+	fx_cfg.quota_sessions = 2;
+	start();
+	fx_client(&c1, "127.0.0.1");
+	fx_client(&c2, "127.0.0.2");
+	fx_client(&c3, "127.0.0.3");
+	fx_login(T, &c1, "alice", 1);
+	fx_login(T, &c2, "alice", 0);
+	fx_expect(T, &c3, "login alice pw-alice",
+	    "ERR quota sessions: 2 open, none idle past its lease");
+	fx_login(T, &B, "bob", 1);			/* others go on */
+	/* c1's peer vanished: past its lease, its session makes room */
+	strcpy(old, c1.token);
+	state_lock_meta(T);
+	SESSION(T, state_find_session_locked(T, old))->last_touch -=
+	    fx_cfg.lease_seconds + 5;
+	state_unlock_meta(T);
+	fx_login(T, &c3, "alice", 0);
+	cr_assert_eq(usage_of("alice").sessions, 2);
+	snprintf(line, sizeof(line), "session alice %s list_groups", old);
+	fx_expect(T, &A, line, "ERR invalid_session ");
+	fx_expect(T, &c2, "logout", "OK logout_success");
+	cr_assert_eq(usage_of("alice").sessions, 1);
+	restart();
+	cr_assert_eq(usage_of("alice").sessions, 1);
 }

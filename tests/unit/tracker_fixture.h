@@ -42,6 +42,7 @@ fx_config(struct tracker_config *cfg, int tracker_no)
 	cfg->quota_hashes = cfg->max_hashes;
 	cfg->quota_groups = cfg->max_groups;
 	cfg->quota_requests = cfg->max_requests;
+	cfg->quota_sessions = cfg->max_sessions;
 	snprintf(cfg->shm_name, sizeof(cfg->shm_name), "/p2p-unit-%d-%d",
 	    (int)getpid(), fx_shm_n++);
 }
