@@ -225,7 +225,9 @@ auth_locked(struct ctx *x)
 	state_session_touch_locked(t, si, x->now);
 	x->sess = si;
 	x->user = s->user;
-	if (x->pfx_token != NULL) {
+	/* A client resuming with every request rebinds to the same session:
+	 * copy only on a change (this runs on every read). */
+	if (x->pfx_token != NULL && strcmp(x->c->token, token) != 0) {
 		strlcpy(x->c->user, user, sizeof(x->c->user));
 		strlcpy(x->c->token, token, sizeof(x->c->token));
 	}
@@ -1029,7 +1031,8 @@ find_command(const char *name)
 	size_t	i;
 
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(commands[i].name, name) == 0)
+		if (commands[i].name[0] == name[0] &&
+		    strcmp(commands[i].name, name) == 0)
 			return &commands[i];
 	if (hooks_enabled())
 		for (i = 0; i < sizeof(hook_commands) / sizeof(hook_commands[0]);
