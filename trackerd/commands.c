@@ -629,7 +629,8 @@ list_files_build(struct ctx *x, uint32_t g, uint64_t *until)
 	x->out = out;
 	out_str(x, "OK", 2);
 	out_u64(x, ' ', count);
-	out_str(x, buf_head(&lines), buf_avail(&lines));
+	if (count > 0)
+		out_str(x, buf_head(&lines), buf_avail(&lines));
 	out_str(x, "\n", 1);
 	buf_free(&lines);
 }
