@@ -856,7 +856,21 @@ on_signal_fd(struct worker *w)
 	}
 }
 
-/* Close connections idle for longer than the timeout (once a second). */
+/* A connection quiet for this long with nothing buffered gives its
+ * buffers back: 10,000 idle clients would otherwise pin 16 KiB each. */
+#define QUIET_MS	2000
+
+static void
+conn_release_buffers(struct conn *c)
+{
+	if (c->in.cap > 0 && buf_avail(&c->in) == 0)
+		buf_free(&c->in);
+	if (c->out.cap > 0 && buf_avail(&c->out) == 0)
+		buf_free(&c->out);
+}
+
+/* Close connections idle for longer than the timeout, and free the
+ * buffers of quiet ones (once a second). */
 static void
 scan_idle(struct worker *w)
 {
@@ -867,10 +881,14 @@ scan_idle(struct worker *w)
 	w->last_scan = w->now;
 	for (c = w->all.next; c != &w->all; c = next) {
 		next = c->next;
-		if (c->job == NULL && (w->now - c->last_active >
-		    (uint64_t)w->idle_ms || w->stopping))
+		if (c->job != NULL)
+			continue;
+		if (w->now - c->last_active > (uint64_t)w->idle_ms ||
+		    w->stopping) {
 			if (w->stopping ? buf_avail(&c->out) == 0 : 1)
 				conn_close(w, c);
+		} else if (w->now - c->last_active > QUIET_MS)
+			conn_release_buffers(c);
 	}
 }
 
