@@ -124,6 +124,15 @@ struct seeder_rec {
 	struct link	slink;		/* session's seeders */
 };
 
+/* A tracker's public key: [0] its newest, [1] the one before (tickets it
+ * signed before a restart stay good until they expire). */
+#define KEYS_PER_TRACKER	2
+struct tracker_pubkey {
+	uint32_t	used;
+	uint8_t		keyid[8];
+	uint8_t		pub[32];
+};
+
 struct state_hdr {
 	uint64_t	magic;
 	uint32_t	version;
@@ -159,6 +168,8 @@ struct state_hdr {
 	uint64_t	durable_seq;	/* highest seq known fdatasync'ed */
 	uint64_t	rebuilds;	/* count of crash repairs, for tests */
 	char		journal_path[PATH_MAX];	/* absolute */
+	/* Trackers' ticket-signing public keys (keys.c), under meta. */
+	struct tracker_pubkey keys[MAX_TRACKERS][KEYS_PER_TRACKER];
 };
 
 /* One process's handle on the region and on the journal. */

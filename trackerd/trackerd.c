@@ -24,6 +24,7 @@
 #include "ipc/net.h"
 #include "ipc/proto.h"
 #include "trackerd/commands.h"
+#include "trackerd/keys.h"
 #include "trackerd/config.h"
 #include "trackerd/worker.h"
 
@@ -357,8 +358,10 @@ open_state(void)
 	char	err[512] = "";
 
 	tracker = tracker_create(&cfg, err, sizeof(err));
-	if (tracker != NULL)
+	if (tracker != NULL && keys_init(tracker) == 0)
 		return;
+	if (tracker != NULL)
+		snprintf(err, sizeof(err), "ticket key: %s", tracker->err);
 	fprintf(stderr, "trackerd: %s\n", err[0] ? err : "cannot create state");
 	if (pfh != NULL)
 		pidfile_remove(pfh);
