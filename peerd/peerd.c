@@ -31,8 +31,8 @@ static int		 lockfd = -1;
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: peerd [-f] [-v] [-S socket] [-d state_dir] "
-	    "[-p pidfile] IP:PORT tracker_info.txt\n");
+	fprintf(stderr, "usage: peerd [-f] [-g] [-v] [-S socket] "
+	    "[-d state_dir] [-p pidfile] IP:PORT tracker_info.txt\n");
 	exit(EX_USAGE);
 }
 
@@ -77,10 +77,13 @@ parse_args(int argc, char *argv[])
 	char	err[512];
 	int	ch;
 
-	while ((ch = getopt(argc, argv, "fvS:d:p:h")) != -1) {
+	while ((ch = getopt(argc, argv, "fgvS:d:p:h")) != -1) {
 		switch (ch) {
 		case 'f':
 			conf.foreground = 1;
+			break;
+		case 'g':
+			conf.serve_get_piece = 1;
 			break;
 		case 'v':
 			conf.verbose++;
@@ -244,6 +247,7 @@ session_started(void)
 {
 	announce_session_started();
 	download_announce();
+	keyring_refresh();
 }
 
 static void
