@@ -419,7 +419,8 @@ hello(struct sconn *c, const struct wire_msg *m)
 	v = keyring_check(m->payload + SHA1_LEN, m->len - SHA1_LEN, c->sha1,
 	    &t);
 	if (v != TICKET_OK) {
-		log_info("serve: %s: %s", inet_ntoa(c->ip),
+		/* debug only: a flood of forged tickets must not flood logs */
+		log_debug("serve: %s: %s", inet_ntoa(c->ip),
 		    ticket_verdict_text(v));
 		return send_error(c, ticket_verdict_text(v));
 	}
