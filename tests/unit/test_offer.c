@@ -117,6 +117,12 @@ Test(offer, complete_share_and_change)
 
 	cr_assert_eq(offer_find(s.sha1, NULL, &v), 0);
 	cr_assert_null(v.have, "complete");
+	cr_assert_eq(offer_find(s.sha1, "g", &v), 0);
+	cr_assert_null(v.have, "the share, in its group");
+	cr_assert_eq(offer_find(s.sha1, "team", &v), 0);
+	cr_assert_eq(v.fd, 99, "the partial download, in its group");
+	cr_assert_eq(offer_find(s.sha1, "other", &v), -1, "no other group");
+	cr_assert_eq(offer_find(s.sha1, NULL, &v), 0);
 	cr_assert_neq(v.fd, 99, "the share comes first");
 	cr_assert(offer_has(&v, 0));
 	cr_assert_eq(offer_find_name("data", &v), 0);
