@@ -13,6 +13,7 @@
 #include "ipc/net.h"
 #include "ipc/proto.h"
 #include "ipc/ticket.h"
+#include "ipc/tls.h"
 #include "peerd/tproto.h"
 
 struct peerd_config {
@@ -27,6 +28,10 @@ struct peerd_config {
 	/* -g: answer the seed client's GET_PIECE, which proves nothing:
 	 * anyone who knows a shared file's name can fetch it */
 	int		 serve_get_piece;
+	/* TLS to trackers marked so: -C CA file, else -P pinned key */
+	const char	*tls_ca;
+	int		 tls_pinned;
+	uint8_t		 tls_pin[TLS_PIN_LEN];
 };
 extern struct peerd_config conf;
 
