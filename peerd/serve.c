@@ -96,20 +96,51 @@ say_busy(struct sconn *c)
 		    MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
+#define SERVE_MAX_VIEWS	(ADMIT_MAX_CONNS + ADMIT_PROBATION + 1)
+
+/* What admission sees of every connection; their count. */
+static size_t
+views(struct admit_view *v, struct sconn **by)
+{
+	struct sconn	*c;
+	size_t		 n = 0;
+
+	for (c = conns; c != NULL && n < SERVE_MAX_VIEWS; c = c->next) {
+		view_of(c, &v[n]);
+		by[n++] = c;
+	}
+	return n;
+}
+
+/* c showed a valid ticket: its probation ends, and someone less useful
+ * goes if the limits are exceeded. */
+static void
+admitted(struct sconn *c)
+{
+	struct admit_view	 v[SERVE_MAX_VIEWS];
+	struct sconn		*by[SERVE_MAX_VIEWS];
+	size_t			 n = views(v, by), self;
+	int			 k;
+
+	for (self = 0; self < n && by[self] != c; self++)
+		;
+	if (self == n || (k = admit_ready_victim(v, n, self,
+	    ev_now_ms())) < 0)
+		return;
+	say_busy(by[k]);
+	conn_close(by[k], "evicted for a member");
+}
+
 /* Make room for a connection from ip: 0 if there is (now), -1 if not. */
 static int
 make_room(struct in_addr ip)
 {
-	struct admit_view	 v[ADMIT_MAX_CONNS + 1];
-	struct sconn		*c, *by[ADMIT_MAX_CONNS + 1];
-	size_t			 n = 0;
+	struct admit_view	 v[SERVE_MAX_VIEWS];
+	struct sconn		*by[SERVE_MAX_VIEWS];
+	size_t			 n = views(v, by);
 	int			 k;
 
-	for (c = conns; c != NULL && n < ADMIT_MAX_CONNS + 1; c = c->next) {
-		view_of(c, &v[n]);
-		by[n++] = c;
-	}
-	if ((k = admit_victim(v, n, ip.s_addr)) == -1)
+	if ((k = admit_victim(v, n, ip.s_addr, ev_now_ms())) == -1)
 		return 0;
 	if (k < 0)
 		return -1;
@@ -426,6 +457,7 @@ hello(struct sconn *c, const struct wire_msg *m)
 	}
 	strlcpy(c->group, t.group, sizeof(c->group));
 	log_debug("serve: %s: %s of %s", inet_ntoa(c->ip), t.user, t.group);
+	admitted(c);
 	return offer(c);
 }
 
