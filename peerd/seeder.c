@@ -231,6 +231,8 @@ got_message(struct session *p, const struct wire_msg *m)
 	case WIRE_ERROR:
 		log_info("download %s: %s: %s", d->info.name, p->k->ep.text,
 		    text_clean_copy(m->payload, m->len, text, sizeof(text)));
+		if (strncmp(text, "ticket", 6) == 0)
+			dlticket_refused(d);
 		return -1;
 	case WIRE_HAVE:
 		if (m->a >= d->meta.npieces)
@@ -516,10 +518,25 @@ gp_start(struct session *p)
 	return 0;
 }
 
+/* Our magic, then HELLO: the file's SHA-1 and our ticket for it. */
+static void
+send_hello(struct session *p)
+{
+	struct dl	*d = p->dl;
+	uint8_t		*o = p->out;
+
+	memcpy(o, WIRE_MAGIC, WIRE_MAGIC_LEN);
+	wire_hdr(o + WIRE_MAGIC_LEN, WIRE_HELLO, 0,
+	    (uint32_t)(SHA1_LEN + d->tk.len));
+	o += WIRE_MAGIC_LEN + WIRE_HDR_LEN;
+	memcpy(o, d->meta.sha1, SHA1_LEN);
+	memcpy(o + SHA1_LEN, d->tk.bin, d->tk.len);
+	p->outlen = WIRE_MAGIC_LEN + WIRE_HDR_LEN + SHA1_LEN + d->tk.len;
+}
+
 static void
 peer_connected(struct session *p)
 {
-	struct dl	*d = p->dl;
 	int		 err = 0, sz = 4 << 20;
 	socklen_t	 len = sizeof(err);
 
@@ -537,11 +554,7 @@ peer_connected(struct session *p)
 			return;
 		}
 	} else {
-		memcpy(p->out, WIRE_MAGIC, WIRE_MAGIC_LEN);
-		wire_hdr(p->out + WIRE_MAGIC_LEN, WIRE_HELLO, 0, SHA1_LEN);
-		memcpy(p->out + WIRE_MAGIC_LEN + WIRE_HDR_LEN, d->meta.sha1,
-		    SHA1_LEN);
-		p->outlen = WIRE_MAGIC_LEN + WIRE_HDR_LEN + SHA1_LEN;
+		send_hello(p);
 		p->st = P_MAGIC;
 	}
 	if (peer_flush(p) == -1)
