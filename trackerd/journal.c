@@ -446,7 +446,9 @@ set_position(struct tracker *t, int fd, const struct scan *sc, int fresh)
 	}
 }
 
-int
+/* The region's rebuild callback: the whole state again from the journal
+ * file; meta and every bucket held. */
+static int
 journal_rebuild_locked(struct tracker *t)
 {
 	struct scan	sc;
@@ -516,6 +518,7 @@ tracker_new(const struct tracker_config *cfg)
 		return NULL;
 	t->cfg = *cfg;
 	t->jfd = t->sync_fd = t->watch_fd = -1;
+	t->rebuild = journal_rebuild_locked;
 	pthread_mutex_init(&t->sync_mu, NULL);
 	if (t->cfg.shm_name[0] == '\0')
 		snprintf(t->cfg.shm_name, sizeof(t->cfg.shm_name),

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "trackerd/config.h"
 #include "trackerd/state.h"
 
 /*
@@ -57,5 +58,41 @@ int	journal_catch_up(struct tracker *);
 /* Rewrite the journal as the live state (temporary file, fsync, rename,
  * fsync of the directory). 0 or -1. */
 int	journal_compact(struct tracker *);
+
+/*
+ * Lifetime of the shared state (state.c + journal.c):
+ * tracker_create: master, before forking: remove a stale shm object,
+ *   create and size the region, replay the journal into it. -1 with a
+ *   one-line message in err on failure (e.g. corruption mid-journal).
+ * tracker_attach: each worker after fork (own journal fd, own flock
+ *   description); the master keeps the handle from tracker_create.
+ * tracker_destroy: master at shutdown: unmap and shm_unlink.
+ */
+struct tracker *tracker_create(const struct tracker_config *, char *err,
+		    size_t errlen);
+struct tracker *tracker_attach(const struct tracker_config *, char *err,
+		    size_t errlen);
+void		tracker_detach(struct tracker *);
+void		tracker_destroy(struct tracker *);
+
+/*
+ * Journal duties the processes run:
+ * journal_watch_fd: an inotify fd (non-blocking) that becomes readable
+ *   when the journal changes; the master polls it (and calls
+ *   journal_poll at least every 50 ms as a fallback).
+ * journal_poll: apply lines the other tracker appended, notice a
+ *   compacted (replaced) journal, compact when worthwhile. Master only.
+ * journal_sync: fdatasync the journal and return the highest sequence
+ *   number now durable (a worker's sync thread calls it: group commit).
+ * journal_durable_seq: the highest sequence number known durable.
+ */
+int		journal_watch_fd(struct tracker *);
+void		journal_poll(struct tracker *);
+uint64_t	journal_sync(struct tracker *);
+uint64_t	journal_durable_seq(struct tracker *);
+
+/* The master calls this if a worker died: repair any lock it held
+ * (also done lazily on EOWNERDEAD by whoever takes the lock next). */
+void		tracker_worker_died(struct tracker *, int pid);
 
 #endif

@@ -36,8 +36,9 @@
  * Crash repair: a worker that dies holding meta (EOWNERDEAD) may have left
  * a change half applied; every change is applied only after its journal
  * line is written, so the next owner rebuilds the whole region from the
- * journal (state_rebuild_locked) and nothing acknowledged is lost. A dead
- * bucket holder sets hdr->dirty, which forces the same rebuild.
+ * journal (the tracker's rebuild callback) and nothing acknowledged is
+ * lost. A dead bucket holder sets hdr->dirty, which forces the same
+ * rebuild.
  */
 
 enum table_id {
@@ -178,6 +179,10 @@ struct tracker {
 	uint64_t	 last_sync;	/* everysec: time of the last sync */
 	uint64_t	 watched_ino;	/* journal inode watch_fd watches */
 	char		 err[256];	/* last internal error, for replies */
+	/* Set by the region's owner (the journal code): rebuild the region
+	 * from the history, called with meta and every bucket held; 0 or
+	 * -1. Without it a dirty region cannot be repaired. */
+	int		(*rebuild)(struct tracker *);
 };
 
 /* Region lifetime (state.c). */
@@ -197,9 +202,6 @@ void	state_lock_bucket(struct tracker *, uint32_t b);
 void	state_unlock_bucket(struct tracker *, uint32_t b);
 void	state_lock_all_buckets(struct tracker *);
 void	state_unlock_all_buckets(struct tracker *);
-/* Hook for the journal code: rebuild the region from the journal file,
- * called with meta and every bucket held. */
-int	journal_rebuild_locked(struct tracker *);
 
 /* Record access. */
 void	*state_rec(struct tracker *, enum table_id, uint32_t idx);

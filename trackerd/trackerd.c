@@ -24,6 +24,7 @@
 #include "ipc/net.h"
 #include "ipc/proto.h"
 #include "trackerd/commands.h"
+#include "trackerd/journal.h"
 #include "trackerd/config.h"
 #include "trackerd/worker.h"
 

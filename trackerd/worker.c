@@ -22,6 +22,7 @@
 #include "ipc/pieces.h"
 #include "ipc/proto.h"
 #include "trackerd/commands.h"
+#include "trackerd/journal.h"
 #include "trackerd/worker.h"
 
 #define READ_CHUNK	16384
