@@ -9,12 +9,6 @@
 
 #include "ipc/pieces.h"
 
-void
-sha1_buf(const void *p, size_t n, uint8_t out[SHA1_LEN])
-{
-	SHA1(p, n, out);
-}
-
 int
 hash_fd(int fd, uint64_t size, uint8_t file_sha1[SHA1_LEN],
     uint8_t (*piece_sha1)[SHA1_LEN])

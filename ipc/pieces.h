@@ -24,8 +24,6 @@ piece_len(uint64_t size, uint64_t index)
 	return (uint32_t)(size - start < PIECE_SIZE ? size - start : PIECE_SIZE);
 }
 
-void	sha1_buf(const void *, size_t, uint8_t out[SHA1_LEN]);
-
 /*
  * Hash an open file of the given size: fills file_sha1 and, if
  * piece_sha1 is not NULL, pieces_count(size) piece hashes. Returns 0, or
