@@ -952,44 +952,22 @@ journal_poll(struct tracker *t)
 		watch_add(t);
 }
 
-/* ---- compaction ---- */
+/* ---- dumping the live state (compaction, etcd snapshots) ---- */
 
 struct cwriter {
 	struct tracker	*t;
-	int		 fd;
-	uint64_t	 seq;
-	uint64_t	 lines;
-	struct buf	 out;
 	struct buf	 body;
+	int		 (*emit)(void *, const char *, size_t);
+	void		*arg;
 	int		 failed;
 };
 
 static void
-cw_flush(struct cwriter *w)
-{
-	if (w->failed || w->out.len == 0)
-		return;
-	if (write_all(w->fd, w->out.data, w->out.len) == -1)
-		w->failed = 1;
-	w->out.len = w->out.off = 0;
-}
-
-static void
 cw_line(struct cwriter *w)
 {
-	size_t	n, need = w->body.len + 64;
-
-	if (w->failed || buf_reserve(&w->out, need) == -1) {
+	if (!w->failed && w->emit(w->arg, w->body.data, w->body.len) == -1)
 		w->failed = 1;
-		return;
-	}
-	n = journal_format_line(w->out.data + w->out.len, need, w->seq,
-	    w->t->cfg.tracker_no, w->body.data, w->body.len);
-	w->out.len += n;
-	w->lines++;
 	w->body.len = w->body.off = 0;
-	if (w->out.len > READ_CHUNK)
-		cw_flush(w);
 }
 
 static void
@@ -1077,32 +1055,75 @@ cw_groups(struct cwriter *w)
 	}
 }
 
+int
+journal_dump_locked(struct tracker *t,
+    int (*emit)(void *, const char *, size_t), void *arg)
+{
+	struct cwriter	w = { .t = t, .emit = emit, .arg = arg };
+
+	buf_init(&w.body, JOURNAL_MAX_LINE);
+	cw_users_sessions(&w);
+	cw_groups(&w);
+	buf_free(&w.body);
+	return w.failed ? -1 : 0;
+}
+
+/* The compacted file: every body as a journal line, in large writes. */
+struct cfile {
+	struct tracker	*t;
+	int		 fd;
+	struct buf	 out;
+};
+
+static int
+cf_flush(struct cfile *f)
+{
+	int	rc = 0;
+
+	if (f->out.len > 0)
+		rc = write_all(f->fd, f->out.data, f->out.len);
+	f->out.len = f->out.off = 0;
+	return rc;
+}
+
+static int
+cf_line(void *arg, const char *body, size_t len)
+{
+	struct cfile	*f = arg;
+	size_t		 need = len + 64;
+
+	if (buf_reserve(&f->out, need) == -1)
+		return -1;
+	f->out.len += journal_format_line(f->out.data + f->out.len, need,
+	    f->t->hdr->last_seq, f->t->cfg.tracker_no, body, len);
+	return f->out.len > READ_CHUNK ? cf_flush(f) : 0;
+}
+
 static int
 write_compacted(struct tracker *t, const char *tmp)
 {
-	struct cwriter	w = { .t = t, .seq = t->hdr->last_seq };
+	struct cfile	f = { .t = t };
+	int		rc;
 
-	if ((w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	if ((f.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0600)) == -1) {
 		snprintf(t->err, sizeof(t->err), "open %.100s: %s", tmp,
 		    strerror(errno));
 		return -1;
 	}
-	buf_init(&w.out, JOURNAL_MAX_LINE * 2);
-	buf_init(&w.body, JOURNAL_MAX_LINE);
-	cw_users_sessions(&w);
-	cw_groups(&w);
-	cw_flush(&w);
-	buf_free(&w.out);
-	buf_free(&w.body);
-	if (w.failed || fsync(w.fd) == -1) {
+	buf_init(&f.out, JOURNAL_MAX_LINE * 2);
+	rc = journal_dump_locked(t, cf_line, &f);
+	if (rc == 0)
+		rc = cf_flush(&f);
+	buf_free(&f.out);
+	if (rc == -1 || fsync(f.fd) == -1) {
 		snprintf(t->err, sizeof(t->err), "write %.100s: %s", tmp,
 		    strerror(errno));
-		close(w.fd);
+		close(f.fd);
 		unlink(tmp);
 		return -1;
 	}
-	close(w.fd);
+	close(f.fd);
 	return 0;
 }
 

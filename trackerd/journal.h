@@ -55,6 +55,11 @@ uint64_t journal_commit(struct tracker *, const char *body, size_t len);
 void	journal_end(struct tracker *);
 /* Apply the other tracker's pending lines now (flock LOCK_SH + meta). */
 int	journal_catch_up(struct tracker *);
+/* Every live record as change bodies (users, sessions, then each group
+ * with its members, requests and files), each passed to emit; meta held.
+ * 0, or -1 if emit failed. Compaction and etcd snapshots write these. */
+int	journal_dump_locked(struct tracker *,
+	    int (*emit)(void *, const char *body, size_t len), void *arg);
 /* Rewrite the journal as the live state (temporary file, fsync, rename,
  * fsync of the directory). 0 or -1. */
 int	journal_compact(struct tracker *);
