@@ -875,6 +875,8 @@ run_locked(struct ctx *x, const struct command *cmd, int write)
 	int	rc;
 
 	x->write = write;
+	if (!write && journal_read_barrier(x->t) == -1)
+		log_warnx("%s: catch up: %s", cmd->name, x->t->err);
 	if (write ? journal_begin(x->t) : state_lock_meta(x->t)) {
 		log_warnx("%s: %s", cmd->name, write ? x->t->err : "lock");
 		return reply_err(x, "internal", "the tracker state is "

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -404,6 +405,55 @@ scan_apply(struct tracker *t, int fd, uint64_t from, uint64_t line_base,
 
 /* ---- the tracker handle ---- */
 
+/*
+ * "<journal>.seq": one page every tracker on the journal maps. A writer
+ * raises the highest seq written right after its write(), before the
+ * reply leaves; a reader compares it with what its region applied, one
+ * memory load instead of a stat of the journal per request.
+ */
+#define JEND_MAGIC	0x70327073656e64ull	/* "p2psend" */
+
+struct jend_page {
+	uint64_t	magic;
+	uint64_t	seq;
+};
+
+static void
+map_jend(struct tracker *t)
+{
+	char			 path[PATH_MAX];
+	struct jend_page	*p;
+	struct stat		 st;
+	int			 fd;
+
+	if (snprintf(path, sizeof(path), "%s.seq", t->hdr->journal_path) >=
+	    (int)sizeof(path))
+		return;
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		log_warn("open %s", path);
+		return;
+	}
+	if (fstat(fd, &st) == 0 && st.st_size < 4096 &&
+	    ftruncate(fd, 4096) == -1)
+		log_warn("ftruncate %s", path);
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		log_warn("mmap %s", path);
+		return;
+	}
+	p->magic = JEND_MAGIC;
+	t->jend = &p->seq;
+}
+
+static void
+unmap_jend(struct tracker *t)
+{
+	if (t->jend != NULL)
+		munmap((char *)t->jend - offsetof(struct jend_page, seq), 4096);
+	t->jend = NULL;
+}
+
 static int
 open_journal(const char *path)
 {
@@ -569,6 +619,7 @@ tracker_create(const struct tracker_config *cfg, char *err, size_t errlen)
 	}
 	if (replay(t, err, errlen) == -1)
 		goto fail;
+	map_jend(t);
 	flock(t->jfd, LOCK_UN);
 	return t;
 fail:
@@ -595,6 +646,7 @@ tracker_attach(const struct tracker_config *cfg, char *err, size_t errlen)
 		tracker_detach(t);
 		return NULL;
 	}
+	map_jend(t);
 	return t;
 }
 
@@ -604,6 +656,7 @@ tracker_detach(struct tracker *t)
 	if (t == NULL)
 		return;
 	close_journal(t);
+	unmap_jend(t);
 	if (t->sync_fd != -1)
 		close(t->sync_fd);
 	if (t->watch_fd != -1)
@@ -759,6 +812,15 @@ journal_end(struct tracker *t)
 }
 
 int
+journal_read_barrier(struct tracker *t)
+{
+	if (t->jend == NULL || __atomic_load_n(t->jend, __ATOMIC_ACQUIRE) <=
+	    __atomic_load_n(&t->hdr->last_seq, __ATOMIC_ACQUIRE))
+		return 0;
+	return journal_catch_up(t);
+}
+
+int
 journal_catch_up(struct tracker *t)
 {
 	if (begin(t, LOCK_SH) == -1)
@@ -807,6 +869,8 @@ journal_commit(struct tracker *t, const char *body, size_t len)
 	h->file_lines++;
 	h->last_seq = seq;
 	atomic_max(&h->written_seq, seq);
+	if (t->jend != NULL)
+		atomic_max(t->jend, seq);
 	/* Apply the very text that was journaled: replay does the same. */
 	memcpy(line, body, len);
 	line[len] = '\0';

@@ -55,6 +55,10 @@ uint64_t journal_commit(struct tracker *, const char *body, size_t len);
 void	journal_end(struct tracker *);
 /* Apply the other tracker's pending lines now (flock LOCK_SH + meta). */
 int	journal_catch_up(struct tracker *);
+/* Before a read: apply what any tracker acknowledged and this one has not
+ * (file journal: one load from the shared "<journal>.seq" page, a catch-up
+ * only when behind; etcd: the worker's probes do this). 0 or -1. */
+int	journal_read_barrier(struct tracker *);
 /* Every live record as change bodies (users, sessions, then each group
  * with its members, requests and files), each passed to emit; meta held.
  * 0, or -1 if emit failed. Compaction and etcd snapshots write these. */

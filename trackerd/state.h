@@ -183,6 +183,11 @@ struct tracker {
 	 * from the history, called with meta and every bucket held; 0 or
 	 * -1. Without it a dirty region cannot be repaired. */
 	int		(*rebuild)(struct tracker *);
+	/* The file journal's end, shared by every tracker on it through a
+	 * small mapped file beside it: the highest seq written (journal.c). */
+	uint64_t	*jend;
+	/* The etcd backend of this process, NULL for the file journal. */
+	struct jetcd	*etcd;
 };
 
 /* Region lifetime (state.c). */
