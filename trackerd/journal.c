@@ -23,6 +23,7 @@
 #include "trackerd/commands.h"
 #include "trackerd/crc32.h"
 #include "trackerd/journal.h"
+#include "trackerd/journal_etcd.h"
 
 #define READ_CHUNK	(1u << 20)
 
@@ -602,6 +603,11 @@ tracker_create(const struct tracker_config *cfg, char *err, size_t errlen)
 		free(t);
 		return NULL;
 	}
+	if (cfg->etcd.n > 0) {
+		if (jetcd_create(t, err, errlen) == -1)
+			goto fail;
+		return t;
+	}
 	if (absolute_path(cfg->journal_path, t->hdr->journal_path,
 	    sizeof(t->hdr->journal_path)) == -1) {
 		snprintf(err, errlen, "%s: path too long", cfg->journal_path);
@@ -640,6 +646,13 @@ tracker_attach(const struct tracker_config *cfg, char *err, size_t errlen)
 		free(t);
 		return NULL;
 	}
+	if (cfg->etcd.n > 0) {
+		if (jetcd_attach(t, err, errlen) == -1) {
+			tracker_detach(t);
+			return NULL;
+		}
+		return t;
+	}
 	if ((t->jfd = open_journal(t->hdr->journal_path)) == -1) {
 		snprintf(err, errlen, "open %s: %s", t->hdr->journal_path,
 		    strerror(errno));
@@ -657,6 +670,7 @@ tracker_detach(struct tracker *t)
 		return;
 	close_journal(t);
 	unmap_jend(t);
+	jetcd_free(t);
 	if (t->sync_fd != -1)
 		close(t->sync_fd);
 	if (t->watch_fd != -1)
@@ -801,12 +815,18 @@ fail:
 int
 journal_begin(struct tracker *t)
 {
+	if (t->etcd != NULL)
+		return jetcd_begin(t);
 	return begin(t, LOCK_EX);
 }
 
 void
 journal_end(struct tracker *t)
 {
+	if (t->etcd != NULL) {
+		jetcd_end(t);
+		return;
+	}
 	state_unlock_meta(t);
 	flock(t->jfd, LOCK_UN);
 }
@@ -823,6 +843,8 @@ journal_read_barrier(struct tracker *t)
 int
 journal_catch_up(struct tracker *t)
 {
+	if (t->etcd != NULL)
+		return jetcd_catch_up(t);
 	if (begin(t, LOCK_SH) == -1)
 		return -1;
 	journal_end(t);
@@ -848,6 +870,8 @@ journal_commit(struct tracker *t, const char *body, size_t len)
 	ssize_t			 w;
 	char			*line;
 
+	if (t->etcd != NULL)
+		return jetcd_stage(t, body, len);
 	if ((line = malloc(cap)) == NULL) {
 		snprintf(t->err, sizeof(t->err), "out of memory");
 		return 0;
@@ -891,6 +915,8 @@ journal_sync(struct tracker *t)
 {
 	uint64_t	d;
 
+	if (t->etcd != NULL)
+		return UINT64_MAX;	/* acknowledged when etcd commits */
 	pthread_mutex_lock(&t->sync_mu);
 	d = sync_locked(t);
 	pthread_mutex_unlock(&t->sync_mu);
@@ -926,6 +952,8 @@ sync_locked(struct tracker *t)
 uint64_t
 journal_durable_seq(struct tracker *t)
 {
+	if (t->etcd != NULL)
+		return UINT64_MAX;
 	return __atomic_load_n(&t->hdr->durable_seq, __ATOMIC_ACQUIRE);
 }
 
@@ -947,6 +975,8 @@ watch_add(struct tracker *t)
 int
 journal_watch_fd(struct tracker *t)
 {
+	if (t->etcd != NULL)
+		return -1;	/* the etcd watch runs on its own thread */
 	if (t->watch_fd != -1)
 		return t->watch_fd;
 	if ((t->watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
@@ -999,6 +1029,10 @@ journal_poll(struct tracker *t)
 	struct state_hdr	*h = t->hdr;
 	time_t			 now = time(NULL);
 
+	if (t->etcd != NULL) {
+		jetcd_poll(t);
+		return;
+	}
 	drain_watch(t);
 	if (journal_changed(t) && journal_catch_up(t) == -1)
 		log_warnx("journal: %s", t->err);
@@ -1208,6 +1242,8 @@ sync_dir(const char *path)
 int
 journal_compact(struct tracker *t)
 {
+	if (t->etcd != NULL)
+		return -1;	/* snapshots: snapshot_write */
 	return compact(t, 1);
 }
 

@@ -104,4 +104,23 @@ uint64_t	journal_durable_seq(struct tracker *);
  * (also done lazily on EOWNERDEAD by whoever takes the lock next). */
 void		tracker_worker_died(struct tracker *, int pid);
 
+/*
+ * With -J the changes of a request are committed to etcd while the worker
+ * serves other connections: after cmd_execute or cmd_finish,
+ * journal_submit_staged hands the request's changes to a committer thread
+ * (1; its reply must wait) or says there were none (0). journal_probe asks
+ * for a read barrier (every change etcd holds now applied here). The
+ * results come back through journal_done when journal_event_fd is
+ * readable. The file journal has none of this (event fd -1).
+ */
+enum jresult {
+	JR_DONE,		/* committed and applied here (or probe passed) */
+	JR_CONFLICT,		/* another change came first: validate again */
+	JR_UNAVAILABLE		/* etcd did not commit it in time */
+};
+int	journal_submit_staged(struct tracker *, void *cookie);
+int	journal_probe(struct tracker *, void *cookie);
+int	journal_event_fd(struct tracker *);
+int	journal_done(struct tracker *, void **cookie, enum jresult *);
+
 #endif

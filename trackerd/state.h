@@ -160,6 +160,13 @@ struct state_hdr {
 	uint64_t	durable_seq;	/* highest seq known fdatasync'ed */
 	uint64_t	rebuilds;	/* count of crash repairs, for tests */
 	char		journal_path[PATH_MAX];	/* absolute */
+
+	/* etcd backend (written under meta, read atomically). */
+	int64_t		applied_rev;	/* every change up to it is applied */
+	uint32_t	applied_gen;	/* futex word: bumped at each apply */
+	uint32_t	pad_;
+	int64_t		snap_rev;	/* the snapshot the region started from */
+	uint64_t	since_snap;	/* changes applied after it */
 };
 
 /* One process's handle on the region and on the journal. */

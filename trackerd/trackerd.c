@@ -26,6 +26,7 @@
 #include "trackerd/commands.h"
 #include "trackerd/journal.h"
 #include "trackerd/config.h"
+#include "trackerd/etcd.h"
 #include "trackerd/worker.h"
 
 #define EX_USAGE_CODE	64
@@ -55,7 +56,8 @@ static int			 idle_seconds = WORKER_IDLE_SECONDS;
 static void __attribute__((noreturn))
 usage(FILE *fp, int code)
 {
-	fprintf(fp, "usage: trackerd [-fhv] [-w workers] [-l sync_log] "
+	fprintf(fp, "usage: trackerd [-fhv] [-w workers] "
+	    "[-l sync_log | -J etcd://HOST:PORT[,...]/PREFIX] "
 	    "[-p pidfile] [-k kdf_iterations] [-t lease_seconds] "
 	    "[-s always|everysec|no] [-i idle_seconds] [-o option=value,...] "
 	    "tracker_info.txt tracker_no\n");
@@ -108,13 +110,34 @@ parse_sync(const char *s)
 		usage_error("-s: expected always, everysec or no, got \"%s\"", s);
 }
 
+static void
+parse_reads(const char *s)
+{
+	if (strcmp(s, "session") == 0)
+		cfg.reads = READS_SESSION;
+	else if (strcmp(s, "linearizable") == 0)
+		cfg.reads = READS_LINEARIZABLE;
+	else
+		usage_error("-o reads: expected session or linearizable, got "
+		    "\"%s\"", s);
+}
+
+static void
+parse_etcd(const char *url)
+{
+	char	err[256];
+
+	if (etcd_parse_url(url, &cfg.etcd, err, sizeof(err)) == -1)
+		usage_error("%s", err);
+}
+
 /* -o users=N,groups=N,...: the capacities the region is sized from. */
 static void
 parse_capacities(char *opts)
 {
 	static char	*const keys[] = { "users", "groups", "members",
 	    "requests", "sessions", "files", "seeders", "hashes", "maxsize",
-	    "compact", NULL };
+	    "compact", "reads", "snapshot", NULL };
 	char		*val, *orig;
 	int		 k;
 
@@ -137,6 +160,9 @@ parse_capacities(char *opts)
 		case 8: cfg.max_file_size = num_arg("maxsize", val, 1,
 		    (uint64_t)1 << 50); break;
 		case 9: cfg.compact_bytes = num_arg("compact", val, 0,
+		    UINT64_MAX / 2); break;
+		case 10: parse_reads(val); break;
+		case 11: cfg.snapshot_lines = num_arg("snapshot", val, 0,
 		    UINT64_MAX / 2); break;
 		}
 	}
@@ -178,20 +204,21 @@ static void
 parse_args(int argc, char *argv[])
 {
 	char	err[256];
-	int	ch, n;
+	int	ch, n, lflag = 0;
 
 	config_defaults(&cfg);
 	cfg.journal_path = "sync_log.txt";
 	cfg.workers = default_workers();
 	opterr = 0;	/* one line of our own instead */
-	while ((ch = getopt(argc, argv, "fhvw:l:p:k:t:s:i:o:")) != -1) {
+	while ((ch = getopt(argc, argv, "fhvw:l:J:p:k:t:s:i:o:")) != -1) {
 		switch (ch) {
 		case 'h': usage(stdout, 0);
 		case 'f': cfg.foreground = 1; break;
 		case 'v': cfg.verbose++; break;
 		case 'w': cfg.workers = (int)num_arg("-w", optarg, 1,
 		    MAX_WORKERS); break;
-		case 'l': cfg.journal_path = optarg; break;
+		case 'l': cfg.journal_path = optarg; lflag = 1; break;
+		case 'J': parse_etcd(optarg); break;
 		case 'p': cfg.pidfile = optarg; break;
 		case 'k': cfg.kdf_iterations = (uint32_t)num_arg("-k", optarg,
 		    1, 100000000); break;
@@ -202,7 +229,7 @@ parse_args(int argc, char *argv[])
 		    86400); break;
 		case 'o': parse_capacities(optarg); break;
 		default:
-			if (optopt && strchr("wlpktsio", optopt) != NULL)
+			if (optopt && strchr("wlJpktsio", optopt) != NULL)
 				usage_error("option -%c needs an argument",
 				    optopt);
 			usage_error("unknown option -%c (see trackerd(8))",
@@ -211,6 +238,9 @@ parse_args(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	if (lflag && cfg.etcd.n > 0)
+		usage_error("-l and -J exclude each other: the history is in "
+		    "one journal file or in etcd");
 	if (argc != 2)
 		usage(stderr, EX_USAGE_CODE);
 	cfg.info_path = absolute(argv[0]);
@@ -631,9 +661,11 @@ main(int argc, char *argv[], char *envp[])
 	if (worker_shared_init() == -1)
 		fatal("mmap");
 	install_signals(&blocked);
-	log_info("listening on %s (tracker %d of %d), %d workers, journal %s",
+	log_info("listening on %s (tracker %d of %d), %d workers, journal %s%s%s",
 	    cfg.self.text, cfg.tracker_no, cfg.ntrackers, cfg.workers,
-	    cfg.journal_path);
+	    cfg.etcd.n > 0 ? "etcd " : cfg.journal_path,
+	    cfg.etcd.n > 0 ? cfg.etcd.endpoints[0] : "",
+	    cfg.etcd.n > 0 ? cfg.etcd.prefix : "");
 	for (i = 0; i < cfg.workers; i++)
 		spawn_worker(i);
 	master_loop(&blocked);
