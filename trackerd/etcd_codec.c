@@ -159,6 +159,18 @@ ej_compare_mod(const char *key, const char *result, int64_t rev)
 }
 
 json_object *
+ej_compare_absent(const char *key)
+{
+	json_object	*c = json_object_new_object();
+
+	/* version 0, a default, is left out as etcd does */
+	json_object_object_add(c, "key", ej_str(key));
+	json_object_object_add(c, "target", json_object_new_string("VERSION"));
+	json_object_object_add(c, "result", json_object_new_string("EQUAL"));
+	return c;
+}
+
+json_object *
 ej_watch_create(const char *key, const char *end, int64_t start_rev)
 {
 	json_object	*c = json_object_new_object();
@@ -348,6 +360,8 @@ ej_parse_txn(json_object *o, int64_t *revision, int *ok, int n, char *err,
 	if (ej_error(o, err, errlen))
 		return -1;
 	*revision = header_rev(o);
+	if (!get_bool(o, "succeeded"))
+		return 1;
 	if (!json_object_object_get_ex(o, "responses", &rs) ||
 	    !json_object_is_type(rs, json_type_array) ||
 	    json_object_array_length(rs) < (size_t)n || *revision <= 0) {

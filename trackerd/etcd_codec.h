@@ -54,6 +54,8 @@ json_object *ej_range(const char *key, const char *end, int64_t rev,
 	    int64_t min_mod, int64_t max_mod, int64_t limit, int keys_only);
 /* Compare the key's mod_revision: result "LESS", "EQUAL", ... rev. */
 json_object *ej_compare_mod(const char *key, const char *result, int64_t rev);
+/* Compare: the key does not exist. */
+json_object *ej_compare_absent(const char *key);
 json_object *ej_watch_create(const char *key, const char *end,
 	    int64_t start_rev);
 
@@ -76,7 +78,8 @@ json_object *ej_change_txn(char *const *guards, int nguards, int nwritten,
 	    const size_t *lens, int n);
 
 /* A transaction reply: header revision and, per nested transaction, 1 if
- * it succeeded. -1 if malformed or an etcd error (err set). */
+ * it succeeded. 0; 1 if the outer compares failed; -1 if malformed or an
+ * etcd error (err set). */
 int	ej_parse_txn(json_object *, int64_t *revision, int *ok, int n,
 	    char *err, size_t errlen);
 /* A range reply or a watch message ({"result": ...}). 0 or -1 (err in r). */

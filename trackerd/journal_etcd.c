@@ -23,7 +23,9 @@
 #include "trackerd/snapshot.h"
 
 #define COMMIT_MS	1800	/* a change is answered within this */
-#define PROBE_MS	1000	/* a read barrier waits at most this */
+#define FENCE_MS	500	/* of which kept for an unknown outcome */
+#define PROBE_MS	400	/* a read barrier waits at most this */
+#define DOWN_MS		1000	/* after a failed probe, reads skip them */
 #define APPLY_WAIT_MS	2000	/* committed: wait this long to see it */
 #define LOAD_MS		10000	/* at start, etcd may take this to answer */
 #define COMMITTERS	2	/* txns in flight per worker */
@@ -76,6 +78,7 @@ struct jetcd {
 	pthread_cond_t	 cv_commit, cv_probe, cv_wait;
 	struct jqueue	 commitq, probeq, waitq, doneq;
 	int		 efd;
+	uint64_t	 down_until;	/* ms: etcd did not answer a probe */
 	uint32_t	 batches;
 	int		 started;
 };
@@ -647,7 +650,9 @@ journal_probe(struct tracker *t, void *cookie)
 	struct jetcd	*j = t->etcd;
 	struct jreq	*r;
 
-	if (j == NULL || (r = calloc(1, sizeof(*r))) == NULL)
+	/* etcd unreachable just now: reads go on from the state at hand */
+	if (j == NULL || __atomic_load_n(&j->down_until, __ATOMIC_RELAXED) >
+	    now_ms() || (r = calloc(1, sizeof(*r))) == NULL)
 		return -1;
 	r->kind = JQ_PROBE;
 	r->cookie = cookie;
@@ -747,17 +752,35 @@ batch_fill(struct jetcd *j, struct batch *b)
 	    j->t->cfg.tracker_no, (unsigned)getpid(), ++j->batches);
 }
 
-/* One nested transaction per request: its compares, its log puts. */
+/* The batch's fence: once it exists, the batch can no longer commit. */
+static void
+fence_key(struct jetcd *j, const struct batch *b, char *out, size_t len)
+{
+	snprintf(out, len, "%s/fence/%s", j->t->cfg.etcd.prefix,
+	    b->id + strlen(j->logc));
+}
+
+/*
+ * One nested transaction per request: its compares, its log puts. The
+ * outer compares make a copy that arrives late harmless: the batch
+ * commits once (its first log key is new) and not after its fence.
+ */
 static json_object *
 batch_txn(struct jetcd *j, struct batch *b)
 {
 	json_object	*txn = json_object_new_object();
+	json_object	*cmp = json_object_new_array();
 	json_object	*ok = json_object_new_array();
 	char		*keys[JREQ_MAX_CHANGES], *bodies[JREQ_MAX_CHANGES];
+	char		 key[300];
 	size_t		 lens[JREQ_MAX_CHANGES];
 	const char	*p, *nl;
 	int		 i, k, op = 0;
 
+	fence_key(j, b, key, sizeof(key));
+	json_object_array_add(cmp, ej_compare_absent(key));
+	snprintf(key, sizeof(key), "%s%04d", b->id, 0);
+	json_object_array_add(cmp, ej_compare_absent(key));
 	for (i = 0; i < b->n; i++) {
 		struct jreq *r = b->r[i];
 
@@ -775,30 +798,62 @@ batch_txn(struct jetcd *j, struct batch *b)
 	}
 	/* The head key's revision tells a read barrier what to wait for. */
 	json_object_array_add(ok, ej_put(j->head, "", 0));
+	json_object_object_add(txn, "compare", cmp);
 	json_object_object_add(txn, "success", ok);
 	return txn;
 }
 
-/* After an ambiguous failure: did the batch commit? The requests whose
- * log keys exist did; the others were refused by their compares. */
+/* Put the batch's fence; 0 once etcd confirmed it. */
 static int
-batch_lookup(struct jetcd *j, struct etcd *h, struct batch *b)
+batch_fence(struct jetcd *j, struct etcd *h, struct batch *b, uint64_t end)
+{
+	json_object	*txn, *ops, *resp;
+	char		 key[300], err[200];
+	uint64_t	 now = now_ms();
+	int		 amb;
+
+	if (now + 20 >= end)
+		return -1;
+	fence_key(j, b, key, sizeof(key));
+	txn = json_object_new_object();
+	ops = json_object_new_array();
+	json_object_array_add(ops, ej_put(key, "", 0));
+	json_object_object_add(txn, "success", ops);
+	if (etcd_post(h, "/v3/kv/txn", txn, &resp, (int)(end - now), &amb,
+	    err, sizeof(err)) == -1)
+		return -1;
+	json_object_put(resp);
+	return 0;
+}
+
+/* After the fence: the requests whose log keys exist committed, the
+ * others were refused by their compares; none, it never committed.
+ * 1 answered, 0 nothing committed, -1 unknown. */
+static int
+batch_lookup(struct jetcd *j, struct etcd *h, struct batch *b,
+    uint64_t end)
 {
 	struct ereply	 r;
 	json_object	*resp;
-	char		*end, err[200];
-	int		 amb, i, k, rc = -1, op;
+	char		*kend, err[200];
+	uint64_t	 now = now_ms();
+	int		 amb, i, k, rc, op;
 
-	end = prefix_end(b->id);
-	if (etcd_post(h, "/v3/kv/range", ej_range(b->id, end, 0, 0, 0, 0, 1),
-	    &resp, 800, &amb, err, sizeof(err)) == -1 ||
-	    ej_parse_range(resp, &r) == -1) {
-		free(end);
+	if (now + 20 >= end)
+		return -1;
+	kend = prefix_end(b->id);
+	rc = etcd_post(h, "/v3/kv/range", ej_range(b->id, kend, 0, 0, 0, 0, 1),
+	    &resp, (int)(end - now), &amb, err, sizeof(err));
+	free(kend);
+	if (rc == -1)
+		return -1;
+	rc = ej_parse_range(resp, &r);
+	json_object_put(resp);
+	if (rc == -1) {
+		ereply_free(&r);
 		return -1;
 	}
-	json_object_put(resp);
-	free(end);
-	if (r.nkvs > 0) {
+	if ((rc = r.nkvs > 0) == 1) {
 		pthread_mutex_lock(&j->mu);
 		for (i = 0, op = 0; i < b->n; op += b->r[i]->n, i++) {
 			for (k = 0; k < (int)r.nkvs; k++)
@@ -809,9 +864,7 @@ batch_lookup(struct jetcd *j, struct etcd *h, struct batch *b)
 			    r.revision);
 		}
 		pthread_mutex_unlock(&j->mu);
-		rc = 1;
-	} else
-		rc = 0;
+	}
 	ereply_free(&r);
 	return rc;
 }
@@ -832,45 +885,49 @@ batch_fail(struct jetcd *j, struct batch *b, const char *why)
 {
 	int	i;
 
-	log_warnx("etcd: %d change(s) not committed: %s", b->n, why);
+	log_warnx("etcd: %d request(s) not committed: %s", b->n, why);
 	pthread_mutex_lock(&j->mu);
 	for (i = 0; i < b->n; i++)
 		done_push(j, b->r[i], JR_UNAVAILABLE);
 	pthread_mutex_unlock(&j->mu);
 }
 
+/*
+ * Send the batch, answering by the deadline of its oldest request. When
+ * the outcome is unknown (a timeout after sending, a copy that arrived
+ * twice), fence the batch and look: what is not committed then never
+ * will be, so an ERR unavailable is not followed by the change.
+ */
 static void
 batch_commit(struct jetcd *j, struct etcd *h, struct batch *b)
 {
 	json_object	*resp;
-	uint64_t	 now, end = UINT64_MAX;
+	uint64_t	 now = now_ms(), end = UINT64_MAX, send_end;
 	int64_t		 rev;
-	int		 ok[ETCD_MAX_OPS], amb, i, rc;
-	char		 err[200];
+	int		 ok[ETCD_MAX_OPS], amb = 0, i, rc;
+	char		 err[200] = "no time left";
 
 	for (i = 0; i < b->n; i++)
 		if (b->r[i]->deadline < end)
 			end = b->r[i]->deadline;
-	while ((now = now_ms()) + 50 < end) {
-		rc = etcd_post(h, "/v3/kv/txn", batch_txn(j, b), &resp,
-		    (int)(end - now), &amb, err, sizeof(err));
+	send_end = end > now + FENCE_MS ? end - FENCE_MS : now;
+	if (now + 50 < send_end && etcd_post(h, "/v3/kv/txn", batch_txn(j, b),
+	    &resp, (int)(send_end - now), &amb, err, sizeof(err)) == 0) {
+		rc = ej_parse_txn(resp, &rev, ok, b->n, err, sizeof(err));
+		json_object_put(resp);
 		if (rc == 0) {
-			rc = ej_parse_txn(resp, &rev, ok, b->n, err,
-			    sizeof(err));
-			json_object_put(resp);
-			if (rc == 0) {
-				batch_answer(j, b, ok, rev);
-				return;
-			}
-			break;		/* etcd said no: final */
-		}
-		if (!amb)
-			break;
-		/* It may have committed: look before sending it again. */
-		if ((rc = batch_lookup(j, h, b)) == 1)
+			batch_answer(j, b, ok, rev);
 			return;
-		if (rc == -1)
-			break;
+		}
+		amb = rc == 1;		/* a copy committed before it */
+	}
+	if (amb) {
+		if (batch_fence(j, h, b, end) == 0) {
+			if (batch_lookup(j, h, b, end) == 1)
+				return;
+		} else
+			log_warnx("etcd: a batch of %d request(s) could not be "
+			    "fenced: it may still be applied", b->n);
 	}
 	batch_fail(j, b, err);
 }
@@ -940,7 +997,9 @@ probe_thread(void *arg)
 		j->probeq.head = j->probeq.tail = NULL;
 		pthread_mutex_unlock(&j->mu);
 		/* etcd down: reads go on from the state at hand */
-		rev = probe_head(j, h, PROBE_MS);
+		if ((rev = probe_head(j, h, PROBE_MS)) == -1)
+			__atomic_store_n(&j->down_until, now_ms() + DOWN_MS,
+			    __ATOMIC_RELAXED);
 		pthread_mutex_lock(&j->mu);
 		while ((r = q_pop(&q)) != NULL)
 			wait_push(j, r, JR_DONE, rev > 0 ? rev : 0);

@@ -68,6 +68,7 @@ struct conn {
 	char		*line;
 	size_t		 linelen, linecap;
 	uint64_t	 reply_start;
+	struct client	 cl_before;	/* its client state before it */
 	int		 conflicts;
 	uint64_t	 last_active;	/* ms */
 	struct conn	*prev, *next;	/* every live connection */
@@ -503,6 +504,7 @@ conn_execute(struct worker *w, struct conn *c, char *line, size_t len)
 	start = c->out_sent + buf_avail(&c->out);
 	w->st_requests++;
 	c->barrier = 0;
+	c->cl_before = c->cl;
 	conn_keep_line(w, c, line, len);
 	st = cmd_execute(w->t, &c->cl, line, len, &c->out, &job, &seq);
 	if (st == CMD_NEED_KDF) {
@@ -765,6 +767,7 @@ conn_unreply(struct conn *c)
 {
 	c->out.len = c->out.off + (size_t)(c->reply_start - c->out_sent);
 	c->committing = 0;
+	c->cl = c->cl_before;	/* a login or logout that did not happen */
 }
 
 /* etcd: another change came first; the state now holds it, so the
