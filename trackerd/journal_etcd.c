@@ -24,6 +24,7 @@
 
 #define COMMIT_MS	1800	/* a change is answered within this */
 #define FENCE_MS	500	/* of which kept for an unknown outcome */
+#define ATTEMPT_MS	400	/* then the transaction goes to another member */
 #define PROBE_MS	400	/* a read barrier waits at most this */
 #define DOWN_MS		1000	/* after a failed probe, reads skip them */
 #define APPLY_WAIT_MS	2000	/* committed: wait this long to see it */
@@ -898,30 +899,59 @@ batch_fail(struct jetcd *j, struct batch *b, const char *why)
  * twice), fence the batch and look: what is not committed then never
  * will be, so an ERR unavailable is not followed by the change.
  */
+/* Send the batch once, within ms. 0 answered; 1 no answer after sending
+ * (the outcome is unknown); 2 a copy sent before committed first; -1
+ * refused (no member reachable, or etcd said no). */
+static int
+batch_send(struct jetcd *j, struct etcd *h, struct batch *b, int ms,
+    char *err, size_t errlen)
+{
+	json_object	*resp;
+	int64_t		 rev;
+	int		 ok[ETCD_MAX_OPS], amb, rc;
+
+	if (etcd_post(h, "/v3/kv/txn", batch_txn(j, b), &resp, ms, &amb, err,
+	    errlen) == -1)
+		return amb ? 1 : -1;
+	rc = ej_parse_txn(resp, &rev, ok, b->n, err, errlen);
+	json_object_put(resp);
+	if (rc == 0)
+		batch_answer(j, b, ok, rev);
+	return rc == 1 ? 2 : rc;
+}
+
+/*
+ * Send the batch, answering by the deadline of its oldest request. A
+ * member that does not answer within ATTEMPT_MS (a dead leader, an
+ * election) is left for another; a copy that still arrives commits
+ * nothing (the outer compares). When the outcome is unknown at the end,
+ * fence the batch and look: what is not committed then never will be,
+ * so an ERR unavailable is not followed by the change.
+ */
 static void
 batch_commit(struct jetcd *j, struct etcd *h, struct batch *b)
 {
-	json_object	*resp;
 	uint64_t	 now = now_ms(), end = UINT64_MAX, send_end;
-	int64_t		 rev;
-	int		 ok[ETCD_MAX_OPS], amb = 0, i, rc;
+	int		 i, rc, unknown = 0;
 	char		 err[200] = "no time left";
 
 	for (i = 0; i < b->n; i++)
 		if (b->r[i]->deadline < end)
 			end = b->r[i]->deadline;
 	send_end = end > now + FENCE_MS ? end - FENCE_MS : now;
-	if (now + 50 < send_end && etcd_post(h, "/v3/kv/txn", batch_txn(j, b),
-	    &resp, (int)(send_end - now), &amb, err, sizeof(err)) == 0) {
-		rc = ej_parse_txn(resp, &rev, ok, b->n, err, sizeof(err));
-		json_object_put(resp);
-		if (rc == 0) {
-			batch_answer(j, b, ok, rev);
+	while ((now = now_ms()) + 50 < send_end) {
+		rc = batch_send(j, h, b, (int)(send_end - now < ATTEMPT_MS ?
+		    send_end - now : ATTEMPT_MS), err, sizeof(err));
+		if (rc == 0)
 			return;
-		}
-		amb = rc == 1;		/* a copy committed before it */
+		if (rc == -1)
+			break;
+		unknown = 1;
+		if (rc == 2)
+			break;
+		etcd_next(h);
 	}
-	if (amb) {
+	if (unknown) {
 		if (batch_fence(j, h, b, end) == 0) {
 			if (batch_lookup(j, h, b, end) == 1)
 				return;

@@ -131,8 +131,9 @@ i=0
 while [ $i -lt "$runs" ]; do
 	l=$(leader); [ "$l" -ge 0 ] || die "no etcd leader"
 	eval "lp=\$mpid$l"
-	"$eload" -w -c 16 -d 1 -s 4 -K "$lp" "127.0.0.1:$p1" "127.0.0.1:$p2" |
-	    awk '{ print $2 }' >> "$dir/gap"
+	out=$("$eload" -w -c 16 -d 1 -s 4 -K "$lp" "127.0.0.1:$p1" \
+	    "127.0.0.1:$p2") || die "etcd_load -K failed: $out"
+	echo "$out" | awk '{ print $2 }' >> "$dir/gap"
 	wait "$lp" 2>/dev/null
 	start_member "$l"
 	wait_ready
