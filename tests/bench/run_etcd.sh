@@ -63,20 +63,20 @@ ready() {	# client port: a linearizable read answered
 	    -d '{"key":"eA=="}' | grep -q '"revision"'
 }
 leader() {	# index of the member leading now
-	for i in 0 1 2; do
-		eval "c=\$cp$i"
+	for m in 0 1 2; do
+		eval "c=\$cp$m"
 		s=$(curl -s -m 1 -X POST "http://127.0.0.1:$c/v3/maintenance/status" -d '{}')
 		id=$(echo "$s" | sed -n 's/.*"member_id":"\([0-9]*\)".*/\1/p')
 		ld=$(echo "$s" | sed -n 's/.*"leader":"\([0-9]*\)".*/\1/p')
-		[ -n "$id" ] && [ "$id" = "$ld" ] && { echo $i; return; }
+		[ -n "$id" ] && [ "$id" = "$ld" ] && { echo $m; return; }
 	done
 	echo -1
 }
 wait_ready() {
-	for i in 0 1 2; do
-		eval "c=\$cp$i"; n=0
+	for m in 0 1 2; do
+		eval "c=\$cp$m"; n=0
 		until ready "$c"; do
-			n=$((n + 1)); [ $n -lt 200 ] || die "etcd member $i not ready"
+			n=$((n + 1)); [ $n -lt 200 ] || die "etcd member $m not ready"
 			sleep 0.1
 		done
 	done
