@@ -62,8 +62,9 @@ struct jetcd {
 	struct etcd	*sync;		/* loads, catch-ups, snapshots */
 	pthread_mutex_t	 sync_mu;
 
-	/* master: the watch */
-	struct etcd	*watch;
+	/* master: the watch, snapshots (its loop's own connection: taking
+	 * meta while holding sync_mu would invert rebuild_locked's order) */
+	struct etcd	*watch, *snap;
 	pthread_t	 watch_tid;
 	int		 watching;
 	volatile int	 stop;
@@ -294,7 +295,7 @@ apply_chunk(struct jetcd *j, struct ereply *r, void *arg)
 /* The snapshot pointer: "<revision> <chunk key prefix>"; 0 if none. */
 static int
 read_snapshot_ptr(struct jetcd *j, struct etcd *h, int64_t *rev,
-    int64_t *srev, char *chunks, size_t clen)
+    int64_t *srev, char chunks[200])
 {
 	struct ereply	 r;
 	json_object	*resp;
@@ -315,7 +316,6 @@ read_snapshot_ptr(struct jetcd *j, struct etcd *h, int64_t *rev,
 		if (r.nkvs == 1 && sscanf(r.kvs[0].value, "%" SCNd64 " %190s",
 		    srev, chunks) != 2)
 			rc = -1;
-		(void)clen;
 	} else
 		log_warnx("etcd: snapshot pointer: %s", r.error);
 	ereply_free(&r);
@@ -338,7 +338,7 @@ load_locked(struct jetcd *j, struct etcd *h)
 	size_t		 i;
 	int		 rc = -1;
 
-	if (read_snapshot_ptr(j, h, &rev, &srev, chunks, sizeof(chunks)) == -1)
+	if (read_snapshot_ptr(j, h, &rev, &srev, chunks) == -1)
 		return -1;
 	state_reset_locked(t);
 	t->hdr->since_snap = 0;
@@ -1214,12 +1214,13 @@ jetcd_poll(struct tracker *t)
 
 	if (!j->watching) {
 		/* after daemon(3): threads do not survive a fork */
-		if ((j->watch = etcd_new(&t->cfg.etcd)) == NULL)
+		if ((j->watch = etcd_new(&t->cfg.etcd)) == NULL ||
+		    (j->snap = etcd_new(&t->cfg.etcd)) == NULL)
 			fatalx("etcd: cannot start the watch");
 		if (pthread_create(&j->watch_tid, NULL, watch_thread, j) != 0)
 			fatalx("etcd: pthread_create");
 		pthread_detach(j->watch_tid);
 		j->watching = 1;
 	}
-	snapshot_due(t, j->sync, &j->sync_mu);
+	snapshot_due(t, j->snap);
 }

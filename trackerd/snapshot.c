@@ -122,28 +122,28 @@ put_chunks(struct etcd *h, const char *dir, struct chunks *c)
 	return 0;
 }
 
-/* Switch the pointer if nobody else did since we read it. 1 switched. */
+/* Switch the pointer if nobody else did since we read it: 1 switched,
+ * 0 another tracker did, -1 etcd failed. */
 static int
 switch_ptr(struct etcd *h, const char *key, int64_t old_mod,
     const char *val)
 {
-	json_object	*cmp = json_object_new_array(), *ops, *resp;
-	int64_t		 rev;
-	int		 ok = 0, rc;
+	json_object	*cmp = json_object_new_array(), *ops, *resp, *ok;
 	char		 err[200];
+	int		 rc;
 
 	json_object_array_add(cmp, ej_compare_mod(key, "EQUAL", old_mod));
 	ops = json_object_new_array();
 	json_object_array_add(ops, ej_put(key, val, strlen(val)));
 	if (call(h, "/v3/kv/txn", txn_of(cmp, ops), &resp) == -1)
 		return -1;
-	/* ej_parse_txn wants nested replies; here only "succeeded". */
-	rc = ej_error(resp, err, sizeof(err)) ? -1 :
-	    json_object_get_boolean(json_object_object_get(resp, "succeeded"));
-	(void)rev;
+	if (ej_error(resp, err, sizeof(err)))
+		rc = -1;
+	else
+		rc = json_object_object_get_ex(resp, "succeeded", &ok) &&
+		    json_object_get_boolean(ok);
 	json_object_put(resp);
-	ok = rc;
-	return ok;
+	return rc;
 }
 
 static int
@@ -260,7 +260,7 @@ done:
 }
 
 void
-snapshot_due(struct tracker *t, struct etcd *h, pthread_mutex_t *mu)
+snapshot_due(struct tracker *t, struct etcd *h)
 {
 	static time_t	last_try;
 	time_t		now = time(NULL);
@@ -270,7 +270,5 @@ snapshot_due(struct tracker *t, struct etcd *h, pthread_mutex_t *mu)
 	    t->cfg.snapshot_lines)
 		return;
 	last_try = now;
-	pthread_mutex_lock(mu);
 	snapshot_write(t, h);
-	pthread_mutex_unlock(mu);
 }
