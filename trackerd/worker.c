@@ -488,8 +488,11 @@ conn_keep_line(struct worker *w, struct conn *c, const char *line, size_t len)
 static void
 conn_commit(struct worker *w, struct conn *c, uint64_t start)
 {
-	if (journal_submit_staged(w->t, c) != 1)
+	if (journal_submit_staged(w->t, c) != 1) {
+		if (c->line != NULL)	/* a password stays no longer */
+			explicit_bzero(c->line, c->linecap);
 		return;
+	}
 	c->committing = 1;
 	c->reply_start = start;
 }
