@@ -29,7 +29,7 @@
 #define DOWN_MS		1000	/* after a failed probe, reads skip them */
 #define APPLY_WAIT_MS	2000	/* committed: wait this long to see it */
 #define LOAD_MS		10000	/* at start, etcd may take this to answer */
-#define COMMITTERS	1	/* txns in flight per worker */
+#define COMMITTERS	4	/* txns in flight per worker */
 #define PAGE_KEYS	256	/* keys per range page */
 #define JREQ_MAX_CHANGES 100	/* changes of one request */
 
