@@ -435,3 +435,47 @@ Test(tracker_etcd, restart_after_snapshot_and_compaction)
 	close(a);
 	close(b);
 }
+
+/* Bad -J arguments are usage errors (one line, exit 64); an etcd nobody
+ * answers on makes the start fail (exit 1) instead of hanging. No cluster
+ * needed. */
+Test(tracker_etcd_usage, bad_urls_and_no_etcd, .timeout = 60)
+{
+	const char	*bad[] = { "http://127.0.0.1:2379/p",
+	    "etcd://127.0.0.1:2379", "etcd://127.0.0.1:2379/", "etcd:///p",
+	    "etcd://localhost:2379/p", "etcd://127.0.0.1:2379/a b" };
+	struct h_run	 r;
+	char		*dir = h_tmpdir(), info[600], url[128];
+	char		*argv[10] = { "trackerd/trackerd", "-f", "-J", NULL,
+	    info, "1", NULL };
+	char		*both[10] = { "trackerd/trackerd", "-f", "-l", "x",
+	    "-J", "etcd://127.0.0.1:2379/p", info, "1", NULL };
+	long		 t0;
+
+	snprintf(info, sizeof(info), "%s/ti.txt", dir);
+	snprintf(url, sizeof(url), "127.0.0.1:%u\n", h_free_port());
+	h_write_file(info, url);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		argv[3] = (char *)bad[i];
+		h_run(&r, argv, NULL, 5000);
+		cr_assert_eq(r.status, 64, "%s: %d %s", bad[i], r.status, r.err);
+		cr_assert(strncmp(r.err, "trackerd: ", 10) == 0 &&
+		    strchr(r.err, '\n') == r.err + strlen(r.err) - 1,
+		    "%s: %s", bad[i], r.err);
+		h_run_free(&r);
+	}
+	h_run(&r, both, NULL, 5000);
+	cr_assert_eq(r.status, 64, "%d %s", r.status, r.err);
+	h_run_free(&r);
+	/* nothing listens there */
+	snprintf(url, sizeof(url), "etcd://127.0.0.1:%u/p", h_free_port());
+	argv[3] = url;
+	t0 = trk_now_ms();
+	h_run(&r, argv, NULL, 30000);
+	cr_assert_eq(r.status, 1, "%d %s", r.status, r.err);
+	cr_assert(strstr(r.err, "did not answer") != NULL, "%s", r.err);
+	cr_assert_lt(trk_now_ms() - t0, 20000);
+	h_run_free(&r);
+	unlink(info);
+	rmdir(dir);
+}
