@@ -159,7 +159,8 @@ delete_range(struct etcd *h, const char *dir)
 	return rc;
 }
 
-/* Delete the change keys at or below revision rev, 127 per request. */
+/* Delete the keys under dir at or below revision rev (the changes a
+ * snapshot covers, old fences), 127 per request. */
 static int
 delete_covered(struct etcd *h, const char *logc, int64_t rev)
 {
@@ -245,6 +246,9 @@ snapshot_write(struct tracker *t, struct etcd *h)
 	if (olddir[0] != '\0')
 		delete_range(h, olddir);
 	rc = delete_covered(h, logc, rev);
+	snprintf(logc, sizeof(logc), "%s/fence/", p);
+	if (rc == 0)
+		rc = delete_covered(h, logc, rev);
 	if (rc == 0) {
 		json_object *req = json_object_new_object();
 
