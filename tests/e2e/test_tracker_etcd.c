@@ -119,7 +119,7 @@ race(int fa, int fb, const char *la, const char *lb, const char *reason,
 
 Test(tracker_etcd, racing_creates_one_winner)
 {
-	char	la[8192], lb[8192], *u, tok[32], *r;
+	char	la[8192], lb[8192], *u, tok[32], btok[32], *r;
 	int	a, b, c, i, wins = 0, awon;
 
 	start_trackers(2);
@@ -131,14 +131,19 @@ Test(tracker_etcd, racing_creates_one_winner)
 	}
 	OK(a, "create_user ann pw");
 	snprintf(tok, sizeof(tok), "%s", trk_login(a, "ann", "pw"));
-	trk_user(b, "bob", "pw");
+	OK(b, "create_user bob pw");
+	snprintf(btok, sizeof(btok), "%s", trk_login(b, "bob", "pw"));
 	for (i = 0; i < 20; i++) {
 		snprintf(la, sizeof(la), "create_group grp%d\n", i);
 		race(a, b, la, la, "group_exists", &wins);
 	}
 	/* ann and bob upload other content under one name at once */
 	OK(a, "create_group shared");
-	OK(b, "join_group shared");
+	/* bob's old connection may not see ann's group yet (another
+	 * session's change); a new connection waits until it does */
+	c = et_conn(1);
+	OK(c, "session bob %s join_group shared", btok);
+	close(c);
 	c = et_conn(0);		/* a new connection sees bob's request */
 	OK(c, "session ann %s accept_request shared bob", tok);
 	close(c);
@@ -429,8 +434,10 @@ Test(tracker_etcd, restart_after_snapshot_and_compaction)
 	cr_assert_eq(reply_count(r), 65, "%.200s", r);
 	free(r);
 	OK(b, "session fay %s create_group from_b", tok);
-	r = rq(a, "list_groups");
-	cr_assert(has_line(strchr(r, '\n') + 1, "from_b"));
+	close(a);
+	a = et_conn(0);		/* the same session, back on tracker 1 */
+	r = rq_session(a, "fay", tok, "list_groups");
+	cr_assert(has_line(strchr(r, '\n') + 1, "from_b"), "%.200s", r);
 	free(r);
 	close(a);
 	close(b);
