@@ -410,12 +410,15 @@ worker_of(int fd, pid_t master)
 	socklen_t		 len = sizeof(sin);
 	char			*tcp, *p, path[128], link[128], want[64];
 	unsigned long		 inode = 0;
-	unsigned		 lport, rport;
+	unsigned		 lport, rport, sport, lp;
 	pid_t			 kids[64];
 	int			 n, i;
 
 	getsockname(fd, (struct sockaddr *)&sin, &len);
 	lport = ntohs(sin.sin_port);
+	len = sizeof(sin);
+	getpeername(fd, (struct sockaddr *)&sin, &len);
+	sport = ntohs(sin.sin_port);
 	if ((tcp = proc_read("/proc/net/tcp")) == NULL)
 		return -1;
 	for (p = strchr(tcp, '\n'); p && p[1]; p = strchr(p + 1, '\n')) {
@@ -426,10 +429,13 @@ worker_of(int fd, pid_t master)
 		if (sscanf(p + 1, "%*s %63s %63s %*s %*s %*s %*s %*s %*s %lu",
 		    la, ra, &ino) != 3)
 			continue;
-		if (strchr(ra, ':') == NULL)
+		if (strchr(ra, ':') == NULL || strchr(la, ':') == NULL)
 			continue;
 		rport = (unsigned)strtoul(strchr(ra, ':') + 1, NULL, 16);
-		if (rport == lport && ino != 0) {
+		lp = (unsigned)strtoul(strchr(la, ':') + 1, NULL, 16);
+		/* the tracker's end of this very connection (other tests on
+		 * the machine have connections with the same port numbers) */
+		if (rport == lport && lp == sport && ino != 0) {
 			inode = ino;
 			break;
 		}
