@@ -483,14 +483,23 @@ conn_keep_line(struct worker *w, struct conn *c, const char *line, size_t len)
 	c->linelen = len;
 }
 
+/* etcd: the request is answered for good: its retries start again from
+ * zero with the next one, and its copy (a password) is gone. */
+static void
+conn_request_done(struct conn *c)
+{
+	c->conflicts = 0;
+	if (c->line != NULL)
+		explicit_bzero(c->line, c->linecap);
+}
+
 /* etcd: the request's changes go to the committer; its reply (from
  * start) waits for them. */
 static void
 conn_commit(struct worker *w, struct conn *c, uint64_t start)
 {
 	if (journal_submit_staged(w->t, c) != 1) {
-		if (c->line != NULL)	/* a password stays no longer */
-			explicit_bzero(c->line, c->linecap);
+		conn_request_done(c);
 		return;
 	}
 	c->committing = 1;
@@ -783,6 +792,7 @@ conn_conflict(struct worker *w, struct conn *c)
 	conn_unreply(c);
 	if (++c->conflicts > CONFLICT_RETRIES || c->linelen == 0 ||
 	    (copy = strndup(c->line, c->linelen)) == NULL) {
+		conn_request_done(c);
 		buf_printf(&c->out, "ERR unavailable too many concurrent "
 		    "changes, try again\n" PROTO_END "\n");
 		return;
@@ -800,17 +810,15 @@ journal_result(struct worker *w, struct conn *c, enum jresult res)
 		c->synced = c->barrier = 1;
 	} else if (res == JR_DONE) {
 		c->committing = 0;
-		c->conflicts = 0;
+		conn_request_done(c);
 	} else if (res == JR_CONFLICT)
 		conn_conflict(w, c);
 	else {
 		conn_unreply(c);
-		c->conflicts = 0;
+		conn_request_done(c);
 		buf_printf(&c->out, "ERR unavailable the tracker's etcd cluster "
 		    "did not commit the change; try again\n" PROTO_END "\n");
 	}
-	if (c->line != NULL && !c->committing)
-		explicit_bzero(c->line, c->linecap);
 }
 
 static void

@@ -125,7 +125,9 @@ Test(tracker_etcd, racing_creates_one_winner)
 	start_trackers(2);
 	a = et_conn(0);
 	b = et_conn(1);
-	for (i = 0; i < 20; i++) {
+	/* 30 races on two connections: one of them loses many in a row,
+	 * and each loss is a request of its own, not a retry of the last */
+	for (i = 0; i < 30; i++) {
 		snprintf(la, sizeof(la), "create_user u%d pw\n", i);
 		race(a, b, la, la, "user_exists", &wins);
 	}
