@@ -4,6 +4,7 @@
 #define IPC_CTL_H
 
 #include <stddef.h>
+#include <sysexits.h>
 
 #include "ipc/proto.h"
 
@@ -20,11 +21,11 @@
 #define CTL_MAX_ARGS	4	/* arguments after the command */
 #define CTL_MAX_FIELDS	16	/* fields in a reply line */
 
-/* Exit codes (sysexits.h where it has one). */
+/* Exit codes: sysexits.h where it has one. */
 #define CTL_OK		0
 #define CTL_FAIL	1
-#define CTL_USAGE	64
-#define CTL_UNAVAIL	69
+#define CTL_USAGE	EX_USAGE
+#define CTL_UNAVAIL	EX_UNAVAILABLE
 
 enum ctl_argtype {
 	CTL_ARG_USER,		/* a name */

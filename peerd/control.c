@@ -14,6 +14,7 @@
 #include "ipc/ctl.h"
 #include "ipc/log.h"
 #include "ipc/pieces.h"
+#include "ipc/util.h"
 #include "peerd/ev.h"
 #include "peerd/peerd.h"
 
@@ -41,7 +42,6 @@ struct client {
 };
 
 static int	lfd = -1, nclients;
-static char	self_ip[INET_ADDRSTRLEN];
 
 static int	c_flush(struct client *);
 static void	c_next(struct client *);
@@ -141,20 +141,10 @@ on_idle(void *arg)
 static int
 c_flush(struct client *c)
 {
-	ssize_t	n;
-
-	while (c->fd != -1 && buf_avail(&c->out) > 0) {
-		n = send(c->fd, buf_head(&c->out), buf_avail(&c->out),
-		    MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			break;
-		if (n <= 0) {
-			c_drop(c);
-			return -1;
-		}
-		buf_consume(&c->out, (size_t)n);
+	if (c->fd != -1 && buf_avail(&c->out) > 0 &&
+	    buf_send(c->fd, &c->out, 0) == -1) {
+		c_drop(c);
+		return -1;
 	}
 	if (c->close_after && buf_avail(&c->out) == 0) {
 		c_drop(c);
@@ -226,132 +216,25 @@ reply_errorf(struct client *c, int code, const char *fmt, ...)
  * it was one (the request is over), 0 for an OK answer.
  */
 static int
-tracker_failed(struct client *c, int status, const char *reply)
+tracker_failed(struct client *c, const struct treply *r)
 {
-	const char	*p, *text;
-	char		 reason[64];
-	size_t		 n;
-
-	if (status == -1) {
-		reply_status(c, CTL_UNAVAIL, "no tracker reachable");
-		return 1;
-	}
-	if (strncmp(reply, "OK", 2) == 0 && (reply[2] == '\0' ||
-	    reply[2] == ' ' || reply[2] == '\n'))
+	switch (r->kind) {
+	case TREPLY_OK:
 		return 0;
-	p = strncmp(reply, "ERR ", 4) == 0 ? reply + 4 : reply;
-	n = strcspn(p, " \n");
-	snprintf(reason, sizeof(reason), "%.*s", (int)(n < 63 ? n : 63), p);
-	text = p + n;
-	while (*text == ' ')
-		text++;
-	n = strcspn(text, "\n");
-	if (n > 0)
-		reply_errorf(c, CTL_FAIL, "%.*s", (int)(n < 900 ? n : 900), text);
-	else
-		reply_errorf(c, CTL_FAIL, "%s", reason[0] ? reason :
-		    "refused by the tracker");
+	case TREPLY_NONE:
+		reply_status(c, CTL_UNAVAIL, tproto_message(r));
+		return 1;
+	case TREPLY_ERR:
+		break;
+	}
+	reply_errorf(c, CTL_FAIL, "%s", tproto_message(r));
 	return 1;
-}
-
-/* ---- announcing shares ---- */
-
-struct announce {
-	char	group[NAME_MAX_LEN + 1];
-	char	name[NAME_MAX_LEN + 1];
-};
-
-static void
-on_announced(void *arg, int status, const char *reply, size_t len)
-{
-	struct announce	*a = arg;
-	struct share	*s;
-
-	if (status == 0 && strncmp(reply, "OK", 2) == 0) {
-		if ((s = store_find_share(a->group, a->name)) != NULL)
-			s->announced = 1;
-	} else
-		log_warnx("share %s/%s: announcing it failed: %.200s", a->group,
-		    a->name, status == 0 ? reply : "no tracker reachable");
-	free(a);
-}
-
-/* "upload_file G N SIZE IP PORT SHA1 N H1 ... HN" */
-static int
-upload_line(struct buf *b, const char *group, const char *name, uint64_t size,
-    const uint8_t sha1[SHA1_LEN], uint32_t n, uint8_t (*pieces)[SHA1_LEN])
-{
-	char		hex[SHA1_HEX_LEN + 1];
-	uint32_t	i;
-
-	sha1_to_hex(sha1, hex);
-	if (buf_printf(b, "upload_file %s %s %llu %s %u %s %u", group, name,
-	    (unsigned long long)size, self_ip, ntohs(conf.self.sin.sin_port),
-	    hex, n) == -1)
-		return -1;
-	if (buf_reserve(b, (size_t)n * (SHA1_HEX_LEN + 1) + 1) == -1)
-		return -1;
-	for (i = 0; i < n; i++) {
-		b->data[b->len++] = ' ';
-		sha1_to_hex(pieces[i], b->data + b->len);
-		b->len += SHA1_HEX_LEN;
-	}
-	b->data[b->len] = '\0';
-	return 0;
-}
-
-static void
-announce(struct share *s)
-{
-	struct announce	*a;
-	struct buf	 b;
-
-	buf_init(&b, (size_t)s->npieces * (SHA1_HEX_LEN + 1) + 1024);
-	if ((a = calloc(1, sizeof(*a))) == NULL ||
-	    upload_line(&b, s->group, s->name, s->size, s->sha1, s->npieces,
-	    s->piece_sha1) == -1) {
-		log_warnx("share %s/%s: out of memory", s->group, s->name);
-		free(a);
-		buf_free(&b);
-		return;
-	}
-	strlcpy(a->group, s->group, sizeof(a->group));
-	strlcpy(a->name, s->name, sizeof(a->name));
-	if (tracker_send(buf_head(&b), on_announced, a) == -1)
-		free(a);
-	buf_free(&b);
-}
-
-void
-control_session_started(void)
-{
-	struct share	*s, *next;
-	const char	*user = tracker_user();
-	int		 n = 0;
-
-	for (s = store_shares(); s != NULL; s = next) {
-		next = s->next;
-		s->announced = 0;
-		if (s->user[0] != '\0' && strcmp(s->user, user) != 0)
-			continue;
-		if (store_share_changed(s)) {
-			log_warnx("share %s/%s: %s changed on disk or is gone; "
-			    "no longer shared", s->group, s->name, s->path);
-			store_remove_share(s->group, s->name);
-			continue;
-		}
-		announce(s);
-		n++;
-	}
-	if (n > 0)
-		log_info("announcing %d share%s", n, n == 1 ? "" : "s");
-	download_announce();
 }
 
 /* ---- handlers ---- */
 
 /* The request forwarded to the tracker word for word; on OK, done(). */
-typedef void	ok_fn(struct client *, const char *reply);
+typedef void	ok_fn(struct client *, const struct treply *);
 
 struct fwd {
 	struct client	*c;
@@ -359,7 +242,7 @@ struct fwd {
 };
 
 static void
-on_forwarded(void *arg, int status, const char *reply, size_t len)
+on_forwarded(void *arg, const struct treply *r)
 {
 	struct fwd	*f = arg;
 	struct client	*c = f->c;
@@ -368,9 +251,9 @@ on_forwarded(void *arg, int status, const char *reply, size_t len)
 	free(f);
 	if (c_unref(c))
 		return;
-	if (tracker_failed(c, status, reply))
+	if (tracker_failed(c, r))
 		return;
-	done(c, reply);
+	done(c, r);
 }
 
 static void
@@ -378,13 +261,11 @@ forward(struct client *c, ok_fn *done)
 {
 	struct buf	 b;
 	struct fwd	*f;
-	int		 i;
 
 	buf_init(&b, CTL_MAX_LINE);
-	buf_printf(&b, "%s", c->req.cmd->name);
-	for (i = 0; i < c->req.argc; i++)
-		buf_printf(&b, " %s", c->req.argv[i]);
-	if ((f = malloc(sizeof(*f))) == NULL || buf_append(&b, "", 1) == -1) {
+	if ((f = malloc(sizeof(*f))) == NULL || tproto_words(&b,
+	    c->req.cmd->name, c->req.argv, c->req.argc) == -1 ||
+	    buf_append(&b, "", 1) == -1) {
 		free(f);
 		buf_free(&b);
 		reply_status(c, CTL_FAIL, "out of memory");
@@ -403,7 +284,7 @@ forward(struct client *c, ok_fn *done)
 }
 
 static void
-done_message(struct client *c, const char *reply)
+done_message(struct client *c, const struct treply *r)
 {
 	const char	*cmd = c->req.cmd->name;
 	char		 msg[256];
@@ -426,7 +307,7 @@ done_message(struct client *c, const char *reply)
 }
 
 static void
-done_leave(struct client *c, const char *reply)
+done_leave(struct client *c, const struct treply *r)
 {
 	struct share	*s, *next;
 	const char	*group = c->req.argv[0];
@@ -443,7 +324,7 @@ done_leave(struct client *c, const char *reply)
 }
 
 static void
-done_stop_share(struct client *c, const char *reply)
+done_stop_share(struct client *c, const struct treply *r)
 {
 	char	msg[256];
 
@@ -453,56 +334,57 @@ done_stop_share(struct client *c, const char *reply)
 	reply_message(c, msg);
 }
 
-/* List answers: "OK <count>" then one line per item, words as fields. */
+/* List answers: one record per row, the row's words as fields. */
+struct list_keys {
+	struct client	 *c;
+	const char	**keys;
+	int		  nkeys;
+};
+
 static void
-done_list(struct client *c, const char *reply)
+list_row(void *arg, char **w, int n)
+{
+	struct list_keys	*lk = arg;
+	const char		*kv[2 * 4 + 1];
+	int			 i;
+
+	for (i = 0; i < lk->nkeys; i++) {
+		kv[2 * i] = lk->keys[i];
+		kv[2 * i + 1] = i < n ? w[i] : "";
+	}
+	kv[2 * lk->nkeys] = NULL;
+	put_record(lk->c, 'R', kv);
+}
+
+static void
+done_list(struct client *c, const struct treply *r)
 {
 	static const char *groups[] = { "group", "owner" };
 	static const char *files[] = { "file", "size", "sha1", "seeders" };
 	static const char *users[] = { "user" };
-	const char	**keys, *kv[2 * 4 + 1];
-	const char	*cmd = c->req.cmd->name;
-	char		*copy, *line, *save, *w[4];
-	int		 nkeys, n, i, first = 1;
+	struct list_keys	 lk = { c, users, 1 };
+	const char		*cmd = c->req.cmd->name;
 
 	if (strcmp(cmd, "list_groups") == 0)
-		keys = groups, nkeys = 2;
+		lk.keys = groups, lk.nkeys = 2;
 	else if (strcmp(cmd, "list_files") == 0)
-		keys = files, nkeys = 4;
-	else
-		keys = users, nkeys = 1;
-	if ((copy = strdup(reply)) == NULL) {
+		lk.keys = files, lk.nkeys = 4;
+	if (tproto_rows(r, lk.nkeys, list_row, &lk) == -1) {
 		reply_status(c, CTL_FAIL, "out of memory");
 		return;
 	}
-	for (line = strtok_r(copy, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
-		if (first) {		/* "OK <count>" */
-			first = 0;
-			continue;
-		}
-		if ((n = proto_split(line, w, 4)) < 1)
-			continue;
-		for (i = 0; i < nkeys; i++) {
-			kv[2 * i] = keys[i];
-			kv[2 * i + 1] = i < n ? w[i] : "";
-		}
-		kv[2 * nkeys] = NULL;
-		put_record(c, 'R', kv);
-	}
-	free(copy);
 	reply_status(c, CTL_OK, "");
 }
 
 static void
-on_login(void *arg, int status, const char *reply, size_t len)
+on_login(void *arg, const struct treply *r)
 {
 	struct client	*c = arg;
 	char		 msg[128];
 
 	if (c_unref(c))
 		return;
-	if (tracker_failed(c, status, reply))
+	if (tracker_failed(c, r))
 		return;
 	snprintf(msg, sizeof(msg), "logged in as %s", c->req.argv[0]);
 	reply_message(c, msg);
@@ -519,17 +401,15 @@ h_login(struct client *c)
 }
 
 static void
-on_logout(void *arg, int status, const char *reply, size_t len)
+on_logout(void *arg, const struct treply *r)
 {
 	struct client	*c = arg;
-	struct share	*s;
 
-	if (status == 0 && strncmp(reply, "OK", 2) == 0)
-		for (s = store_shares(); s != NULL; s = s->next)
-			s->announced = 0;
+	if (r->kind == TREPLY_OK)
+		announce_logged_out();
 	if (c_unref(c))
 		return;
-	if (tracker_failed(c, status, reply))
+	if (tracker_failed(c, r))
 		return;
 	reply_message(c, "logged out");
 }
@@ -565,8 +445,8 @@ h_stop_share(struct client *c)
 
 	buf_init(&b, CTL_MAX_LINE);
 	if ((f = malloc(sizeof(*f))) == NULL ||
-	    buf_printf(&b, "stop_share %s %s %s %u", c->req.argv[0],
-	    c->req.argv[1], self_ip, ntohs(conf.self.sin.sin_port)) == -1) {
+	    tproto_stop_share(&b, c->req.argv[0], c->req.argv[1],
+	    &conf.self) == -1) {
 		free(f);
 		buf_free(&b);
 		reply_status(c, CTL_FAIL, "out of memory");
@@ -585,7 +465,7 @@ h_stop_share(struct client *c)
 
 /* upload_file: hash off the loop, register, then record the share. */
 static void
-on_uploaded(void *arg, int status, const char *reply, size_t len)
+on_uploaded(void *arg, const struct treply *r)
 {
 	struct client		*c = arg;
 	struct hash_result	*h = c->hash;
@@ -595,7 +475,7 @@ on_uploaded(void *arg, int status, const char *reply, size_t len)
 
 	if (c_unref(c))
 		return;
-	if (tracker_failed(c, status, reply))
+	if (tracker_failed(c, r))
 		return;
 	name = strrchr(path, '/') + 1;
 	memset(&s, 0, sizeof(s));
@@ -609,12 +489,12 @@ on_uploaded(void *arg, int status, const char *reply, size_t len)
 	s.npieces = h->npieces;
 	s.piece_sha1 = h->piece_sha1;
 	s.fd = -1;
-	s.announced = 1;
 	if ((added = store_add_share(&s)) == NULL) {
 		reply_status(c, CTL_FAIL, "cannot record the share in the "
 		    "state directory (see peerd's log)");
 		return;
 	}
+	announce_registered(added);
 	h->piece_sha1 = NULL;	/* the store owns them now */
 	snprintf(size, sizeof(size), "%llu", (unsigned long long)h->size);
 	sha1_to_hex(h->sha1, hex);
@@ -649,8 +529,8 @@ on_hashed(void *arg, struct hash_result *h)
 		return;
 	}
 	buf_init(&b, (size_t)h->npieces * (SHA1_HEX_LEN + 1) + 1024);
-	if (upload_line(&b, c->req.argv[1], strrchr(path, '/') + 1, h->size,
-	    h->sha1, h->npieces, h->piece_sha1) == -1) {
+	if (tproto_upload(&b, c->req.argv[1], strrchr(path, '/') + 1, h->size,
+	    &conf.self, h->sha1, h->npieces, h->piece_sha1) == -1) {
 		buf_free(&b);
 		reply_status(c, CTL_FAIL, "file too large");
 		return;
@@ -689,16 +569,16 @@ h_upload(struct client *c)
 }
 
 static void
-on_dl_started(void *arg, int ok, const char *err)
+on_dl_started(void *arg, enum dl_start st, const char *err)
 {
 	struct client	*c = arg;
 	char		 dest[PATH_MAX + NAME_MAX_LEN + 2];
 
 	if (c_unref(c))
 		return;
-	if (!ok) {
-		reply_status(c, err && strncmp(err, "no tracker", 10) == 0 ?
-		    CTL_UNAVAIL : CTL_FAIL, err ? err : "download failed");
+	if (st != DL_STARTED) {
+		reply_status(c, st == DL_NO_TRACKER ? CTL_UNAVAIL : CTL_FAIL,
+		    err ? err : "download failed");
 		return;
 	}
 	snprintf(dest, sizeof(dest), "%s/%s", strcmp(c->req.argv[2], "/") ?
@@ -1051,7 +931,6 @@ control_init(void)
 	struct sockaddr_un	sun;
 	mode_t			old;
 
-	inet_ntop(AF_INET, &conf.self.sin.sin_addr, self_ip, sizeof(self_ip));
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlcpy(sun.sun_path, conf.socket_path, sizeof(sun.sun_path)) >=

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "ipc/log.h"
+#include "ipc/util.h"
 #include "peerd/ev.h"
 
 struct ev_fd {
@@ -42,10 +43,7 @@ static struct ev_posted	*post_head, *post_tail;
 uint64_t
 ev_now_ms(void)
 {
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return mono_ms();
 }
 
 static void

@@ -1,6 +1,7 @@
 /* What peerd's modules offer each other: the daemon's settings, shares
- * (store.c), the tracker client (tracker.c), downloads (download.c), the
- * piece server (serve.c) and the control socket (control.c). */
+ * (store.c), the tracker client (tracker.c, tproto.h), announcing
+ * (announce.c), downloads (download.c), the piece server (serve.c, offer.h) and the
+ * control socket (control.c). */
 #ifndef PEERD_PEERD_H
 #define PEERD_PEERD_H
 
@@ -11,6 +12,7 @@
 #include "ipc/names.h"
 #include "ipc/net.h"
 #include "ipc/proto.h"
+#include "peerd/tproto.h"
 
 struct peerd_config {
 	struct endpoint	 self;			/* IP:PORT peers connect to */
@@ -36,14 +38,18 @@ struct share {
 	uint32_t	 npieces;
 	uint8_t		(*piece_sha1)[SHA1_LEN];
 	int		 fd;			/* O_RDONLY for sendfile, or -1 */
-	int		 announced;		/* registered with the tracker in this session */
-	char		 user[NAME_MAX_LEN + 1];	/* who shared it ("": the
-						 * user logged in when added) */
+	/* registered with the tracker in this session (announce.c) */
+	int		 announced;
+	/* who shared it ("": not known, announced for any user) */
+	char		 user[NAME_MAX_LEN + 1];
 	int		 stale;			/* changed on disk: withdrawn */
 	struct share	*next;
 };
 
 int		 store_init(void);		/* load state_dir/shares */
+/* Called once when a share's file is found changed on disk (it is no
+ * longer served); peerd.c wires it. */
+void		 store_on_changed(void (*fn)(struct share *));
 struct share	*store_shares(void);		/* list head */
 /* Add or replace (same group+name) and persist; takes ownership of the
  * piece hash array. Returns the share or NULL. */
@@ -57,18 +63,15 @@ struct share	*store_share_by_hash(const uint8_t sha1[SHA1_LEN]);
 struct share	*store_share_by_name(const char *name);
 /* 1 if the share's file no longer matches (size, mtime) or is gone. */
 int		 store_share_changed(struct share *);
-/* Write data to path atomically (temp file, fsync, rename, fsync dir). */
-int		 store_write_atomic(const char *path, const void *, size_t);
 
 /* ---- tracker.c: one persistent tracker connection with failover ---- */
 
 /*
- * Reply callback: status 0 and the reply text (all lines before
- * END_OF_REPLY, joined with '\n', NUL-terminated) on an answer, OK or
- * ERR alike; status -1 with reply NULL if no tracker could be reached
- * within the bounded wait.
+ * Reply callback: the reply parsed once (tproto.h): OK, ERR with its
+ * reason and text, or NONE if no tracker could be reached within the
+ * bounded wait. r and what it points to live for the call only.
  */
-typedef void	tracker_cb(void *arg, int status, const char *reply, size_t len);
+typedef void	tracker_cb(void *arg, const struct treply *r);
 
 int		 tracker_init(void);
 /* Queue a request line (no "\n"). Sent with the session prefix when
@@ -82,6 +85,9 @@ int		 tracker_login(const char *user, const char *password,
 		    tracker_cb *, void *arg);
 int		 tracker_logout(tracker_cb *, void *arg);
 void		 tracker_shutdown(void);
+/* Called when a session begins (login, a login again after failover, a
+ * saved session the tracker still knows); peerd.c wires it. */
+void		 tracker_on_session(void (*fn)(void));
 
 /* ---- download.c: background verified multi-seeder downloads ---- */
 
@@ -98,7 +104,12 @@ struct dl_info {			/* a snapshot for show_downloads / wait */
 	char		 error[256];		/* when failed */
 };
 
-typedef void	dl_start_cb(void *arg, int ok, const char *err);
+enum dl_start {
+	DL_STARTED,
+	DL_REFUSED,		/* err says why */
+	DL_NO_TRACKER		/* no tracker could be asked */
+};
+typedef void	dl_start_cb(void *arg, enum dl_start, const char *err);
 typedef void	dl_done_cb(void *arg, const struct dl_info *);
 
 int		 download_init(void);		/* resume unfinished downloads */
@@ -116,15 +127,6 @@ int		 download_wait(const char *group, const char *name,
 /* Forget the waits registered with cb and arg (their client is gone);
  * returns how many there were. */
 int		 download_unwait(dl_done_cb *, void *arg);
-/* Pieces of a download in progress, for the piece server: 1 if piece i
- * is verified (*fd: the open .part file, *size: the file size), 0 if not
- * yet, -1 if no download of sha1 runs. */
-int		 download_piece(const uint8_t sha1[SHA1_LEN], uint32_t i,
-		    int *fd, uint64_t *size);
-/* The availability bitfield of sha1 (complete shares: all ones);
- * writes pieces_count bits; returns piece count or -1. */
-int		 download_bitfield(const uint8_t sha1[SHA1_LEN], uint8_t *bits,
-		    size_t maxbytes);
 void		 download_shutdown(void);	/* persist progress */
 /* Re-register as seeder of partially downloaded files (after login). */
 void		 download_announce(void);
@@ -132,7 +134,8 @@ void		 download_announce(void);
 /* ---- serve.c: the piece server on conf.self ---- */
 
 int		 serve_init(void);
-/* Tell connected downloaders that piece i of sha1 became available. */
+/* Tell connected downloaders that piece i of sha1 became available (the
+ * offer table's hook, wired by peerd.c). */
 void		 serve_have(const uint8_t sha1[SHA1_LEN], uint32_t i);
 void		 serve_shutdown(void);
 
@@ -155,8 +158,16 @@ int		 hash_file_async(const char *path, hash_cb *, void *arg);
 
 int		 control_init(void);	/* refuses a live socket */
 void		 control_shutdown(void);	/* unlink the socket */
+
+/* ---- announce.c: what the tracker has been told of our shares ---- */
+
 /* A session began (login, or a new login after failover): announce our
- * shares again and call download_announce(). */
-void		 control_session_started(void);
+ * shares again. */
+void		 announce_session_started(void);
+/* s was registered with the tracker in this session. */
+void		 announce_registered(struct share *s);
+void		 announce_logged_out(void);
+/* The store's hook: s changed on disk; withdraw it from the tracker. */
+void		 announce_changed(struct share *s);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "ipc/pieces.h"
 #include "peerd/bitfield.h"
+#include "peerd/record.h"
 #include "peerd/resume.h"
 #include "peerd/wire.h"
 
@@ -15,7 +16,6 @@ int
 resume_meta_format(const struct resume_meta *m, struct buf *out)
 {
 	char		hex[SHA1_HEX_LEN + 1];
-	uint32_t	i;
 
 	if (strchr(m->dest, '\n') != NULL)
 		return -1;
@@ -24,40 +24,20 @@ resume_meta_format(const struct resume_meta *m, struct buf *out)
 	    "sha1 %s\npieces %u\n", META_MAGIC, m->group, m->name, m->dest,
 	    (unsigned long long)m->size, hex, m->npieces) == -1)
 		return -1;
-	for (i = 0; i < m->npieces; i++) {
-		sha1_to_hex(m->piece_sha1[i], hex);
-		if (buf_printf(out, "%s\n", hex) == -1)
-			return -1;
-	}
+	if (rec_put_hashes(out, m->piece_sha1, m->npieces, NULL) == -1)
+		return -1;
 	return buf_printf(out, "end\n");
-}
-
-/* Next line of *p (split in place); NULL at the end of the text. */
-static char *
-next_line(char **p)
-{
-	char	*s = *p, *nl;
-
-	if (s == NULL || *s == '\0')
-		return NULL;
-	if ((nl = strchr(s, '\n')) == NULL)
-		return NULL;	/* a last line without '\n' is torn */
-	*nl = '\0';
-	*p = nl + 1;
-	return s;
 }
 
 /* "key value" with value copied into out (outlen bytes); 0 or -1. */
 static int
 keyed(char **p, const char *key, char *out, size_t outlen)
 {
-	char	*l;
-	size_t	 k = strlen(key);
+	char	*v;
 
-	if ((l = next_line(p)) == NULL || strncmp(l, key, k) != 0 ||
-	    l[k] != ' ' || l[k + 1] == '\0')
+	if ((v = rec_field(rec_line(p), key)) == NULL || *v == '\0')
 		return -1;
-	return strlcpy(out, l + k + 1, outlen) < outlen ? 0 : -1;
+	return strlcpy(out, v, outlen) < outlen ? 0 : -1;
 }
 
 static int
@@ -66,7 +46,7 @@ meta_header(char **p, struct resume_meta *m)
 	char		*l, num[32], hex[SHA1_HEX_LEN + 1];
 	uint64_t	 v;
 
-	if ((l = next_line(p)) == NULL || strcmp(l, META_MAGIC) != 0)
+	if ((l = rec_line(p)) == NULL || strcmp(l, META_MAGIC) != 0)
 		return -1;
 	if (keyed(p, "group", m->group, sizeof(m->group)) == -1 ||
 	    !name_valid(m->group) ||
@@ -90,28 +70,6 @@ meta_header(char **p, struct resume_meta *m)
 	return 0;
 }
 
-static char	*next_word(char **);
-
-/*
- * Allocate m->npieces piece hashes and read them, one token each, with
- * next (lines in a resume file, words in a tracker reply). On -1 the
- * caller frees m->piece_sha1.
- */
-static int
-read_piece_hashes(char **p, struct resume_meta *m, char *(*next)(char **))
-{
-	char		*w;
-	uint32_t	 i;
-
-	if ((m->piece_sha1 = calloc(m->npieces ? m->npieces : 1,
-	    SHA1_LEN)) == NULL)
-		return -1;
-	for (i = 0; i < m->npieces; i++)
-		if ((w = next(p)) == NULL || hex_to_sha1(w, m->piece_sha1[i]) == -1)
-			return -1;
-	return 0;
-}
-
 int
 resume_meta_parse(char *text, struct resume_meta *m)
 {
@@ -120,86 +78,14 @@ resume_meta_parse(char *text, struct resume_meta *m)
 	memset(m, 0, sizeof(*m));
 	if (meta_header(&p, m) == -1)
 		return -1;
-	if (read_piece_hashes(&p, m, next_line) == -1)
+	if (rec_get_hashes(&p, m->npieces, &m->piece_sha1, rec_line) == -1)
 		goto fail;
-	if ((l = next_line(&p)) == NULL || strcmp(l, "end") != 0 || *p != '\0')
-		goto fail;
-	return 0;
-fail:
-	free(m->piece_sha1);
-	m->piece_sha1 = NULL;
-	return -1;
-}
-
-/* Next word of *p, split on spaces and newlines; NULL at the end. */
-static char *
-next_word(char **p)
-{
-	char	*s = *p, *e;
-
-	while (*s == ' ' || *s == '\n' || *s == '\r')
-		s++;
-	if (*s == '\0')
-		return NULL;
-	for (e = s; *e != '\0' && *e != ' ' && *e != '\n' && *e != '\r'; e++)
-		;
-	if (*e != '\0')
-		*e++ = '\0';
-	*p = e;
-	return s;
-}
-
-static int
-tracker_head(char **p, struct resume_meta *m)
-{
-	char		*w;
-	uint64_t	 v;
-
-	if ((w = next_word(p)) == NULL || strcmp(w, "OK") != 0)
-		return -1;
-	if ((w = next_word(p)) == NULL ||
-	    parse_u64(w, 0, (uint64_t)WIRE_MAX_PIECES * PIECE_SIZE, &m->size) == -1)
-		return -1;
-	if ((w = next_word(p)) == NULL || hex_to_sha1(w, m->sha1) == -1)
-		return -1;
-	if ((w = next_word(p)) == NULL ||
-	    parse_u64(w, 0, WIRE_MAX_PIECES, &v) == -1 ||
-	    v != pieces_count(m->size))
-		return -1;
-	m->npieces = (uint32_t)v;
-	return 0;
-}
-
-int
-resume_parse_tracker(char *reply, struct resume_meta *m,
-    struct endpoint *peers, int maxpeers, int *npeers)
-{
-	char		*p = reply, *w;
-	uint64_t	 i, npeer;
-
-	*npeers = 0;
-	m->piece_sha1 = NULL;
-	if (tracker_head(&p, m) == -1)
-		return -1;
-	if (read_piece_hashes(&p, m, next_word) == -1)
-		goto fail;
-	if ((w = next_word(&p)) == NULL || parse_u64(w, 0, 1u << 20, &npeer) == -1)
-		goto fail;
-	for (i = 0; i < npeer; i++) {
-		if ((w = next_word(&p)) == NULL || strchr(w, ':') == NULL)
-			goto fail;
-		if (*npeers < maxpeers && endpoint_parse(w, &peers[*npeers]) == 0)
-			(*npeers)++;
-		else if (*npeers < maxpeers)
-			goto fail;
-	}
-	if (next_word(&p) != NULL)
+	if ((l = rec_line(&p)) == NULL || strcmp(l, "end") != 0 || *p != '\0')
 		goto fail;
 	return 0;
 fail:
 	free(m->piece_sha1);
 	m->piece_sha1 = NULL;
-	*npeers = 0;
 	return -1;
 }
 

@@ -29,15 +29,6 @@ int	resume_meta_format(const struct resume_meta *, struct buf *out);
  * (piece_sha1 malloc'd, owned by the caller) and returns 0; -1 on any
  * malformed, inconsistent or truncated input. */
 int	resume_meta_parse(char *text, struct resume_meta *m);
-/*
- * The tracker's answer to download_file (NUL-terminated, modified in
- * place): "OK <size> <sha1> <n> <h1>..<hn> <m> <ip:port>..." (spaces or
- * newlines between words). Fills size, sha1, npieces, piece_sha1
- * (malloc'd) of m and up to maxpeers endpoints (more are ignored).
- * Returns 0, or -1 if malformed or n != pieces_count(size).
- */
-int	resume_parse_tracker(char *reply, struct resume_meta *m,
-	    struct endpoint *peers, int maxpeers, int *npeers);
 int	resume_have_format(const uint8_t *bits, uint32_t n, struct buf *out);
 /* Fills bits (bf_bytes(n)) from text made for n pieces; 0 or -1. */
 int	resume_have_parse(const char *text, uint32_t n, uint8_t *bits);

@@ -14,8 +14,10 @@
 
 #include "ipc/log.h"
 #include "ipc/pieces.h"
+#include "ipc/util.h"
 #include "peerd/bitfield.h"
 #include "peerd/ev.h"
+#include "peerd/offer.h"
 #include "peerd/peerd.h"
 #include "peerd/wire.h"
 
@@ -165,27 +167,21 @@ send_error(struct sconn *c, const char *msg)
 static int
 offer(struct sconn *c)
 {
-	struct share	*sh;
-	uint8_t		*bits;
-	uint32_t	 n;
-	int		 r;
+	struct offer_view	 v;
+	uint8_t			*bits;
+	uint32_t		 n;
+	int			 r;
 
-	if ((sh = store_share_by_hash(c->sha1)) != NULL && sh->fd != -1 &&
-	    sh->npieces > 0) {
-		n = sh->npieces;
-		if ((bits = bf_new(n)) == NULL)
-			return -1;
+	if (offer_find(c->sha1, &v) == -1 || v.npieces == 0 ||
+	    v.npieces > WIRE_MAX_PIECES)
+		return send_error(c, "no such file");
+	n = v.npieces;
+	if ((bits = bf_new(n)) == NULL)
+		return -1;
+	if (v.have == NULL)
 		bf_fill(bits, n);
-	} else {
-		if ((bits = bf_new(WIRE_MAX_PIECES)) == NULL)
-			return -1;
-		r = download_bitfield(c->sha1, bits, bf_bytes(WIRE_MAX_PIECES));
-		if (r <= 0) {
-			free(bits);
-			return send_error(c, "no such file");
-		}
-		n = (uint32_t)r;
-	}
+	else
+		memcpy(bits, v.have, bf_bytes(n));
 	log_debug("serve: %s: offering %u of %u pieces", inet_ntoa(c->ip),
 	    bf_count(bits, n), n);
 	r = send_ctl(c, WIRE_BITFIELD, n, bits, (uint32_t)bf_bytes(n));
@@ -198,16 +194,13 @@ offer(struct sconn *c)
 static int
 piece_source(struct sconn *c, uint32_t i, int *fd, uint64_t *size)
 {
-	struct share	*sh;
+	struct offer_view	v;
 
-	if ((sh = store_share_by_hash(c->sha1)) != NULL && sh->fd != -1) {
-		if (i >= sh->npieces)
-			return -1;
-		*fd = sh->fd;
-		*size = sh->size;
-		return 0;
-	}
-	return download_piece(c->sha1, i, fd, size) == 1 ? 0 : -1;
+	if (offer_find(c->sha1, &v) == -1 || !offer_has(&v, i))
+		return -1;
+	*fd = v.fd;
+	*size = v.size;
+	return 0;
 }
 
 /* Set up the next queued piece (or a REJECT); 0, or -1 to close. */
@@ -238,12 +231,13 @@ send_piece(struct sconn *c)
 {
 	ssize_t	w;
 
-	while (c->phdr_off < c->phdr_len) {
-		w = send(c->fd, c->phdr + c->phdr_off,
-		    c->phdr_len - c->phdr_off, MSG_NOSIGNAL | MSG_MORE);
+	if (c->phdr_off < c->phdr_len) {
+		w = send_until_blocked(c->fd, c->phdr + c->phdr_off,
+		    c->phdr_len - c->phdr_off, MSG_MORE);
 		if (w == -1)
-			return errno == EAGAIN || errno == EINTR ? 0 : -1;
-		c->phdr_off += (size_t)w;
+			return -1;
+		if ((c->phdr_off += (size_t)w) < c->phdr_len)
+			return 0;
 	}
 	while (c->premain > 0) {
 		w = sendfile(c->fd, c->pfd, &c->poff, c->premain);
@@ -262,17 +256,15 @@ send_piece(struct sconn *c)
 static int
 flush_out(struct sconn *c)
 {
-	ssize_t	w;
+	size_t	before = buf_avail(&c->out);
+	int	r;
 
-	while (buf_avail(&c->out) > 0) {
-		w = send(c->fd, buf_head(&c->out), buf_avail(&c->out),
-		    MSG_NOSIGNAL);
-		if (w == -1)
-			return errno == EAGAIN || errno == EINTR ? 0 : -1;
-		buf_consume(&c->out, (size_t)w);
+	if (before == 0)
+		return 1;
+	if ((r = buf_send(c->fd, &c->out, 0)) != -1 &&
+	    buf_avail(&c->out) < before)
 		c->last = ev_now_ms();
-	}
-	return 1;
+	return r;
 }
 
 /* Write what can be written; 0 ok, -1 closed. Control messages go
@@ -314,21 +306,20 @@ pump(struct sconn *c)
 static int
 handle_get_piece(struct sconn *c)
 {
-	char		*nl, name[NAME_MAX_LEN + 1];
-	struct share	*sh;
-	uint32_t	 i;
+	char			*nl, name[NAME_MAX_LEN + 1];
+	struct offer_view	 v;
+	uint32_t		 i;
 
 	if ((nl = memchr(c->in, '\n', c->inlen)) == NULL)
 		return c->inlen >= 128 ? -1 : 0;
 	*nl = '\0';
 	if (wire_parse_get_piece((char *)c->in, name, &i) == -1 ||
-	    (sh = store_share_by_name(name)) == NULL || sh->fd == -1 ||
-	    i >= sh->npieces)
+	    offer_find_name(name, &v) == -1 || !offer_has(&v, i))
 		return -1;
-	if ((c->pfd = fcntl(sh->fd, F_DUPFD_CLOEXEC, 0)) == -1)
+	if ((c->pfd = fcntl(v.fd, F_DUPFD_CLOEXEC, 0)) == -1)
 		return -1;
 	c->poff = (off_t)((uint64_t)i * PIECE_SIZE);
-	c->premain = piece_len(sh->size, i);
+	c->premain = piece_len(v.size, i);
 	c->phdr_len = c->phdr_off = 0;
 	c->inlen = 0;
 	c->closing = 1;

@@ -12,13 +12,22 @@
 
 #include "ipc/log.h"
 #include "ipc/pieces.h"
+#include "ipc/util.h"
+#include "peerd/record.h"
 #include "peerd/peerd.h"
 
 #define STORE_MAGIC	"p2pshare-share 1"
 #define STORE_MAX_FILE	(16u << 20)	/* 64 GiB of piece hashes fit */
 
 static struct share	*shares;
+static void		(*changed_hook)(struct share *);
 static char		 dir[PATH_MAX];
+
+void
+store_on_changed(void (*fn)(struct share *))
+{
+	changed_hook = fn;
+}
 
 struct share *
 store_shares(void)
@@ -51,7 +60,6 @@ static int
 encode(const struct share *s, struct buf *b)
 {
 	char		hex[SHA1_HEX_LEN + 1];
-	uint32_t	i;
 
 	sha1_to_hex(s->sha1, hex);
 	if (buf_printf(b, "%s\ngroup %s\nname %s\nuser %s\npath %s\nsize %llu\n"
@@ -59,37 +67,7 @@ encode(const struct share *s, struct buf *b)
 	    s->name, s->user, s->path, (unsigned long long)s->size,
 	    (long long)s->mtime_ns, hex, s->npieces) == -1)
 		return -1;
-	for (i = 0; i < s->npieces; i++) {
-		sha1_to_hex(s->piece_sha1[i], hex);
-		if (buf_printf(b, "%s\n", hex) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-/* The value of "key value" in line, or NULL. */
-static char *
-field(char *line, const char *key)
-{
-	size_t	n = strlen(key);
-
-	if (line == NULL || strncmp(line, key, n) != 0 || line[n] != ' ')
-		return NULL;
-	return line + n + 1;
-}
-
-static char *
-next_line(char **p)
-{
-	char	*l = *p, *nl;
-
-	if (l == NULL || *l == '\0')
-		return NULL;
-	if ((nl = strchr(l, '\n')) == NULL)
-		return NULL;	/* every line ends in '\n' */
-	*nl = '\0';
-	*p = nl + 1;
-	return l;
+	return rec_put_hashes(b, s->piece_sha1, s->npieces, NULL);
 }
 
 static int
@@ -98,32 +76,32 @@ decode_header(char **p, struct share *s)
 	char		*v;
 	uint64_t	 n;
 
-	if ((v = next_line(p)) == NULL || strcmp(v, STORE_MAGIC) != 0)
+	if ((v = rec_line(p)) == NULL || strcmp(v, STORE_MAGIC) != 0)
 		return -1;
-	if ((v = field(next_line(p), "group")) == NULL || !name_valid(v))
+	if ((v = rec_field(rec_line(p), "group")) == NULL || !name_valid(v))
 		return -1;
 	strlcpy(s->group, v, sizeof(s->group));
-	if ((v = field(next_line(p), "name")) == NULL || !name_valid(v))
+	if ((v = rec_field(rec_line(p), "name")) == NULL || !name_valid(v))
 		return -1;
 	strlcpy(s->name, v, sizeof(s->name));
-	if ((v = field(next_line(p), "user")) == NULL ||
+	if ((v = rec_field(rec_line(p), "user")) == NULL ||
 	    (*v != '\0' && !name_valid(v)))
 		return -1;
 	strlcpy(s->user, v, sizeof(s->user));
-	if ((v = field(next_line(p), "path")) == NULL || *v != '/' ||
+	if ((v = rec_field(rec_line(p), "path")) == NULL || *v != '/' ||
 	    strlcpy(s->path, v, sizeof(s->path)) >= sizeof(s->path))
 		return -1;
-	if ((v = field(next_line(p), "size")) == NULL ||
+	if ((v = rec_field(rec_line(p), "size")) == NULL ||
 	    parse_u64(v, 0, UINT64_MAX / 2, &s->size) == -1)
 		return -1;
-	if ((v = field(next_line(p), "mtime_ns")) == NULL ||
+	if ((v = rec_field(rec_line(p), "mtime_ns")) == NULL ||
 	    parse_u64(v, 0, INT64_MAX, &n) == -1)
 		return -1;
 	s->mtime_ns = (int64_t)n;
-	if ((v = field(next_line(p), "sha1")) == NULL ||
+	if ((v = rec_field(rec_line(p), "sha1")) == NULL ||
 	    hex_to_sha1(v, s->sha1) == -1)
 		return -1;
-	if ((v = field(next_line(p), "pieces")) == NULL ||
+	if ((v = rec_field(rec_line(p), "pieces")) == NULL ||
 	    parse_u64(v, 0, UINT32_MAX, &n) == -1 || n != pieces_count(s->size))
 		return -1;
 	s->npieces = (uint32_t)n;
@@ -146,7 +124,7 @@ decode(char *text)
 	    (s->piece_sha1 = calloc(s->npieces, SHA1_LEN)) == NULL)
 		goto fail;
 	for (i = 0; i < s->npieces; i++)
-		if ((v = next_line(&p)) == NULL ||
+		if ((v = rec_line(&p)) == NULL ||
 		    hex_to_sha1(v, s->piece_sha1[i]) == -1)
 			goto fail;
 	if (*p != '\0')
@@ -164,28 +142,19 @@ load_one(const char *name)
 {
 	char		 path[PATH_MAX * 2];
 	struct share	*s = NULL;
-	struct stat	 st;
-	char		*text = NULL;
-	int		 fd;
+	char		*text;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+	if ((text = read_small_file(path, STORE_MAX_FILE, NULL)) == NULL &&
+	    (errno == ENOENT || errno == EACCES || errno == ELOOP)) {
 		log_warn("open %s", path);
 		return NULL;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size > STORE_MAX_FILE)
-		goto done;
-	if ((text = malloc((size_t)st.st_size + 1)) == NULL ||
-	    read(fd, text, (size_t)st.st_size) != st.st_size)
-		goto done;
-	text[st.st_size] = '\0';
-	s = decode(text);
-done:
+	if (text != NULL)
+		s = decode(text);
 	if (s == NULL)
 		log_warnx("%s: not a valid share record, ignored", path);
 	free(text);
-	close(fd);
 	return s;
 }
 
@@ -226,41 +195,6 @@ store_init(void)
 
 /* ---- changes ---- */
 
-int
-store_write_atomic(const char *path, const void *data, size_t len)
-{
-	char	tmp[PATH_MAX + 32], dname[PATH_MAX], *slash;
-	int	fd, dfd;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) ==
-	    -1) {
-		log_warn("open %s", tmp);
-		return -1;
-	}
-	if (write_all(fd, data, len) == -1 || fsync(fd) == -1) {
-		log_warn("write %s", tmp);
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	close(fd);
-	if (rename(tmp, path) == -1) {
-		log_warn("rename %s", tmp);
-		unlink(tmp);
-		return -1;
-	}
-	strlcpy(dname, path, sizeof(dname));
-	if ((slash = strrchr(dname, '/')) != NULL)
-		*(slash == dname ? slash + 1 : slash) = '\0';
-	if ((dfd = open(slash ? dname : ".", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) != -1) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-}
-
 static int
 persist(const struct share *s)
 {
@@ -272,7 +206,7 @@ persist(const struct share *s)
 		return -1;
 	buf_init(&b, STORE_MAX_FILE);
 	if (encode(s, &b) == 0)
-		r = store_write_atomic(path, buf_head(&b), buf_avail(&b));
+		r = write_file_atomic(path, buf_head(&b), buf_avail(&b));
 	buf_free(&b);
 	return r;
 }
@@ -309,8 +243,6 @@ store_add_share(const struct share *in)
 		return NULL;
 	*s = *in;
 	s->fd = -1;
-	if (s->user[0] == '\0' && tracker_logged_in())
-		strlcpy(s->user, tracker_user(), sizeof(s->user));
 	if (persist(s) == -1) {
 		free(s);
 		return NULL;	/* the caller still owns the hashes */
@@ -352,18 +284,11 @@ mtime_ns(const struct stat *st)
 static void
 withdraw(struct share *s)
 {
-	char	line[256], ip[INET_ADDRSTRLEN];
-
 	s->stale = 1;
 	log_warnx("share %s/%s: %s changed on disk since it was hashed (size "
 	    "or mtime): no longer served", s->group, s->name, s->path);
-	if (!tracker_logged_in() || !s->announced)
-		return;
-	s->announced = 0;
-	inet_ntop(AF_INET, &conf.self.sin.sin_addr, ip, sizeof(ip));
-	snprintf(line, sizeof(line), "stop_share %s %s %s %u", s->group,
-	    s->name, ip, ntohs(conf.self.sin.sin_port));
-	tracker_send(line, NULL, NULL);
+	if (changed_hook != NULL)
+		changed_hook(s);
 }
 
 /*

@@ -14,13 +14,14 @@
 
 #include "ipc/log.h"
 #include "ipc/pieces.h"
+#include "ipc/util.h"
 #include "peerd/ev.h"
 #include "peerd/peerd.h"
 
 #define CONNECT_MS	2000	/* to open a connection */
 #define REPLY_MS	5000	/* from sending to the end of the reply */
 #define REQUEST_MS	15000	/* a request waits this long for some tracker */
-/* Tests shorten that wait with PEERD_TRACKER_WAIT_MS. */
+/* PEERD_TRACKER_WAIT_MS sets it (peerd(1), ENVIRONMENT). */
 static uint64_t	request_ms = REQUEST_MS;
 #define RETRY_MS	300	/* pause after every tracker failed once */
 #define TOUCH_MS	60000	/* lease renewal */
@@ -62,6 +63,8 @@ static struct {
 	char		 pass[PASSWORD_MAX_LEN + 1];
 } t = { .fd = -1 };
 
+static void	(*session_hook)(void);
+
 static void	kick(void);
 static void	conn_failed(const char *why);
 
@@ -96,7 +99,7 @@ save_session(void)
 
 	session_path(path, sizeof(path));
 	n = snprintf(text, sizeof(text), "%s %s\n", t.user, t.token);
-	if (store_write_atomic(path, text, (size_t)n) == -1)
+	if (write_file_atomic(path, text, (size_t)n) == -1)
 		log_warnx("cannot save the session; a restart will need a login");
 	explicit_bzero(text, sizeof(text));
 }
@@ -246,14 +249,17 @@ expire(void)
 {
 	uint64_t	 now = ev_now_ms();
 	struct treq	*r;
+	struct treply	 none;
 
 	while (t.head != NULL && t.head->deadline <= now) {
 		r = pop();
 		log_warnx("tracker request dropped: no tracker reachable");
 		if (r->kind == REQ_RELOGIN && t.head != NULL)
 			t.head->relogged = 1;
-		if (r->cb)
-			r->cb(r->arg, -1, NULL, 0);
+		if (r->cb) {
+			tproto_none(&none);
+			r->cb(r->arg, &none);
+		}
 		req_free(r);
 	}
 }
@@ -299,21 +305,9 @@ on_reply_timeout(void *arg)
 static int
 flush_out(void)
 {
-	ssize_t	n;
-
-	while (buf_avail(&t.out) > 0) {
-		n = send(t.fd, buf_head(&t.out), buf_avail(&t.out),
-		    MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			break;
-		if (n <= 0)
-			return -1;
-		/* a login line holds a password: leave no copy behind */
-		explicit_bzero(buf_head(&t.out), (size_t)n);
-		buf_consume(&t.out, (size_t)n);
-	}
+	/* a login line holds a password: leave no copy behind */
+	if (buf_send(t.fd, &t.out, 1) == -1)
+		return -1;
 	return ev_mod(t.fd, EPOLLIN | (buf_avail(&t.out) ? EPOLLOUT : 0));
 }
 
@@ -321,22 +315,26 @@ static void
 send_head(void)
 {
 	struct treq	*r = t.head;
+	struct treply	 none;
 	int		 rc;
 
 	if (r->kind == REQ_LOGIN || r->kind == REQ_RELOGIN)
-		rc = buf_printf(&t.out, "login %s %s\n", r->user, r->pass);
+		rc = tproto_login(&t.out, r->user, r->pass);
 	else if (t.logged_in)
-		rc = buf_printf(&t.out, "session %s %s %s\n", t.user, t.token,
-		    r->line);
+		rc = tproto_in_session(&t.out, t.user, t.token, r->line);
 	else
-		rc = buf_printf(&t.out, "%s\n", r->line);
+		rc = buf_printf(&t.out, "%s", r->line);
+	if (rc != -1)
+		rc = buf_append(&t.out, "\n", 1);
 	r->prefixed = t.logged_in && r->kind != REQ_LOGIN &&
 	    r->kind != REQ_RELOGIN;
 	if (rc == -1) {
 		r = pop();
 		log_warnx("tracker request too long, dropped");
-		if (r->cb)
-			r->cb(r->arg, -1, NULL, 0);
+		if (r->cb) {
+			tproto_none(&none);
+			r->cb(r->arg, &none);
+		}
 		req_free(r);
 		kick();
 		return;
@@ -371,34 +369,22 @@ on_touch(void *arg)
 }
 
 static int
-take_session(const char *user, const char *pass, const char *reply)
+take_session(const char *user, const char *pass, const struct treply *r)
 {
-	char	 copy[128], *w[4];
-	int	 n;
+	char	token[sizeof(t.token)];
 
-	if (strncmp(reply, "OK ", 3) != 0 || strlen(reply) >= sizeof(copy))
-		return -1;
-	strlcpy(copy, reply, sizeof(copy));
-	n = proto_split(copy, w, 4);
-	if (n < 3 || strcmp(w[1], "login_success") != 0 ||
-	    strlen(w[2]) >= sizeof(t.token))
+	if (tproto_login_token(r, token, sizeof(token)) == -1)
 		return -1;
 	strlcpy(t.user, user, sizeof(t.user));
 	if (pass != t.pass)
 		strlcpy(t.pass, pass, sizeof(t.pass));
-	strlcpy(t.token, w[2], sizeof(t.token));
+	strlcpy(t.token, token, sizeof(t.token));
+	explicit_bzero(token, sizeof(token));
 	t.logged_in = 1;
 	save_session();
 	ev_timer_cancel(t.t_touch);
 	t.t_touch = ev_timer(TOUCH_MS, on_touch, NULL);
 	return 0;
-}
-
-static int
-is_invalid_session(const char *reply)
-{
-	return strncmp(reply, "ERR invalid_session", 19) == 0 &&
-	    (reply[19] == '\0' || reply[19] == ' ' || reply[19] == '\n');
 }
 
 /* A request sent in a session the tracker does not know: log in again
@@ -429,14 +415,23 @@ relogin_first(struct treq *r)
 }
 
 static void
+session_started(void)
+{
+	if (session_hook != NULL)
+		session_hook();
+}
+
+static void
 handle_reply(const char *reply, size_t len)
 {
 	struct treq	*r = t.head;
+	struct treply	 tr;
 
 	ev_timer_cancel(t.t_reply);
 	t.t_reply = 0;
 	t.failures = 0;
-	if (is_invalid_session(reply) && relogin_first(r)) {
+	tproto_parse(reply, len, &tr);
+	if (tproto_is(&tr, "invalid_session") && relogin_first(r)) {
 		kick();
 		return;
 	}
@@ -444,17 +439,17 @@ handle_reply(const char *reply, size_t len)
 	switch (r->kind) {
 	case REQ_LOGIN:
 	case REQ_RELOGIN:
-		if (take_session(r->user, r->pass, reply) == 0) {
+		if (take_session(r->user, r->pass, &tr) == 0) {
 			log_info("logged in as %s on %s", t.user,
 			    conf.trackers[t.idx].text);
-			control_session_started();
+			session_started();
 		} else if (r->kind == REQ_RELOGIN) {
 			log_warnx("logging in again as %s failed", r->user);
 			forget_session(1);
 		}
 		break;
 	case REQ_LOGOUT:
-		if (strncmp(reply, "OK", 2) == 0 || is_invalid_session(reply)) {
+		if (tr.kind == TREPLY_OK || tproto_is(&tr, "invalid_session")) {
 			log_info("logged out");
 			forget_session(1);
 		}
@@ -463,7 +458,7 @@ handle_reply(const char *reply, size_t len)
 		break;
 	}
 	if (r->cb)
-		r->cb(r->arg, 0, reply, len);
+		r->cb(r->arg, &tr);
 	req_free(r);
 	kick();
 }
@@ -579,37 +574,12 @@ on_io(int fd, uint32_t events, void *arg)
 
 /* ---- a session saved by an earlier run ---- */
 
-/* A small text file (< 256 bytes), NUL-terminated and without its
- * newline; NULL if absent or unreadable. */
-static char *
-read_small(const char *path)
-{
-	char	*text;
-	ssize_t	 n;
-	int	 fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
-		return NULL;
-	if ((text = calloc(1, 256)) == NULL) {
-		close(fd);
-		return NULL;
-	}
-	n = read(fd, text, 255);
-	close(fd);
-	if (n <= 0) {
-		free(text);
-		return NULL;
-	}
-	text[strcspn(text, "\n")] = '\0';
-	return text;
-}
-
 static void	check_restored(void *arg);
 
 static void
-restored_cb(void *arg, int status, const char *reply, size_t len)
+restored_cb(void *arg, const struct treply *r)
 {
-	if (status == -1) {
+	if (r->kind == TREPLY_NONE) {
 		if (t.logged_in)	/* no tracker yet: ask again later */
 			ev_timer(RESTORE_RETRY_MS, check_restored, NULL);
 		return;
@@ -617,7 +587,7 @@ restored_cb(void *arg, int status, const char *reply, size_t len)
 	if (!t.logged_in)
 		return;		/* expired: relogin_first said so */
 	log_info("resumed the session of %s", t.user);
-	control_session_started();
+	session_started();
 }
 
 static void
@@ -634,8 +604,9 @@ restore_session(void)
 	uint64_t	 i;
 
 	session_path(path, sizeof(path));
-	if ((text = read_small(path)) == NULL)
+	if ((text = read_small_file(path, 255, NULL)) == NULL)
 		return;
+	text[strcspn(text, "\n")] = '\0';
 	if (proto_split(text, w, 3) != 2 || !name_valid(w[0]) ||
 	    strlen(w[1]) < 8 || strlen(w[1]) >= sizeof(t.token)) {
 		log_warnx("%s: not a session, ignored", path);
@@ -664,8 +635,13 @@ tracker_init(void)
 	const char	*wait = getenv("PEERD_TRACKER_WAIT_MS");
 	uint64_t	 ms;
 
-	if (wait != NULL && parse_u64(wait, 100, 600000, &ms) == 0)
+	if (wait != NULL && parse_u64(wait, 100, 600000, &ms) == 0) {
 		request_ms = ms;
+		log_info("requests wait %llu ms for a tracker",
+		    (unsigned long long)ms);
+	} else if (wait != NULL)
+		log_warnx("PEERD_TRACKER_WAIT_MS=%.32s: not 100 to 600000, "
+		    "ignored", wait);
 	t.idx = 0;
 	t.state = T_DOWN;
 	restore_session();
@@ -706,6 +682,12 @@ tracker_logout(tracker_cb *cb, void *arg)
 		return -1;
 	enqueue(r);
 	return 0;
+}
+
+void
+tracker_on_session(void (*fn)(void))
+{
+	session_hook = fn;
 }
 
 void

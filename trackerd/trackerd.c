@@ -2,6 +2,7 @@
  * listening socket, the shared state, and supervision of the workers. */
 #include <libutil.h>
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,7 +23,10 @@
 
 #include "ipc/log.h"
 #include "ipc/net.h"
+#include "ipc/notify.h"
 #include "ipc/proto.h"
+#include "ipc/version.h"
+#include "trackerd/check.h"
 #include "trackerd/commands.h"
 #include "trackerd/journal.h"
 #include "trackerd/config.h"
@@ -52,11 +56,12 @@ static struct pidfh		*pfh;
 static int			 listen_fds[MAX_WORKERS];
 static int			 port_fd = -1;		/* claims the port */
 static int			 idle_seconds = WORKER_IDLE_SECONDS;
+static int			 check_only;		/* -n */
 
 static void __attribute__((noreturn))
 usage(FILE *fp, int code)
 {
-	fprintf(fp, "usage: trackerd [-fhv] [-w workers] "
+	fprintf(fp, "usage: trackerd [-fhnvV] [-w workers] "
 	    "[-l sync_log | -J etcd://HOST:PORT[,...]/PREFIX] "
 	    "[-p pidfile] [-k kdf_iterations] [-t lease_seconds] "
 	    "[-s always|everysec|no] [-i idle_seconds] [-o option=value,...] "
@@ -131,13 +136,38 @@ parse_etcd(const char *url)
 		usage_error("%s", err);
 }
 
-/* -o users=N,groups=N,...: the capacities the region is sized from. */
+/* -o user_files=N,...,signups=N,signup_window=SECONDS. */
+static void
+parse_quota(int k, const char *val)
+{
+	switch (k) {
+	/* 0: the default share of the table */
+	case 10: cfg.quota_files = num_arg("user_files", val, 0, UINT32_MAX);
+		break;
+	case 11: cfg.quota_hashes = num_arg("user_hashes", val, 0,
+		    UINT64_MAX / 64); break;
+	case 12: cfg.quota_groups = num_arg("user_groups", val, 0,
+		    UINT32_MAX); break;
+	case 13: cfg.quota_requests = num_arg("user_requests", val, 0,
+		    UINT32_MAX); break;
+	case 14: cfg.signups = num_arg("signups", val, 0, UINT32_MAX); break;
+	case 15: cfg.signup_window = num_arg("signup_window", val, 1,
+		    366u * 86400); break;
+	case 16: cfg.quota_sessions = num_arg("user_sessions", val, 0,
+		    UINT32_MAX); break;
+	}
+}
+
+/* -o users=N,groups=N,...: the capacities the region is sized from, and
+ * the per-user quotas within them. */
 static void
 parse_capacities(char *opts)
 {
 	static char	*const keys[] = { "users", "groups", "members",
 	    "requests", "sessions", "files", "seeders", "hashes", "maxsize",
-	    "compact", "reads", "snapshot", NULL };
+	    "compact", "user_files", "user_hashes", "user_groups",
+	    "user_requests", "signups", "signup_window", "user_sessions",
+	    "reads", "snapshot", NULL };
 	char		*val, *orig;
 	int		 k;
 
@@ -161,9 +191,10 @@ parse_capacities(char *opts)
 		    (uint64_t)1 << 50); break;
 		case 9: cfg.compact_bytes = num_arg("compact", val, 0,
 		    UINT64_MAX / 2); break;
-		case 10: parse_reads(val); break;
-		case 11: cfg.snapshot_lines = num_arg("snapshot", val, 0,
+		case 17: parse_reads(val); break;
+		case 18: cfg.snapshot_lines = num_arg("snapshot", val, 0,
 		    UINT64_MAX / 2); break;
+		default: parse_quota(k, val); break;
 		}
 	}
 }
@@ -203,21 +234,29 @@ default_workers(void)
 static void
 parse_args(int argc, char *argv[])
 {
+	static const struct option longopts[] = {
+		{ "help",	no_argument,	NULL,	'h' },
+		{ "version",	no_argument,	NULL,	'V' },
+		{ NULL,		0,		NULL,	0 }
+	};
 	char	err[256];
-	int	ch, n, lflag = 0;
+	int	ch, n;
 
 	config_defaults(&cfg);
 	cfg.journal_path = "sync_log.txt";
 	cfg.workers = default_workers();
 	opterr = 0;	/* one line of our own instead */
-	while ((ch = getopt(argc, argv, "fhvw:l:J:p:k:t:s:i:o:")) != -1) {
+	while ((ch = getopt_long(argc, argv, "fhnvVw:l:J:p:k:t:s:i:o:",
+	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h': usage(stdout, 0);
+		case 'V': version_print("trackerd"); exit(0);
+		case 'n': check_only = 1; break;
 		case 'f': cfg.foreground = 1; break;
 		case 'v': cfg.verbose++; break;
 		case 'w': cfg.workers = (int)num_arg("-w", optarg, 1,
 		    MAX_WORKERS); break;
-		case 'l': cfg.journal_path = optarg; lflag = 1; break;
+		case 'l': cfg.journal_path = optarg; break;
 		case 'J': parse_etcd(optarg); break;
 		case 'p': cfg.pidfile = optarg; break;
 		case 'k': cfg.kdf_iterations = (uint32_t)num_arg("-k", optarg,
@@ -232,15 +271,15 @@ parse_args(int argc, char *argv[])
 			if (optopt && strchr("wlJpktsio", optopt) != NULL)
 				usage_error("option -%c needs an argument",
 				    optopt);
+			if (optopt == 0)	/* a long one */
+				usage_error("unknown option %s (see trackerd(8))",
+				    argv[optind - 1]);
 			usage_error("unknown option -%c (see trackerd(8))",
-			    optopt ? optopt : '?');
+			    optopt);
 		}
 	}
 	argc -= optind;
 	argv += optind;
-	if (lflag && cfg.etcd.n > 0)
-		usage_error("-l and -J exclude each other: the history is in "
-		    "one journal file or in etcd");
 	if (argc != 2)
 		usage(stderr, EX_USAGE_CODE);
 	cfg.info_path = absolute(argv[0]);
@@ -619,9 +658,11 @@ master_loop(const sigset_t *blocked)
 		}
 		if (sig_hup) {
 			sig_hup = 0;
+			notify_reloading();
 			log_reopen();
 			log_info("SIGHUP: logs reopened");
 			signal_workers(SIGHUP);
+			notify_ready("serving");
 		}
 		if (sig_term)
 			break;
@@ -640,9 +681,12 @@ main(int argc, char *argv[], char *envp[])
 	sigset_t	blocked;
 	int		i;
 
+	closefrom(3);		/* no inherited descriptor outlives our parent */
 	/* before getopt permutes argv */
 	setproctitle_init(argc, argv, envp);
 	parse_args(argc, argv);
+	if (check_only)
+		exit(config_check(&cfg) == 0 ? 0 : 1);
 	open_pidfile();
 	open_listener();
 	/* a daemon logs to syslog from here on; start-up errors still
@@ -668,7 +712,11 @@ main(int argc, char *argv[], char *envp[])
 	    cfg.etcd.n > 0 ? cfg.etcd.prefix : "");
 	for (i = 0; i < cfg.workers; i++)
 		spawn_worker(i);
+	/* listening, and the journal replayed: clients can be served */
+	if (notify_ready("serving") == -1)
+		log_warn("NOTIFY_SOCKET");
 	master_loop(&blocked);
+	notify_stopping();
 	log_info("shutting down");
 	stop_workers();
 	tracker_destroy(tracker);

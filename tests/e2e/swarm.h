@@ -25,7 +25,9 @@
 #define NTRK	2
 #define NPEER	3
 #define SW_CAPS	"users=4096,groups=1024,members=8192,requests=4096," \
-		"sessions=4096,files=4096,seeders=8192,hashes=1048576"
+		"sessions=4096,files=4096,seeders=8192,hashes=1048576," \
+		"signups=0,user_files=8192,user_hashes=1048576,user_groups=1024," \
+		"user_requests=4096,user_sessions=4096"
 
 struct swarm {
 	char		*dir;
@@ -128,7 +130,7 @@ sw_start_peer(int i)
 	snprintf(self, sizeof(self), "127.0.0.1:%u", SW.pport[i]);
 	unlink(SW.sock[i]);
 	cr_assert_eq(sw_spawn(&SW.peer[i], argv, env, SW.plog[i]), 0);
-	cr_assert_eq(h_wait_file(SW.sock[i], 10000), 0, "peerd %d up", i);
+	cr_assert_eq(h_wait_unix(SW.sock[i], 10000), 0, "peerd %d up", i);
 }
 
 /* 1 if pid runs (a zombie nobody reaps does not count). */

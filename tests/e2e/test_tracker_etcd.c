@@ -457,8 +457,6 @@ Test(tracker_etcd_usage, bad_urls_and_no_etcd, .timeout = 60)
 	char		*dir = h_tmpdir(), info[600], url[128];
 	char		*argv[10] = { "trackerd/trackerd", "-f", "-J", NULL,
 	    info, "1", NULL };
-	char		*both[10] = { "trackerd/trackerd", "-f", "-l", "x",
-	    "-J", "etcd://127.0.0.1:2379/p", info, "1", NULL };
 	long		 t0;
 
 	snprintf(info, sizeof(info), "%s/ti.txt", dir);
@@ -473,9 +471,6 @@ Test(tracker_etcd_usage, bad_urls_and_no_etcd, .timeout = 60)
 		    "%s: %s", bad[i], r.err);
 		h_run_free(&r);
 	}
-	h_run(&r, both, NULL, 5000);
-	cr_assert_eq(r.status, 64, "%d %s", r.status, r.err);
-	h_run_free(&r);
 	/* nothing listens there */
 	snprintf(url, sizeof(url), "etcd://127.0.0.1:%u/p", h_free_port());
 	argv[3] = url;

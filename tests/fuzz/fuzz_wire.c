@@ -17,6 +17,7 @@
 
 #include "peerd/bitfield.h"
 #include "peerd/resume.h"
+#include "peerd/tproto.h"
 #include "peerd/wire.h"
 
 static void
@@ -40,6 +41,7 @@ static void
 fuzz_text(const uint8_t *data, size_t n)
 {
 	struct resume_meta	 meta;
+	struct tfile		 file;
 	struct endpoint		 eps[8];
 	char			*s, name[NAME_MAX_LEN + 1];
 	uint8_t			 bits[64];
@@ -56,9 +58,8 @@ fuzz_text(const uint8_t *data, size_t n)
 		free(meta.piece_sha1);
 	memcpy(s, data, n);
 	s[n] = '\0';
-	memset(&meta, 0, sizeof(meta));
-	if (resume_parse_tracker(s, &meta, eps, 8, &np) == 0)
-		free(meta.piece_sha1);
+	if (tproto_file_text(s, &file, eps, 8, &np) == 0)
+		free(file.piece_sha1);
 	free(s);
 }
 

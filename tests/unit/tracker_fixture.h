@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +36,30 @@ fx_config(struct tracker_config *cfg, int tracker_no)
 	cfg->max_files = 256;
 	cfg->max_seeders = 512;
 	cfg->max_hashes = 1u << 16;
+	/* no quotas below the tables: the tests of quotas set them */
+	cfg->signups = 0;
+	cfg->quota_files = cfg->max_seeders;
+	cfg->quota_hashes = cfg->max_hashes;
+	cfg->quota_groups = cfg->max_groups;
+	cfg->quota_requests = cfg->max_requests;
+	cfg->quota_sessions = cfg->max_sessions;
 	snprintf(cfg->shm_name, sizeof(cfg->shm_name), "/p2p-unit-%d-%d",
 	    (int)getpid(), fx_shm_n++);
+}
+
+/* The tracker code logs (replays, compactions) to stderr: into a file in
+ * the test's directory, so that the run's output is Criterion's alone. */
+static __attribute__((unused)) void
+fx_quiet_log(void)
+{
+	char	path[300];
+	int	fd;
+
+	snprintf(path, sizeof(path), "%s/log", fx_dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
 }
 
 static __attribute__((unused)) void
@@ -48,6 +71,7 @@ fx_setup_dir(void)
 	snprintf(fx_dir, sizeof(fx_dir), "%s", tmpl);
 	snprintf(fx_journal, sizeof(fx_journal), "%s/sync_log.txt", fx_dir);
 	fx_config(&fx_cfg, 1);
+	fx_quiet_log();
 }
 
 static __attribute__((unused)) void

@@ -1,0 +1,202 @@
+/* The download engine's own header: a download (download.c), its
+ * connections to seeders (seeder.c) and its piece checks (verify.c). */
+#ifndef PEERD_DOWNLOAD_H
+#define PEERD_DOWNLOAD_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <openssl/sha.h>
+
+#include "ipc/net.h"
+#include "peerd/peerd.h"
+#include "peerd/resume.h"
+#include "peerd/sched.h"
+#include "peerd/wire.h"
+
+#define DL_MAX_KNOWN	64		/* seeders remembered per download */
+#define DL_MAX_PEERS	8		/* connections per download */
+#define DL_DEPTH	12		/* requests in flight per connection */
+#define DL_GP_CONNS	2		/* GET_PIECE connections per seed client */
+#define DL_CONNECT_MS	5000
+#define DL_STALL_MS	8000		/* no byte while requests are out */
+#define DL_TICK_MS	500
+#define DL_REFRESH_MS	10000
+#define DL_SAVE_MS	200
+#define DL_NO_SEEDER_MS	20000
+#define DL_MAX_BAD	3		/* bad pieces before a seeder is dropped */
+#define DL_RETRY_MS	3000
+#define DL_OUT_MAX	4096
+#define DL_POOL		(DL_MAX_PEERS + 8)	/* piece buffers per download */
+
+struct dl;
+
+/*
+ * The lifecycle of a download; every change goes through dl_enter(),
+ * which keeps the state the control socket shows (enum dl_state) in step.
+ * FETCHING -> FINISHING -> COMPLETE, and any of the first two -> FAILED.
+ */
+enum dl_phase {
+	DLP_FETCHING,		/* seeders asked, pieces verified as they come */
+	DLP_FINISHING,		/* every piece in: whole-file check, rename */
+	DLP_COMPLETE,		/* in place and a share */
+	DLP_FAILED		/* stopped; info.error says why */
+};
+
+struct known {
+	struct endpoint	 ep;
+	int		 fallback;	/* speaks only GET_PIECE */
+	int		 banned;	/* sent bad data repeatedly */
+	int		 bad;
+	int		 nconn;
+	uint64_t	 retry_at;
+};
+
+enum pstate {
+	P_CONNECTING, P_MAGIC, P_HDR, P_PAYLOAD, P_PIECE, P_WAITBUF, P_GP
+};
+
+/* A received piece on its way through the hashing thread. */
+struct pbuf {
+	struct dl	*dl;
+	struct known	*k;		/* who sent it */
+	uint32_t	 idx, len;
+	int		 ok;		/* its SHA-1 matched */
+	uint8_t		*data;		/* PIECE_SIZE bytes */
+	struct pbuf	*next;
+};
+
+struct preq {
+	uint32_t	 idx;
+	int		 cancelled;
+};
+
+struct session {
+	struct dl	*dl;
+	struct known	*k;
+	int		 fd;
+	enum pstate	 st;
+	uint64_t	 since, last;
+	uint8_t		*has, *req;
+	int		 counted;	/* has is in the scheduler's counts */
+	uint8_t		 out[DL_OUT_MAX];
+	size_t		 outlen;
+	uint8_t		 hdr[WIRE_MAGIC_LEN + WIRE_HDR_LEN];
+	size_t		 hgot;
+	uint8_t		*pay;
+	size_t		 paygot;
+	struct wire_msg	 msg;
+	uint8_t		*piece;		/* GET_PIECE fallback only */
+	struct pbuf	*cur;		/* piece being received */
+	int		 cur_live;	/* its request was not cancelled */
+	uint32_t	 pidx, plen, pgot;
+	struct preq	 q[DL_DEPTH];
+	unsigned	 qn;
+	struct session	*next;
+};
+
+struct waiter {
+	dl_done_cb	*cb;
+	void		*arg;
+	struct waiter	*next;
+};
+
+/* The whole-file SHA-1, computed by a helper thread that follows the
+ * verified prefix of the .part file while the pieces are still cached. */
+struct whole {
+	pthread_t	 thr;
+	int		 started;
+	pthread_mutex_t	 mtx;
+	pthread_cond_t	 cond;
+	uint32_t	 ready;		/* pieces verified from the front */
+	SHA_CTX		 ctx;		/* fed pieces 0..next-1 */
+	uint32_t	 next;
+	int		 busy;		/* someone is feeding piece next */
+	uint32_t	 hot;		/* pieces fed straight from the hasher */
+	int		 stop;
+	int		 result;	/* 1 match, 0 mismatch, -1 I/O error */
+};
+
+struct dl {
+	struct dl_info	 info;
+	struct resume_meta meta;
+	char		 part[PATH_MAX];
+	char		 state_meta[PATH_MAX], state_have[PATH_MAX];
+	int		 fd;
+	struct sched	 s;
+	struct known	 known[DL_MAX_KNOWN];
+	int		 nknown;
+	struct session	*peers;
+	int		 npeers;
+	struct waiter	*waiters;
+	struct whole	 w;
+	/* Pieces are hashed off the loop by one thread per download. */
+	struct pbuf	*pool;		/* idle buffers */
+	int		 npool;		/* buffers allocated */
+	pthread_t	 ph_thr;
+	int		 ph_started, ph_stop;
+	pthread_mutex_t	 ph_mtx;
+	pthread_cond_t	 ph_cond;
+	struct pbuf	*ph_head, *ph_tail;
+	void		(*ph_done)(void *);	/* on the loop, per piece */
+	enum dl_phase	 phase;
+	int		 announced, announcing;
+	int		 dirty;
+	int		 refreshing;
+	int		 tracker_ok;	/* last refresh got an answer */
+	uint64_t	 last_refresh, last_save, last_live;
+	uint64_t	 rate_at, rate_bytes;
+	uint64_t	 started_ms;	/* this run, for the log */
+	uint64_t	 started_bytes;	/* bytes_done when this run began */
+	uint64_t	 tick;
+	int		 refs;		/* tracker callbacks outstanding */
+	int		 zombie;	/* unlinked; freed when refs drops to 0 */
+	struct dl	*next;
+};
+
+/* ---- download.c: the registry and the lifecycle of a download ---- */
+
+/* A verified piece: store it, offer it, record it. -1 if the download
+ * ended (finished or failed). */
+int	dl_piece_verified(struct dl *, uint32_t, const uint8_t *, uint32_t);
+/* Open connections to known seeders we are not connected to. */
+void	dl_connect_more(struct dl *);
+
+/* ---- seeder.c: one connection to a seeder (the mirror of serve.c) ---- */
+
+void	seeder_connect(struct dl *, struct known *);
+/* Close the connection, giving its requests back; why (may be NULL) is
+ * logged. */
+void	seeder_drop(struct session *, const char *why);
+/* Timeouts of every connection of d, and requests topped up. */
+void	seeder_check_all(struct dl *);
+/* Piece idx arrived from from (NULL: verified): cancel it elsewhere. */
+void	seeder_cancel_elsewhere(struct dl *, struct session *from, uint32_t);
+/* Piece idx from k failed its hash: ask someone else; drop k when it
+ * keeps doing that. */
+void	seeder_piece_bad(struct dl *, struct known *, uint32_t);
+/* A piece buffer is free again: a connection waiting for one goes on. */
+void	seeder_buffer_release(struct dl *, struct pbuf *);
+
+/* ---- verify.c: piece and whole-file SHA-1, their threads and buffers ---- */
+
+int	verify_piece(const struct dl *, uint32_t, const uint8_t *, uint32_t);
+/* An empty file still has a whole-file SHA-1 to check: 1 if it matches. */
+int	verify_empty(const struct dl *);
+int	verify_whole_start(struct dl *);
+void	verify_whole_advance(struct dl *);	/* the verified prefix grew */
+/* Pieces not yet fed to the whole-file digest. */
+uint32_t verify_whole_left(struct dl *);
+/* Stop (or, when all pieces are ready, finish) the whole-file thread:
+ * 1 match, 0 mismatch, -1 error. */
+int	verify_whole_join(struct dl *, int stop);
+struct pbuf *verify_buf_get(struct dl *);
+void	verify_buf_put(struct dl *, struct pbuf *);
+void	verify_buf_free(struct pbuf *);
+/* The piece hashing thread: done runs on the loop thread for each piece
+ * queued, with its pbuf (ok set). */
+int	verify_hasher_start(struct dl *, void (*done)(void *));
+void	verify_hasher_queue(struct dl *, struct pbuf *);
+void	verify_hasher_stop(struct dl *);	/* also frees the buffers */
+
+#endif

@@ -1,0 +1,195 @@
+/* The tracker protocol on peerd's side: replies parsed once into typed
+ * results, download_file's answer, and the request lines. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipc/pieces.h"
+#include "peerd/tproto.h"
+
+static struct treply
+parse(const char *text)
+{
+	struct treply	r;
+
+	tproto_parse(text, strlen(text), &r);
+	return r;
+}
+
+Test(tproto, kinds)
+{
+	struct treply	r;
+
+	r = parse("OK");
+	cr_assert_eq(r.kind, TREPLY_OK);
+	cr_assert_eq(r.oklen, 0);
+	r = parse("OK 2\ng1 alice\ng2 bob");
+	cr_assert_eq(r.kind, TREPLY_OK);
+	cr_assert_eq(strncmp(r.ok, "2\ng1", 4), 0);
+	r = parse("OKAY");
+	cr_assert_eq(r.kind, TREPLY_ERR);
+	r = parse("ERR not_member not a member of g");
+	cr_assert_eq(r.kind, TREPLY_ERR);
+	cr_assert_str_eq(r.reason, "not_member");
+	cr_assert_str_eq(r.text, "not a member of g");
+	cr_assert_str_eq(tproto_message(&r), "not a member of g");
+	cr_assert(tproto_is(&r, "not_member"));
+	cr_assert_not(tproto_is(&r, "not_owner"));
+	r = parse("ERR invalid_session");
+	cr_assert(tproto_is(&r, "invalid_session"));
+	cr_assert_str_eq(tproto_message(&r), "invalid_session");
+	r = parse("ERR bad_request   two\nlines");
+	cr_assert_str_eq(r.text, "two");
+	r = parse("");
+	cr_assert_eq(r.kind, TREPLY_ERR);
+	cr_assert_str_eq(tproto_message(&r), "refused by the tracker");
+	tproto_none(&r);
+	cr_assert_eq(r.kind, TREPLY_NONE);
+	cr_assert_str_eq(tproto_message(&r), "no tracker reachable");
+}
+
+Test(tproto, bounded_text)
+{
+	char		 long_reply[4096];
+	struct treply	 r;
+
+	memset(long_reply, 'x', sizeof(long_reply));
+	memcpy(long_reply, "ERR ", 4);
+	long_reply[200] = ' ';
+	long_reply[sizeof(long_reply) - 1] = '\0';
+	r = parse(long_reply);
+	cr_assert_eq(strlen(r.reason), sizeof(r.reason) - 1);
+	cr_assert_eq(strlen(r.text), sizeof(r.text) - 1);
+}
+
+Test(tproto, login_token)
+{
+	struct treply	r;
+	char		tok[32];
+
+	r = parse("OK login_success abcdefgh12345678");
+	cr_assert_eq(tproto_login_token(&r, tok, sizeof(tok)), 0);
+	cr_assert_str_eq(tok, "abcdefgh12345678");
+	r = parse("OK created");
+	cr_assert_eq(tproto_login_token(&r, tok, sizeof(tok)), -1);
+	r = parse("OK login_success 0123456789abcdef0123456789abcdef01");
+	cr_assert_eq(tproto_login_token(&r, tok, sizeof(tok)), -1);
+	r = parse("ERR bad_password wrong");
+	cr_assert_eq(tproto_login_token(&r, tok, sizeof(tok)), -1);
+}
+
+static void
+count_row(void *arg, char **w, int n)
+{
+	char	*out = arg;
+
+	strcat(out, w[0]);
+	strcat(out, n == 2 ? "=" : "!");
+	if (n == 2)
+		strcat(out, w[1]);
+	strcat(out, ";");
+}
+
+Test(tproto, rows)
+{
+	struct treply	r;
+	char		out[256] = "";
+
+	r = parse("OK 2\ng1 alice\ng2 bob");
+	cr_assert_eq(tproto_rows(&r, 2, count_row, out), 0);
+	cr_assert_str_eq(out, "g1=alice;g2=bob;");
+	r = parse("ERR not_owner no");
+	cr_assert_eq(tproto_rows(&r, 2, count_row, out), -1);
+}
+
+Test(tproto, requests)
+{
+	struct endpoint	self;
+	struct buf	b;
+	uint8_t		sha1[SHA1_LEN], pieces[2][SHA1_LEN];
+	char		*argv[] = { "g", "alice" };
+
+	cr_assert_eq(endpoint_parse("127.0.0.9:7001", &self), 0);
+	memset(sha1, 0xab, sizeof(sha1));
+	memset(pieces, 0x01, sizeof(pieces));
+	buf_init(&b, 1 << 16);
+	cr_assert_eq(tproto_upload(&b, "g", "f", 10, &self, sha1, 2, pieces), 0);
+	cr_assert_str_eq(buf_head(&b), "upload_file g f 10 127.0.0.9 7001 "
+	    "abababababababababababababababababababab 2 "
+	    "0101010101010101010101010101010101010101 "
+	    "0101010101010101010101010101010101010101");
+	buf_free(&b);
+	buf_init(&b, 1 << 16);
+	cr_assert_eq(tproto_stop_share(&b, "g", "f", &self), 0);
+	cr_assert_str_eq(buf_head(&b), "stop_share g f 127.0.0.9 7001");
+	buf_free(&b);
+	buf_init(&b, 1 << 16);
+	cr_assert_eq(tproto_words(&b, "accept_request", argv, 2), 0);
+	cr_assert_str_eq(buf_head(&b), "accept_request g alice");
+	buf_free(&b);
+	buf_init(&b, 1 << 16);
+	cr_assert_eq(tproto_download(&b, "g", "f"), 0);
+	cr_assert_str_eq(buf_head(&b), "download_file g f");
+	buf_free(&b);
+	buf_init(&b, 16);
+	cr_assert_eq(tproto_download(&b, "group", "a-long-file-name"), -1);
+	buf_free(&b);
+}
+
+Test(tproto, file_answer)
+{
+	struct tfile		m;
+	struct endpoint		eps[4];
+	int			n;
+	char			reply[1024];
+	const char		*h = "0123456789abcdef0123456789abcdef01234567";
+
+	snprintf(reply, sizeof(reply), "OK %u %s 2 %s\n%s 3 127.0.0.1:7001 "
+	    "127.0.0.2:7002 10.0.0.1:9", PIECE_SIZE + 1, h, h, h);
+	memset(&m, 0, sizeof(m));
+	cr_assert_eq(tproto_file_text(reply, &m, eps, 2, &n), 0);
+	cr_assert_eq(m.size, PIECE_SIZE + 1);
+	cr_assert_eq(m.npieces, 2);
+	cr_assert_eq(m.piece_sha1[1][19], 0x67);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(eps[1].text, "127.0.0.2:7002");
+	free(m.piece_sha1);
+
+	snprintf(reply, sizeof(reply), "OK 0 %s 0 0", h);
+	cr_assert_eq(tproto_file_text(reply, &m, eps, 4, &n), 0);
+	cr_assert_eq(n, 0);
+	free(m.piece_sha1);
+}
+
+Test(tproto, file_answer_malformed)
+{
+	static const char *bad[] = {
+		"",
+		"ERR no_such_file nope",
+		"OK 10 0123456789abcdef0123456789abcdef01234567 2 "
+		    "0123456789abcdef0123456789abcdef01234567 "
+		    "0123456789abcdef0123456789abcdef01234567 0",
+		"OK 10 0123456789abcdef0123456789abcdef01234567 1 "
+		    "0123456789abcdef0123456789abcdef01234567 2 127.0.0.1:1",
+		"OK 10 0123456789abcdef0123456789abcdef01234567 1 "
+		    "0123456789abcdef0123456789abcdef01234567 1 127.0.0.1:99999",
+		"OK 10 0123456789abcdef0123456789abcdef01234567 1 "
+		    "0123456789abcdef0123456789abcdef0123456 0",
+		"OK 10 0123456789abcdef0123456789abcdef01234567 1 "
+		    "0123456789abcdef0123456789abcdef01234567 0 extra",
+		"OK -10 0123456789abcdef0123456789abcdef01234567 1",
+	};
+	struct tfile		m;
+	struct endpoint		eps[4];
+	int			n;
+	size_t			i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *copy = strdup(bad[i]);
+		cr_assert_eq(tproto_file_text(copy, &m, eps, 4, &n), -1,
+		    "case %zu", i);
+		cr_assert_null(m.piece_sha1);
+		free(copy);
+	}
+}
