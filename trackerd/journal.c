@@ -823,6 +823,25 @@ fail:
 	return -1;
 }
 
+/* Master, before the workers start: journal one change of its own (the
+ * ticket key) and wait until it is durable (file) or committed (etcd). */
+int
+journal_publish(struct tracker *t, const char *body)
+{
+	uint64_t	seq;
+
+	if (t->etcd != NULL)
+		return jetcd_publish(t, body);
+	if (journal_begin(t) == -1)
+		return -1;
+	seq = journal_commit(t, body, strlen(body));
+	journal_end(t);
+	if (seq == 0)
+		return -1;
+	journal_sync(t);
+	return 0;
+}
+
 int
 journal_begin(struct tracker *t)
 {

@@ -54,6 +54,9 @@ int	journal_apply_body(struct tracker *, char *body, size_t len,
 int	journal_begin(struct tracker *);
 uint64_t journal_commit(struct tracker *, const char *body, size_t len);
 void	journal_end(struct tracker *);
+/* Master, at start: one change of its own (the ticket key), durable in
+ * the file or committed in etcd before it returns 0; -1 (t->err). */
+int	journal_publish(struct tracker *, const char *body);
 /* Apply the other tracker's pending lines now (flock LOCK_SH + meta). */
 int	journal_catch_up(struct tracker *);
 /* Before a read: apply what any tracker acknowledged and this one has not

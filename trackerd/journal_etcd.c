@@ -962,6 +962,52 @@ batch_commit(struct jetcd *j, struct etcd *h, struct batch *b)
 	batch_fail(j, b, err);
 }
 
+/*
+ * Master, at start: commit one change outside the workers' batches (the
+ * tracker's ticket key). Its log key is new, so a copy that arrives twice
+ * commits once; each endpoint is tried in turn within COMMIT_MS. 0 once
+ * etcd committed it (the watch applies it), -1 otherwise (t->err).
+ */
+int
+jetcd_publish(struct tracker *t, const char *body)
+{
+	struct jetcd	*j = t->etcd;
+	struct etcd	*h;
+	json_object	*txn, *cmp, *ok, *resp;
+	char		 key[300], err[200] = "no endpoint answered";
+	uint64_t	 end = now_ms() + COMMIT_MS;
+	int64_t		 rev;
+	int		 amb, rc = -1;
+
+	if ((h = etcd_new(&t->cfg.etcd)) == NULL)
+		return -1;
+	snprintf(key, sizeof(key), "%s%02d-%08x-%08x-p000", j->logc,
+	    t->cfg.tracker_no, (unsigned)getpid(), (unsigned)now_ms());
+	while (rc != 0 && now_ms() < end) {
+		txn = json_object_new_object();
+		cmp = json_object_new_array();
+		ok = json_object_new_array();
+		json_object_array_add(cmp, ej_compare_absent(key));
+		json_object_array_add(ok, ej_put(key, body, strlen(body)));
+		json_object_array_add(ok, ej_put(j->head, "", 0));
+		json_object_object_add(txn, "compare", cmp);
+		json_object_object_add(txn, "success", ok);
+		if (etcd_post(h, "/v3/kv/txn", txn, &resp, ATTEMPT_MS, &amb,
+		    err, sizeof(err)) == -1) {
+			etcd_next(h);
+			continue;
+		}
+		/* succeeded, or not because an earlier copy committed */
+		if (ej_parse_txn(resp, &rev, NULL, 0, err, sizeof(err)) != -1)
+			rc = 0;
+		json_object_put(resp);
+	}
+	etcd_free(h);
+	if (rc == -1)
+		snprintf(t->err, sizeof(t->err), "etcd: %s", err);
+	return rc;
+}
+
 static void *
 committer_thread(void *arg)
 {

@@ -19,6 +19,8 @@ void	jetcd_free(struct tracker *);
 int	jetcd_begin(struct tracker *);
 uint64_t jetcd_stage(struct tracker *, const char *body, size_t len);
 void	jetcd_end(struct tracker *);
+/* Master: commit one change now, outside the workers' batches. */
+int	jetcd_publish(struct tracker *, const char *body);
 /* Wait (bounded) until every change etcd holds now is applied here. */
 int	jetcd_catch_up(struct tracker *);
 /* Master: keep the watch running, write snapshots when due. */

@@ -35,6 +35,35 @@ rq_session(int fd, const char *user, const char *tok, const char *req)
 	return rq(fd, "session %s %s %s", user, tok, req);
 }
 
+/* Each tracker publishes its ticket key through etcd at start: either
+ * tracker lists both keys, so a seeder can check a ticket from either. */
+Test(tracker_etcd, ticket_keys_of_every_tracker)
+{
+	char	*r[2];
+	int	 i, fd;
+
+	start_trackers(2);
+	for (i = 0; i < 2; i++) {
+		int	n = 0, tries;
+
+		fd = et_conn(i);
+		for (tries = 0; tries < 50; tries++) {
+			r[i] = rq(fd, "keys");
+			cr_assert(strncmp(r[i], "OK", 2) == 0, "%s", r[i]);
+			n = reply_count(r[i]);
+			if (n == 2)
+				break;
+			free(r[i]);
+			usleep(100 * 1000);
+		}
+		cr_assert_eq(n, 2, "tracker %d lists %d keys", i + 1, n);
+		close(fd);
+	}
+	cr_assert_str_eq(r[0], r[1]);
+	free(r[0]);
+	free(r[1]);
+}
+
 /* A change made on one tracker is seen on the other, and a session that
  * moves to the other tracker (a new connection) reads its own writes at
  * once, every time. */
