@@ -476,8 +476,22 @@ on_signal(int sig)
 	}
 }
 
+/* Blocked from the start (a SIGTERM while the journal is replayed waits,
+ * then stops the tracker cleanly) and, later, except inside ppoll, so no
+ * flag is set unseen. */
 static void
-install_signals(sigset_t *blocked)
+block_signals(sigset_t *blocked)
+{
+	sigemptyset(blocked);
+	sigaddset(blocked, SIGTERM);
+	sigaddset(blocked, SIGINT);
+	sigaddset(blocked, SIGHUP);
+	sigaddset(blocked, SIGCHLD);
+	sigprocmask(SIG_BLOCK, blocked, NULL);
+}
+
+static void
+install_signals(void)
 {
 	struct sigaction	sa;
 
@@ -489,13 +503,6 @@ install_signals(sigset_t *blocked)
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	/* Blocked except inside ppoll, so no flag is set unseen. */
-	sigemptyset(blocked);
-	sigaddset(blocked, SIGTERM);
-	sigaddset(blocked, SIGINT);
-	sigaddset(blocked, SIGHUP);
-	sigaddset(blocked, SIGCHLD);
-	sigprocmask(SIG_BLOCK, blocked, NULL);
 }
 
 static void
@@ -711,6 +718,7 @@ main(int argc, char *argv[], char *envp[])
 	parse_args(argc, argv);
 	if (check_only)
 		exit(config_check(&cfg) == 0 ? 0 : 1);
+	block_signals(&blocked);
 	open_pidfile();
 	open_listener();
 	/* a daemon logs to syslog from here on; start-up errors still
@@ -728,7 +736,7 @@ main(int argc, char *argv[], char *envp[])
 	setproctitle("master");
 	if (worker_shared_init() == -1)
 		fatal("mmap");
-	install_signals(&blocked);
+	install_signals();
 	log_info("listening on %s (tracker %d of %d), %d workers, journal %s%s%s",
 	    cfg.self.text, cfg.tracker_no, cfg.ntrackers, cfg.workers,
 	    cfg.etcd.n > 0 ? "etcd " : cfg.journal_path,
