@@ -22,6 +22,8 @@ cpu_s() {	# utime+stime of a pid, in seconds
 	awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); print ($12 + $13) / hz }' \
 	    "/proc/$1/stat"
 }
+# the load average, to judge how noisy a figure is on a shared machine
+load() { cut -d ' ' -f 1-3 /proc/loadavg; }
 hwm_kib() { awk '/VmHWM/ { print $2 }' "/proc/$1/status"; }
 
 # alive PID: running and not a zombie
@@ -30,15 +32,31 @@ alive() {
 	[ -n "$_st" ] && [ "$_st" != Z ] && [ "$_st" != X ]
 }
 
-# stop_all: SIGTERM to every process started, 5 s each to go, then SIGKILL
+# A PID is signalled only while it names the process this script started
+# (same start time), never one that reused the number.
+started() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $20 }'; }
+track() {
+	mkdir -p "$dir/.pids"
+	started "$1" > "$dir/.pids/$1"
+	pids="$pids $1"
+}
+ours() { [ -n "$(started "$1")" ] && [ "$(started "$1")" = "$(cat "$dir/.pids/$1" 2>/dev/null)" ]; }
+
+# stop_pid PID: SIGTERM, 5 s to go, then SIGKILL; reaped and forgotten
+stop_pid() {
+	ours "$1" && kill "$1" 2>/dev/null
+	_i=0
+	while ours "$1" && alive "$1" && [ $_i -lt 100 ]; do sleep 0.05; _i=$((_i + 1)); done
+	ours "$1" && alive "$1" && kill -9 "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	rm -f "$dir/.pids/$1"
+	pids=$(echo "$pids" | tr ' ' '\n' | grep -vx "$1" | tr '\n' ' ')
+}
+
+# stop_all: every process started, all signalled first
 stop_all() {
-	for _p in $pids; do kill "$_p" 2>/dev/null; done
-	for _p in $pids; do
-		_i=0
-		while alive "$_p" && [ $_i -lt 100 ]; do sleep 0.05; _i=$((_i + 1)); done
-		alive "$_p" && kill -9 "$_p" 2>/dev/null
-		wait "$_p" 2>/dev/null
-	done
+	for _p in $pids; do ours "$_p" && kill "$_p" 2>/dev/null; done
+	for _p in $pids; do stop_pid "$_p"; done
 	pids=""
 }
 
@@ -86,7 +104,7 @@ launch() {
 		LD_PRELOAD="$shim" PACE_BYTES_PER_SEC="$_rate" PACE_COUNT_FILE="$_cnt" "$@" &
 	fi
 	pid=$!
-	pids="$pids $pid"
+	track "$pid"
 }
 
 # ---- p2pshare ----
@@ -97,7 +115,7 @@ p2p_tracker() {
 	echo "127.0.0.1:$_port" > "$1/trackers.txt"
 	"$tk" -f -k 1000 -w 2 -l "$1/sync_log.txt" -p "$1/trackerd.pid" \
 	    "$1/trackers.txt" 1 > "$1/trackerd.log" 2>&1 &
-	pids="$pids $!"
+	track $!
 	wait_until 100 listening "$_port" || die "trackerd did not start ($1/trackerd.log)"
 }
 
@@ -158,17 +176,17 @@ a2_tracker() {
 	printf 'access.whitelist /whitelist.txt\ntracker.rootdir %s\n' "$1" > "$1/opentracker.conf"
 	opentracker -i 127.0.0.1 -p "$a2_port" -P "$a2_port" -f "$1/opentracker.conf" \
 	    > "$1/opentracker.log" 2>&1 &
-	pids="$pids $!"
+	track $!
 	wait_until 100 listening "$a2_port" || die "opentracker did not start"
 }
 
-# a2_seeders D: how many complete peers opentracker knows of
-a2_seeders() {
+# a2_complete: how many complete peers opentracker knows of
+a2_complete() {
 	_q=$(echo "$a2_hash" | sed 's/../%&/g')
 	curl -s --max-time 2 "http://127.0.0.1:$a2_port/scrape?info_hash=$_q" |
 	    LC_ALL=C sed -n 's/.*8:completei\([0-9]*\)e.*/\1/p'
 }
-a2_has_seeders() { [ "$(a2_seeders)" -ge "$1" ] 2>/dev/null; }
+a2_has_seeders() { [ "$(a2_complete)" -ge "$1" ] 2>/dev/null; }
 
 # The same for every aria2c: BitTorrent through the tracker and peer
 # exchange only, no preallocation, every peer seeds until stopped.

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The pacing shim (libpace.so) checked before the crowd benchmarks use it:
+# The pacing shim (libpace.so) that the crowd benchmark relies on, checked:
 # each send path at PACE_RATE for about PACE_SECS seconds, elapsed time
 # against the expected one (goal within 10%), and the byte count exact.
 set -u
