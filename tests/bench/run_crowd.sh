@@ -142,12 +142,15 @@ summary() {
 	tp=$(median < "$out/p2p.t"); ta=$(median < "$out/a2.t")
 	sp=$(median < "$out/p2p.seed"); sa=$(median < "$out/a2.seed")
 	awk -v l="$nl" -v mb="$3" -v cap="$cap" -v runs="$runs" -v tp="$tp" -v ta="$ta" \
-	    -v sp="$sp" -v sa="$sa" -v mode="$1" -v load0="$load0" -v load1="$(load)" 'BEGIN {
+	    -v sp="$sp" -v sa="$sa" -v mode="$1" -v load0="$load0" -v load1="$(load)" \
+	    -v rate="$2" 'BEGIN {
 		file = mb * 1048576
 		printf "crowd %s: %d MiB, 1 seeder + %d leechers, %s, median of %d runs (load average before: %s, after: %s)\n", mode, mb, l, cap, runs, load0, load1
 		printf "  p2pshare: last leecher done %7.3f s; seeder uploaded %7.1f MiB = %.2fx the file\n", tp, sp / 1048576, sp / file
 		printf "  aria2:    last leecher done %7.3f s; seeder uploaded %7.1f MiB = %.2fx the file\n", ta, sa / 1048576, sa / file
-		printf "  p2pshare/aria2: time %.2f (capped goal <= 0.67, uncapped <= 0.5), seeder upload %.2f\n", tp / ta, sp / sa
+		printf "  p2pshare/aria2: time %.2f (capped goal <= 0.67, uncapped <= 0.5), seeder upload %.2f (goal: p2pshare seeder <= 1.5x the file)\n", tp / ta, sp / sa
+		if (cap != "uncapped")
+			printf "  at the cap: the file once %.2f s, the seeder alone serving all %d copies %.2f s\n", file / rate, l, file * l / rate
 	}'
 	per_run p2p "$3"
 	per_run a2 "$3"
