@@ -3,13 +3,16 @@
  *
  * PACE_BYTES_PER_SEC	cap on the process's total TCP upload (token bucket);
  *			unset or 0: count only, never wait
- * PACE_BURST		bucket size in bytes (default 64 KiB)
+ * PACE_BURST		bucket size in bytes: how far a sender that fell behind
+ *			(a late wake-up on a busy machine) may catch up, and
+ *			the most it sends at once after being idle (default
+ *			20 ms at the rate, at least 64 KiB)
  * PACE_COUNT_FILE	file whose first 8 bytes (native uint64) this process
  *			adds every byte it sent on TCP to; readable at any time
  *
  * send, sendto, sendmsg, write, writev and sendfile on a TCP socket are
  * metered; other descriptors pass through untouched. A metered call sends
- * at most one burst, after sleeping until the bucket holds it: a short
+ * at most 64 KiB, after sleeping until the bucket holds it: a short
  * count, never an endless wait, on blocking and non-blocking sockets alike
  * (callers of stream sockets handle short counts). The sleep stalls the
  * calling thread, as a saturated uplink would stall its writer. A test
@@ -30,7 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PACE_DEFAULT_BURST	(64 * 1024)
+#define PACE_CHUNK		(64 * 1024)	/* most bytes per call */
+#define PACE_SLACK_S		0.02		/* default burst, in time */
 
 typedef ssize_t	(*send_fn)(int, const void *, size_t, int);
 typedef ssize_t	(*sendto_fn)(int, const void *, size_t, int,
@@ -107,9 +111,9 @@ init(void)
 	real.writev = (writev_fn)dlsym(RTLD_NEXT, "writev");
 	real.sendfile = (sendfile_fn)dlsym(RTLD_NEXT, "sendfile");
 	rate = env_number("PACE_BYTES_PER_SEC", 0);
-	burst = env_number("PACE_BURST", PACE_DEFAULT_BURST);
-	if (burst < 1)
-		burst = PACE_DEFAULT_BURST;
+	burst = env_number("PACE_BURST", rate * PACE_SLACK_S);
+	if (burst < PACE_CHUNK)
+		burst = PACE_CHUNK;
 	tokens = burst;
 	clock_gettime(CLOCK_MONOTONIC, &refilled);
 	map_counter();
@@ -149,7 +153,7 @@ sleep_seconds(double s)
 }
 
 /*
- * Reserve up to one burst of want bytes and sleep until the bucket has
+ * Reserve up to one chunk of want bytes and sleep until the bucket has
  * refilled what was reserved ahead of time. Returns the bytes granted.
  */
 static size_t
@@ -160,7 +164,7 @@ reserve(size_t want)
 
 	if (rate <= 0 || want == 0)
 		return want;
-	grant = (double)want < burst ? (double)want : burst;
+	grant = want < PACE_CHUNK ? (double)want : PACE_CHUNK;
 	pthread_mutex_lock(&bucket_mtx);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	tokens += ((double)(now.tv_sec - refilled.tv_sec) +

@@ -3,27 +3,14 @@
 # each send path at PACE_RATE for about PACE_SECS seconds, elapsed time
 # against the expected one (goal within 10%), and the byte count exact.
 set -u
+me=pace
 root=$(cd "$(dirname "$0")/../.." && pwd)
+. "$root/tests/bench/bench_lib.sh"
+
 rate=${PACE_RATE:-25000000}
 secs=${PACE_SECS:-10}
-shim="$root/tests/bench/libpace.so"
-xfer="$root/tests/bench/xfer"
 check="$root/tests/bench/pace_check"
-dir=$(mktemp -d /tmp/p2p-pace.XXXXXX)
-pids=""
-
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-die() { echo "run_pace: $*" >&2; exit 1; }
-now() { date +%s.%N; }
-counted() { od -An -t u8 -N 8 "$1" | tr -d ' '; }
-[ -f "$shim" ] || die "$shim not built (make bench)"
+[ -f "$shim" ] && [ -x "$check" ] || die "libpace.so or pace_check not built (make bench)"
 bytes=$(awk -v r="$rate" -v s="$secs" 'BEGIN { printf "%d\n", r * s }')
 head -c "$bytes" /dev/urandom > "$dir/f"
 fail=0
@@ -39,31 +26,25 @@ report() {
 	[ "$c" = "$bytes" ] || fail=1
 }
 
-# sendfile, blocking socket (xfer send, as peerd serves pieces)
+# sendfile, blocking socket (xfer send, as peerd serves pieces); sets t0 t1
 sendfile_run() {	# rate countfile
 	: > "$dir/port"
-	LD_PRELOAD="$shim" PACE_BYTES_PER_SEC=$1 PACE_COUNT_FILE=$2 \
-	    "$xfer" send "$dir/f" > "$dir/port" &
-	xs=$!
-	pids="$pids $xs"
-	w=0
-	while [ ! -s "$dir/port" ]; do
-		kill -0 "$xs" 2>/dev/null && [ $w -lt 100 ] || die "xfer send failed"
-		sleep 0.05; w=$((w + 1))
-	done
+	launch "$1" "$2" "$xfer" send "$dir/f" > "$dir/port"
+	xs=$pid
+	wait_until 100 test -s "$dir/port" || die "xfer send failed"
 	rm -f "$dir/out"
 	t0=$(now)
 	timeout $((secs * 3 + 10)) "$xfer" recv "$(cat "$dir/port")" "$dir/out" ||
 	    die "xfer recv failed"
 	t1=$(now)
-	wait "$xs"
+	stop_pid "$xs"
 	cmp -s "$dir/f" "$dir/out" || die "sendfile: received bytes differ"
 	rm -f "$dir/out"
 }
 
 echo "pacing shim: $rate B/s, $bytes bytes per path (${secs} s expected)"
 sendfile_run "$rate" "$dir/c.sendfile"
-report sendfile "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" "$dir/c.sendfile"
+report sendfile "$(elapsed "$t0" "$t1")" "$dir/c.sendfile"
 for m in send write writev sendmsg; do	# non-blocking socket, poll loop
 	t=$(LD_PRELOAD="$shim" PACE_BYTES_PER_SEC=$rate PACE_COUNT_FILE="$dir/c.$m" \
 	    timeout $((secs * 3 + 10)) "$check" "$m" "$bytes") || die "$m failed"
