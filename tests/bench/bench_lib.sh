@@ -144,11 +144,13 @@ p2p_member() {
 	S "$1" 0 accept_request "$4" "$3"
 }
 
-# p2p_waiter D N GROUP FILE: in the background, write the time peer N's
-# download ends to D/pN.done (0 exit) or D/pN.fail; its pid in $pid
-p2p_waiter() {
+# p2p_fetch D N GROUP FILE DEST: in the background, peer N downloads FILE
+# into DEST and the time it ends goes to D/pN.done (or D/pN.fail); the
+# pid of that shell in $pid
+p2p_fetch() {
 	(
-		if timeout 900 "$sc" -S "$1/p$2/sock" wait "$3" "$4" > /dev/null 2>&1; then
+		if timeout 900 "$sc" -S "$1/p$2/sock" download_file "$3" "$4" "$5" > /dev/null &&
+		    timeout 900 "$sc" -S "$1/p$2/sock" wait "$3" "$4" > /dev/null 2>&1; then
 			now > "$1/p$2.tmp" && mv "$1/p$2.tmp" "$1/p$2.done"
 		else
 			: > "$1/p$2.fail"

@@ -72,9 +72,8 @@ p2p_crowd() {
 	waiters=""
 	t0=$(now)
 	i=1
-	while [ $i -le "$nl" ]; do
-		S "$1" $i download_file crowd file.bin "$1/dl$i"
-		p2p_waiter "$1" $i crowd file.bin
+	while [ $i -le "$nl" ]; do	# all at once, like the aria2c leechers
+		p2p_fetch "$1" $i crowd file.bin "$1/dl$i"
 		waiters="$waiters $pid"
 		i=$((i + 1))
 	done
