@@ -60,9 +60,18 @@ stop_all() {
 	pids=""
 }
 
+# On failure the logs stay (the large files go) for a look afterwards.
 bench_cleanup() {
+	_rc=$?
 	stop_all
-	[ -n "${BENCH_KEEP:-}" ] && echo "kept $dir" >&2 || rm -rf "$dir"
+	if [ -n "${BENCH_KEEP:-}" ]; then
+		echo "kept $dir" >&2
+	elif [ "$_rc" -ne 0 ]; then
+		find "$dir" -type f -size +1M -delete
+		echo "logs kept in $dir" >&2
+	else
+		rm -rf "$dir"
+	fi
 }
 trap bench_cleanup EXIT
 trap 'exit 1' INT TERM
@@ -119,14 +128,24 @@ p2p_tracker() {
 	wait_until 100 listening "$_port" || die "trackerd did not start ($1/trackerd.log)"
 }
 
-# p2p_peer D N RATE: peerd number N (state in D/pN) under the shim
+# p2p_peer D N RATE: peerd number N (state in D/pN) under the shim; a
+# port taken between choosing and binding it costs a retry on another
 p2p_peer() {
 	mkdir -p "$1/p$2"
-	launch "$3" "$1/p$2.sent" "$pd" -f -S "$1/p$2/sock" -d "$1/p$2" \
-	    -p "$1/p$2/pid" "127.0.0.1:$("$xfer" port)" "$1/trackers.txt" \
-	    > "$1/p$2.log" 2>&1
-	wait_until 100 test -S "$1/p$2/sock" || die "peerd $2 did not start ($1/p$2.log)"
+	for _try in 1 2 3; do
+		_port=$("$xfer" port)
+		rm -f "$1/p$2/sock"
+		launch "$3" "$1/p$2.sent" "$pd" -f -S "$1/p$2/sock" -d "$1/p$2" \
+		    -p "$1/p$2/pid" "127.0.0.1:$_port" "$1/trackers.txt" \
+		    >> "$1/p$2.log" 2>&1
+		wait_until 100 peer_up "$pid" "$_port" "$1/p$2/sock"
+		alive "$pid" && return 0
+		stop_pid "$pid"
+	done
+	die "peerd $2 did not start ($1/p$2.log)"
 }
+# peer_up PID PORT SOCK: peerd is serving both, or has exited
+peer_up() { ! alive "$1" || { listening "$2" && [ -S "$3" ]; }; }
 
 # S D N COMMAND...: sharectl against peer N of D, failing the benchmark
 S() {

@@ -5,8 +5,9 @@
  *			unset or 0: count only, never wait
  * PACE_BURST		bucket size in bytes: how far a sender that fell behind
  *			(a late wake-up on a busy machine) may catch up, and
- *			the most it sends at once after being idle (default
- *			20 ms at the rate, at least 64 KiB)
+ *			the most it sends at once after being idle, like a
+ *			socket buffer in front of a slow link (default 100 ms
+ *			at the rate, at least 64 KiB)
  * PACE_COUNT_FILE	file whose first 8 bytes (native uint64) this process
  *			adds every byte it sent on TCP to; readable at any time
  *
@@ -34,7 +35,7 @@
 #include <unistd.h>
 
 #define PACE_CHUNK		(64 * 1024)	/* most bytes per call */
-#define PACE_SLACK_S		0.02		/* default burst, in time */
+#define PACE_SLACK_S		0.1		/* default burst, in time */
 
 typedef ssize_t	(*send_fn)(int, const void *, size_t, int);
 typedef ssize_t	(*sendto_fn)(int, const void *, size_t, int,
