@@ -153,6 +153,8 @@ summary() {
 	}'
 	per_run p2p "$3"
 	per_run a2 "$3"
+	paste -d ' ' "$out/p2p.t" "$out/a2.t" | awk '{ print $1 / $2 }' > "$out/ratio"
+	echo "    p2pshare/aria2 time run by run (same-run pairs): $(awk '{ printf "%.2f ", $1 }' "$out/ratio")-> median $(median < "$out/ratio" | xargs printf "%.2f")"
 	echo "    aria2 seeder's own summary of its upload: $(tr '\n' ' ' < "$out/a2.seed_own")"
 }
 

@@ -104,6 +104,8 @@ echo "vs aria2: $size_mb MiB, 3 seeders, 1 leecher, median of $runs runs" \
     "(load average before: $load0, after: $(load))"
 line p2p "p2pshare leecher:"
 line a2 "aria2c leecher:"
+paste -d ' ' "$dir/a2.t" "$dir/p2p.t" | awk '{ print $1 / $2 }' > "$dir/ratio"
+echo "  p2pshare/aria2 run by run (same-run pairs): $(awk '{ printf "%.2f ", $1 }' "$dir/ratio")-> median $(median < "$dir/ratio" | xargs printf "%.2f")"
 awk -v p="$(median < "$dir/p2p.t")" -v a="$(median < "$dir/a2.t")" \
     -v rss="$(median < "$dir/p2p.rss")" 'BEGIN {
 	printf "  p2pshare/aria2 throughput: %.2fx (goal >= 5); p2pshare leecher RSS %.1f MiB (goal <= 32)\n",
