@@ -397,6 +397,7 @@ dl_piece_verified(struct dl *d, uint32_t idx, const uint8_t *data, uint32_t len)
 	if (ev_now_ms() - d->last_save >= DL_SAVE_MS)
 		save_have(d);
 	seeder_cancel_elsewhere(d, NULL, idx);
+	seeder_have(d, idx);
 	offer_piece(d, idx);
 	if (!d->announced)
 		dl_announce(d);
@@ -424,6 +425,13 @@ dl_connect_more(struct dl *d)
 			continue;
 		seeder_connect(d, k);
 	}
+}
+
+void
+dl_learn_peer(struct dl *d, const struct endpoint *ep)
+{
+	known_add(d, ep);
+	dl_connect_more(d);
 }
 
 static void

@@ -26,7 +26,7 @@
 #define DL_NO_SEEDER_MS	20000
 #define DL_MAX_BAD	3		/* bad pieces before a seeder is dropped */
 #define DL_RETRY_MS	3000
-#define DL_OUT_MAX	4096
+#define DL_OUT_MAX	(WIRE_MAX_MSG + 4096)	/* our BITFIELD fits */
 #define DL_POOL		(DL_MAX_PEERS + 8)	/* piece buffers per download */
 
 struct dl;
@@ -161,6 +161,8 @@ struct dl {
 int	dl_piece_verified(struct dl *, uint32_t, const uint8_t *, uint32_t);
 /* Open connections to known seeders we are not connected to. */
 void	dl_connect_more(struct dl *);
+/* A peer of the file heard of through another one (peer exchange). */
+void	dl_learn_peer(struct dl *, const struct endpoint *);
 
 /* ---- seeder.c: one connection to a seeder (the mirror of serve.c) ---- */
 
@@ -168,6 +170,8 @@ void	seeder_connect(struct dl *, struct known *);
 /* Close the connection, giving its requests back; why (may be NULL) is
  * logged. */
 void	seeder_drop(struct session *, const char *why);
+/* Tell every connection's seeder we have piece idx now. */
+void	seeder_have(struct dl *, uint32_t idx);
 /* Timeouts of every connection of d, and requests topped up. */
 void	seeder_check_all(struct dl *);
 /* Piece idx arrived from from (NULL: verified): cancel it elsewhere. */

@@ -46,7 +46,8 @@ hdr_valid(enum wire_dir dir, enum wire_type t, uint32_t a, uint32_t len)
 	case WIRE_HAVE:
 		return a < WIRE_MAX_PIECES && len == 0;
 	case WIRE_LISTEN:
-		return dir == WIRE_TO_SERVER && a == 0 && len == WIRE_ADDR_LEN;
+		return dir == WIRE_TO_SERVER && a >= 1 && a <= 65535 &&
+		    len == 0;
 	case WIRE_PEERS:
 		return dir == WIRE_TO_CLIENT && a >= 1 &&
 		    a <= WIRE_MAX_PEERS && len == a * WIRE_ADDR_LEN;

@@ -13,7 +13,8 @@
  * Swarming (a downloader that sends HELLO with a = WIRE_V_SWARM; a = 0
  * is the first version, answered as before): the downloader then also
  * sends its own BITFIELD and HAVE(index) for every piece it verifies,
- * and LISTEN(its piece server's IPv4 address and port); the server
+ * and LISTEN(the port its piece server listens on, at the address the
+ * connection comes from: no peer can point others elsewhere); the server
  * answers with PEERS (other downloaders of the same file that told it
  * where they listen) now and whenever one more arrives. A server that
  * has the whole file may advertise only some pieces in its BITFIELD and
@@ -55,7 +56,7 @@ enum wire_type {
 	WIRE_CANCEL,		/* c->s: a = index */
 	WIRE_PIECE,		/* s->c: a = index, len bytes follow */
 	WIRE_REJECT,		/* s->c: a = index */
-	WIRE_LISTEN,		/* c->s: payload one address */
+	WIRE_LISTEN,		/* c->s: a = port of its piece server */
 	WIRE_PEERS,		/* s->c: a = count, payload a addresses */
 };
 

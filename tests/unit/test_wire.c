@@ -80,11 +80,10 @@ Test(wire, swarm_messages)
 	wire_hdr(b, WIRE_HAVE, 7, 0);
 	cr_assert_eq(parse(b, WIRE_HDR_LEN, WIRE_TO_SERVER, &m), WIRE_HDR_LEN);
 	cr_assert_eq(m.a, 7);
-	wire_hdr(b, WIRE_LISTEN, 0, WIRE_ADDR_LEN);
-	memset(b + WIRE_HDR_LEN, 1, WIRE_ADDR_LEN);
-	cr_assert_eq(parse(b, WIRE_HDR_LEN + WIRE_ADDR_LEN, WIRE_TO_SERVER,
-	    &m), WIRE_HDR_LEN + WIRE_ADDR_LEN);
+	wire_hdr(b, WIRE_LISTEN, 4242, 0);
+	cr_assert_eq(parse(b, WIRE_HDR_LEN, WIRE_TO_SERVER, &m), WIRE_HDR_LEN);
 	cr_assert_eq(m.type, WIRE_LISTEN);
+	cr_assert_eq(m.a, 4242);
 	wire_hdr(b, WIRE_PEERS, 2, 2 * WIRE_ADDR_LEN);
 	cr_assert_eq(parse(b, sizeof(b) - 1, WIRE_TO_CLIENT, &m), 0);
 	cr_assert_eq(parse(b, sizeof(b), WIRE_TO_CLIENT, &m), (int)sizeof(b));
@@ -115,8 +114,9 @@ static const struct bad bads[] = {
 	{ WIRE_ERROR, 0, WIRE_MAX_ERROR + 1, WIRE_TO_CLIENT },
 	{ WIRE_HAVE, 0, 1, WIRE_TO_CLIENT },
 	{ WIRE_HAVE, WIRE_MAX_PIECES, 0, WIRE_TO_SERVER },
-	{ WIRE_LISTEN, 0, 6, WIRE_TO_CLIENT },
-	{ WIRE_LISTEN, 0, 5, WIRE_TO_SERVER },
+	{ WIRE_LISTEN, 1, 0, WIRE_TO_CLIENT },
+	{ WIRE_LISTEN, 0, 0, WIRE_TO_SERVER },
+	{ WIRE_LISTEN, 65536, 0, WIRE_TO_SERVER },
 	{ WIRE_LISTEN, 1, 6, WIRE_TO_SERVER },
 	{ WIRE_PEERS, 0, 0, WIRE_TO_CLIENT },
 	{ WIRE_PEERS, 2, 6, WIRE_TO_CLIENT },
