@@ -57,7 +57,8 @@ struct share	*store_add_share(const struct share *);
 int		 store_remove_share(const char *group, const char *name);
 struct share	*store_find_share(const char *group, const char *name);
 /* Lookups for the piece server: by whole-file SHA-1, or by name (the seed
- * client's GET_PIECE). Both check the file has not changed on disk (size,
+ * client's GET_PIECE; NULL when shares of that name in several groups have
+ * different contents). Both check the file has not changed on disk (size,
  * mtime) and return NULL (after logging) if it has. */
 struct share	*store_share_by_hash(const uint8_t sha1[SHA1_LEN]);
 struct share	*store_share_by_name(const char *name);
