@@ -22,6 +22,12 @@
 
 #define RESUME_MAX_FILE	(64u << 20)
 
+/* The verified pieces a failed download left, for the next attempt. */
+struct kept {
+	uint8_t		*have;		/* NULL: nothing kept */
+	uint8_t		 sha1[SHA1_LEN];
+};
+
 struct start_req {
 	char		 group[NAME_MAX_LEN + 1];
 	char		 name[NAME_MAX_LEN + 1];
@@ -227,9 +233,11 @@ dl_fail(struct dl *d, const char *fmt, ...)
 	log_warnx("download %s/%s failed: %s", d->info.group, d->info.name,
 	    d->info.error);
 	dl_enter(d, DLP_FAILED);
+	/* Its verified pieces stay (FILE.part and the resume state), so
+	 * download_file again goes on from them. */
+	if (d->fd != -1 && d->s.have != NULL)
+		save_have(d);
 	dl_stop(d);
-	unlink(d->part);
-	drop_state(d);
 	notify(d);
 }
 
@@ -296,6 +304,10 @@ dl_finish(struct dl *d)
 	if (r != 1) {
 		dl_fail(d, r == 0 ? "whole-file SHA-1 mismatch" :
 		    "cannot read back %s", d->part);
+		if (r == 0) {	/* every piece checked, the whole not: none kept */
+			unlink(d->part);
+			drop_state(d);
+		}
 		return;
 	}
 	if (rename_noreplace(d->part, d->info.dest) == -1) {
@@ -453,6 +465,7 @@ dl_tick(void *arg)
 	struct dl	*d = arg;
 	uint64_t	 now = ev_now_ms();
 	struct session	*p;
+	char		 why[sizeof(d->info.error)];
 	int		 live = 0;
 
 	d->tick = 0;
@@ -473,7 +486,10 @@ dl_tick(void *arg)
 		save_have(d);
 	update_rate(d);
 	if (d->tracker_ok && now - d->last_live > DL_NO_SEEDER_MS) {
-		dl_fail(d, "no seeder could be reached");
+		if (seeder_all_bad(d, why, sizeof(why)))
+			dl_fail(d, "%s", why);
+		else
+			dl_fail(d, "no seeder could be reached");
 		return;
 	}
 	d->tick = ev_timer(DL_TICK_MS, dl_tick, d);
@@ -638,8 +654,8 @@ open_part(struct dl *d, int create)
 
 /* Build a download from the tracker's answer; NULL with err set if not. */
 static struct dl *
-dl_create(const struct start_req *sr, const struct treply *r, char *err,
-    size_t errlen)
+dl_create(const struct start_req *sr, const struct treply *r,
+    const struct kept *kp, char *err, size_t errlen)
 {
 	struct endpoint	 eps[DL_MAX_KNOWN];
 	struct tfile	 f;
@@ -667,7 +683,8 @@ dl_create(const struct start_req *sr, const struct treply *r, char *err,
 		strlcpy(err, "no seeder has this file", errlen);
 		goto fail;
 	}
-	if (open_part(d, 1) == -1) {
+	if ((kp->have == NULL || memcmp(kp->sha1, d->meta.sha1, SHA1_LEN) != 0 ||
+	    open_part(d, 0) == -1) && open_part(d, 1) == -1) {
 		snprintf(err, errlen, "%s: %s", d->part, strerror(errno));
 		goto fail;
 	}
@@ -675,6 +692,21 @@ dl_create(const struct start_req *sr, const struct treply *r, char *err,
 fail:
 	dl_unlink(d);
 	return NULL;
+}
+
+/* What a failed attempt at the same download kept: its verified pieces,
+ * for the same content into the same FILE.part. */
+static void
+kept_take(struct dl *old, const char *dest, struct kept *kp)
+{
+	memset(kp, 0, sizeof(*kp));
+	if (old->info.state != DL_FAILED || old->s.have == NULL ||
+	    strcmp(old->info.dest, dest) != 0 || old->s.ndone == 0)
+		return;
+	if ((kp->have = bf_new(old->s.n)) == NULL)
+		return;
+	memcpy(kp->have, old->s.have, bf_bytes(old->s.n));
+	memcpy(kp->sha1, old->meta.sha1, SHA1_LEN);
 }
 
 /* 0 when dir is a directory; -1 with errno set otherwise. */
@@ -723,6 +755,7 @@ start_reply(void *arg, const struct treply *r)
 {
 	struct start_req	*sr = arg;
 	struct dl		*d;
+	struct kept		 kp = { NULL, { 0 } };
 	char			 err[PATH_MAX + 128];
 
 	if (r->kind != TREPLY_OK) {
@@ -736,9 +769,11 @@ start_reply(void *arg, const struct treply *r)
 		sr->cb(sr->arg, DL_REFUSED, err);
 		goto out;
 	}
-	if ((d = dl_find(sr->group, sr->name)) != NULL)
+	if ((d = dl_find(sr->group, sr->name)) != NULL) {
+		kept_take(d, sr->dest, &kp);
 		dl_unlink(d);	/* an earlier, finished attempt */
-	if ((d = dl_create(sr, r, err, sizeof(err))) == NULL) {
+	}
+	if ((d = dl_create(sr, r, &kp, err, sizeof(err))) == NULL) {
 		sr->cb(sr->arg, DL_REFUSED, err);
 		goto out;
 	}
@@ -746,7 +781,11 @@ start_reply(void *arg, const struct treply *r)
 		log_warnx("download %s: cannot save resume state", sr->name);
 	d->tracker_ok = 1;
 	d->last_refresh = ev_now_ms();
-	if (dl_run(d, NULL) == -1) {
+	if (kp.have != NULL && memcmp(kp.sha1, d->meta.sha1, SHA1_LEN) != 0) {
+		free(kp.have);
+		kp.have = NULL;
+	}
+	if (dl_run(d, kp.have) == -1) {
 		sr->cb(sr->arg, DL_REFUSED, "cannot start the download");
 		dl_stop(d);
 		unlink(d->part);
@@ -754,12 +793,14 @@ start_reply(void *arg, const struct treply *r)
 		dl_unlink(d);
 		goto out;
 	}
-	log_info("download %s/%s started: %llu bytes, %d seeders", sr->group,
-	    sr->name, (unsigned long long)d->meta.size, d->nknown);
+	log_info("download %s/%s started: %llu bytes, %d seeders, %u pieces "
+	    "kept", sr->group, sr->name, (unsigned long long)d->meta.size,
+	    d->nknown, d->s.ndone);
 	sr->cb(sr->arg, DL_STARTED, NULL);
 	if (d->info.state == DL_RUNNING)
 		dl_connect_more(d);
 out:
+	free(kp.have);
 	free(sr);
 }
 

@@ -25,6 +25,7 @@
 #define DL_SAVE_MS	200
 #define DL_NO_SEEDER_MS	20000
 #define DL_MAX_BAD	3		/* bad pieces before a seeder is dropped */
+#define DL_BAD_KEPT	8		/* failed pieces named in the reason */
 #define DL_RETRY_MS	3000
 #define DL_OUT_MAX	(WIRE_MAX_MSG + 4096)	/* our BITFIELD fits */
 #define DL_POOL		(DL_MAX_PEERS + 8)	/* piece buffers per download */
@@ -126,6 +127,8 @@ struct dl {
 	struct sched	 s;
 	struct known	 known[DL_MAX_KNOWN];
 	int		 nknown;
+	uint32_t	 bad[DL_BAD_KEPT];	/* pieces that failed their hash */
+	int		 nbad;
 	struct session	*peers;
 	int		 npeers;
 	struct waiter	*waiters;
@@ -179,6 +182,9 @@ void	seeder_cancel_elsewhere(struct dl *, struct session *from, uint32_t);
 /* Piece idx from k failed its hash: ask someone else; drop k when it
  * keeps doing that. */
 void	seeder_piece_bad(struct dl *, struct known *, uint32_t);
+/* When every known seeder was dropped for bad data: 1 and why in out
+ * ("pieces 12, 40 failed verification from every seeder"); else 0. */
+int	seeder_all_bad(const struct dl *, char *out, size_t outlen);
 /* A piece buffer is free again: a connection waiting for one goes on. */
 void	seeder_buffer_release(struct dl *, struct pbuf *);
 

@@ -67,6 +67,40 @@ seeder_have(struct dl *d, uint32_t idx)
 	}
 }
 
+/* Remember the first few pieces that failed, once each, for the reason. */
+static void
+note_bad_piece(struct dl *d, uint32_t idx)
+{
+	int	i;
+
+	for (i = 0; i < d->nbad; i++)
+		if (d->bad[i] == idx)
+			return;
+	if (d->nbad < DL_BAD_KEPT)
+		d->bad[d->nbad++] = idx;
+}
+
+int
+seeder_all_bad(const struct dl *d, char *out, size_t outlen)
+{
+	size_t	n;
+	int	i;
+
+	for (i = 0; i < d->nknown; i++)
+		if (!d->known[i].banned)
+			return 0;
+	if (d->nbad == 0)
+		return 0;
+	n = strlcpy(out, d->nbad > 1 ? "pieces" : "piece", outlen);
+	for (i = 0; i < d->nbad && n < outlen; i++)
+		n += (size_t)snprintf(out + n, outlen - n, "%s %u",
+		    i > 0 ? "," : "", d->bad[i]);
+	if (n < outlen)
+		snprintf(out + n, outlen - n, " failed verification from "
+		    "every seeder");
+	return 1;
+}
+
 /* Piece idx from k failed its hash: ask someone else; drop k when it
  * keeps doing that. */
 void
@@ -77,6 +111,7 @@ seeder_piece_bad(struct dl *d, struct known *k, uint32_t idx)
 	log_warnx("download %s: piece %u from %s failed its hash",
 	    d->info.name, idx, k->ep.text);
 	k->bad++;
+	note_bad_piece(d, idx);
 	for (p = d->peers; p != NULL; p = next) {
 		next = p->next;
 		if (p->k != k)

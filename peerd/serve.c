@@ -55,6 +55,8 @@ struct sconn {
 	uint8_t		 phdr[WIRE_HDR_LEN];
 	size_t		 phdr_len, phdr_off;
 	int		 closing;		/* close once all is sent */
+	uint32_t	 sent;			/* pieces sent in full */
+	uint64_t	 sent_bytes;
 	uint64_t	 last;			/* ms of last progress */
 	struct sconn	*next;
 };
@@ -133,6 +135,12 @@ conn_close(struct sconn *c, const char *why)
 
 	if (why != NULL)
 		log_debug("serve: %s: closing: %s", inet_ntoa(c->ip), why);
+	/* What each downloader got from us: the swarm's upload, per peer. */
+	if (c->sent > 0)
+		log_info("serve: %s: sent %u pieces (%llu bytes) of file "
+		    "%02x%02x%02x%02x", inet_ntoa(c->ip), c->sent,
+		    (unsigned long long)c->sent_bytes, c->sha1[0], c->sha1[1],
+		    c->sha1[2], c->sha1[3]);
 	for (pp = &conns; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
@@ -254,10 +262,12 @@ send_piece(struct sconn *c)
 		if (w == 0)
 			return -1;	/* file shrank under us */
 		c->premain -= (uint64_t)w;
+		c->sent_bytes += (uint64_t)w;
 		c->last = ev_now_ms();
 	}
 	close(c->pfd);
 	c->pfd = -1;
+	c->sent++;
 	return 1;
 }
 
