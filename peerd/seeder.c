@@ -67,17 +67,21 @@ seeder_have(struct dl *d, uint32_t idx)
 	}
 }
 
-/* Remember the first few pieces that failed, once each, for the reason. */
+/* Remember the first few pieces that failed, once each and in order, for
+ * the reason. */
 static void
 note_bad_piece(struct dl *d, uint32_t idx)
 {
-	int	i;
+	int	i, j;
 
-	for (i = 0; i < d->nbad; i++)
+	for (i = 0; i < d->nbad && d->bad[i] <= idx; i++)
 		if (d->bad[i] == idx)
 			return;
-	if (d->nbad < DL_BAD_KEPT)
-		d->bad[d->nbad++] = idx;
+	if (d->nbad == DL_BAD_KEPT)
+		return;
+	for (j = d->nbad++; j > i; j--)	/* kept in order */
+		d->bad[j] = d->bad[j - 1];
+	d->bad[i] = idx;
 }
 
 int
@@ -304,6 +308,8 @@ got_peers(struct session *p, const struct wire_msg *m)
 			continue;
 		snprintf(ep.text, sizeof(ep.text), "%s:%u",
 		    inet_ntoa(ep.sin.sin_addr), ntohs(ep.sin.sin_port));
+		log_debug("download %s: %s tells of %s", p->dl->info.name,
+		    p->k->ep.text, ep.text);
 		dl_learn_peer(p->dl, &ep);
 	}
 }

@@ -286,20 +286,27 @@ flush_out(struct sconn *c)
 }
 
 /* Write what can be written; 0 ok, -1 closed. Control messages go
- * between pieces, never inside one. */
+ * between pieces, never inside one. One piece per call: the loop then
+ * turns to the other downloaders, so a slow uplink is shared among them
+ * rather than given to whoever asked first. */
 static int
 pump(struct sconn *c)
 {
-	int	r;
+	int	r, sent = 0;
 
 	for (;;) {
 		if (c->pfd != -1) {
 			if ((r = send_piece(c)) <= 0)
 				break;
+			sent = 1;
 			continue;
 		}
 		if ((r = flush_out(c)) <= 0)
 			break;
+		if (c->qlen > 0 && sent) {
+			r = 0;		/* more on the next EPOLLOUT */
+			break;
+		}
 		if (c->qlen > 0) {
 			if (start_piece(c) == -1) {
 				r = -1;
@@ -421,6 +428,8 @@ exchange_peers(struct sconn *c)
 		    o->pfd == -1)
 			pump(o);
 	}
+	log_debug("serve: %s: serves on port %u; %u other downloaders",
+	    inet_ntoa(c->ip), c->listen_port, n);
 	if (n == 0)
 		return 0;
 	return send_ctl(c, WIRE_PEERS, n, list, n * WIRE_ADDR_LEN);
