@@ -283,8 +283,7 @@ become_seeder(struct dl *d)
 		    d->info.name);
 		return;
 	}
-	if (d->announced)
-		announce_registered(added);
+	announce_completed(added);
 }
 
 static void
@@ -355,8 +354,8 @@ dl_announce(struct dl *d)
 	    !tracker_logged_in())
 		return;
 	buf_init(&b, (size_t)d->meta.npieces * 41 + 1024);
-	if (tproto_upload(&b, d->info.group, d->info.name, d->meta.size,
-	    &conf.self, d->meta.sha1, d->meta.npieces,
+	if (tproto_upload_partial(&b, d->info.group, d->info.name,
+	    d->meta.size, &conf.self, d->meta.sha1, d->meta.npieces,
 	    d->meta.piece_sha1) == -1)
 		goto out;
 	if (tracker_send(buf_head(&b), announced_cb, d) == 0) {
@@ -531,7 +530,7 @@ dl_refresh(struct dl *d)
 	if (d->refreshing || !tracker_logged_in())
 		return;
 	buf_init(&b, 256);
-	if (tproto_download(&b, d->info.group, d->info.name) == 0 &&
+	if (tproto_download_partial(&b, d->info.group, d->info.name) == 0 &&
 	    tracker_send(buf_head(&b), refresh_cb, d) == 0) {
 		d->refs++;
 		d->refreshing = 1;
@@ -839,7 +838,7 @@ download_start(const char *group, const char *name, const char *destdir,
 	sr->cb = cb;
 	sr->arg = arg;
 	buf_init(&b, 256);
-	if (tproto_download(&b, group, name) == -1 ||
+	if (tproto_download_partial(&b, group, name) == -1 ||
 	    tracker_send(buf_head(&b), start_reply, sr) == -1) {
 		free(sr);
 		cb(arg, DL_NO_TRACKER, "no tracker reachable");

@@ -70,5 +70,14 @@ int	tproto_upload(struct buf *, const char *group, const char *name,
 int	tproto_stop_share(struct buf *, const char *group, const char *name,
 	    const struct endpoint *self);
 int	tproto_download(struct buf *, const char *group, const char *name);
+/* peerd's own forms: a download registered as a partial seeder, and the
+ * seeders of a file with the partial ones (the plain forms are the seed
+ * client's: complete seeders only). */
+int	tproto_upload_partial(struct buf *, const char *group,
+	    const char *name, uint64_t size, const struct endpoint *self,
+	    const uint8_t sha1[SHA1_LEN], uint32_t n,
+	    uint8_t (*pieces)[SHA1_LEN]);
+int	tproto_download_partial(struct buf *, const char *group,
+	    const char *name);
 
 #endif

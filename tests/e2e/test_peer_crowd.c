@@ -141,6 +141,65 @@ Test(peer_crowd, leechers_trade_beside_capped_seeder)
 	    "both copies (leechers sent %u and %u pieces)", up, s1, s2);
 }
 
+/* The seeders a download_file line lists on the tracker connection fd
+ * ("OK size sha1 n h1..hn m ip:port..."): m, and the addresses in out. */
+static int
+listed(int fd, const char *line, char *out, size_t outlen)
+{
+	char		*r, *p;
+	unsigned long	 n, m, k;
+
+	cr_assert_not_null(r = h_request(fd, line), "%s: no answer", line);
+	cr_assert(strncmp(r, "OK ", 3) == 0, "%s: %s", line, r);
+	p = strchr(r + 3, ' ');			/* after size */
+	p = strchr(p + 1, ' ');			/* after sha1 */
+	n = strtoul(p + 1, &p, 10);
+	for (k = 0; k < n; k++)
+		p = strchr(p + 1, ' ');
+	m = strtoul(p + 1, &p, 10);
+	strlcpy(out, p, outlen);
+	if ((p = strchr(out, '\n')) != NULL)
+		*p = '\0';
+	free(r);
+	return (int)m;
+}
+
+/*
+ * The seed client assumes every seeder it is given has every piece: the
+ * tracker lists a peerd that is still downloading only to peerd's own
+ * form of download_file, and to the seed client's once it is complete.
+ */
+Test(peer_crowd, seed_client_sees_complete_seeders_only)
+{
+	char	addrs[256], seeder[64], *r;
+	int	fd, k, m = 0;
+
+	restart_capped(1000000);
+	share(0, "g", "0", "p.bin", 8 * PIECE, 61);
+	SC(0, 1, "download_file g p.bin %s", dl1);
+	cr_assert_geq(fd = h_connect(SW.tport[0]), 0);
+	cr_assert_not_null(r = h_request(fd, "login carol pc"));
+	cr_assert(strncmp(r, "OK login_success", 16) == 0, "%s", r);
+	free(r);
+	snprintf(seeder, sizeof(seeder), " 127.0.0.1:%u", SW.pport[0]);
+	for (k = 0; k < 200 && m < 2; k++) {
+		sw_sleep_ms(25);
+		m = listed(fd, "download_file g p.bin partial", addrs,
+		    sizeof(addrs));
+	}
+	cr_assert_eq(m, 2, "the leecher never registered: %s", addrs);
+	cr_assert_eq(listed(fd, "download_file g p.bin", addrs,
+	    sizeof(addrs)), 1, "a partial seeder listed: %s", addrs);
+	cr_assert_str_eq(addrs, seeder);
+	wait_done(1, "p.bin", 0);
+	for (k = 0, m = 0; k < 200 && m < 2; k++) {
+		m = listed(fd, "download_file g p.bin", addrs, sizeof(addrs));
+		sw_sleep_ms(25);
+	}
+	cr_assert_eq(m, 2, "complete, still not listed: %s", addrs);
+	close(fd);
+}
+
 /* Read what a GET_PIECE line gets back, up to max bytes, until close. */
 static size_t
 get_piece(const char *line, uint8_t *out, size_t max)
