@@ -1,6 +1,7 @@
 /* sharectl: the one-shot CLI that drives peerd over its Unix socket; one
  * command from argv, or one per line from stdin. */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "ipc/ctl.h"
 #include "ipc/net.h"
 #include "ipc/proto.h"
+#include "ipc/version.h"
 #include "sharectl/sharectl.h"
 
 static char	 sockpath[PATH_MAX];
@@ -25,7 +27,7 @@ usage(FILE *fp)
 	const struct ctl_cmd	*c;
 	int			 i;
 
-	fprintf(fp, "usage: sharectl [-S socket] [-j] [command [argument ...]]\n"
+	fprintf(fp, "usage: sharectl [-hjV] [-S socket] [command [argument ...]]\n"
 	    "commands:\n");
 	for (i = 0; (c = ctl_cmd_at(i)) != NULL; i++)
 		fprintf(fp, "  %s%s%s\n", c->name, c->usage[0] ? " " : "",
@@ -250,13 +252,18 @@ interactive(void)
 int
 main(int argc, char *argv[])
 {
+	static const struct option longopts[] = {
+		{ "help",	no_argument,	NULL,	'h' },
+		{ "version",	no_argument,	NULL,	'V' },
+		{ NULL,		0,		NULL,	0 }
+	};
 	int	ch;
 
 	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;
 	if (ctl_default_socket(sockpath, sizeof(sockpath)) == -1)
 		sockpath[0] = '\0';
-	while ((ch = getopt(argc, argv, "+S:jh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "+S:jhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'S':
 			if (strlcpy(sockpath, optarg, sizeof(sockpath)) >=
@@ -271,11 +278,17 @@ main(int argc, char *argv[])
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			version_print("sharectl");
+			return 0;
 		default:
 			/* one line, like every other error */
 			if (optopt == 'S')
 				fprintf(stderr, "sharectl: option -S needs a "
 				    "socket path (sharectl -h for usage)\n");
+			else if (optopt == 0)	/* a long one */
+				fprintf(stderr, "sharectl: unknown option %s "
+				    "(sharectl -h for usage)\n", argv[optind - 1]);
 			else
 				fprintf(stderr, "sharectl: unknown option -%c "
 				    "(sharectl -h for usage)\n", optopt);
