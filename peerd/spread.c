@@ -134,8 +134,13 @@ spread_next(struct spread_peer *p)
 		best = f->count[i];
 		pick = i;
 	}
-	/* Others have it: they can give it; we do only when idle. */
-	if (pick < 0 || (best > 0 && p->out > 0))
+	/*
+	 * Fewest first means a piece others have comes only once the swarm
+	 * holds a whole copy (best > 0): from then on we serve like any
+	 * peer, within the window, and the downloader asks whichever of us
+	 * has the piece it needs first.
+	 */
+	if (pick < 0)
 		return -1;
 	bf_set(p->adv, (uint32_t)pick);
 	p->out++;

@@ -30,9 +30,9 @@ void	spread_have(struct spread_peer *, uint32_t i);
 void	spread_bits(struct spread_peer *, const uint8_t *bits);
 /*
  * The next piece to advertise to this peer, marked advertised, or -1
- * when it has enough outstanding: pieces no other downloader has or was
- * offered, fewest first and in order among equals, up to its share of
- * SPREAD_TOTAL; a piece others have only when nothing is outstanding.
+ * when it has enough outstanding: the pieces fewest other downloaders
+ * have or were offered, in order among equals, up to its share of
+ * SPREAD_TOTAL.
  */
 int64_t	spread_next(struct spread_peer *);
 
