@@ -58,20 +58,31 @@ trim(char *s)
 	return s;
 }
 
+/* A line longer than this is refused, not read in pieces: the tail of a
+ * long comment would otherwise be parsed as a line of its own. */
+#define INFO_MAX_LINE	1024
+
 int
 tracker_info_load(const char *path, struct endpoint *out, int max, char *err,
     size_t errlen)
 {
 	FILE	*fp;
-	char	 line[256], *s;
+	char	*line = NULL, *s;
+	size_t	 cap = 0;
+	ssize_t	 len;
 	int	 n = 0, lineno = 0;
 
 	if ((fp = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	while (fgets(line, sizeof(line), fp) != NULL) {
+	while ((len = getline(&line, &cap, fp)) != -1) {
 		lineno++;
+		if (len > INFO_MAX_LINE) {
+			snprintf(err, errlen, "%s:%d: line longer than %d bytes",
+			    path, lineno, INFO_MAX_LINE);
+			goto fail;
+		}
 		s = trim(line);
 		if (*s == '\0')
 			continue;
@@ -87,6 +98,7 @@ tracker_info_load(const char *path, struct endpoint *out, int max, char *err,
 		}
 		n++;
 	}
+	free(line);
 	fclose(fp);
 	if (n == 0) {
 		snprintf(err, errlen, "%s: no tracker listed", path);
@@ -94,6 +106,7 @@ tracker_info_load(const char *path, struct endpoint *out, int max, char *err,
 	}
 	return n;
 fail:
+	free(line);
 	fclose(fp);
 	return -1;
 }

@@ -11,6 +11,7 @@
 
 #include "ipc/log.h"
 #include "ipc/pieces.h"
+#include "ipc/text.h"
 #include "ipc/util.h"
 #include "peerd/bitfield.h"
 #include "peerd/download.h"
@@ -278,18 +279,6 @@ got_bitfield(struct session *p, const struct wire_msg *m)
 	return 0;
 }
 
-/* A peer's text made safe for the log: no newline or control byte. */
-static const char *
-printable(const uint8_t *p, size_t n, char *out, size_t outlen)
-{
-	size_t	i;
-
-	for (i = 0; i < n && i + 1 < outlen; i++)
-		out[i] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
-	out[i] = '\0';
-	return out;
-}
-
 /* Peer exchange: other downloaders of the file, where they serve it. */
 static void
 got_peers(struct session *p, const struct wire_msg *m)
@@ -330,7 +319,7 @@ got_message(struct session *p, const struct wire_msg *m)
 		return p->has != NULL ? -1 : got_bitfield(p, m);
 	case WIRE_ERROR:
 		log_info("download %s: %s: %s", d->info.name, p->k->ep.text,
-		    printable(m->payload, m->len, text, sizeof(text)));
+		    text_clean_copy(m->payload, m->len, text, sizeof(text)));
 		return -1;
 	case WIRE_PEERS:
 		got_peers(p, m);

@@ -15,6 +15,7 @@
 #include "ipc/ctl.h"
 #include "ipc/net.h"
 #include "ipc/proto.h"
+#include "ipc/text.h"
 #include "ipc/version.h"
 #include "sharectl/sharectl.h"
 
@@ -103,6 +104,19 @@ progress(const struct ctl_reply *r)
 	fflush(stderr);
 }
 
+/* An answer's text comes from trackers and peers by way of peerd: no
+ * control byte of it reaches the terminal. */
+static void
+clean_reply(struct ctl_reply *r)
+{
+	int	i;
+
+	for (i = 0; i < r->nfields; i++)
+		text_clean(r->value[i]);
+	if (r->message != NULL)
+		text_clean(r->message);
+}
+
 /* Read replies until the status line; returns its code. */
 static int
 read_answer(int fd, const struct sc_cmd *cmd)
@@ -138,6 +152,7 @@ read_answer(int fd, const struct sc_cmd *cmd)
 		}
 		if (ctl_parse_reply(line, &r) == -1)
 			goto bad;
+		clean_reply(&r);
 		if (r.kind == CTL_PROGRESS) {
 			if (isatty(2)) {
 				progress(&r);

@@ -194,6 +194,9 @@ struct state_hdr {
 	uint64_t	written_seq;	/* highest seq this tracker wrote */
 	uint64_t	durable_seq;	/* highest seq known fdatasync'ed */
 	uint64_t	rebuilds;	/* count of crash repairs, for tests */
+	/* Changes cut from the journal after a failed fdatasync (atomic):
+	 * their held replies become refusals. Seqs are never reused. */
+	uint64_t	dropped_lo, dropped_hi;
 	char		journal_path[PATH_MAX];	/* absolute */
 
 	/* The latest account creations, oldest overwritten first (under

@@ -30,6 +30,7 @@
 #define MARKS_MAX	4096		/* replies waiting for durability */
 #define EVENTS_MAX	256
 #define STOP_GRACE_MS	2000
+#define SYNC_RETRY_MS	200		/* after a failed fdatasync */
 
 enum src_kind { SRC_LISTEN, SRC_SIGNAL, SRC_KDF, SRC_SYNC, SRC_CONN };
 
@@ -131,13 +132,18 @@ worker_shared_init(void)
 static void
 shared_sync(struct worker *w, uint64_t target)
 {
+	int	failed = 0;
+
 	if (pthread_mutex_lock(&SS->mu) == EOWNERDEAD)
 		pthread_mutex_consistent(&SS->mu);
 	if (journal_durable_seq(w->t) < target) {
-		journal_sync(w->t);
+		failed = journal_sync(w->t) < target &&
+		    !journal_dropped(w->t, target);
 		w->st_syncs++;
 	}
 	pthread_mutex_unlock(&SS->mu);
+	if (failed)
+		usleep(SYNC_RETRY_MS * 1000);	/* a failing disk: no spin */
 }
 
 static void	conn_service(struct worker *, struct conn *);
@@ -325,10 +331,67 @@ marks_push(struct conn *c, uint64_t start, uint64_t seq)
 	return 0;
 }
 
-static void
-marks_release(struct conn *c, uint64_t durable)
+/*
+ * The held reply at c's first mark answers a change that was cut from the
+ * journal (fdatasync failed): put a refusal in its place, and move the
+ * marks behind it by the difference. -1 if out of memory.
+ */
+static int
+conn_refuse_held(struct conn *c)
 {
-	while (c->mlen > 0 && c->marks[c->mhead].seq <= durable) {
+	static const char	 end[] = PROTO_END "\n";
+	struct buf		 tail;
+	char			*p, *e;
+	size_t			 at, oldlen;
+	unsigned		 i;
+	int			 delta, rc;
+
+	at = (size_t)(c->marks[c->mhead].start - c->out_sent);
+	p = buf_head(&c->out) + at;
+	if ((e = memmem(p, buf_avail(&c->out) - at, end, sizeof(end) - 1)) ==
+	    NULL)
+		return -1;
+	oldlen = (size_t)(e - p) + sizeof(end) - 1;
+	buf_init(&tail, OUT_MAX);
+	if (buf_append(&tail, p + oldlen, buf_avail(&c->out) - at - oldlen) ==
+	    -1) {
+		buf_free(&tail);
+		return -1;
+	}
+	c->out.len = c->out.off + at;
+	rc = buf_printf(&c->out, "ERR internal the change could not be made "
+	    "durable (the journal's fdatasync failed) and was not applied\n"
+	    PROTO_END "\n");
+	if (rc == 0 && tail.len > 0)
+		rc = buf_append(&c->out, tail.data, tail.len);
+	delta = (int)(buf_avail(&c->out) - at - tail.len) - (int)oldlen;
+	for (i = 1; i < c->mlen; i++)
+		c->marks[(c->mhead + i) % c->mcap].start += delta;
+	buf_free(&tail);
+	return rc;
+}
+
+/* Let go of the marks whose changes are durable, refusing those whose
+ * changes were cut; stop at the first still waiting. */
+static void
+marks_release(struct worker *w, struct conn *c, uint64_t durable)
+{
+	uint64_t	seq;
+	int		cut;
+
+	while (c->mlen > 0) {
+		seq = c->marks[c->mhead].seq;
+		cut = journal_dropped(w->t, seq);
+		if (!cut && seq > durable)
+			break;
+		if (cut && conn_refuse_held(c) == -1) {
+			/* no refusal to give: send nothing of it, hang up */
+			c->out.len = c->out.off +
+			    (size_t)(c->marks[c->mhead].start - c->out_sent);
+			c->mlen = 0;
+			c->close_after = 1;
+			return;
+		}
 		c->mhead = (c->mhead + 1) % c->mcap;
 		c->mlen--;
 	}
@@ -362,7 +425,7 @@ release_durable(struct worker *w)
 	durable = journal_durable_seq(w->t);
 	for (c = w->waiting; c != NULL; c = next) {
 		next = c->wnext;
-		marks_release(c, durable);
+		marks_release(w, c, durable);
 		if (c->mlen == 0)
 			waiting_del(w, c);
 		conn_service(w, c);
