@@ -42,6 +42,26 @@ endpoint_parse(const char *s, struct endpoint *ep)
 	return 0;
 }
 
+/* A "tls://" prefix or a last word "tls": strip it, 1 if there was one. */
+static int
+tls_mark(char **s)
+{
+	size_t	n = strlen(*s);
+
+	if (strncmp(*s, "tls://", 6) == 0) {
+		*s += 6;
+		return 1;
+	}
+	if (n > 4 && strcmp(*s + n - 3, "tls") == 0 &&
+	    ((*s)[n - 4] == ' ' || (*s)[n - 4] == '\t')) {
+		(*s)[n - 4] = '\0';
+		while (n > 4 && ((*s)[n - 5] == ' ' || (*s)[n - 5] == '\t'))
+			(*s)[--n - 4] = '\0';
+		return 1;
+	}
+	return 0;
+}
+
 static char *
 trim(char *s)
 {
@@ -70,7 +90,7 @@ tracker_info_load(const char *path, struct endpoint *out, int max, char *err,
 	char	*line = NULL, *s;
 	size_t	 cap = 0;
 	ssize_t	 len;
-	int	 n = 0, lineno = 0;
+	int	 n = 0, lineno = 0, tls;
 
 	if ((fp = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -91,12 +111,13 @@ tracker_info_load(const char *path, struct endpoint *out, int max, char *err,
 			    path, lineno, max);
 			goto fail;
 		}
+		tls = tls_mark(&s);
 		if (endpoint_parse(s, &out[n]) == -1) {
-			snprintf(err, errlen, "%s:%d: expected IP:PORT or IP PORT",
-			    path, lineno);
+			snprintf(err, errlen, "%s:%d: expected IP:PORT or IP PORT "
+			    "(or tls://IP:PORT)", path, lineno);
 			goto fail;
 		}
-		n++;
+		out[n++].tls = tls;
 	}
 	free(line);
 	fclose(fp);

@@ -58,7 +58,6 @@ static void	dl_fail(struct dl *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	dl_refresh(struct dl *);
 static void	dl_free(struct dl *);
-static int	dl_unref(struct dl *);
 
 static struct dl *
 dl_find(const char *group, const char *name)
@@ -428,11 +427,13 @@ dl_connect_more(struct dl *d)
 	struct known	*k;
 	int		i, start, limit;
 
+	dlticket_tick(d);
 	start = d->nknown ? (int)(rng_seed++ % (uint64_t)d->nknown) : 0;
 	for (i = 0; i < d->nknown && d->npeers < DL_MAX_PEERS; i++) {
 		k = &d->known[(start + i) % d->nknown];
 		limit = k->fallback ? DL_GP_CONNS : 1;
-		if (k->banned || k->nconn >= limit || k->retry_at > now)
+		if (k->banned || k->nconn >= limit || k->retry_at > now ||
+		    (!k->fallback && !dlticket_ready(d)))
 			continue;
 		seeder_connect(d, k);
 	}
@@ -586,8 +587,7 @@ dl_unlink(struct dl *d)
 		dl_free(d);
 }
 
-/* A tracker callback for d returned: 1 if d is gone (do nothing more). */
-static int
+int
 dl_unref(struct dl *d)
 {
 	if (--d->refs == 0 && d->zombie) {
@@ -603,8 +603,8 @@ dl_run(struct dl *d, const uint8_t *have)
 {
 	rng_seed = rng_seed * 6364136223846793005ull + (uint64_t)ev_now_ms();
 	if (sched_init(&d->s, d->meta.npieces, have, rng_seed) == -1 ||
-	    offer_partial(d, d->meta.sha1, d->meta.size, d->s.n, d->s.have,
-	    d->fd) == -1)
+	    offer_partial(d, d->meta.sha1, d->info.group, d->meta.size,
+	    d->s.n, d->s.have, d->fd) == -1)
 		return -1;
 	d->info.bytes_total = d->meta.size;
 	d->info.pieces_total = d->meta.npieces;

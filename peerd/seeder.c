@@ -320,6 +320,8 @@ got_message(struct session *p, const struct wire_msg *m)
 	case WIRE_ERROR:
 		log_info("download %s: %s: %s", d->info.name, p->k->ep.text,
 		    text_clean_copy(m->payload, m->len, text, sizeof(text)));
+		if (strncmp(text, "ticket", 6) == 0)
+			dlticket_refused(d);
 		return -1;
 	case WIRE_PEERS:
 		got_peers(p, m);
@@ -609,19 +611,23 @@ gp_start(struct session *p)
 }
 
 /*
- * Our opening: magic, HELLO as a swarm downloader, what we have already,
- * and where we serve the file ourselves (the seeder tells the others).
+ * Our opening: magic, HELLO as a swarm downloader with the file's SHA-1
+ * and our ticket for it, what we have already, and where we serve the
+ * file ourselves (the seeder tells the others).
  */
 static void
-queue_hello(struct session *p)
+send_hello(struct session *p)
 {
 	struct dl	*d = p->dl;
 	size_t		 n = WIRE_MAGIC_LEN, bl = bf_bytes(d->s.n);
 
 	memcpy(p->out, WIRE_MAGIC, WIRE_MAGIC_LEN);
-	wire_hdr(p->out + n, WIRE_HELLO, WIRE_V_SWARM, SHA1_LEN);
-	memcpy(p->out + n + WIRE_HDR_LEN, d->meta.sha1, SHA1_LEN);
-	n += WIRE_HDR_LEN + SHA1_LEN;
+	wire_hdr(p->out + n, WIRE_HELLO, WIRE_V_SWARM,
+	    (uint32_t)(SHA1_LEN + d->tk.len));
+	n += WIRE_HDR_LEN;
+	memcpy(p->out + n, d->meta.sha1, SHA1_LEN);
+	memcpy(p->out + n + SHA1_LEN, d->tk.bin, d->tk.len);
+	n += SHA1_LEN + d->tk.len;
 	if (d->s.ndone > 0) {
 		wire_hdr(p->out + n, WIRE_BITFIELD, d->s.n, (uint32_t)bl);
 		memcpy(p->out + n + WIRE_HDR_LEN, d->s.have, bl);
@@ -633,7 +639,6 @@ queue_hello(struct session *p)
 		n += WIRE_HDR_LEN;
 	}
 	p->outlen = n;
-	p->st = P_MAGIC;
 }
 
 static void
@@ -655,8 +660,10 @@ peer_connected(struct session *p)
 			seeder_drop(p, NULL);
 			return;
 		}
-	} else
-		queue_hello(p);
+	} else {
+		send_hello(p);
+		p->st = P_MAGIC;
+	}
 	if (peer_flush(p) == -1)
 		peer_fail(p, "write failed");
 }

@@ -336,12 +336,13 @@ store_share_changed(struct share *s)
 }
 
 struct share *
-store_share_by_hash(const uint8_t sha1[SHA1_LEN])
+store_share_by_hash(const uint8_t sha1[SHA1_LEN], const char *group)
 {
 	struct share	*s;
 
 	for (s = shares; s != NULL; s = s->next)
 		if (memcmp(s->sha1, sha1, SHA1_LEN) == 0 &&
+		    (group == NULL || strcmp(s->group, group) == 0) &&
 		    share_intact(s))
 			return s;
 	return NULL;
@@ -352,17 +353,12 @@ store_share_by_name(const char *name)
 {
 	struct share	*s, *found = NULL;
 
-	/* A name shared in two groups with other contents is ambiguous:
-	 * answering from either could hand out bytes of the wrong file. */
 	for (s = shares; s != NULL; s = s->next) {
 		if (strcmp(s->name, name) != 0 || !share_intact(s))
 			continue;
-		if (found != NULL &&
-		    memcmp(found->sha1, s->sha1, SHA1_LEN) != 0) {
-			log_info("GET_PIECE %s: shared with other contents in "
-			    "%s and %s, refused", name, found->group, s->group);
+		/* Shared in two groups with other contents: answer neither. */
+		if (found != NULL && memcmp(found->sha1, s->sha1, SHA1_LEN) != 0)
 			return NULL;
-		}
 		if (found == NULL)
 			found = s;
 	}

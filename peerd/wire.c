@@ -37,7 +37,7 @@ hdr_valid(enum wire_dir dir, enum wire_type t, uint32_t a, uint32_t len)
 	switch (t) {
 	case WIRE_HELLO:
 		return dir == WIRE_TO_SERVER && a <= WIRE_V_SWARM &&
-		    len == SHA1_LEN;
+		    len >= SHA1_LEN && len <= WIRE_MAX_HELLO;
 	case WIRE_REQUEST:
 	case WIRE_CANCEL:
 		return dir == WIRE_TO_SERVER && a < WIRE_MAX_PIECES && len == 0;

@@ -22,6 +22,7 @@
 #include "trackerd/commands.h"
 #include "trackerd/crc32.h"
 #include "trackerd/journal.h"
+#include "trackerd/keys.h"
 
 #define READ_CHUNK	(1u << 20)
 
@@ -269,6 +270,8 @@ journal_apply_body(struct tracker *t, char *body, size_t len, uint64_t seq)
 		rc = apply_file(t, argv, argc);
 	else if (strcmp(op, "seed") == 0 || strcmp(op, "unseed") == 0)
 		rc = apply_seed(t, argv, argc);
+	else if (strcmp(op, "key") == 0)
+		rc = keys_apply_locked(t, argv, argc);
 	else
 		rc = apply_membership(t, argv, argc, seq);
 done:
@@ -1199,6 +1202,18 @@ cw_groups(struct cwriter *w)
 	}
 }
 
+/* Older key of each tracker first, so replay leaves the newest current. */
+static void
+cw_keys(struct cwriter *w)
+{
+	int	no, k;
+
+	for (no = 1; no <= MAX_TRACKERS; no++)
+		for (k = KEYS_PER_TRACKER - 1; k >= 0; k--)
+			if (keys_line_locked(w->t, no, k, &w->body) == 0)
+				cw_line(w);
+}
+
 static int
 write_compacted(struct tracker *t, const char *tmp)
 {
@@ -1212,6 +1227,7 @@ write_compacted(struct tracker *t, const char *tmp)
 	}
 	buf_init(&w.out, JOURNAL_MAX_LINE * 2);
 	buf_init(&w.body, JOURNAL_MAX_LINE);
+	cw_keys(&w);
 	cw_users_sessions(&w);
 	cw_groups(&w);
 	cw_flush(&w);

@@ -1,7 +1,9 @@
 /* LD_PRELOAD shim for fault tests: fsync and fdatasync fail with EIO while
  * the file named by $P2P_FAULT_FSYNC_FILE exists (the test creates and
  * removes it), and go to the real calls otherwise. Test builds only. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>

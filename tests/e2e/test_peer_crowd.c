@@ -231,6 +231,22 @@ piece_of(const char *sub, const char *name, uint32_t i, uint8_t *out,
 	close(fd);
 }
 
+/* Peer 0 again, answering the seed client's GET_PIECE (-g). */
+static void
+restart_with_get_piece(void)
+{
+	char	 self[64];
+	char	*argv[] = { "peerd/peerd", "-f", "-g", "-S", SW.sock[0], "-d",
+	    SW.state[0], self, SW.info, NULL };
+
+	cr_assert_eq(h_stop(&SW.peer[0], SIGTERM, 5000), 0);
+	snprintf(self, sizeof(self), "127.0.0.1:%u", SW.pport[0]);
+	unlink(SW.sock[0]);
+	cr_assert_eq(sw_spawn(&SW.peer[0], argv, NULL, SW.plog[0]), 0);
+	cr_assert_eq(h_wait_file(SW.sock[0], 10000), 0);
+	SC(0, 0, "login alice pa");
+}
+
 /*
  * GET_PIECE names no group. A name alice shares in two groups with other
  * contents is refused (closed, no byte); with the same contents, or once
@@ -240,6 +256,7 @@ Test(peer_crowd, name_in_two_groups_by_get_piece)
 {
 	static uint8_t	got[PIECE + 1], want[PIECE];
 
+	restart_with_get_piece();
 	SC(0, 0, "create_group h");
 	share(0, "g", "g", "dup.bin", 2 * PIECE, 81);
 	share(0, "h", "h", "dup.bin", 2 * PIECE, 82);

@@ -1,5 +1,5 @@
 /* tracker_info.txt loading (ipc/net.c): comments, blank lines, both address
- * forms, and the long lines that fuzz_tracker_info found split in two. */
+ * forms, the tls marks, and the long lines that fuzz_tracker_info found. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,4 +73,36 @@ Test(tracker_info, garbage_and_empty_refused)
 	cr_assert_eq(load_text("127.0.0.1:7000\n127.0.0.1:0\n", eps, err,
 	    sizeof(err)), -1);
 	cr_assert(strstr(err, ":2: expected IP:PORT") != NULL, "%s", err);
+}
+Test(tracker_info, plain_and_tls_lines)
+{
+	struct endpoint	eps[MAX_TRACKERS];
+	char		err[256];
+
+	cr_assert_eq(load_text("# trackers\n127.0.0.1:7001\n\n127.0.0.2 7002\n"
+	    "tls://127.0.0.3:7003\n127.0.0.4 7004 tls\n127.0.0.5:7005\ttls  \n"
+	    "  tls://127.0.0.6:7006 # comment\n", eps, err, sizeof(err)), 6, "%s", err);
+	cr_assert_str_eq(eps[0].text, "127.0.0.1:7001");
+	cr_assert_eq(eps[0].tls, 0);
+	cr_assert_eq(eps[1].tls, 0);
+	cr_assert_str_eq(eps[2].text, "127.0.0.3:7003");
+	cr_assert_eq(eps[2].tls, 1);
+	cr_assert_str_eq(eps[3].text, "127.0.0.4:7004");
+	cr_assert_eq(eps[3].tls, 1);
+	cr_assert_str_eq(eps[4].text, "127.0.0.5:7005");
+	cr_assert_eq(eps[4].tls, 1);
+	cr_assert_eq(eps[5].tls, 1);
+}
+
+Test(tracker_info, bad_lines_refused)
+{
+	struct endpoint	eps[MAX_TRACKERS];
+	char		err[256];
+
+	cr_assert_eq(load_text("tls://\n", eps, err, sizeof(err)), -1);
+	cr_assert_eq(load_text("tls\n", eps, err, sizeof(err)), -1);
+	cr_assert_eq(load_text("127.0.0.1:7001 tlsx\n", eps, err, sizeof(err)), -1);
+	cr_assert_eq(load_text("https://127.0.0.1:7001\n", eps, err, sizeof(err)), -1);
+	cr_assert_eq(load_text("127.0.0.1:7001 tls tls\n", eps, err, sizeof(err)), -1);
+	cr_assert(strstr(err, ":1:") != NULL, "%s", err);
 }
