@@ -79,6 +79,15 @@ announce_registered(struct share *s)
 	s->announced = 1;
 }
 
+/* A finished download: registered as a partial seeder while it ran, it
+ * registers again as complete (the seed client's form lists it then). */
+void
+announce_completed(struct share *s)
+{
+	if (tracker_logged_in())
+		announce_one(s);
+}
+
 void
 announce_logged_out(void)
 {

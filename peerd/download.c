@@ -22,6 +22,12 @@
 
 #define RESUME_MAX_FILE	(64u << 20)
 
+/* The verified pieces a failed download left, for the next attempt. */
+struct kept {
+	uint8_t		*have;		/* NULL: nothing kept */
+	uint8_t		 sha1[SHA1_LEN];
+};
+
 struct start_req {
 	char		 group[NAME_MAX_LEN + 1];
 	char		 name[NAME_MAX_LEN + 1];
@@ -226,9 +232,11 @@ dl_fail(struct dl *d, const char *fmt, ...)
 	log_warnx("download %s/%s failed: %s", d->info.group, d->info.name,
 	    d->info.error);
 	dl_enter(d, DLP_FAILED);
+	/* Its verified pieces stay (FILE.part and the resume state), so
+	 * download_file again goes on from them. */
+	if (d->fd != -1 && d->s.have != NULL)
+		save_have(d);
 	dl_stop(d);
-	unlink(d->part);
-	drop_state(d);
 	notify(d);
 }
 
@@ -274,8 +282,7 @@ become_seeder(struct dl *d)
 		    d->info.name);
 		return;
 	}
-	if (d->announced)
-		announce_registered(added);
+	announce_completed(added);
 }
 
 static void
@@ -295,6 +302,10 @@ dl_finish(struct dl *d)
 	if (r != 1) {
 		dl_fail(d, r == 0 ? "whole-file SHA-1 mismatch" :
 		    "cannot read back %s", d->part);
+		if (r == 0) {	/* every piece checked, the whole not: none kept */
+			unlink(d->part);
+			drop_state(d);
+		}
 		return;
 	}
 	if (rename_noreplace(d->part, d->info.dest) == -1) {
@@ -342,8 +353,8 @@ dl_announce(struct dl *d)
 	    !tracker_logged_in())
 		return;
 	buf_init(&b, (size_t)d->meta.npieces * 41 + 1024);
-	if (tproto_upload(&b, d->info.group, d->info.name, d->meta.size,
-	    &conf.self, d->meta.sha1, d->meta.npieces,
+	if (tproto_upload_partial(&b, d->info.group, d->info.name,
+	    d->meta.size, &conf.self, d->meta.sha1, d->meta.npieces,
 	    d->meta.piece_sha1) == -1)
 		goto out;
 	if (tracker_send(buf_head(&b), announced_cb, d) == 0) {
@@ -396,6 +407,7 @@ dl_piece_verified(struct dl *d, uint32_t idx, const uint8_t *data, uint32_t len)
 	if (ev_now_ms() - d->last_save >= DL_SAVE_MS)
 		save_have(d);
 	seeder_cancel_elsewhere(d, NULL, idx);
+	seeder_have(d, idx);
 	offer_piece(d, idx);
 	if (!d->announced)
 		dl_announce(d);
@@ -427,6 +439,13 @@ dl_connect_more(struct dl *d)
 	}
 }
 
+void
+dl_learn_peer(struct dl *d, const struct endpoint *ep)
+{
+	known_add(d, ep);
+	dl_connect_more(d);
+}
+
 static void
 update_rate(struct dl *d)
 {
@@ -446,6 +465,7 @@ dl_tick(void *arg)
 	struct dl	*d = arg;
 	uint64_t	 now = ev_now_ms();
 	struct session	*p;
+	char		 why[sizeof(d->info.error)];
 	int		 live = 0;
 
 	d->tick = 0;
@@ -466,7 +486,10 @@ dl_tick(void *arg)
 		save_have(d);
 	update_rate(d);
 	if (d->tracker_ok && now - d->last_live > DL_NO_SEEDER_MS) {
-		dl_fail(d, "no seeder could be reached");
+		if (seeder_all_bad(d, why, sizeof(why)))
+			dl_fail(d, "%s", why);
+		else
+			dl_fail(d, "no seeder could be reached");
 		return;
 	}
 	d->tick = ev_timer(DL_TICK_MS, dl_tick, d);
@@ -508,7 +531,7 @@ dl_refresh(struct dl *d)
 	if (d->refreshing || !tracker_logged_in())
 		return;
 	buf_init(&b, 256);
-	if (tproto_download(&b, d->info.group, d->info.name) == 0 &&
+	if (tproto_download_partial(&b, d->info.group, d->info.name) == 0 &&
 	    tracker_send(buf_head(&b), refresh_cb, d) == 0) {
 		d->refs++;
 		d->refreshing = 1;
@@ -630,8 +653,8 @@ open_part(struct dl *d, int create)
 
 /* Build a download from the tracker's answer; NULL with err set if not. */
 static struct dl *
-dl_create(const struct start_req *sr, const struct treply *r, char *err,
-    size_t errlen)
+dl_create(const struct start_req *sr, const struct treply *r,
+    const struct kept *kp, char *err, size_t errlen)
 {
 	struct endpoint	 eps[DL_MAX_KNOWN];
 	struct tfile	 f;
@@ -659,7 +682,8 @@ dl_create(const struct start_req *sr, const struct treply *r, char *err,
 		strlcpy(err, "no seeder has this file", errlen);
 		goto fail;
 	}
-	if (open_part(d, 1) == -1) {
+	if ((kp->have == NULL || memcmp(kp->sha1, d->meta.sha1, SHA1_LEN) != 0 ||
+	    open_part(d, 0) == -1) && open_part(d, 1) == -1) {
 		snprintf(err, errlen, "%s: %s", d->part, strerror(errno));
 		goto fail;
 	}
@@ -667,6 +691,21 @@ dl_create(const struct start_req *sr, const struct treply *r, char *err,
 fail:
 	dl_unlink(d);
 	return NULL;
+}
+
+/* What a failed attempt at the same download kept: its verified pieces,
+ * for the same content into the same FILE.part. */
+static void
+kept_take(struct dl *old, const char *dest, struct kept *kp)
+{
+	memset(kp, 0, sizeof(*kp));
+	if (old->info.state != DL_FAILED || old->s.have == NULL ||
+	    strcmp(old->info.dest, dest) != 0 || old->s.ndone == 0)
+		return;
+	if ((kp->have = bf_new(old->s.n)) == NULL)
+		return;
+	memcpy(kp->have, old->s.have, bf_bytes(old->s.n));
+	memcpy(kp->sha1, old->meta.sha1, SHA1_LEN);
 }
 
 /* 0 when dir is a directory; -1 with errno set otherwise. */
@@ -715,6 +754,7 @@ start_reply(void *arg, const struct treply *r)
 {
 	struct start_req	*sr = arg;
 	struct dl		*d;
+	struct kept		 kp = { NULL, { 0 } };
 	char			 err[PATH_MAX + 128];
 
 	if (r->kind != TREPLY_OK) {
@@ -728,9 +768,11 @@ start_reply(void *arg, const struct treply *r)
 		sr->cb(sr->arg, DL_REFUSED, err);
 		goto out;
 	}
-	if ((d = dl_find(sr->group, sr->name)) != NULL)
+	if ((d = dl_find(sr->group, sr->name)) != NULL) {
+		kept_take(d, sr->dest, &kp);
 		dl_unlink(d);	/* an earlier, finished attempt */
-	if ((d = dl_create(sr, r, err, sizeof(err))) == NULL) {
+	}
+	if ((d = dl_create(sr, r, &kp, err, sizeof(err))) == NULL) {
 		sr->cb(sr->arg, DL_REFUSED, err);
 		goto out;
 	}
@@ -738,7 +780,11 @@ start_reply(void *arg, const struct treply *r)
 		log_warnx("download %s: cannot save resume state", sr->name);
 	d->tracker_ok = 1;
 	d->last_refresh = ev_now_ms();
-	if (dl_run(d, NULL) == -1) {
+	if (kp.have != NULL && memcmp(kp.sha1, d->meta.sha1, SHA1_LEN) != 0) {
+		free(kp.have);
+		kp.have = NULL;
+	}
+	if (dl_run(d, kp.have) == -1) {
 		sr->cb(sr->arg, DL_REFUSED, "cannot start the download");
 		dl_stop(d);
 		unlink(d->part);
@@ -746,12 +792,14 @@ start_reply(void *arg, const struct treply *r)
 		dl_unlink(d);
 		goto out;
 	}
-	log_info("download %s/%s started: %llu bytes, %d seeders", sr->group,
-	    sr->name, (unsigned long long)d->meta.size, d->nknown);
+	log_info("download %s/%s started: %llu bytes, %d seeders, %u pieces "
+	    "kept", sr->group, sr->name, (unsigned long long)d->meta.size,
+	    d->nknown, d->s.ndone);
 	sr->cb(sr->arg, DL_STARTED, NULL);
 	if (d->info.state == DL_RUNNING)
 		dl_connect_more(d);
 out:
+	free(kp.have);
 	free(sr);
 }
 
@@ -790,7 +838,7 @@ download_start(const char *group, const char *name, const char *destdir,
 	sr->cb = cb;
 	sr->arg = arg;
 	buf_init(&b, 256);
-	if (tproto_download(&b, group, name) == -1 ||
+	if (tproto_download_partial(&b, group, name) == -1 ||
 	    tracker_send(buf_head(&b), start_reply, sr) == -1) {
 		free(sr);
 		cb(arg, DL_NO_TRACKER, "no tracker reachable");

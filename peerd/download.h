@@ -25,8 +25,9 @@
 #define DL_SAVE_MS	200
 #define DL_NO_SEEDER_MS	20000
 #define DL_MAX_BAD	3		/* bad pieces before a seeder is dropped */
+#define DL_BAD_KEPT	8		/* failed pieces named in the reason */
 #define DL_RETRY_MS	3000
-#define DL_OUT_MAX	4096
+#define DL_OUT_MAX	(WIRE_MAX_MSG + 4096)	/* our BITFIELD fits */
 #define DL_POOL		(DL_MAX_PEERS + 8)	/* piece buffers per download */
 
 struct dl;
@@ -137,6 +138,8 @@ struct dl {
 	struct sched	 s;
 	struct known	 known[DL_MAX_KNOWN];
 	int		 nknown;
+	uint32_t	 bad[DL_BAD_KEPT];	/* pieces that failed their hash */
+	int		 nbad;
 	struct session	*peers;
 	int		 npeers;
 	struct waiter	*waiters;
@@ -172,6 +175,8 @@ struct dl {
 int	dl_piece_verified(struct dl *, uint32_t, const uint8_t *, uint32_t);
 /* Open connections to known seeders we are not connected to. */
 void	dl_connect_more(struct dl *);
+/* A peer of the file heard of through another one (peer exchange). */
+void	dl_learn_peer(struct dl *, const struct endpoint *);
 /* A tracker callback for d returned: 1 if d is gone (do nothing more). */
 int	dl_unref(struct dl *);
 
@@ -181,6 +186,8 @@ void	seeder_connect(struct dl *, struct known *);
 /* Close the connection, giving its requests back; why (may be NULL) is
  * logged. */
 void	seeder_drop(struct session *, const char *why);
+/* Tell every connection's seeder we have piece idx now. */
+void	seeder_have(struct dl *, uint32_t idx);
 /* Timeouts of every connection of d, and requests topped up. */
 void	seeder_check_all(struct dl *);
 /* Piece idx arrived from from (NULL: verified): cancel it elsewhere. */
@@ -188,6 +195,9 @@ void	seeder_cancel_elsewhere(struct dl *, struct session *from, uint32_t);
 /* Piece idx from k failed its hash: ask someone else; drop k when it
  * keeps doing that. */
 void	seeder_piece_bad(struct dl *, struct known *, uint32_t);
+/* When every known seeder was dropped for bad data: 1 and why in out
+ * ("pieces 12, 40 failed verification from every seeder"); else 0. */
+int	seeder_all_bad(const struct dl *, char *out, size_t outlen);
 /* A piece buffer is free again: a connection waiting for one goes on. */
 void	seeder_buffer_release(struct dl *, struct pbuf *);
 

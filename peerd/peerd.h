@@ -187,6 +187,7 @@ void		 control_shutdown(void);	/* unlink the socket */
 void		 announce_session_started(void);
 /* s was registered with the tracker in this session. */
 void		 announce_registered(struct share *s);
+void		 announce_completed(struct share *s);
 void		 announce_logged_out(void);
 /* The store's hook: s changed on disk; withdraw it from the tracker. */
 void		 announce_changed(struct share *s);

@@ -26,6 +26,7 @@ sched_init(struct sched *s, uint32_t n, const uint8_t *have, uint64_t seed)
 		s->ndone = bf_count(s->have, n);
 	}
 	s->front = bf_next_clear(s->have, n, 0);
+	s->idle = n - s->ndone;
 	return 0;
 }
 
@@ -115,21 +116,29 @@ sched_pick(struct sched *s, const uint8_t *peer_has, const uint8_t *peer_req)
 
 	if ((i = scan(s, peer_has, peer_req, 0)) >= 0)
 		return i;
+	/* A second request of a piece only in the endgame: before that it
+	 * would cost an upload someone else is already making. */
+	if (s->idle > 0)
+		return -1;
 	return scan(s, peer_has, peer_req, SCHED_MAX_DUP - 1);
 }
 
 void
 sched_requested(struct sched *s, uint32_t i)
 {
-	if (i < s->n && s->inflight[i] < UINT8_MAX)
-		s->inflight[i]++;
+	if (i >= s->n || s->inflight[i] == UINT8_MAX)
+		return;
+	if (s->inflight[i]++ == 0 && !bf_test(s->have, i))
+		s->idle--;
 }
 
 void
 sched_released(struct sched *s, uint32_t i)
 {
-	if (i < s->n && s->inflight[i] > 0)
-		s->inflight[i]--;
+	if (i >= s->n || s->inflight[i] == 0)
+		return;
+	if (--s->inflight[i] == 0 && !bf_test(s->have, i))
+		s->idle++;
 }
 
 int
@@ -139,6 +148,8 @@ sched_verified(struct sched *s, uint32_t i)
 		return -1;
 	bf_set(s->have, i);
 	s->ndone++;
+	if (s->inflight[i] == 0)
+		s->idle--;
 	if (i == s->front)
 		s->front = bf_next_clear(s->have, s->n, i);
 	return 0;

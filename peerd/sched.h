@@ -1,6 +1,6 @@
 /* The piece picker of a download: rarest first, random among equally rare
  * pieces near the front, and an endgame that asks a second peer for pieces
- * already in flight when nothing else is left. Pure: no I/O. */
+ * already in flight once every missing piece is. Pure: no I/O. */
 #ifndef PEERD_SCHED_H
 #define PEERD_SCHED_H
 
@@ -16,6 +16,7 @@ struct sched {
 	uint8_t		*have;		/* verified pieces (bitfield) */
 	uint16_t	*avail;		/* peers known to have each piece */
 	uint8_t		*inflight;	/* requests outstanding per piece */
+	uint32_t	 idle;		/* missing and not requested at all */
 	uint64_t	 rng;
 };
 

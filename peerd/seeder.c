@@ -1,6 +1,7 @@
 /* One connection to a seeder, the client-side mirror of serve.c: connect,
  * handshake, the receive state machine, pipelined requests, and the seed
  * client's GET_PIECE form (one piece per connection). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,15 @@
 
 static void	session_event(int, uint32_t, void *);
 static void	fill_requests(struct session *);
+static int	peer_flush(struct session *);
+static int	peer_fail(struct session *, const char *);
+
+/* Room for one more header-only message in p's output. */
+static int
+out_room(const struct session *p)
+{
+	return p->outlen + WIRE_HDR_LEN <= sizeof(p->out);
+}
 
 void
 seeder_cancel_elsewhere(struct dl *d, struct session *from, uint32_t idx)
@@ -34,12 +44,66 @@ seeder_cancel_elsewhere(struct dl *d, struct session *from, uint32_t idx)
 			p->q[k].cancelled = 1;
 			bf_clear(p->req, idx);
 			sched_released(&d->s, idx);
-			if (p->outlen + WIRE_HDR_LEN <= sizeof(p->out)) {
+			if (out_room(p)) {
 				wire_hdr(p->out + p->outlen, WIRE_CANCEL, idx, 0);
 				p->outlen += WIRE_HDR_LEN;
 			}
 		}
 	}
+}
+
+void
+seeder_have(struct dl *d, uint32_t idx)
+{
+	struct session	*p, *next;
+
+	for (p = d->peers; p != NULL; p = next) {
+		next = p->next;
+		if (p->st == P_GP || p->st == P_CONNECTING || !out_room(p))
+			continue;
+		wire_hdr(p->out + p->outlen, WIRE_HAVE, idx, 0);
+		p->outlen += WIRE_HDR_LEN;
+		if (peer_flush(p) == -1)
+			peer_fail(p, "write failed");
+	}
+}
+
+/* Remember the first few pieces that failed, once each and in order, for
+ * the reason. */
+static void
+note_bad_piece(struct dl *d, uint32_t idx)
+{
+	int	i, j;
+
+	for (i = 0; i < d->nbad && d->bad[i] <= idx; i++)
+		if (d->bad[i] == idx)
+			return;
+	if (d->nbad == DL_BAD_KEPT)
+		return;
+	for (j = d->nbad++; j > i; j--)	/* kept in order */
+		d->bad[j] = d->bad[j - 1];
+	d->bad[i] = idx;
+}
+
+int
+seeder_all_bad(const struct dl *d, char *out, size_t outlen)
+{
+	size_t	n;
+	int	i;
+
+	for (i = 0; i < d->nknown; i++)
+		if (!d->known[i].banned)
+			return 0;
+	if (d->nbad == 0)
+		return 0;
+	n = strlcpy(out, d->nbad > 1 ? "pieces" : "piece", outlen);
+	for (i = 0; i < d->nbad && n < outlen; i++)
+		n += (size_t)snprintf(out + n, outlen - n, "%s %u",
+		    i > 0 ? "," : "", d->bad[i]);
+	if (n < outlen)
+		snprintf(out + n, outlen - n, " failed verification from "
+		    "every seeder");
+	return 1;
 }
 
 /* Piece idx from k failed its hash: ask someone else; drop k when it
@@ -52,6 +116,7 @@ seeder_piece_bad(struct dl *d, struct known *k, uint32_t idx)
 	log_warnx("download %s: piece %u from %s failed its hash",
 	    d->info.name, idx, k->ep.text);
 	k->bad++;
+	note_bad_piece(d, idx);
 	for (p = d->peers; p != NULL; p = next) {
 		next = p->next;
 		if (p->k != k)
@@ -160,7 +225,7 @@ fill_requests(struct session *p)
 	if (p->st == P_GP || p->st == P_CONNECTING || p->st == P_MAGIC ||
 	    p->has == NULL || !p->counted)
 		return;
-	while (p->qn < DL_DEPTH && p->outlen + WIRE_HDR_LEN <= sizeof(p->out)) {
+	while (p->qn < DL_DEPTH && out_room(p)) {
 		if ((i = sched_pick(&d->s, p->has, p->req)) < 0)
 			break;
 		sched_requested(&d->s, (uint32_t)i);
@@ -214,6 +279,30 @@ got_bitfield(struct session *p, const struct wire_msg *m)
 	return 0;
 }
 
+/* Peer exchange: other downloaders of the file, where they serve it. */
+static void
+got_peers(struct session *p, const struct wire_msg *m)
+{
+	struct endpoint	ep;
+	uint32_t	k;
+	const uint8_t	*a;
+
+	for (k = 0; k < m->a; k++) {
+		a = m->payload + (size_t)k * WIRE_ADDR_LEN;
+		memset(&ep, 0, sizeof(ep));
+		ep.sin.sin_family = AF_INET;
+		memcpy(&ep.sin.sin_addr.s_addr, a, 4);
+		memcpy(&ep.sin.sin_port, a + 4, 2);
+		if (ep.sin.sin_port == 0)
+			continue;
+		snprintf(ep.text, sizeof(ep.text), "%s:%u",
+		    inet_ntoa(ep.sin.sin_addr), ntohs(ep.sin.sin_port));
+		log_debug("download %s: %s tells of %s", p->dl->info.name,
+		    p->k->ep.text, ep.text);
+		dl_learn_peer(p->dl, &ep);
+	}
+}
+
 /* A complete non-PIECE message; 0, or -1 to drop the peer. */
 static int
 got_message(struct session *p, const struct wire_msg *m)
@@ -234,6 +323,9 @@ got_message(struct session *p, const struct wire_msg *m)
 		if (strncmp(text, "ticket", 6) == 0)
 			dlticket_refused(d);
 		return -1;
+	case WIRE_PEERS:
+		got_peers(p, m);
+		return 0;
 	case WIRE_HAVE:
 		if (m->a >= d->meta.npieces)
 			return -1;
@@ -518,20 +610,35 @@ gp_start(struct session *p)
 	return 0;
 }
 
-/* Our magic, then HELLO: the file's SHA-1 and our ticket for it. */
+/*
+ * Our opening: magic, HELLO as a swarm downloader with the file's SHA-1
+ * and our ticket for it, what we have already, and where we serve the
+ * file ourselves (the seeder tells the others).
+ */
 static void
 send_hello(struct session *p)
 {
 	struct dl	*d = p->dl;
-	uint8_t		*o = p->out;
+	size_t		 n = WIRE_MAGIC_LEN, bl = bf_bytes(d->s.n);
 
-	memcpy(o, WIRE_MAGIC, WIRE_MAGIC_LEN);
-	wire_hdr(o + WIRE_MAGIC_LEN, WIRE_HELLO, 0,
+	memcpy(p->out, WIRE_MAGIC, WIRE_MAGIC_LEN);
+	wire_hdr(p->out + n, WIRE_HELLO, WIRE_V_SWARM,
 	    (uint32_t)(SHA1_LEN + d->tk.len));
-	o += WIRE_MAGIC_LEN + WIRE_HDR_LEN;
-	memcpy(o, d->meta.sha1, SHA1_LEN);
-	memcpy(o + SHA1_LEN, d->tk.bin, d->tk.len);
-	p->outlen = WIRE_MAGIC_LEN + WIRE_HDR_LEN + SHA1_LEN + d->tk.len;
+	n += WIRE_HDR_LEN;
+	memcpy(p->out + n, d->meta.sha1, SHA1_LEN);
+	memcpy(p->out + n + SHA1_LEN, d->tk.bin, d->tk.len);
+	n += SHA1_LEN + d->tk.len;
+	if (d->s.ndone > 0) {
+		wire_hdr(p->out + n, WIRE_BITFIELD, d->s.n, (uint32_t)bl);
+		memcpy(p->out + n + WIRE_HDR_LEN, d->s.have, bl);
+		n += WIRE_HDR_LEN + bl;
+	}
+	if (conf.self.sin.sin_port != 0) {
+		wire_hdr(p->out + n, WIRE_LISTEN, ntohs(conf.self.sin.sin_port),
+		    0);
+		n += WIRE_HDR_LEN;
+	}
+	p->outlen = n;
 }
 
 static void
@@ -584,8 +691,9 @@ session_event(int fd, uint32_t events, void *arg)
 void
 seeder_connect(struct dl *d, struct known *k)
 {
-	struct session	*p;
-	int		 r;
+	struct sockaddr_in	 src;
+	struct session		*p;
+	int			 r;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return;
@@ -595,6 +703,14 @@ seeder_connect(struct dl *d, struct known *k)
 	p->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->fd == -1)
 		goto fail;
+	/* From our own address, which is where peers we meet reach us. */
+	if (conf.self.sin.sin_addr.s_addr != htonl(INADDR_ANY)) {
+		memset(&src, 0, sizeof(src));
+		src.sin_family = AF_INET;
+		src.sin_addr = conf.self.sin.sin_addr;
+		if (bind(p->fd, (struct sockaddr *)&src, sizeof(src)) == -1)
+			goto fail;
+	}
 	r = connect(p->fd, (const struct sockaddr *)&k->ep.sin,
 	    sizeof(k->ep.sin));
 	if (r == -1 && errno != EINPROGRESS)

@@ -1,7 +1,8 @@
 /* The piece server on conf.self: the p2pshare peer protocol (wire.h) with
- * pipelined requests answered by sendfile, for peers showing a ticket, and
- * the seed client's GET_PIECE when enabled (-g). Files are found by hash
- * or share name only: no path comes from a peer. Admission: admit.c. */
+ * pipelined requests answered by sendfile, for peers showing a ticket,
+ * peer exchange, super-seeding of complete files (spread.c), and the seed
+ * client's GET_PIECE when enabled (-g). Files are found by hash or share
+ * name only: no path comes from a peer. Admission: admit.c. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,10 +22,11 @@
 #include "peerd/ev.h"
 #include "peerd/offer.h"
 #include "peerd/peerd.h"
+#include "peerd/spread.h"
 #include "peerd/wire.h"
 
 #define SERVE_QUEUE		64		/* requests pending per connection */
-#define SERVE_IN_MAX		1024		/* bounded input buffer */
+#define SERVE_IN_MAX		(WIRE_MAX_MSG + 512)	/* a BITFIELD fits */
 #define SERVE_OUT_MAX		(WIRE_MAX_MSG + 256 * 1024)
 #define SERVE_SWEEP_MS		500
 #define SERVE_SNDBUF		(4 * 1024 * 1024)
@@ -37,6 +39,10 @@ struct sconn {
 	enum sstate	 state;
 	uint8_t		 sha1[SHA1_LEN];
 	char		 group[NAME_MAX_LEN + 1];	/* from the ticket */
+	uint32_t	 npieces;
+	int		 swarm;			/* HELLO said WIRE_V_SWARM */
+	uint16_t	 listen_port;		/* its piece server, or 0 */
+	struct spread_peer sp;			/* super-seeding it, if sp.sp */
 	uint8_t		 in[SERVE_IN_MAX];
 	size_t		 inlen;
 	struct buf	 out;			/* control messages */
@@ -48,6 +54,8 @@ struct sconn {
 	uint8_t		 phdr[WIRE_HDR_LEN];
 	size_t		 phdr_len, phdr_off;
 	int		 closing;		/* close once all is sent */
+	uint32_t	 sent;			/* pieces sent in full */
+	uint64_t	 sent_bytes;
 	uint64_t	 born;			/* ms: accepted */
 	uint64_t	 useful;		/* ms: last request */
 	uint64_t	 last;			/* ms: last byte sent */
@@ -203,6 +211,13 @@ conn_close(struct sconn *c, const char *why)
 
 	if (why != NULL)
 		log_debug("serve: %s: closing: %s", inet_ntoa(c->ip), why);
+	/* What each downloader got from us: the swarm's upload, per peer. */
+	if (c->sent > 0)
+		log_info("serve: %s: sent %u pieces (%llu bytes) of file "
+		    "%02x%02x%02x%02x", inet_ntoa(c->ip), c->sent,
+		    (unsigned long long)c->sent_bytes, c->sha1[0], c->sha1[1],
+		    c->sha1[2], c->sha1[3]);
+	spread_leave(&c->sp);
 	for (pp = &conns; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
@@ -260,13 +275,14 @@ offer(struct sconn *c)
 	if (offer_find(c->sha1, c->group, &v) == -1 || v.npieces == 0 ||
 	    v.npieces > WIRE_MAX_PIECES)
 		return send_error(c, "no such file");
-	n = v.npieces;
+	n = c->npieces = v.npieces;
 	if ((bits = bf_new(n)) == NULL)
 		return -1;
-	if (v.have == NULL)
-		bf_fill(bits, n);
-	else
+	if (v.have != NULL)
 		memcpy(bits, v.have, bf_bytes(n));
+	else if (!c->swarm || spread_join(&c->sp, c->sha1, n) == -1)
+		bf_fill(bits, n);
+	/* else: super-seeding, pieces are advertised by spread_more() */
 	log_debug("serve: %s: offering %u of %u pieces", inet_ntoa(c->ip),
 	    bf_count(bits, n), n);
 	r = send_ctl(c, WIRE_BITFIELD, n, bits, (uint32_t)bf_bytes(n));
@@ -331,10 +347,12 @@ send_piece(struct sconn *c)
 		if (w == 0)
 			return -1;	/* file shrank under us */
 		c->premain -= (uint64_t)w;
+		c->sent_bytes += (uint64_t)w;
 		c->last = ev_now_ms();
 	}
 	close(c->pfd);
 	c->pfd = -1;
+	c->sent++;
 	return 1;
 }
 
@@ -353,20 +371,27 @@ flush_out(struct sconn *c)
 }
 
 /* Write what can be written; 0 ok, -1 closed. Control messages go
- * between pieces, never inside one. */
+ * between pieces, never inside one. One piece per call: the loop then
+ * turns to the other downloaders, so a slow uplink is shared among them
+ * rather than given to whoever asked first. */
 static int
 pump(struct sconn *c)
 {
-	int	r;
+	int	r, sent = 0;
 
 	for (;;) {
 		if (c->pfd != -1) {
 			if ((r = send_piece(c)) <= 0)
 				break;
+			sent = 1;
 			continue;
 		}
 		if ((r = flush_out(c)) <= 0)
 			break;
+		if (c->qlen > 0 && sent) {
+			r = 0;		/* more on the next EPOLLOUT */
+			break;
+		}
 		if (c->qlen > 0) {
 			if (start_piece(c) == -1) {
 				r = -1;
@@ -458,39 +483,131 @@ hello(struct sconn *c, const struct wire_msg *m)
 	strlcpy(c->group, t.group, sizeof(c->group));
 	log_debug("serve: %s: %s of %s", inet_ntoa(c->ip), t.user, t.group);
 	admitted(c);
+	c->swarm = m->a == WIRE_V_SWARM;
 	return offer(c);
+}
+
+static void
+cancel_queued(struct sconn *c, uint32_t i)
+{
+	unsigned	k, j;
+
+	for (k = 0; k < c->qlen; k++) {
+		j = (c->qhead + k) % SERVE_QUEUE;
+		if (c->queue[j] != i)
+			continue;
+		for (; k + 1 < c->qlen; k++)
+			c->queue[(c->qhead + k) % SERVE_QUEUE] =
+			    c->queue[(c->qhead + k + 1) % SERVE_QUEUE];
+		c->qlen--;
+		return;
+	}
+}
+
+/* Append one address to a PEERS payload being built. */
+static void
+peer_addr(uint8_t *out, struct in_addr ip, uint16_t port)
+{
+	memcpy(out, &ip.s_addr, 4);
+	out[4] = (uint8_t)(port >> 8);
+	out[5] = (uint8_t)port;
+}
+
+/*
+ * Peer exchange: c told us where it serves the file. Tell it of the other
+ * downloaders of that file in the same group that did, and them of it.
+ */
+static int
+exchange_peers(struct sconn *c)
+{
+	uint8_t		 list[WIRE_MAX_PEERS * WIRE_ADDR_LEN], one[WIRE_ADDR_LEN];
+	struct sconn	*o, *next;
+	uint32_t	 n = 0;
+
+	peer_addr(one, c->ip, c->listen_port);
+	for (o = conns; o != NULL; o = next) {
+		next = o->next;
+		if (o == c || !o->swarm || o->listen_port == 0 ||
+		    o->state != S_READY ||
+		    memcmp(o->sha1, c->sha1, SHA1_LEN) != 0 ||
+		    strcmp(o->group, c->group) != 0 ||
+		    (o->ip.s_addr == c->ip.s_addr &&
+		    o->listen_port == c->listen_port))
+			continue;
+		if (n < WIRE_MAX_PEERS)
+			peer_addr(list + WIRE_ADDR_LEN * n++, o->ip,
+			    o->listen_port);
+		if (send_ctl(o, WIRE_PEERS, 1, one, WIRE_ADDR_LEN) == 0 &&
+		    o->pfd == -1)
+			pump(o);
+	}
+	log_debug("serve: %s: serves on port %u; %u other downloaders",
+	    inet_ntoa(c->ip), c->listen_port, n);
+	if (n == 0)
+		return 0;
+	return send_ctl(c, WIRE_PEERS, n, list, n * WIRE_ADDR_LEN);
+}
+
+/* What a swarm downloader tells us of itself. 0, or -1 to close. */
+static int
+handle_swarm_msg(struct sconn *c, const struct wire_msg *m)
+{
+	if (!c->swarm)
+		return -1;
+	switch (m->type) {
+	case WIRE_HAVE:
+		if (m->a >= c->npieces)
+			return -1;
+		spread_have(&c->sp, m->a);
+		return 0;
+	case WIRE_BITFIELD:
+		if (m->a != c->npieces)
+			return -1;
+		spread_bits(&c->sp, m->payload);
+		return 0;
+	case WIRE_LISTEN:
+		if (c->listen_port != 0)
+			return -1;
+		c->listen_port = (uint16_t)m->a;
+		return exchange_peers(c);
+	default:
+		return -1;
+	}
 }
 
 static int
 handle_msg(struct sconn *c, const struct wire_msg *m)
 {
-	unsigned	k, j;
-
 	if (c->state == S_HELLO) {
 		if (m->type != WIRE_HELLO)
 			return -1;
 		return hello(c, m);
 	}
-	if (m->type == WIRE_REQUEST) {
+	switch (m->type) {
+	case WIRE_REQUEST:
 		if (c->qlen == SERVE_QUEUE)
 			return -1;
 		work_starts(c);
 		c->useful = ev_now_ms();
 		c->queue[(c->qhead + c->qlen++) % SERVE_QUEUE] = m->a;
 		return 0;
+	case WIRE_CANCEL:
+		cancel_queued(c, m->a);
+		return 0;
+	default:
+		return handle_swarm_msg(c, m);
 	}
-	if (m->type != WIRE_CANCEL)
-		return -1;
-	for (k = 0; k < c->qlen; k++) {
-		j = (c->qhead + k) % SERVE_QUEUE;
-		if (c->queue[j] != m->a)
-			continue;
-		for (; k + 1 < c->qlen; k++)
-			c->queue[(c->qhead + k) % SERVE_QUEUE] =
-			    c->queue[(c->qhead + k + 1) % SERVE_QUEUE];
-		c->qlen--;
-		break;
-	}
+}
+
+/* Super-seeding: advertise this downloader its next pieces. */
+static int
+spread_more(struct sconn *c)
+{
+	int64_t	i;
+
+	while (c->state == S_READY && (i = spread_next(&c->sp)) >= 0)
+		if (send_ctl(c, WIRE_HAVE, (uint32_t)i, NULL, 0) == -1)
+			return -1;
 	return 0;
 }
 
@@ -520,7 +637,7 @@ parse_input(struct sconn *c)
 		off = c->inlen;
 	memmove(c->in, c->in + off, c->inlen - off);
 	c->inlen -= off;
-	return 0;
+	return c->sp.sp != NULL ? spread_more(c) : 0;
 }
 
 static void

@@ -268,6 +268,22 @@ tproto_download(struct buf *b, const char *group, const char *name)
 }
 
 int
+tproto_upload_partial(struct buf *b, const char *group, const char *name,
+    uint64_t size, const struct endpoint *self, const uint8_t sha1[SHA1_LEN],
+    uint32_t n, uint8_t (*pieces)[SHA1_LEN])
+{
+	if (tproto_upload(b, group, name, size, self, sha1, n, pieces) == -1)
+		return -1;
+	return buf_printf(b, " partial");
+}
+
+int
+tproto_download_partial(struct buf *b, const char *group, const char *name)
+{
+	return buf_printf(b, "download_file %s %s partial", group, name);
+}
+
+int
 tproto_ticket_req(struct buf *b, const char *group, const char *name)
 {
 	return buf_printf(b, "ticket %s %s", group, name);

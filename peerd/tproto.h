@@ -81,5 +81,14 @@ int	tproto_ticket(const struct treply *r, uint8_t bin[TICKET_MAX_BIN],
  * id checked against its key. 0, or -1 if any row is malformed. */
 int	tproto_keys(const struct treply *r, struct ticket_key *keys,
 	    size_t max, size_t *n);
+/* peerd's own forms: a download registered as a partial seeder, and the
+ * seeders of a file with the partial ones (the plain forms are the seed
+ * client's: complete seeders only). */
+int	tproto_upload_partial(struct buf *, const char *group,
+	    const char *name, uint64_t size, const struct endpoint *self,
+	    const uint8_t sha1[SHA1_LEN], uint32_t n,
+	    uint8_t (*pieces)[SHA1_LEN]);
+int	tproto_download_partial(struct buf *, const char *group,
+	    const char *name);
 
 #endif

@@ -36,18 +36,24 @@ hdr_valid(enum wire_dir dir, enum wire_type t, uint32_t a, uint32_t len)
 {
 	switch (t) {
 	case WIRE_HELLO:
-		return dir == WIRE_TO_SERVER && a == 0 && len >= SHA1_LEN &&
-		    len <= WIRE_MAX_HELLO;
+		return dir == WIRE_TO_SERVER && a <= WIRE_V_SWARM &&
+		    len >= SHA1_LEN && len <= WIRE_MAX_HELLO;
 	case WIRE_REQUEST:
 	case WIRE_CANCEL:
 		return dir == WIRE_TO_SERVER && a < WIRE_MAX_PIECES && len == 0;
 	case WIRE_BITFIELD:
+		return a >= 1 && a <= WIRE_MAX_PIECES && len == bf_bytes(a);
+	case WIRE_HAVE:
+		return a < WIRE_MAX_PIECES && len == 0;
+	case WIRE_LISTEN:
+		return dir == WIRE_TO_SERVER && a >= 1 && a <= 65535 &&
+		    len == 0;
+	case WIRE_PEERS:
 		return dir == WIRE_TO_CLIENT && a >= 1 &&
-		    a <= WIRE_MAX_PIECES && len == bf_bytes(a);
+		    a <= WIRE_MAX_PEERS && len == a * WIRE_ADDR_LEN;
 	case WIRE_ERROR:
 		return dir == WIRE_TO_CLIENT && a == 0 && len >= 1 &&
 		    len <= WIRE_MAX_ERROR;
-	case WIRE_HAVE:
 	case WIRE_REJECT:
 		return dir == WIRE_TO_CLIENT && a < WIRE_MAX_PIECES && len == 0;
 	case WIRE_PIECE:
@@ -66,7 +72,7 @@ wire_parse(const uint8_t *p, size_t n, enum wire_dir dir, struct wire_msg *m)
 	if (n < 1)
 		return 0;
 	t = (enum wire_type)p[0];
-	if (t < WIRE_HELLO || t > WIRE_REJECT)
+	if (t < WIRE_HELLO || t > WIRE_PEERS)
 		return -1;
 	if (n < WIRE_HDR_LEN)
 		return 0;

@@ -11,6 +11,17 @@
  * followed by exactly length raw bytes, or REJECT(index), and pushes
  * HAVE(index) when it gains a verified piece.
  *
+ * Swarming (a downloader that sends HELLO with a = WIRE_V_SWARM; a = 0
+ * is the first version, answered as before): the downloader then also
+ * sends its own BITFIELD and HAVE(index) for every piece it verifies,
+ * and LISTEN(the port its piece server listens on, at the address the
+ * connection comes from: no peer can point others elsewhere); the server
+ * answers with PEERS (other downloaders of the same file that told it
+ * where they listen) now and whenever one more arrives. A server that
+ * has the whole file may advertise only some pieces in its BITFIELD and
+ * more by HAVE as the downloader gets them (super-seeding), so that
+ * different downloaders get different pieces from it.
+ *
  * Every message is a 9-byte header: type (1 byte), a (4 bytes, big
  * endian: piece index or count), len (4 bytes, big endian: payload
  * length), then len payload bytes. PIECE's payload is the piece data.
@@ -35,16 +46,21 @@
 #define WIRE_MAX_ERROR		256
 #define WIRE_MAX_HELLO		(SHA1_LEN + TICKET_MAX_BIN)
 #define WIRE_MAX_MSG		(WIRE_HDR_LEN + WIRE_MAX_PIECES / 8)
+#define WIRE_V_SWARM		1	/* HELLO's a: speaks the swarm messages */
+#define WIRE_ADDR_LEN		6	/* IPv4 address, port, network order */
+#define WIRE_MAX_PEERS		64	/* addresses in one PEERS */
 
 enum wire_type {
 	WIRE_HELLO = 1,		/* c->s: payload sha1[20] ticket[] */
-	WIRE_BITFIELD,		/* s->c: a = pieces, payload bitfield */
+	WIRE_BITFIELD,		/* both: a = pieces, payload bitfield */
 	WIRE_ERROR,		/* s->c: payload text, then close */
-	WIRE_HAVE,		/* s->c: a = index */
+	WIRE_HAVE,		/* both: a = index */
 	WIRE_REQUEST,		/* c->s: a = index */
 	WIRE_CANCEL,		/* c->s: a = index */
 	WIRE_PIECE,		/* s->c: a = index, len bytes follow */
 	WIRE_REJECT,		/* s->c: a = index */
+	WIRE_LISTEN,		/* c->s: a = port of its piece server */
+	WIRE_PEERS,		/* s->c: a = count, payload a addresses */
 };
 
 enum wire_dir { WIRE_TO_SERVER, WIRE_TO_CLIENT };

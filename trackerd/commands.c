@@ -664,8 +664,10 @@ cmd_list_files(struct ctx *x)
 	return R_DONE;
 }
 
+/* The file's answer to download_file; partial seeders only to peerd's
+ * form (the seed client assumes every seeder has every piece). */
 static void
-print_file(struct ctx *x, uint32_t fi)
+print_file(struct ctx *x, uint32_t fi, int with_partial)
 {
 	struct tracker		*t = x->t;
 	struct file_rec		*f = FILEREC(t, fi);
@@ -689,7 +691,8 @@ print_file(struct ctx *x, uint32_t fi)
 	x->out = &addrs;
 	for (i = f->seeders.head; i != NIL; i = s->flink.next) {
 		s = SEEDER(t, i);
-		if (state_seeder_active(t, i, x->now)) {
+		if ((with_partial || !s->partial) &&
+		    state_seeder_active(t, i, x->now)) {
 			out_ip_port(x, s->ip, s->port);
 			n++;
 		}
@@ -711,6 +714,9 @@ cmd_download_file(struct ctx *x)
 		return R_DONE;
 	if (!name_valid(x->argv[2]))
 		return reply_err(x, "bad_request", "invalid file name");
+	if (x->argc == 4 && strcmp(x->argv[3], "partial") != 0)
+		return reply_err(x, "bad_request", "usage: download_file "
+		    "<group> <name> [partial]");
 	/* Read the file under its bucket only: the hashes can be many. */
 	state_unlock_meta(x->t);
 	x->meta_held = 0;
@@ -720,7 +726,7 @@ cmd_download_file(struct ctx *x)
 		reply_err(x, "no_such_file", "no file %s in %s", x->argv[2],
 		    x->argv[1]);
 	else
-		print_file(x, fi);
+		print_file(x, fi, x->argc == 4);
 	state_unlock_bucket(x->t, b);
 	return R_DONE;
 }
@@ -802,7 +808,8 @@ check_upload(struct ctx *x)
 		return reply_err(x, "bad_request",
 		    "piece count must be %llu for that size",
 		    (unsigned long long)pieces_count(size));
-	if ((uint64_t)x->argc != 8 + n)
+	if ((uint64_t)x->argc != 8 + n && ((uint64_t)x->argc != 9 + n ||
+	    strcmp(v[8 + n], "partial") != 0))
 		return reply_err(x, "bad_request", "expected %llu piece hashes",
 		    (unsigned long long)n);
 	for (i = 0; i < n; i++)
@@ -913,7 +920,7 @@ cmd_upload_file(struct ctx *x)
 	uint32_t	 g, fi, si;
 	uint16_t	 port;
 	uint64_t	 size;
-	int		 same, replaces;
+	int		 same, replaces, partial;
 
 	if ((g = need_member(x, x->argv[1])) == NIL)
 		return R_DONE;
@@ -921,7 +928,12 @@ cmd_upload_file(struct ctx *x)
 	parse_port(x->argv[5], &port);
 	parse_u64(x->argv[3], 0, UINT64_MAX, &size);
 	fi = state_find_file_locked(t, g, x->argv[2]);
+	/* peerd registers a download in progress: never a new file */
+	partial = strcmp(x->argv[x->argc - 1], "partial") == 0;
 	same = fi != NIL && same_content(x, fi);
+	if (partial && !same)
+		return reply_err(x, "no_such_file", "no file %s in %s with "
+		    "that content", x->argv[2], x->argv[1]);
 	replaces = fi != NIL && !same &&
 	    state_file_active_seeders(t, fi, x->now) == 0;
 	if (fi != NIL && !same && !replaces)
@@ -942,12 +954,14 @@ cmd_upload_file(struct ctx *x)
 	}
 	if (fi != NIL) {
 		si = state_find_seeder_locked(t, fi, x->c->peer_ip, port);
-		if (si != NIL && SEEDER(t, si)->session == x->sess)
+		if (si != NIL && SEEDER(t, si)->session == x->sess &&
+		    SEEDER(t, si)->partial == partial)
 			return reply_ok(x, "file_uploaded");
 		if (si == NIL && state_free_count(t, T_SEEDER) == 0)
 			return reply_err(x, "full", "no room for more seeders");
-		if (commitf(x, "seed %s %s %s %u %s", x->argv[1], x->argv[2],
-		    ip, port, SESSION(t, x->sess)->token) == -1)
+		if (commitf(x, "seed %s %s %s %u %s%s", x->argv[1], x->argv[2],
+		    ip, port, SESSION(t, x->sess)->token,
+		    partial ? " partial" : "") == -1)
 			return journal_failed(x);
 		return reply_ok(x, "file_uploaded");
 	}
@@ -1059,9 +1073,9 @@ static const struct command commands[] = {
 	    "list_files <group>" },
 	{ "upload_file", check_upload, cmd_upload_file, 8, -1,
 	    F_AUTH | F_WRITE, "upload_file <group> <name> <size> <ip> <port> "
-	    "<sha1> <n> <h1>..<hn>" },
-	{ "download_file", NULL, cmd_download_file, 3, 3, F_AUTH,
-	    "download_file <group> <name>" },
+	    "<sha1> <n> <h1>..<hn> [partial]" },
+	{ "download_file", NULL, cmd_download_file, 3, 4, F_AUTH,
+	    "download_file <group> <name> [partial]" },
 	{ "stop_share", NULL, cmd_stop_share, 5, 5, F_AUTH | F_WRITE,
 	    "stop_share <group> <name> <ip> <port>" },
 	{ "ticket", NULL, cmd_ticket, 3, 3, F_AUTH, "ticket <group> <name>" },

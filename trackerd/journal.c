@@ -235,15 +235,20 @@ apply_seed(struct tracker *t, char **argv, int argc)
 	uint32_t	ip;
 	uint16_t	port;
 	int		unseed = strcmp(argv[0], "unseed") == 0;
+	int		partial = argc == 7;
 
-	if (argc != (unseed ? 5 : 6) || !names_ok(argv, 1, 2) ||
-	    arg_ip(argv[3], &ip) == -1 || parse_port(argv[4], &port) == -1)
+	/* seed G N IP PORT TOKEN [partial]: partial, a peerd downloading */
+	if ((unseed ? argc != 5 : argc != 6 && argc != 7) ||
+	    !names_ok(argv, 1, 2) || arg_ip(argv[3], &ip) == -1 ||
+	    parse_port(argv[4], &port) == -1 ||
+	    (partial && strcmp(argv[6], "partial") != 0))
 		return -1;
 	if (unseed)
 		return state_del_seeder_locked(t, argv[1], argv[2], ip, port);
 	if (!session_token_valid(argv[5]))
 		return -1;
-	return state_add_seeder_locked(t, argv[1], argv[2], ip, port, argv[5]);
+	return state_add_seeder_locked(t, argv[1], argv[2], ip, port, argv[5],
+	    partial);
 }
 
 int
@@ -1258,9 +1263,13 @@ cw_file(struct cwriter *w, struct group_rec *g, struct file_rec *f)
 			}
 			buf_printf(&w->body, " %s %u %s", ip, s->port,
 			    SESSION(t, s->session)->token);
-		} else
-			buf_printf(&w->body, "seed %s %s %s %u %s", g->name,
-			    f->name, ip, s->port, SESSION(t, s->session)->token);
+			cw_line(w);
+			if (!s->partial)
+				continue;	/* else marked so just below */
+		}
+		buf_printf(&w->body, "seed %s %s %s %u %s%s", g->name,
+		    f->name, ip, s->port, SESSION(t, s->session)->token,
+		    s->partial ? " partial" : "");
 		cw_line(w);
 	}
 }

@@ -1156,7 +1156,7 @@ seeder_place(struct tracker *t, uint32_t fi, uint32_t si, uint32_t sess)
  * fi held. */
 static int
 seeder_set(struct tracker *t, uint32_t fi, uint32_t ip, uint16_t port,
-    uint32_t sess)
+    uint32_t sess, int partial)
 {
 	struct seeder_rec	*s;
 	uint32_t		 si;
@@ -1164,6 +1164,7 @@ seeder_set(struct tracker *t, uint32_t fi, uint32_t ip, uint16_t port,
 	group_changed(t, FILEREC(t, fi)->group);
 	if ((si = state_find_seeder_locked(t, fi, ip, port)) != NIL) {
 		s = SEEDER(t, si);
+		s->partial = partial != 0;
 		share_charge(t, s->user, fi, -1);
 		list_remove(t, T_SEEDER, offsetof(struct seeder_rec, slink),
 		    &SESSION(t, s->session)->seeders, si);
@@ -1175,6 +1176,7 @@ seeder_set(struct tracker *t, uint32_t fi, uint32_t ip, uint16_t port,
 	s = SEEDER(t, si);
 	s->ip = ip;
 	s->port = port;
+	s->partial = partial != 0;
 	list_append(t, T_SEEDER, offsetof(struct seeder_rec, flink),
 	    &FILEREC(t, fi)->seeders, si);
 	seeder_place(t, fi, si, sess);
@@ -1217,14 +1219,15 @@ state_add_file_locked(struct tracker *t, const char *group, const char *name,
 	hash_insert(t, T_FILE, hash_file(t, g, name), fi);
 	list_append(t, T_FILE, offsetof(struct file_rec, glink),
 	    &GROUP(t, g)->files, fi);
-	seeder_set(t, fi, ip, port, sess);
+	seeder_set(t, fi, ip, port, sess, 0);
 	state_unlock_bucket(t, b);
 	return 0;
 }
 
 int
 state_add_seeder_locked(struct tracker *t, const char *group,
-    const char *name, uint32_t ip, uint16_t port, const char *token)
+    const char *name, uint32_t ip, uint16_t port, const char *token,
+    int partial)
 {
 	uint32_t	g, fi, sess, b;
 	int		rc;
@@ -1235,7 +1238,7 @@ state_add_seeder_locked(struct tracker *t, const char *group,
 		return -1;
 	b = state_file_bucket(t, g, name);
 	state_lock_bucket(t, b);
-	rc = seeder_set(t, fi, ip, port, sess);
+	rc = seeder_set(t, fi, ip, port, sess, partial);
 	state_unlock_bucket(t, b);
 	return rc;
 }

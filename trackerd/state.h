@@ -150,6 +150,7 @@ struct seeder_rec {
 	uint32_t	file, user, session;
 	uint32_t	ip;		/* network order */
 	uint16_t	port;		/* host order */
+	uint8_t		partial;	/* a peerd still downloading it */
 	struct link	flink;		/* file's seeders */
 	struct link	slink;		/* session's seeders */
 };
@@ -337,8 +338,10 @@ int	state_add_file_locked(struct tracker *, const char *group,
 	    const char *name, uint64_t size, const uint8_t sha1[SHA1_LEN],
 	    uint32_t npieces, const uint8_t (*hashes)[SHA1_LEN], uint32_t ip,
 	    uint16_t port, const char *token);
+/* A seeder added (or its session and partial flag updated). */
 int	state_add_seeder_locked(struct tracker *, const char *group,
-	    const char *name, uint32_t ip, uint16_t port, const char *token);
+	    const char *name, uint32_t ip, uint16_t port, const char *token,
+	    int partial);
 int	state_del_seeder_locked(struct tracker *, const char *group,
 	    const char *name, uint32_t ip, uint16_t port);
 

@@ -227,11 +227,20 @@ a2_hook() {
 	chmod +x "$1/done.sh"
 }
 
+# a2_ports: a listening port range for one aria2c. A single free port
+# may be taken (by the crowd's own outgoing connections) before aria2c
+# binds it, and aria2c then gives up; a range lets it take the next.
+a2_ports() {
+	_p=$("$xfer" port)
+	[ "$_p" -gt 65500 ] && _p=65500
+	echo "$_p-$((_p + 30))"
+}
+
 # a2_seed D N RATE: aria2c seeder N of D/aN/file.bin under the shim
 a2_seed() {
 	# shellcheck disable=SC2086
 	launch "$3" "$1/a$2.sent" aria2c $A2_OPTS --bt-seed-unverified=true \
-	    -d "$1/a$2" --listen-port="$("$xfer" port)" "$1/file.torrent" \
+	    -d "$1/a$2" --listen-port="$(a2_ports)" "$1/file.torrent" \
 	    > "$1/a$2.log" 2>&1
 }
 
@@ -242,7 +251,7 @@ a2_leech() {
 	# shellcheck disable=SC2086
 	launch "$3" "$1/a$2.sent" env A2_DONE="$1/a$2.done" aria2c $A2_OPTS \
 	    --on-bt-download-complete="$1/done.sh" -d "$1/a$2" \
-	    --listen-port="$("$xfer" port)" "$1/file.torrent" > "$1/a$2.log" 2>&1
+	    --listen-port="$(a2_ports)" "$1/file.torrent" > "$1/a$2.log" 2>&1
 }
 
 # a2_reported D N: the upload aria2c N wrote in its closing summary

@@ -118,19 +118,29 @@ sw_start_tracker(int i)
 	cr_assert_eq(h_wait_port(SW.tport[i], 10000), 0, "trackerd %d up", i + 1);
 }
 
-/* Start peerd i and wait for its control socket. */
+/* Start peerd i with extra environment (NULL-terminated, up to 6; may
+ * be NULL) and wait for its control socket. */
 static inline void
-sw_start_peer(int i)
+sw_start_peer_env(int i, char *const *extra)
 {
 	char	 self[64];
 	char	*argv[] = { "peerd/peerd", "-f", "-v", "-S", SW.sock[i], "-d",
 	    SW.state[i], self, SW.info, NULL };
-	char	*env[] = { "PEERD_TRACKER_WAIT_MS=3000", NULL };
+	char	*env[8] = { "PEERD_TRACKER_WAIT_MS=3000", NULL };
+	int	 k;
 
+	for (k = 0; extra != NULL && extra[k] != NULL && k < 6; k++)
+		env[k + 1] = extra[k];
 	snprintf(self, sizeof(self), "127.0.0.1:%u", SW.pport[i]);
 	unlink(SW.sock[i]);
 	cr_assert_eq(sw_spawn(&SW.peer[i], argv, env, SW.plog[i]), 0);
 	cr_assert_eq(h_wait_unix(SW.sock[i], 10000), 0, "peerd %d up", i);
+}
+
+static inline void
+sw_start_peer(int i)
+{
+	sw_start_peer_env(i, NULL);
 }
 
 /* 1 if pid runs (a zombie nobody reaps does not count). */

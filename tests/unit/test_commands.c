@@ -213,6 +213,40 @@ file_group(void)
 	fx_expect(T, &A, "accept_request g bob", "OK request_accepted");
 }
 
+/* A peerd still downloading registers as a partial seeder: listed to
+ * peerd's form of download_file, never to the seed client's, until it
+ * registers again as complete. It cannot create a file. */
+Test(commands, partial_seeders_only_to_peerd)
+{
+	char	*l, *lp, *r;
+
+	file_group();
+	l = fx_upload_line("g", "f1", 1000000, "127.0.0.1", 7001, 3);
+	fx_expect(T, &A, l, "OK file_uploaded\n");
+	free(l);
+	l = fx_upload_line("g", "f1", 1000000, "127.0.0.2", 7002, 3);
+	cr_assert_geq(asprintf(&lp, "%s partial", l), 0);
+	fx_expect(T, &B, lp, "OK file_uploaded\n");
+	r = fx_req(T, &B, "download_file g f1");
+	cr_assert_not_null(strstr(r, " 1 127.0.0.1:7001\nEND_OF_REPLY\n"),
+	    "%s", r);
+	r = fx_req(T, &B, "download_file g f1 partial");
+	cr_assert_not_null(strstr(r, " 2 127.0.0.1:7001 127.0.0.2:7002\n"),
+	    "%s", r);
+	fx_expect(T, &B, "download_file g f1 all", "ERR bad_request ");
+	fx_expect(T, &B, l, "OK file_uploaded\n");	/* now complete */
+	r = fx_req(T, &B, "download_file g f1");
+	cr_assert_not_null(strstr(r, " 2 127.0.0.1:7001 127.0.0.2:7002\n"),
+	    "%s", r);
+	free(l);
+	free(lp);
+	l = fx_upload_line("g", "f9", 1000000, "127.0.0.2", 7002, 3);
+	cr_assert_geq(asprintf(&lp, "%s partial", l), 0);
+	fx_expect(T, &B, lp, "ERR no_such_file ");
+	free(l);
+	free(lp);
+}
+
 Test(commands, upload_list_download_stop)
 {
 	char	*l, *r, want[256];

@@ -143,3 +143,56 @@ Test(offer, complete_share_and_change)
 	rmdir(path);
 	rmdir(tmpl);
 }
+
+/* Share the file at path as group/name with content hash fill. */
+static void
+add_named(const char *group, const char *path, uint8_t fill)
+{
+	struct share	s;
+	struct stat	st;
+
+	cr_assert_eq(stat(path, &st), 0);
+	memset(&s, 0, sizeof(s));
+	strlcpy(s.group, group, sizeof(s.group));
+	strlcpy(s.name, "same", sizeof(s.name));
+	strlcpy(s.path, path, sizeof(s.path));
+	s.size = (uint64_t)st.st_size;
+	s.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+	    st.st_mtim.tv_nsec;
+	memset(s.sha1, fill, SHA1_LEN);
+	s.npieces = 1;
+	cr_assert_not_null(s.piece_sha1 = calloc(1, SHA1_LEN));
+	s.fd = -1;
+	cr_assert_not_null(store_add_share(&s));
+}
+
+/* GET_PIECE names no group: a name shared in two groups is answered only
+ * when both contents are the same. */
+Test(offer, name_in_two_groups)
+{
+	char			 tmpl[] = "/tmp/p2p-offer.XXXXXX", path[PATH_MAX];
+	struct offer_view	 v;
+	FILE			*f;
+
+	cr_assert_not_null(mkdtemp(tmpl));
+	strlcpy(conf.state_dir, tmpl, sizeof(conf.state_dir));
+	cr_assert_eq(store_init(), 0);
+	snprintf(path, sizeof(path), "%s/same", tmpl);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fputs("bytes", f);
+	fclose(f);
+	add_named("g1", path, 0x11);
+	cr_assert_eq(offer_find_name("same", &v), 0);
+	add_named("g2", path, 0x11);
+	cr_assert_eq(offer_find_name("same", &v), 0, "identical contents");
+	add_named("g3", path, 0x22);
+	cr_assert_eq(offer_find_name("same", &v), -1, "ambiguous");
+	store_remove_share("g3", "same");
+	cr_assert_eq(offer_find_name("same", &v), 0);
+	store_remove_share("g1", "same");
+	store_remove_share("g2", "same");
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/shares", tmpl);
+	rmdir(path);
+	rmdir(tmpl);
+}

@@ -133,3 +133,29 @@ Test(sched, released_piece_is_picked_again)
 	cr_assert_eq(sched_pick(&s, all, NULL), 0);
 	sched_free(&s);
 }
+
+/* A piece already asked of one peer is not asked of another while some
+ * missing piece is still asked of nobody (that is not yet the endgame). */
+Test(sched, no_duplicate_before_endgame)
+{
+	struct sched	s;
+	uint8_t		all[1], first[1] = { 0 };
+
+	cr_assert_eq(sched_init(&s, 2, NULL, 4), 0);
+	bf_fill(all, 2);
+	bf_set(first, 0);
+	sched_peer_bits(&s, all, 1);
+	sched_peer_bits(&s, first, 1);
+	sched_requested(&s, 0);
+	cr_assert_eq(s.idle, 1);
+	/* this peer has only piece 0, in flight elsewhere; piece 1 idle */
+	cr_assert_eq(sched_pick(&s, first, NULL), -1);
+	sched_requested(&s, 1);
+	cr_assert_eq(s.idle, 0);
+	cr_assert_eq(sched_pick(&s, first, NULL), 0);
+	sched_released(&s, 1);
+	cr_assert_eq(s.idle, 1);
+	cr_assert_eq(sched_verified(&s, 1), 0);
+	cr_assert_eq(s.idle, 0);
+	sched_free(&s);
+}

@@ -237,9 +237,9 @@ Test(state, files_seeders_and_the_arena)
 	cr_assert(memcmp(state_piece_hash(T, fr->hash_off, 2), H[2],
 	    SHA1_LEN) == 0);
 	cr_assert_eq(state_add_seeder_locked(T, "g", "f", ip, 7002,
-	    "BBBBBBBBBBBBBBBB"), 0);
+	    "BBBBBBBBBBBBBBBB", 0), 0);
 	cr_assert_eq(state_add_seeder_locked(T, "g", "f", ip, 7002,
-	    "BBBBBBBBBBBBBBBB"), 0, "same seeder again");
+	    "BBBBBBBBBBBBBBBB", 0), 0, "same seeder again");
 	cr_assert_eq(fr->seeders.count, 2);
 	cr_assert_eq(state_file_active_seeders(T, f, 10), 2);
 	cr_assert_eq(state_file_active_seeders(T, f,
@@ -279,11 +279,11 @@ Test(state, files_full)
 	cr_assert_eq(GROUP(T, state_find_group_locked(T, "g"))->files.count, 6);
 	/* seeders: 6 used, 2 left */
 	cr_assert_eq(state_add_seeder_locked(T, "g", "f0", ip, 1,
-	    "AAAAAAAAAAAAAAAA"), 0);
+	    "AAAAAAAAAAAAAAAA", 0), 0);
 	cr_assert_eq(state_add_seeder_locked(T, "g", "f0", ip, 2,
-	    "AAAAAAAAAAAAAAAA"), 0);
+	    "AAAAAAAAAAAAAAAA", 0), 0);
 	cr_assert_eq(state_add_seeder_locked(T, "g", "f0", ip, 3,
-	    "AAAAAAAAAAAAAAAA"), -1);
+	    "AAAAAAAAAAAAAAAA", 0), -1);
 	/* leaving the group removes the files with their last seeder */
 	cr_assert_eq(state_leave_locked(T, "g", "u0"), 0);
 	cr_assert_eq(state_free_count(T, T_FILE), 6);

@@ -132,6 +132,16 @@ Test(tproto, requests)
 	cr_assert_eq(tproto_download(&b, "g", "f"), 0);
 	cr_assert_str_eq(buf_head(&b), "download_file g f");
 	buf_free(&b);
+	buf_init(&b, 1 << 16);
+	cr_assert_eq(tproto_download_partial(&b, "g", "f"), 0);
+	cr_assert_str_eq(buf_head(&b), "download_file g f partial");
+	buf_free(&b);
+	buf_init(&b, 1 << 16);
+	cr_assert_eq(tproto_upload_partial(&b, "g", "f", 10, &self, sha1, 2,
+	    pieces), 0);
+	cr_assert_not_null(strstr(buf_head(&b), " 2 0101010101010101010101010"
+	    "101010101010101 0101010101010101010101010101010101010101 partial"));
+	buf_free(&b);
 	buf_init(&b, 16);
 	cr_assert_eq(tproto_download(&b, "group", "a-long-file-name"), -1);
 	buf_free(&b);

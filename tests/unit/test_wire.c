@@ -69,14 +69,40 @@ Test(wire, bitfield)
 	cr_assert_eq(parse(b, sizeof(b), WIRE_TO_CLIENT, &m), -1);
 }
 
+/* The swarm messages: HAVE and BITFIELD flow both ways now. */
+Test(wire, swarm_messages)
+{
+	uint8_t		b[WIRE_HDR_LEN + 2 * WIRE_ADDR_LEN];
+	struct wire_msg	m;
+
+	wire_hdr(b, WIRE_HELLO, WIRE_V_SWARM, SHA1_LEN);
+	cr_assert_eq(parse(b, WIRE_HDR_LEN, WIRE_TO_SERVER, &m), 0);
+	wire_hdr(b, WIRE_HAVE, 7, 0);
+	cr_assert_eq(parse(b, WIRE_HDR_LEN, WIRE_TO_SERVER, &m), WIRE_HDR_LEN);
+	cr_assert_eq(m.a, 7);
+	wire_hdr(b, WIRE_LISTEN, 4242, 0);
+	cr_assert_eq(parse(b, WIRE_HDR_LEN, WIRE_TO_SERVER, &m), WIRE_HDR_LEN);
+	cr_assert_eq(m.type, WIRE_LISTEN);
+	cr_assert_eq(m.a, 4242);
+	wire_hdr(b, WIRE_PEERS, 2, 2 * WIRE_ADDR_LEN);
+	cr_assert_eq(parse(b, sizeof(b) - 1, WIRE_TO_CLIENT, &m), 0);
+	cr_assert_eq(parse(b, sizeof(b), WIRE_TO_CLIENT, &m), (int)sizeof(b));
+	cr_assert_eq(m.a, 2);
+	wire_hdr(b, WIRE_BITFIELD, 9, 2);
+	b[WIRE_HDR_LEN] = 0xff;
+	b[WIRE_HDR_LEN + 1] = 0x80;
+	cr_assert_eq(parse(b, WIRE_HDR_LEN + 2, WIRE_TO_SERVER, &m),
+	    WIRE_HDR_LEN + 2);
+}
+
 struct bad { uint8_t type; uint32_t a, len; int dir; };
 
 static const struct bad bads[] = {
 	{ 0, 0, 0, WIRE_TO_SERVER },
-	{ 9, 0, 0, WIRE_TO_SERVER },
+	{ 11, 0, 0, WIRE_TO_SERVER },
 	{ 255, 0, 0, WIRE_TO_CLIENT },
 	{ WIRE_HELLO, 0, 19, WIRE_TO_SERVER },
-	{ WIRE_HELLO, 1, 20, WIRE_TO_SERVER },
+	{ WIRE_HELLO, 2, 20, WIRE_TO_SERVER },
 	{ WIRE_REQUEST, 0, 1, WIRE_TO_SERVER },
 	{ WIRE_REQUEST, WIRE_MAX_PIECES, 0, WIRE_TO_SERVER },
 	{ WIRE_REQUEST, 0, 0, WIRE_TO_CLIENT },
@@ -87,6 +113,16 @@ static const struct bad bads[] = {
 	{ WIRE_ERROR, 0, 0, WIRE_TO_CLIENT },
 	{ WIRE_ERROR, 0, WIRE_MAX_ERROR + 1, WIRE_TO_CLIENT },
 	{ WIRE_HAVE, 0, 1, WIRE_TO_CLIENT },
+	{ WIRE_HAVE, WIRE_MAX_PIECES, 0, WIRE_TO_SERVER },
+	{ WIRE_LISTEN, 1, 0, WIRE_TO_CLIENT },
+	{ WIRE_LISTEN, 0, 0, WIRE_TO_SERVER },
+	{ WIRE_LISTEN, 65536, 0, WIRE_TO_SERVER },
+	{ WIRE_LISTEN, 1, 6, WIRE_TO_SERVER },
+	{ WIRE_PEERS, 0, 0, WIRE_TO_CLIENT },
+	{ WIRE_PEERS, 2, 6, WIRE_TO_CLIENT },
+	{ WIRE_PEERS, WIRE_MAX_PEERS + 1, (WIRE_MAX_PEERS + 1) * 6,
+	    WIRE_TO_CLIENT },
+	{ WIRE_PEERS, 1, 6, WIRE_TO_SERVER },
 	{ WIRE_REJECT, 0xffffffffu, 0, WIRE_TO_CLIENT },
 	{ WIRE_BITFIELD, WIRE_MAX_PIECES + 1, WIRE_MAX_PIECES / 8 + 1,
 	    WIRE_TO_CLIENT },

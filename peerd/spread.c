@@ -1,0 +1,150 @@
+/* Super-seeding: a seeder advertises each downloader the pieces fewest of
+ * its downloaders have, so its upload goes to pieces the swarm lacks. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "peerd/bitfield.h"
+#include "peerd/spread.h"
+
+/* One file: how many of its downloaders have or were offered each piece. */
+struct spread {
+	uint8_t		 sha1[SHA1_LEN];
+	uint32_t	 n;
+	uint16_t	*count;
+	unsigned	 npeers;
+	struct spread	*next;
+};
+
+static struct spread	*files;
+
+static struct spread *
+file_get(const uint8_t sha1[SHA1_LEN], uint32_t n)
+{
+	struct spread	*f;
+
+	for (f = files; f != NULL; f = f->next)
+		if (f->n == n && memcmp(f->sha1, sha1, SHA1_LEN) == 0)
+			return f;
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return NULL;
+	if ((f->count = calloc(n ? n : 1, sizeof(*f->count))) == NULL) {
+		free(f);
+		return NULL;
+	}
+	memcpy(f->sha1, sha1, SHA1_LEN);
+	f->n = n;
+	f->next = files;
+	files = f;
+	return f;
+}
+
+static void
+file_put(struct spread *f)
+{
+	struct spread	**pp;
+
+	if (--f->npeers > 0)
+		return;
+	for (pp = &files; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == f) {
+			*pp = f->next;
+			break;
+		}
+	free(f->count);
+	free(f);
+}
+
+int
+spread_join(struct spread_peer *p, const uint8_t sha1[SHA1_LEN], uint32_t n)
+{
+	memset(p, 0, sizeof(*p));
+	if ((p->sp = file_get(sha1, n)) == NULL)
+		return -1;
+	p->sp->npeers++;
+	p->has = bf_new(n);
+	p->adv = bf_new(n);
+	if (p->has == NULL || p->adv == NULL) {
+		spread_leave(p);
+		return -1;
+	}
+	return 0;
+}
+
+void
+spread_leave(struct spread_peer *p)
+{
+	uint32_t	i;
+
+	if (p->sp == NULL)
+		return;
+	for (i = 0; p->has != NULL && p->adv != NULL && i < p->sp->n; i++)
+		if ((bf_test(p->has, i) || bf_test(p->adv, i)) &&
+		    p->sp->count[i] > 0)
+			p->sp->count[i]--;
+	file_put(p->sp);
+	free(p->has);
+	free(p->adv);
+	memset(p, 0, sizeof(*p));
+}
+
+void
+spread_have(struct spread_peer *p, uint32_t i)
+{
+	if (p->sp == NULL || i >= p->sp->n || bf_test(p->has, i))
+		return;
+	bf_set(p->has, i);
+	if (bf_test(p->adv, i))
+		p->out--;
+	else if (p->sp->count[i] < UINT16_MAX)
+		p->sp->count[i]++;
+}
+
+void
+spread_bits(struct spread_peer *p, const uint8_t *bits)
+{
+	uint32_t	i;
+
+	for (i = 0; p->sp != NULL && i < p->sp->n; i++)
+		if (bf_test(bits, i))
+			spread_have(p, i);
+}
+
+/* The peer's share of the pieces advertised ahead. */
+static uint32_t
+window(const struct spread_peer *p)
+{
+	uint32_t	w = SPREAD_TOTAL / (p->sp->npeers ? p->sp->npeers : 1);
+
+	return w < SPREAD_MIN ? SPREAD_MIN : w;
+}
+
+int64_t
+spread_next(struct spread_peer *p)
+{
+	struct spread	*f = p->sp;
+	uint32_t	 i, best = UINT32_MAX;
+	int64_t		 pick = -1;
+
+	if (f == NULL || p->out >= window(p))
+		return -1;
+	for (i = 0; i < f->n && best > 0; i++) {
+		if (bf_test(p->has, i) || bf_test(p->adv, i) ||
+		    f->count[i] >= best)
+			continue;
+		best = f->count[i];
+		pick = i;
+	}
+	/*
+	 * Fewest first means a piece others have comes only once the swarm
+	 * holds a whole copy (best > 0): from then on we serve like any
+	 * peer, within the window, and the downloader asks whichever of us
+	 * has the piece it needs first.
+	 */
+	if (pick < 0)
+		return -1;
+	bf_set(p->adv, (uint32_t)pick);
+	p->out++;
+	if (f->count[pick] < UINT16_MAX)
+		f->count[pick]++;
+	return pick;
+}
