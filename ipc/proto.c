@@ -65,6 +65,8 @@ buf_reserve(struct buf *b, size_t more)
 int
 buf_append(struct buf *b, const void *p, size_t n)
 {
+	if (n == 0)
+		return 0;	/* p may be NULL; memcpy must not see it */
 	if (buf_reserve(b, n) == -1)
 		return -1;
 	memcpy(b->data + b->len, p, n);
