@@ -3,6 +3,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -20,20 +21,36 @@
 
 #include "ipc/ctl.h"
 #include "ipc/log.h"
+#include "ipc/util.h"
 #include "peerd/ev.h"
 #include "peerd/offer.h"
 #include "peerd/peerd.h"
+#include "peerd/ratelimit.h"
 
 struct peerd_config	 conf;
 static struct pidfh	*pfh;
 static int		 lockfd = -1;
 
 static void __attribute__((noreturn))
-usage(void)
+usage(int code)
 {
-	fprintf(stderr, "usage: peerd [-f] [-v] [-S socket] [-d state_dir] "
-	    "[-p pidfile] IP:PORT tracker_info.txt\n");
-	exit(EX_USAGE);
+	fprintf(code == 0 ? stdout : stderr, "usage: peerd [-f] [-v] "
+	    "[-S socket] [-d state_dir] [-p pidfile] [-Q max_active]\n"
+	    "             [-U upload_rate] [-D download_rate] IP:PORT "
+	    "tracker_info.txt\n");
+	exit(code);
+}
+
+/* A rate or count option: digits with an optional k, M, G. */
+static uint64_t
+amount(const char *opt, const char *s, uint64_t max)
+{
+	uint64_t	v;
+
+	if (ctl_parse_amount(s, &v) == -1 || v > max)
+		errx(EX_USAGE, "-%s %s: expected a number (k, M, G allowed)",
+		    opt, s);
+	return v;
 }
 
 /* mkdir -p with mode 0700 for every directory created. */
@@ -74,11 +91,31 @@ default_state_dir(char *out, size_t len)
 static void
 parse_args(int argc, char *argv[])
 {
+	static const struct option longopts[] = {
+		{ "help",	no_argument,	NULL, 'h' },
+		{ "version",	no_argument,	NULL, 'V' },
+		{ NULL,		0,		NULL, 0 }
+	};
 	char	err[512];
 	int	ch;
 
-	while ((ch = getopt(argc, argv, "fvS:d:p:h")) != -1) {
+	while ((ch = getopt_long(argc, argv, "fvS:d:p:hQ:U:D:", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
+		case 'h':
+			usage(0);
+		case 'V':
+			printf("peerd %s\n", P2PSHARE_VERSION);
+			exit(0);
+		case 'Q':
+			conf.max_active = (int)amount("Q", optarg, 10000);
+			break;
+		case 'U':
+			conf.upload_rate = amount("U", optarg, UINT64_MAX);
+			break;
+		case 'D':
+			conf.download_rate = amount("D", optarg, UINT64_MAX);
+			break;
 		case 'f':
 			conf.foreground = 1;
 			break;
@@ -99,13 +136,13 @@ parse_args(int argc, char *argv[])
 			conf.pidfile = optarg;
 			break;
 		default:
-			usage();
+			usage(EX_USAGE);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc != 2)
-		usage();
+		usage(EX_USAGE);
 	if (endpoint_parse(argv[0], &conf.self) == -1)
 		errx(EX_USAGE, "%s: expected IP:PORT", argv[0]);
 	if ((conf.ntrackers = tracker_info_load(argv[1], conf.trackers,
@@ -274,6 +311,8 @@ main(int argc, char *argv[], char *envp[])
 	log_setverbose(conf.verbose);
 	if (block_signals(&sigs) == -1 || ev_init() == -1)
 		err(1, "event loop");
+	rl_set(&rl_up, conf.upload_rate, ev_now_ms());
+	rl_set(&rl_down, conf.download_rate, ev_now_ms());
 	if (store_init() == -1)
 		errx(1, "cannot load shares from %s", conf.state_dir);
 	if (control_init() == -1)
@@ -297,6 +336,7 @@ main(int argc, char *argv[], char *envp[])
 	tracker_on_session(session_started);
 	store_on_changed(announce_changed);
 	offer_on_piece(serve_have);
+	serve_on_upload(store_count_upload);
 	if (tracker_init() == -1 || download_init() == -1) {
 		shutdown_all();
 		fatalx("initialisation failed");

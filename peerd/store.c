@@ -358,3 +358,20 @@ store_share_by_name(const char *name)
 			return s;
 	return NULL;
 }
+
+void
+store_count_upload(const uint8_t *sha1, const char *name, uint64_t bytes,
+    int first)
+{
+	struct share	*s;
+
+	for (s = shares; s != NULL; s = s->next) {
+		if (s->stale || (sha1 != NULL ?
+		    memcmp(s->sha1, sha1, SHA1_LEN) != 0 :
+		    strcmp(s->name, name) != 0))
+			continue;
+		s->uploaded += bytes;
+		s->peers_served += first != 0;
+		return;
+	}
+}

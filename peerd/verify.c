@@ -211,6 +211,7 @@ int
 verify_hasher_start(struct dl *d, void (*done)(void *))
 {
 	d->ph_done = done;
+	d->ph_stop = 0;		/* a paused download starts it again */
 	pthread_mutex_init(&d->ph_mtx, NULL);
 	pthread_cond_init(&d->ph_cond, NULL);
 	if (pthread_create(&d->ph_thr, NULL, ph_main, d) != 0)
