@@ -646,7 +646,7 @@ dl_new(const char *group, const char *name, const char *dest)
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return NULL;
 	d->fd = -1;
-	dl_enter(d, DLP_FETCHING);
+	dl_enter(d, DLP_QUEUED);	/* until dl_activate */
 	strlcpy(d->info.group, group, sizeof(d->info.group));
 	strlcpy(d->info.name, name, sizeof(d->info.name));
 	strlcpy(d->info.dest, dest, sizeof(d->info.dest));
@@ -868,6 +868,9 @@ dl_activate(struct dl *d)
 		goto fail;
 	}
 	free(have);
+	if (d->s.ndone > 0)
+		log_info("download %s/%s resumed with %u of %u pieces",
+		    d->info.group, d->info.name, d->s.ndone, d->s.n);
 	if (d->phase == DLP_FETCHING) {
 		save_state(d);
 		d->last_refresh = 0;	/* ask for seeders at the next tick */

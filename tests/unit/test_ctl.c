@@ -196,10 +196,12 @@ Test(ctl, table_complete)
 	    "create_group", "join_group", "leave_group", "list_requests",
 	    "accept_request", "reject_request", "list_groups", "list_files",
 	    "upload_file", "download_file", "show_downloads", "stop_share",
-	    "wait" };
+	    "wait", "show_download", "cancel_download", "pause_download",
+	    "resume_download", "show_history", "clear_history", "show_shares",
+	    "show_limits", "set_limit" };
 	size_t	i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		cr_assert_not_null(ctl_cmd_find(names[i]), "%s", names[i]);
-	cr_assert_null(ctl_cmd_at(16));
+	cr_assert_null(ctl_cmd_at(25));
 }
