@@ -450,7 +450,7 @@ h_stop_share(struct client *c)
 	buf_init(&b, CTL_MAX_LINE);
 	if ((f = malloc(sizeof(*f))) == NULL ||
 	    tproto_stop_share(&b, c->req.argv[0], c->req.argv[1],
-	    &conf.self) == -1) {
+	    peer_advertised()) == -1) {
 		free(f);
 		buf_free(&b);
 		reply_status(c, CTL_FAIL, "out of memory");
@@ -534,7 +534,7 @@ on_hashed(void *arg, struct hash_result *h)
 	}
 	buf_init(&b, (size_t)h->npieces * (SHA1_HEX_LEN + 1) + 1024);
 	if (tproto_upload(&b, c->req.argv[1], strrchr(path, '/') + 1, h->size,
-	    &conf.self, h->sha1, h->npieces, h->piece_sha1) == -1) {
+	    peer_advertised(), h->sha1, h->npieces, h->piece_sha1) == -1) {
 		buf_free(&b);
 		reply_status(c, CTL_FAIL, "file too large");
 		return;

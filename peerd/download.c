@@ -110,8 +110,10 @@ dl_by_dest(const char *dest)
 static int
 is_self(const struct endpoint *ep)
 {
-	return ep->sin.sin_addr.s_addr == conf.self.sin.sin_addr.s_addr &&
-	    ep->sin.sin_port == conf.self.sin.sin_port;
+	const struct endpoint	*me = peer_advertised();
+
+	return ep->sin.sin_addr.s_addr == me->sin.sin_addr.s_addr &&
+	    ep->sin.sin_port == me->sin.sin_port;
 }
 
 static void
@@ -421,7 +423,7 @@ dl_announce(struct dl *d)
 		return;
 	buf_init(&b, (size_t)d->meta.npieces * 41 + 1024);
 	if (tproto_upload(&b, d->info.group, d->info.name, d->meta.size,
-	    &conf.self, d->meta.sha1, d->meta.npieces,
+	    peer_advertised(), d->meta.sha1, d->meta.npieces,
 	    d->meta.piece_sha1) == -1)
 		goto out;
 	if (tracker_send(buf_head(&b), announced_cb, d) == 0) {

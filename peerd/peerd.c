@@ -1,5 +1,6 @@
 /* peerd: the per-user peer daemon. Options, directories, one-instance
  * locks, detaching, signals, and the start of every module. */
+#include <arpa/inet.h>
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -36,7 +37,8 @@ usage(int code)
 {
 	fprintf(code == 0 ? stdout : stderr, "usage: peerd [-f] [-v] "
 	    "[-S socket] [-d state_dir] [-p pidfile] [-Q max_active]\n"
-	    "             [-U upload_rate] [-D download_rate] IP:PORT "
+	    "             [-U upload_rate] [-D download_rate] [-a address] "
+	    "IP:PORT "
 	    "tracker_info.txt\n");
 	exit(code);
 }
@@ -99,7 +101,7 @@ parse_args(int argc, char *argv[])
 	char	err[512];
 	int	ch;
 
-	while ((ch = getopt_long(argc, argv, "fvS:d:p:hQ:U:D:", longopts,
+	while ((ch = getopt_long(argc, argv, "fvS:d:p:hQ:U:D:a:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'h':
@@ -107,6 +109,12 @@ parse_args(int argc, char *argv[])
 		case 'V':
 			printf("peerd %s\n", P2PSHARE_VERSION);
 			exit(0);
+		case 'a':
+			if (inet_pton(AF_INET, optarg, &conf.advertise) != 1 ||
+			    conf.advertise.s_addr == htonl(INADDR_ANY))
+				errx(EX_USAGE, "-a %s: expected an IPv4 address",
+				    optarg);
+			break;
 		case 'Q':
 			conf.max_active = (int)amount("Q", optarg, 10000);
 			break;

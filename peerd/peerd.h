@@ -15,7 +15,8 @@
 #include "peerd/tproto.h"
 
 struct peerd_config {
-	struct endpoint	 self;			/* IP:PORT peers connect to */
+	struct endpoint	 self;			/* IP:PORT listened on */
+	struct in_addr	 advertise;		/* -a: told to the tracker */
 	struct endpoint	 trackers[MAX_TRACKERS];
 	int		 ntrackers;
 	char		 socket_path[PATH_MAX];	/* -S */
@@ -87,6 +88,8 @@ int		 tracker_init(void);
  * logged in; retried on the next tracker if the connection breaks. */
 int		 tracker_send(const char *line, tracker_cb *, void *arg);
 int		 tracker_logged_in(void);
+/* The local address of the last tracker connection; -1 if none yet. */
+int		 tracker_local_addr(struct in_addr *);
 const char	*tracker_user(void);
 /* login/logout: like tracker_send, and they keep (or drop) the session
  * and the credentials (in memory only) used to log in again on failover. */
@@ -214,5 +217,9 @@ void		 announce_registered(struct share *s);
 void		 announce_logged_out(void);
 /* The store's hook: s changed on disk; withdraw it from the tracker. */
 void		 announce_changed(struct share *s);
+/* The address other peers reach us at, as told to the tracker: -a, else
+ * the listening address, or when that is 0.0.0.0 the local address of the
+ * tracker connection (which the tracker checks against). */
+const struct endpoint *peer_advertised(void);
 
 #endif

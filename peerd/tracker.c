@@ -20,6 +20,10 @@
 
 #define CONNECT_MS	2000	/* to open a connection */
 #define REPLY_MS	5000	/* from sending to the end of the reply */
+/* A request that changes nothing, or that a stopped tracker cannot have
+ * taken (a login only opens a session): silence this long means that
+ * tracker hangs, and the request goes to the next one. */
+#define READ_SILENCE_MS	1000
 #define REQUEST_MS	15000	/* a request waits this long for some tracker */
 /* PEERD_TRACKER_WAIT_MS sets it (peerd(8), ENVIRONMENT). */
 static uint64_t	request_ms = REQUEST_MS;
@@ -56,6 +60,7 @@ static struct {
 	struct treq	*head, *tail;
 	int		 inflight;	/* head was sent */
 	uint64_t	 t_conn, t_reply, t_retry, t_touch;
+	struct in_addr	 local;		/* our address on the last connection */
 	/* the session; the password only to log in again on failover */
 	int		 logged_in;
 	char		 user[NAME_MAX_LEN + 1];
@@ -209,6 +214,17 @@ conn_close(void)
 static void	on_io(int fd, uint32_t events, void *arg);
 
 static void
+remember_local(int fd)
+{
+	struct sockaddr_in	sin;
+	socklen_t		len = sizeof(sin);
+
+	if (getsockname(fd, (struct sockaddr *)&sin, &len) == 0 &&
+	    sin.sin_family == AF_INET)
+		t.local = sin.sin_addr;
+}
+
+static void
 on_connect_timeout(void *arg)
 {
 	t.t_conn = 0;
@@ -302,6 +318,50 @@ on_reply_timeout(void *arg)
 	conn_failed("no reply within 5 s");
 }
 
+static void
+on_read_silence(void *arg)
+{
+	t.t_reply = 0;
+	errno = 0;
+	conn_failed("no answer within 1 s, trying the next tracker");
+}
+
+/* Safe to send again elsewhere: it changes no state (or, login, only
+ * opens one more session). */
+static int
+repeatable(const struct treq *r)
+{
+	static const char *const reads[] = { "list_groups", "list_files",
+	    "list_requests", "download_file", "touch", NULL };
+	size_t	n;
+	int	i;
+
+	if (r->kind == REQ_LOGIN || r->kind == REQ_RELOGIN)
+		return 1;
+	if (r->kind != REQ_PLAIN || r->line == NULL)
+		return 0;
+	for (i = 0; reads[i] != NULL; i++) {
+		n = strlen(reads[i]);
+		if (strncmp(r->line, reads[i], n) == 0 &&
+		    (r->line[n] == ' ' || r->line[n] == '\0'))
+			return 1;
+	}
+	return 0;
+}
+
+/* Arm the wait for the head's reply: short for a repeatable request, and
+ * started again by every byte that comes (a long reply is no hang). */
+static void
+arm_reply_timer(void)
+{
+	ev_timer_cancel(t.t_reply);
+	if (t.head != NULL && t.inflight && repeatable(t.head) &&
+	    conf.ntrackers > 1)
+		t.t_reply = ev_timer(READ_SILENCE_MS, on_read_silence, NULL);
+	else
+		t.t_reply = ev_timer(REPLY_MS, on_reply_timeout, NULL);
+}
+
 static int
 flush_out(void)
 {
@@ -340,7 +400,7 @@ send_head(void)
 		return;
 	}
 	t.inflight = 1;
-	t.t_reply = ev_timer(REPLY_MS, on_reply_timeout, NULL);
+	arm_reply_timer();
 	if (flush_out() == -1)
 		conn_failed("send");
 }
@@ -536,6 +596,8 @@ read_in(void)
 		t.in.len += (size_t)n;
 		if (parse_replies() == -1)
 			return;
+		if (t.inflight && t.head != NULL && repeatable(t.head))
+			arm_reply_timer();
 	}
 }
 
@@ -556,6 +618,7 @@ on_io(int fd, uint32_t events, void *arg)
 		t.t_conn = 0;
 		t.state = T_UP;
 		log_debug("connected to tracker %s", conf.trackers[t.idx].text);
+		remember_local(fd);
 		if (ev_mod(fd, EPOLLIN) == -1) {
 			conn_failed("epoll");
 			return;
@@ -645,6 +708,15 @@ tracker_init(void)
 	t.idx = 0;
 	t.state = T_DOWN;
 	restore_session();
+	return 0;
+}
+
+int
+tracker_local_addr(struct in_addr *ip)
+{
+	if (t.local.s_addr == 0)
+		return -1;
+	*ip = t.local;
 	return 0;
 }
 
