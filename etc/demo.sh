@@ -1,12 +1,27 @@
 #!/bin/sh
-# make demo: a whole p2pshare swarm on 127.0.0.1 in a temporary directory:
+# make demo (or sh /usr/local/share/doc/p2pshare/demo.sh once installed): a
+# whole p2pshare swarm on 127.0.0.1 in a temporary directory:
 # 2 trackers, 3 peers, a 50 MiB file shared by two and fetched by the third.
 set -eu
 
+# The programs: those built in the source tree when run from it (make
+# demo), else the installed ones.
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TRACKERD=$ROOT/trackerd/trackerd
-PEERD=$ROOT/peerd/peerd
-SHARECTL=$ROOT/sharectl/sharectl
+if [ -x "$ROOT/trackerd/trackerd" ] && [ -x "$ROOT/peerd/peerd" ]; then
+	TRACKERD=$ROOT/trackerd/trackerd
+	PEERD=$ROOT/peerd/peerd
+	SHARECTL=$ROOT/sharectl/sharectl
+else
+	TRACKERD=/usr/local/sbin/trackerd
+	PEERD=/usr/local/bin/peerd
+	SHARECTL=/usr/local/bin/sharectl
+fi
+for prog in "$TRACKERD" "$PEERD" "$SHARECTL"; do
+	if [ ! -x "$prog" ]; then
+		echo "demo: $prog not found: run make first (or make install)" >&2
+		exit 1
+	fi
+done
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/p2pshare-demo.XXXXXX")
 PIDS=""
 

@@ -1,5 +1,8 @@
 /* Logging for the daemons: one implementation of warn/info/debug/fatal
- * writing to stderr (foreground) or syslog (daemon), tagged with the role. */
+ * writing to stderr (foreground) or syslog (daemon), tagged with the role.
+ * In the foreground with stderr not a terminal (systemd's journal, a log
+ * file), each line starts with its syslog level, "<4>", as journald and
+ * sd-daemon(3) read it. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +17,7 @@ static char		 log_role[32];
 static int		 log_foreground = 1;
 static int		 log_facility = LOG_DAEMON;
 static int		 log_verbose;
+static int		 log_levels;	/* "<N>" before each stderr line */
 
 void
 log_init(const char *progname, int foreground, int facility)
@@ -21,6 +25,7 @@ log_init(const char *progname, int foreground, int facility)
 	log_prog = progname;
 	log_foreground = foreground;
 	log_facility = facility;
+	log_levels = foreground && !isatty(STDERR_FILENO);
 	if (!foreground)
 		openlog(progname, LOG_PID | LOG_NDELAY, facility);
 }
@@ -37,6 +42,12 @@ log_setverbose(int verbose)
 	log_verbose = verbose;
 }
 
+int
+log_debugging(void)
+{
+	return log_verbose > 0;
+}
+
 void
 log_reopen(void)
 {
@@ -46,6 +57,21 @@ log_reopen(void)
 	openlog(log_prog, LOG_PID | LOG_NDELAY, log_facility);
 }
 
+/* One write per line, so lines of the master and its workers sharing
+ * stderr never interleave. */
+static void
+vlog_stderr(int pri, const char *msg, const char *suffix)
+{
+	char	line[1200], level[8] = "";
+
+	if (log_levels)
+		snprintf(level, sizeof(level), "<%d>", LOG_PRI(pri));
+	snprintf(line, sizeof(line), "%s%s[%d]: %s%s%s%s%s\n", level, log_prog,
+	    (int)getpid(), log_role, log_role[0] ? ": " : "", msg,
+	    suffix ? ": " : "", suffix ? suffix : "");
+	fputs(line, stderr);
+}
+
 static void
 vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 {
@@ -53,21 +79,14 @@ vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 	int	saved = errno;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (log_foreground) {
-		if (log_role[0])
-			fprintf(stderr, "%s[%d]: %s: %s%s%s\n", log_prog, (int)getpid(),
-			    log_role, msg, suffix ? ": " : "", suffix ? suffix : "");
-		else
-			fprintf(stderr, "%s[%d]: %s%s%s\n", log_prog, (int)getpid(),
-			    msg, suffix ? ": " : "", suffix ? suffix : "");
-	} else {
-		if (log_role[0])
-			syslog(pri, "%s: %s%s%s", log_role, msg,
-			    suffix ? ": " : "", suffix ? suffix : "");
-		else
-			syslog(pri, "%s%s%s", msg, suffix ? ": " : "",
-			    suffix ? suffix : "");
-	}
+	if (log_foreground)
+		vlog_stderr(pri, msg, suffix);
+	else if (log_role[0])
+		syslog(pri, "%s: %s%s%s", log_role, msg, suffix ? ": " : "",
+		    suffix ? suffix : "");
+	else
+		syslog(pri, "%s%s%s", msg, suffix ? ": " : "",
+		    suffix ? suffix : "");
 	errno = saved;
 }
 

@@ -8,6 +8,7 @@
 void	log_init(const char *progname, int foreground, int facility);
 void	log_setrole(const char *role);	/* "master", "worker 2", ... */
 void	log_setverbose(int verbose);
+int	log_debugging(void);		/* would log_debug() print? */
 void	log_reopen(void);		/* on SIGHUP */
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -10,9 +10,6 @@
 
 #include "ipc/proto.h"
 
-/* The release every program reports with --version. */
-#define P2PSHARE_VERSION	"0.9.0"
-
 /* Milliseconds of CLOCK_MONOTONIC. */
 uint64_t	mono_ms(void);
 

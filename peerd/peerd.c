@@ -23,6 +23,9 @@
 #include "ipc/ctl.h"
 #include "ipc/log.h"
 #include "ipc/util.h"
+#include "ipc/notify.h"
+#include "ipc/version.h"
+#include "peerd/check.h"
 #include "peerd/ev.h"
 #include "peerd/offer.h"
 #include "peerd/peerd.h"
@@ -31,15 +34,16 @@
 struct peerd_config	 conf;
 static struct pidfh	*pfh;
 static int		 lockfd = -1;
+static int		 check_only;		/* -n */
+static char		 info_path[PATH_MAX];	/* absolute, for SIGHUP */
 
 static void __attribute__((noreturn))
-usage(int code)
+usage(FILE *fp, int code)
 {
-	fprintf(code == 0 ? stdout : stderr, "usage: peerd [-f] [-v] "
-	    "[-S socket] [-d state_dir] [-p pidfile] [-Q max_active]\n"
+	fprintf(fp, "usage: peerd [-fhnvV] [-S socket] [-d state_dir] "
+	    "[-p pidfile] [-Q max_active]\n"
 	    "             [-U upload_rate] [-D download_rate] [-a address] "
-	    "IP:PORT "
-	    "tracker_info.txt\n");
+	    "IP:PORT tracker_info.txt\n");
 	exit(code);
 }
 
@@ -94,21 +98,24 @@ static void
 parse_args(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
-		{ "help",	no_argument,	NULL, 'h' },
-		{ "version",	no_argument,	NULL, 'V' },
-		{ NULL,		0,		NULL, 0 }
+		{ "help",	no_argument,	NULL,	'h' },
+		{ "version",	no_argument,	NULL,	'V' },
+		{ NULL,		0,		NULL,	0 }
 	};
 	char	err[512];
 	int	ch;
 
-	while ((ch = getopt_long(argc, argv, "fvS:d:p:hQ:U:D:a:", longopts,
+	while ((ch = getopt_long(argc, argv, "fhnvVS:d:p:Q:U:D:a:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'h':
-			usage(0);
+			usage(stdout, 0);
 		case 'V':
-			printf("peerd %s\n", P2PSHARE_VERSION);
+			version_print("peerd");
 			exit(0);
+		case 'n':
+			check_only = 1;
+			break;
 		case 'a':
 			if (inet_pton(AF_INET, optarg, &conf.advertise) != 1 ||
 			    conf.advertise.s_addr == htonl(INADDR_ANY))
@@ -144,18 +151,20 @@ parse_args(int argc, char *argv[])
 			conf.pidfile = optarg;
 			break;
 		default:
-			usage(EX_USAGE);
+			usage(stderr, EX_USAGE);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc != 2)
-		usage(EX_USAGE);
+		usage(stderr, EX_USAGE);
 	if (endpoint_parse(argv[0], &conf.self) == -1)
 		errx(EX_USAGE, "%s: expected IP:PORT", argv[0]);
 	if ((conf.ntrackers = tracker_info_load(argv[1], conf.trackers,
 	    MAX_TRACKERS, err, sizeof(err))) == -1)
 		errx(1, "%s", err);
+	if (realpath(argv[1], info_path) == NULL)
+		errx(1, "%s: %s", argv[1], strerror(errno));
 	if (conf.socket_path[0] == '\0' &&
 	    ctl_default_socket(conf.socket_path, sizeof(conf.socket_path)) == -1)
 		errx(1, "default socket path too long");
@@ -236,6 +245,33 @@ open_pidfile(void)
 	atexit(remove_pidfile);
 }
 
+/*
+ * SIGHUP: a changed tracker_info.txt takes effect from the next
+ * connection to a tracker (the session is valid on every tracker); the
+ * connection in use is kept. Slots past the new list's end repeat its
+ * first tracker, so a failover index taken from the old list stays valid.
+ * A file that does not load changes nothing.
+ */
+static void
+reload_trackers(void)
+{
+	struct endpoint	list[MAX_TRACKERS];
+	char		err[512];
+	int		n, i;
+
+	n = tracker_info_load(info_path, list, MAX_TRACKERS, err, sizeof(err));
+	if (n == -1) {
+		log_warnx("SIGHUP: %s; keeping the %d tracker%s in use", err,
+		    conf.ntrackers, conf.ntrackers == 1 ? "" : "s");
+		return;
+	}
+	for (i = 0; i < MAX_TRACKERS; i++)
+		conf.trackers[i] = list[i < n ? i : 0];
+	conf.ntrackers = n;
+	log_info("SIGHUP: %d tracker%s from %s", n, n == 1 ? "" : "s",
+	    info_path);
+}
+
 static void
 on_signal(int fd, uint32_t events, void *arg)
 {
@@ -244,11 +280,15 @@ on_signal(int fd, uint32_t events, void *arg)
 	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
 		switch (si.ssi_signo) {
 		case SIGHUP:
-			log_info("SIGHUP: reopening the log");
+			notify_reloading();
 			log_reopen();
+			log_info("SIGHUP: log reopened");
+			reload_trackers();
+			notify_ready("serving");
 			break;
 		case SIGTERM:
 		case SIGINT:
+			notify_stopping();
 			log_info("%s: shutting down",
 			    si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
 			ev_stop();
@@ -310,6 +350,8 @@ main(int argc, char *argv[], char *envp[])
 	closefrom(3);		/* no inherited descriptor outlives our parent */
 	setproctitle_init(argc, argv, envp);
 	parse_args(argc, argv);
+	if (check_only)
+		exit(config_check() == 0 ? 0 : 1);
 	umask(0022 | umask(0));		/* nothing we create is writable by others;
 					 * a download gets 0644 less the user's umask */
 	prepare_dirs();
@@ -352,6 +394,8 @@ main(int argc, char *argv[], char *envp[])
 	log_info("listening for peers on %s, control socket %s, %d tracker%s",
 	    conf.self.text, conf.socket_path, conf.ntrackers,
 	    conf.ntrackers == 1 ? "" : "s");
+	if (notify_ready("serving") == -1)
+		log_warn("NOTIFY_SOCKET");
 	if (ev_run() == -1)
 		log_warn("event loop");
 	shutdown_all();

@@ -25,7 +25,7 @@
  * tracker hangs, and the request goes to the next one. */
 #define READ_SILENCE_MS	1000
 #define REQUEST_MS	15000	/* a request waits this long for some tracker */
-/* PEERD_TRACKER_WAIT_MS sets it (peerd(8), ENVIRONMENT). */
+/* PEERD_TRACKER_WAIT_MS sets it (peerd(1), ENVIRONMENT). */
 static uint64_t	request_ms = REQUEST_MS;
 #define RETRY_MS	300	/* pause after every tracker failed once */
 #define TOUCH_MS	60000	/* lease renewal */

@@ -21,6 +21,7 @@
 #include "ipc/net.h"
 #include "ipc/proto.h"
 #include "ipc/util.h"
+#include "ipc/version.h"
 #include "sharectl/sharectl.h"
 
 #define DEFAULT_TIMEOUT_S	30
@@ -46,9 +47,8 @@ usage(FILE *fp)
 	const struct ctl_cmd	*c;
 	int			 i;
 
-	fprintf(fp, "usage: sharectl [-ehij] [-P password_file] [-S socket] "
+	fprintf(fp, "usage: sharectl [-ehijV] [-P password_file] [-S socket] "
 	    "[-t seconds] [command [argument ...]]\n"
-	    "       sharectl --help | --version\n"
 	    "commands:\n");
 	for (i = 0; (c = ctl_cmd_at(i)) != NULL; i++)
 		fprintf(fp, "  %s%s%s\n", c->name, c->usage[0] ? " " : "",
@@ -426,7 +426,7 @@ option_of(const char *arg, int *needs)
 		{ "-e", "--stop-on-error",	'e', 0 },
 		{ "-i", "--password-stdin",	OPT_PWSTDIN, 0 },
 		{ "-h", "--help",		OPT_HELP, 0 },
-		{ NULL, "--version",		OPT_VERSION, 0 },
+		{ "-V", "--version",		OPT_VERSION, 0 },
 		{ "-S", "--socket",		'S', 1 },
 		{ "-t", "--timeout",		't', 1 },
 		{ "-P", "--password-file",	OPT_PWFILE, 1 },
@@ -467,7 +467,7 @@ apply_option(int id, const char *val, struct opts *o)
 		usage(stdout);
 		return -1;
 	case OPT_VERSION:
-		printf("sharectl %s\n", P2PSHARE_VERSION);
+		version_print("sharectl");
 		return -1;
 	}
 	return CTL_USAGE;

@@ -87,12 +87,47 @@ static int
 reply_err(struct ctx *x, const char *reason, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+static const struct command	*find_command(const char *);
+
+/* For -v: who did what, by address and user; never a password or a
+ * token, and no text from the request but a known command's name. */
+static void
+log_client(struct ctx *x, const char *what, const char *detail)
+{
+	char		 ip[INET_ADDRSTRLEN];
+	const char	*user = x->c->user[0] ? x->c->user : x->pfx_user;
+
+	if (!log_debugging())
+		return;
+	inet_ntop(AF_INET, &x->c->peer_ip, ip, sizeof(ip));
+	log_debug("%s from %s%s%s%s%s", what, ip, user ? " (user " : "",
+	    user ? user : "", user ? ")" : "", detail ? detail : "");
+}
+
+static void
+log_refusal(struct ctx *x, const char *reason)
+{
+	const struct command	*cmd = NULL;
+	char			 what[96], why[64];
+
+	if (!log_debugging())
+		return;
+	if (x->argc > 0)
+		cmd = find_command(x->argv[0]);
+	snprintf(what, sizeof(what), "refused %s", cmd ? cmd->name :
+	    x->argc > 0 ? "an unknown request" : "a request");
+	snprintf(why, sizeof(why), ": %s", reason);
+	log_client(x, what, why);
+}
+
 static int
 reply_err(struct ctx *x, const char *reason, const char *fmt, ...)
 {
 	char	text[256];
 	va_list	ap;
 
+	if (x->argv != NULL)
+		log_refusal(x, reason);
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
@@ -1082,6 +1117,7 @@ finish_login(struct ctx *x, struct kdf_job *j)
 	strlcpy(x->c->user, j->user, sizeof(x->c->user));
 	strlcpy(x->c->token, token, sizeof(x->c->token));
 	buf_printf(x->out, "OK login_success %s\n", token);
+	log_client(x, "login", NULL);
 	return R_DONE;
 }
 
@@ -1090,9 +1126,14 @@ cmd_finish(struct tracker *t, struct client *c, struct kdf_job *j,
     struct buf *out, uint64_t *durable_seq)
 {
 	struct ctx	x = { .t = t, .c = c, .out = out };
+	char		what[96];
 
 	*durable_seq = 0;
 	x.now = (uint64_t)time(NULL);
+	if (!j->ok && j->kind == KDF_LOGIN) {
+		snprintf(what, sizeof(what), "failed login as %s", j->user);
+		log_client(&x, what, NULL);
+	}
 	if (!j->ok)
 		reply_err(&x, j->kind == KDF_LOGIN ? "invalid_credentials" :
 		    "internal", j->kind == KDF_LOGIN ?

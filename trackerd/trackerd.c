@@ -2,6 +2,7 @@
  * listening socket, the shared state, and supervision of the workers. */
 #include <libutil.h>
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,7 +23,10 @@
 
 #include "ipc/log.h"
 #include "ipc/net.h"
+#include "ipc/notify.h"
 #include "ipc/proto.h"
+#include "ipc/version.h"
+#include "trackerd/check.h"
 #include "trackerd/commands.h"
 #include "trackerd/config.h"
 #include "trackerd/worker.h"
@@ -50,11 +54,12 @@ static struct pidfh		*pfh;
 static int			 listen_fds[MAX_WORKERS];
 static int			 port_fd = -1;		/* claims the port */
 static int			 idle_seconds = WORKER_IDLE_SECONDS;
+static int			 check_only;		/* -n */
 
 static void __attribute__((noreturn))
 usage(FILE *fp, int code)
 {
-	fprintf(fp, "usage: trackerd [-fhv] [-w workers] [-l sync_log] "
+	fprintf(fp, "usage: trackerd [-fhnvV] [-w workers] [-l sync_log] "
 	    "[-p pidfile] [-k kdf_iterations] [-t lease_seconds] "
 	    "[-s always|everysec|no] [-i idle_seconds] [-o option=value,...] "
 	    "tracker_info.txt tracker_no\n");
@@ -176,6 +181,11 @@ default_workers(void)
 static void
 parse_args(int argc, char *argv[])
 {
+	static const struct option longopts[] = {
+		{ "help",	no_argument,	NULL,	'h' },
+		{ "version",	no_argument,	NULL,	'V' },
+		{ NULL,		0,		NULL,	0 }
+	};
 	char	err[256];
 	int	ch, n;
 
@@ -183,9 +193,12 @@ parse_args(int argc, char *argv[])
 	cfg.journal_path = "sync_log.txt";
 	cfg.workers = default_workers();
 	opterr = 0;	/* one line of our own instead */
-	while ((ch = getopt(argc, argv, "fhvw:l:p:k:t:s:i:o:")) != -1) {
+	while ((ch = getopt_long(argc, argv, "fhnvVw:l:p:k:t:s:i:o:", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'h': usage(stdout, 0);
+		case 'V': version_print("trackerd"); exit(0);
+		case 'n': check_only = 1; break;
 		case 'f': cfg.foreground = 1; break;
 		case 'v': cfg.verbose++; break;
 		case 'w': cfg.workers = (int)num_arg("-w", optarg, 1,
@@ -204,8 +217,11 @@ parse_args(int argc, char *argv[])
 			if (optopt && strchr("wlpktsio", optopt) != NULL)
 				usage_error("option -%c needs an argument",
 				    optopt);
+			if (optopt == 0)	/* a long one */
+				usage_error("unknown option %s (see trackerd(8))",
+				    argv[optind - 1]);
 			usage_error("unknown option -%c (see trackerd(8))",
-			    optopt ? optopt : '?');
+			    optopt);
 		}
 	}
 	argc -= optind;
@@ -588,9 +604,11 @@ master_loop(const sigset_t *blocked)
 		}
 		if (sig_hup) {
 			sig_hup = 0;
+			notify_reloading();
 			log_reopen();
 			log_info("SIGHUP: logs reopened");
 			signal_workers(SIGHUP);
+			notify_ready("serving");
 		}
 		if (sig_term)
 			break;
@@ -609,9 +627,12 @@ main(int argc, char *argv[], char *envp[])
 	sigset_t	blocked;
 	int		i;
 
+	closefrom(3);		/* no inherited descriptor outlives our parent */
 	/* before getopt permutes argv */
 	setproctitle_init(argc, argv, envp);
 	parse_args(argc, argv);
+	if (check_only)
+		exit(config_check(&cfg) == 0 ? 0 : 1);
 	open_pidfile();
 	open_listener();
 	/* a daemon logs to syslog from here on; start-up errors still
@@ -635,7 +656,11 @@ main(int argc, char *argv[], char *envp[])
 	    cfg.journal_path);
 	for (i = 0; i < cfg.workers; i++)
 		spawn_worker(i);
+	/* listening, and the journal replayed: clients can be served */
+	if (notify_ready("serving") == -1)
+		log_warn("NOTIFY_SOCKET");
 	master_loop(&blocked);
+	notify_stopping();
 	log_info("shutting down");
 	stop_workers();
 	tracker_destroy(tracker);

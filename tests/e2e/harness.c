@@ -320,17 +320,21 @@ h_run(struct h_run *r, char *const argv[], const char *input, int ms)
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(err[1], 2);
+		close(in[0]);
 		close(in[1]);
 		close(out[0]);
+		close(out[1]);
 		close(err[0]);
+		close(err[1]);
 		execv(path, argv);
 		_exit(127);
 	}
 	close(in[0]);
 	close(out[1]);
 	close(err[1]);
-	if (input)
-		write(in[1], input, strlen(input));
+	/* a child that exits without reading its input is not an error */
+	if (input && write(in[1], input, strlen(input)) == -1 && errno != EPIPE)
+		perror("write to child");
 	close(in[1]);
 	fcntl(out[0], F_SETFL, O_NONBLOCK);
 	fcntl(err[0], F_SETFL, O_NONBLOCK);

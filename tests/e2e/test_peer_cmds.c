@@ -430,7 +430,7 @@ Test(peer_cmds, other_uid_refused)
 			_exit(10);
 		if ((fd = h_unix_connect(SW.sock[0])) == -1)
 			_exit(0);	/* refused outright */
-		(void)write(fd, "show_downloads\n", 15);
+		(void)!write(fd, "show_downloads\n", 15);
 		n = read(fd, buf, sizeof(buf) - 1);
 		if (n > 0 && strncmp(buf, "S\t1\t", 4) == 0)
 			_exit(0);	/* refused with a reason */
@@ -455,24 +455,24 @@ Test(peer_cmds, garbage_on_the_control_socket_and_peer_port)
 	cr_assert_geq(fd, 0);
 	for (i = 0; i < (int)sizeof(big); i++)
 		big[i] = (char)(i * 7 + 3);
-	(void)write(fd, big, sizeof(big));
+	(void)!write(fd, big, sizeof(big));
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	fd = h_unix_connect(SW.sock[0]);
-	(void)write(fd, "login\talice\n\tbad\\q\n", 19);
+	(void)!write(fd, "login\talice\n\tbad\\q\n", 19);
 	n = read(fd, buf, sizeof(buf) - 1);
 	cr_assert_gt(n, 0);
 	buf[n] = '\0';
 	cr_assert_eq(strncmp(buf, "S\t64\t", 5), 0, "%s", buf);
 	close(fd);
 	pfd = h_unix_connect(SW.sock[0]);
-	(void)write(pfd, "show_dow", 8);	/* and silence */
+	(void)!write(pfd, "show_dow", 8);	/* and silence */
 	/* many clients at once, each answered */
 	int fds[50];
 	for (i = 0; i < 50; i++) {
 		fds[i] = h_unix_connect(SW.sock[0]);
 		cr_assert_geq(fds[i], 0);
-		(void)write(fds[i], "show_downloads\n", 15);
+		(void)!write(fds[i], "show_downloads\n", 15);
 	}
 	for (i = 0; i < 50; i++) {
 		n = read(fds[i], buf, sizeof(buf) - 1);

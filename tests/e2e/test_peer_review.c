@@ -49,7 +49,7 @@ Test(peer_review, wait_clients_that_hang_up_are_forgotten)
 	for (i = 0; i < 300; i++) {
 		fd = h_unix_connect(SW.sock[1]);
 		cr_assert_geq(fd, 0, "connection %d", i);
-		(void)write(fd, "wait\tg\ts.bin\n", 13);
+		(void)!write(fd, "wait\tg\ts.bin\n", 13);
 		n = read(fd, buf, sizeof(buf));	/* the first progress record */
 		cr_assert_gt(n, 0, "wait client %d got no answer", i);
 		close(fd);
@@ -170,7 +170,7 @@ Test(peer_review, pipelined_waits_one_progress_timer)
 	SC(0, 1, "download_file g s.bin %s", dl);
 	fd = h_unix_connect(SW.sock[1]);
 	cr_assert_geq(fd, 0);
-	(void)write(fd, "wait\tg\ta.bin\nwait\tg\ts.bin\n", 26);
+	(void)!write(fd, "wait\tg\ta.bin\nwait\tg\ts.bin\n", 26);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	start = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	for (;;) {

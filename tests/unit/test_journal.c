@@ -205,7 +205,7 @@ Test(journal, two_bad_lines_at_the_end_are_corruption_not_a_torn_tail)
 	cr_assert(strstr(err, ":1:") != NULL, "message names no line: %s", err);
 	cr_assert_eq(jsize(), before, "the journal was changed");
 	/* a bad complete line followed by half a line: also corruption */
-	truncate(fx_journal, 0);
+	cr_assert_eq(truncate(fx_journal, 0), 0);
 	append("garbage line\nhalf a li");
 	t = tracker_create(&fx_cfg, err, sizeof(err));
 	cr_assert_null(t, "a bad line before a torn tail was dropped");

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,21 @@ fx_config(struct tracker_config *cfg, int tracker_no)
 	    (int)getpid(), fx_shm_n++);
 }
 
+/* The tracker code logs (replays, compactions) to stderr: into a file in
+ * the test's directory, so that the run's output is Criterion's alone. */
+static __attribute__((unused)) void
+fx_quiet_log(void)
+{
+	char	path[300];
+	int	fd;
+
+	snprintf(path, sizeof(path), "%s/log", fx_dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+}
+
 static __attribute__((unused)) void
 fx_setup_dir(void)
 {
@@ -48,6 +64,7 @@ fx_setup_dir(void)
 	snprintf(fx_dir, sizeof(fx_dir), "%s", tmpl);
 	snprintf(fx_journal, sizeof(fx_journal), "%s/sync_log.txt", fx_dir);
 	fx_config(&fx_cfg, 1);
+	fx_quiet_log();
 }
 
 static __attribute__((unused)) void
