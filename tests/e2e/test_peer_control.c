@@ -562,3 +562,44 @@ Test(peer_control, batch_mode)
 	cr_assert_not_null(strstr(r.out, "sharectl "));
 	h_run_free(&r);
 }
+
+/* What bash completion offers on the line words (the last one being
+ * completed), with sharectl talking to peer i. */
+static char *
+complete_line(int i, const char *words)
+{
+	struct h_run	 r;
+	char		 script[PATH_MAX * 3], *out;
+	char		*argv[] = { "/bin/bash", "-c", script, NULL };
+
+	snprintf(script, sizeof(script), "source '%s/etc/bash_completion.d/"
+	    "sharectl'; COMP_WORDS=('%s/sharectl/sharectl' -S '%s' %s); "
+	    "COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _sharectl; "
+	    "echo \"${COMPREPLY[*]}\"", h_root(), h_root(), SW.sock[i], words);
+	cr_assert_eq(h_run(&r, argv, NULL, 20000), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	out = strdup(r.out);
+	h_run_free(&r);
+	return out;
+}
+
+Test(peer_control, bash_completion_asks_peerd)
+{
+	char	dl[PATH_MAX], *c;
+
+	sw_users_and_group();
+	share("comp.bin", 1000, 12, dl, sizeof(dl));
+	c = complete_line(1, "show_d");
+	cr_assert(strcmp(c, "show_download show_downloads\n") == 0 ||
+	    strcmp(c, "show_downloads show_download\n") == 0, "%s", c);
+	free(c);
+	c = complete_line(1, "list_files ''");
+	cr_assert_str_eq(c, "g\n");
+	free(c);
+	c = complete_line(1, "download_file g co");
+	cr_assert_str_eq(c, "comp.bin\n");
+	free(c);
+	c = complete_line(1, "set_limit d");
+	cr_assert_str_eq(c, "download_rate\n");
+	free(c);
+}
