@@ -162,7 +162,8 @@ hashed_cb(void *arg)
 	struct pbuf	*b = arg;
 	struct dl	*d = b->dl;
 
-	if (d->info.state != DL_RUNNING || d->fd == -1) {
+	/* a piece of a run that was paused since (the buffers are new) */
+	if (d->info.state != DL_RUNNING || d->fd == -1 || b->run != d->run) {
 		verify_buf_free(b);
 		dl_unref(d);
 		return;
@@ -722,6 +723,7 @@ dl_run(struct dl *d, const uint8_t *have)
 {
 	rng_seed = rng_seed * 6364136223846793005ull + (uint64_t)ev_now_ms();
 	sched_free(&d->s);		/* a paused one had one */
+	d->run++;
 	if (sched_init(&d->s, d->meta.npieces, have, rng_seed) == -1 ||
 	    offer_partial(d, d->meta.sha1, d->meta.size, d->s.n, d->s.have,
 	    d->fd) == -1)

@@ -70,6 +70,7 @@ struct pbuf {
 	struct known	*k;		/* who sent it */
 	uint32_t	 idx, len;
 	int		 ok;		/* its SHA-1 matched */
+	uint32_t	 run;		/* the dl's run it was queued in */
 	uint8_t		*data;		/* PIECE_SIZE bytes */
 	struct pbuf	*next;
 };
@@ -150,6 +151,7 @@ struct dl {
 	struct pbuf	*ph_head, *ph_tail;
 	void		(*ph_done)(void *);	/* on the loop, per piece */
 	enum dl_phase	 phase;
+	uint32_t	 run;		/* runs started (pause and resume) */
 	char		 state_file[PATH_MAX];
 	uint64_t	 seq;		/* start order (queue) */
 	int		 auto_paused;	/* by logout: the next login resumes */

@@ -224,6 +224,7 @@ void
 verify_hasher_queue(struct dl *d, struct pbuf *b)
 {
 	d->refs++;		/* ph_done will run for it */
+	b->run = d->run;
 	b->next = NULL;
 	pthread_mutex_lock(&d->ph_mtx);
 	if (d->ph_tail != NULL)

@@ -240,12 +240,14 @@ Test(peer_control, rate_limits_hold_within_20_percent)
 	SC(0, 1, "set_limit download_rate 10M");
 	SC(0, 1, "download_file g r.bin %s", dl);
 	rate = measured_rate(1, "g", "r.bin", 3000);
+	fprintf(stderr, "download limited to 10 MB/s: %.0f B/s\n", rate);
 	cr_assert(rate > 8e6 && rate < 12e6, "download at %.0f B/s", rate);
 	SC(0, 1, "cancel_download g r.bin");
 	SC(0, 1, "set_limit download_rate 0");
 	SC(0, 0, "set_limit upload_rate 10M");
 	SC(0, 1, "download_file g r.bin %s", dl);
 	rate = measured_rate(1, "g", "r.bin", 3000);
+	fprintf(stderr, "upload limited to 10 MB/s: %.0f B/s\n", rate);
 	cr_assert(rate > 8e6 && rate < 12e6, "upload at %.0f B/s", rate);
 	SC(0, 1, "cancel_download g r.bin");
 	SC(0, 0, "show_limits");
@@ -602,4 +604,22 @@ Test(peer_control, bash_completion_asks_peerd)
 	c = complete_line(1, "set_limit d");
 	cr_assert_str_eq(c, "download_rate\n");
 	free(c);
+}
+
+/* A hung peerd (stopped) costs a command its timeout, then exit 69;
+ * wait is not bounded. */
+Test(peer_control, hung_peerd_bounded_by_timeout)
+{
+	struct h_run	 r;
+	char		*argv[] = { "sharectl/sharectl", "-S", SW.sock[0], "-t",
+	    "1", "show_downloads", NULL };
+
+	kill(SW.peer[0].pid, SIGSTOP);
+	cr_assert_eq(h_run(&r, argv, NULL, 5000), 0, "sharectl -t 1 hung");
+	cr_assert_eq(r.status, 69, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "did not answer within 1 s"), "%s",
+	    r.err);
+	h_run_free(&r);
+	kill(SW.peer[0].pid, SIGCONT);
+	SC(0, 0, "show_downloads -t 1");
 }
