@@ -336,6 +336,7 @@ shutdown_all(void)
 {
 	download_shutdown();
 	serve_shutdown();
+	store_save_stats();
 	control_shutdown();
 	tracker_shutdown();
 	remove_pidfile();

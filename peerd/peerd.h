@@ -68,9 +68,11 @@ struct share	*store_find_share(const char *group, const char *name);
 struct share	*store_share_by_hash(const uint8_t sha1[SHA1_LEN]);
 struct share	*store_share_by_name(const char *name);
 /* Count bytes sent of a share (by hash, or by name when sha1 is NULL);
- * first: a new peer. Counters are saved with the shares now and then. */
+ * first: a new peer. store_save_stats keeps the counters in
+ * state_dir/share_stats (at shutdown); store_init reads them back. */
 void		 store_count_upload(const uint8_t *sha1, const char *name,
 		    uint64_t bytes, int first);
+void		 store_save_stats(void);
 /* 1 if the share's file no longer matches (size, mtime) or is gone. */
 int		 store_share_changed(struct share *);
 

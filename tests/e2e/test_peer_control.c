@@ -334,6 +334,12 @@ Test(peer_control, my_shares_with_counters)
 	cr_assert_eq(scj(&r, 0, "show_shares"), 0);
 	cr_assert(json_valid(r.out), "%s", r.out);
 	h_run_free(&r);
+	restart_peer(0);	/* the counters survive a restart */
+	cr_assert_eq(sc(&r, 0, "show_shares"), 0);
+	cr_assert_eq(sscanf(r.out, "g\tm.bin\t2097152\t%*[a-z]\t%llu\t%llu\t",
+	    &up, &peers), 2, "%s", r.out);
+	cr_assert_geq(up, 2097152ull, "%s", r.out);
+	h_run_free(&r);
 	SC(0, 0, "stop_share g m.bin");
 	cr_assert_eq(sc(&r, 0, "show_shares"), 0);
 	cr_assert_null(strstr(r.out, "m.bin"), "%s", r.out);
