@@ -20,9 +20,10 @@
 
 #define CONNECT_MS	2000	/* to open a connection */
 #define REPLY_MS	5000	/* from sending to the end of the reply */
-/* A request that changes nothing, or that a stopped tracker cannot have
- * taken (a login only opens a session): silence this long means that
- * tracker hangs, and the request goes to the next one. */
+/* A request that changes nothing: silence this long means that tracker
+ * hangs, and the request goes to the next one (once: a loaded tracker
+ * after that gets the full REPLY_MS). A login is no read: the tracker
+ * hashes the password, which may well take longer. */
 #define READ_SILENCE_MS	1000
 #define REQUEST_MS	15000	/* a request waits this long for some tracker */
 /* PEERD_TRACKER_WAIT_MS sets it (peerd(1), ENVIRONMENT). */
@@ -45,6 +46,7 @@ struct treq {
 	uint64_t	 deadline;
 	int		 relogged;	/* already logged in again for it */
 	int		 prefixed;	/* sent with the session prefix */
+	int		 hurried;	/* already failed over after 1 s */
 	char		 user[NAME_MAX_LEN + 1];	/* login */
 	char		 pass[PASSWORD_MAX_LEN + 1];
 	struct treq	*next;
@@ -323,11 +325,12 @@ on_read_silence(void *arg)
 {
 	t.t_reply = 0;
 	errno = 0;
+	if (t.head != NULL)
+		t.head->hurried = 1;
 	conn_failed("no answer within 1 s, trying the next tracker");
 }
 
-/* Safe to send again elsewhere: it changes no state (or, login, only
- * opens one more session). */
+/* Safe to send again elsewhere at once: it changes no state. */
 static int
 repeatable(const struct treq *r)
 {
@@ -336,9 +339,7 @@ repeatable(const struct treq *r)
 	size_t	n;
 	int	i;
 
-	if (r->kind == REQ_LOGIN || r->kind == REQ_RELOGIN)
-		return 1;
-	if (r->kind != REQ_PLAIN || r->line == NULL)
+	if (r->kind != REQ_PLAIN || r->line == NULL || r->hurried)
 		return 0;
 	for (i = 0; reads[i] != NULL; i++) {
 		n = strlen(reads[i]);
