@@ -228,6 +228,22 @@ h_wait_file(const char *path, int ms)
 	return -1;
 }
 
+int
+h_wait_unix(const char *path, int ms)
+{
+	long	end = now_ms() + ms;
+	int	fd;
+
+	do {
+		if ((fd = h_unix_connect(path)) != -1) {
+			close(fd);
+			return 0;
+		}
+		sleep_ms(20);
+	} while (now_ms() < end);
+	return -1;
+}
+
 void
 h_tracker_shm_unlink(uint16_t port)
 {

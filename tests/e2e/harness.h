@@ -48,6 +48,8 @@ int	 h_spawn(struct h_proc *p, char *const argv[], char *const env[],
 int	 h_wait_port(uint16_t port, int ms);
 /* Wait until path exists; 0 or -1 after ms. */
 int	 h_wait_file(const char *path, int ms);
+/* Wait up to ms until a Unix stream socket at path accepts a connection. */
+int	 h_wait_unix(const char *path, int ms);
 /* Send sig; wait up to ms for exit; SIGKILL after. Returns exit status
  * (0..255), 128+signal if killed by a signal, -1 if it had to be
  * SIGKILLed by the harness. */

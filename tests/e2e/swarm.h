@@ -128,7 +128,7 @@ sw_start_peer(int i)
 	snprintf(self, sizeof(self), "127.0.0.1:%u", SW.pport[i]);
 	unlink(SW.sock[i]);
 	cr_assert_eq(sw_spawn(&SW.peer[i], argv, env, SW.plog[i]), 0);
-	cr_assert_eq(h_wait_file(SW.sock[i], 10000), 0, "peerd %d up", i);
+	cr_assert_eq(h_wait_unix(SW.sock[i], 10000), 0, "peerd %d up", i);
 }
 
 /* 1 if pid runs (a zombie nobody reaps does not count). */

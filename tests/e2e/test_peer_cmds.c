@@ -387,7 +387,7 @@ Test(peer_cmds, daemon_mode_and_pidfile)
 	cr_assert_str_eq(r.out, "");
 	h_run_free(&r);
 	cr_assert_eq(h_wait_file(pid, 5000), 0);
-	cr_assert_eq(h_wait_file(sock, 5000), 0);
+	cr_assert_eq(h_wait_unix(sock, 5000), 0);
 	sw_sleep_ms(100);
 	text = h_read_file(pid, NULL);
 	cr_assert_not_null(text);
