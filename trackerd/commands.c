@@ -15,6 +15,7 @@
 #include "ipc/pieces.h"
 #include "trackerd/commands.h"
 #include "trackerd/journal.h"
+#include "trackerd/listcache.h"
 #include "trackerd/password.h"
 #include "trackerd/state.h"
 
@@ -221,11 +222,12 @@ auth_locked(struct ctx *x)
 		    "no such session (logged out or expired)");
 	}
 	s = SESSION(t, si);
-	if (__atomic_load_n(&s->last_touch, __ATOMIC_RELAXED) < x->now)
-		__atomic_store_n(&s->last_touch, x->now, __ATOMIC_RELAXED);
+	state_session_touch_locked(t, si, x->now);
 	x->sess = si;
 	x->user = s->user;
-	if (x->pfx_token != NULL) {
+	/* A client resuming with every request rebinds to the same session:
+	 * copy only on a change (this runs on every read). */
+	if (x->pfx_token != NULL && strcmp(x->c->token, token) != 0) {
 		strlcpy(x->c->user, user, sizeof(x->c->user));
 		strlcpy(x->c->token, token, sizeof(x->c->token));
 	}
@@ -282,6 +284,51 @@ me(struct ctx *x)
 	return USER(x->t, x->user)->name;
 }
 
+/* ---- quotas ---- */
+
+static struct user_usage *
+my_usage(struct ctx *x)
+{
+	return &USER(x->t, x->user)->use;
+}
+
+/* 1 (the refusal written) if have + more would pass quota q. */
+static int
+over_quota(struct ctx *x, enum quota q, uint64_t have, uint64_t more,
+    const char *what)
+{
+	uint64_t	limit = config_quota(&x->t->cfg, q);
+
+	if (have + more <= limit)
+		return 0;
+	reply_err(x, "quota", "%s: %llu of %llu in use, %llu more asked",
+	    what, (unsigned long long)have, (unsigned long long)limit,
+	    (unsigned long long)more);
+	return 1;
+}
+
+/* 1 (the refusal written) if the client's address made too many accounts
+ * within the window. */
+static int
+signups_exceeded(struct ctx *x)
+{
+	struct tracker_config	*cfg = &x->t->cfg;
+	char			 ip[INET_ADDRSTRLEN];
+	uint64_t		 since;
+
+	if (cfg->signups == 0)
+		return 0;
+	since = x->now >= cfg->signup_window ? x->now - cfg->signup_window + 1 :
+	    0;
+	if (state_signups_since_locked(x->t, x->c->peer_ip, since) <
+	    cfg->signups)
+		return 0;
+	inet_ntop(AF_INET, &x->c->peer_ip, ip, sizeof(ip));
+	reply_err(x, "quota", "%u accounts were created from %s within %u "
+	    "seconds; try later", cfg->signups, ip, cfg->signup_window);
+	return 1;
+}
+
 /* ---- users and sessions ---- */
 
 static int
@@ -318,6 +365,8 @@ cmd_create_user(struct ctx *x)
 		    x->argv[1]);
 	if (state_free_count(x->t, T_USER) == 0)
 		return reply_err(x, "full", "no room for more users");
+	if (signups_exceeded(x))
+		return R_DONE;
 	if ((j = job_new(x, KDF_CREATE)) == NULL)
 		return reply_err(x, "internal", "out of memory");
 	j->rec.algo = PW_ALGO_PBKDF2_SHA256;
@@ -385,6 +434,8 @@ cmd_create_group(struct ctx *x)
 		return reply_err(x, "bad_request", "invalid group name");
 	if (state_find_group_locked(x->t, g) != NIL)
 		return reply_err(x, "group_exists", "group %s exists", g);
+	if (over_quota(x, Q_GROUPS, my_usage(x)->groups, 1, "groups owned"))
+		return R_DONE;
 	if (state_free_count(x->t, T_GROUP) == 0 ||
 	    state_free_count(x->t, T_MEMBER) == 0)
 		return reply_err(x, "full", "no room for more groups");
@@ -406,6 +457,9 @@ cmd_join_group(struct ctx *x)
 	if (state_find_request_locked(x->t, g, x->user) != NIL)
 		return reply_err(x, "request_exists",
 		    "a request to join %s is pending", x->argv[1]);
+	if (over_quota(x, Q_REQUESTS, my_usage(x)->requests, 1,
+	    "join requests pending"))
+		return R_DONE;
 	if (state_free_count(x->t, T_REQUEST) == 0)
 		return reply_err(x, "full", "no room for more requests");
 	if (commitf(x, "join_req %s %s", x->argv[1], me(x)) == -1)
@@ -515,6 +569,16 @@ out_u64(struct ctx *x, char sep, uint64_t v)
 }
 
 static void
+out_hex(struct ctx *x, const char hex[SHA1_HEX_LEN])
+{
+	char	tmp[SHA1_HEX_LEN + 1];
+
+	tmp[0] = ' ';
+	memcpy(tmp + 1, hex, SHA1_HEX_LEN);
+	out_str(x, tmp, sizeof(tmp));
+}
+
+static void
 out_sha1(struct ctx *x, const uint8_t sha1[SHA1_LEN])
 {
 	char	hex[SHA1_HEX_LEN + 2];
@@ -536,32 +600,66 @@ out_ip_port(struct ctx *x, uint32_t ip, uint16_t port)
 	out_u64(x, ':', port);
 }
 
+/*
+ * Build group g's list; *until becomes the last second at which every
+ * seeder counted is still active (the reply holds until then unless the
+ * group's generation changes).
+ */
+static void
+list_files_build(struct ctx *x, uint32_t g, uint64_t *until)
+{
+	struct tracker	*t = x->t;
+	struct file_rec	*f;
+	struct buf	 lines, *out = x->out;
+	uint32_t	 i, n, count = 0;
+
+	buf_init(&lines, out->max);
+	x->out = &lines;
+	for (i = GROUP(t, g)->files.head; i != NIL; i = f->glink.next) {
+		f = FILEREC(t, i);
+		if ((n = state_file_active_until(t, i, x->now, until)) == 0)
+			continue;
+		count++;
+		out_str(x, "\n", 1);
+		out_str(x, f->name, strlen(f->name));
+		out_u64(x, ' ', f->size);
+		out_hex(x, f->sha1_hex);
+		out_u64(x, ' ', n);
+	}
+	x->out = out;
+	out_str(x, "OK", 2);
+	out_u64(x, ' ', count);
+	if (count > 0)
+		out_str(x, buf_head(&lines), buf_avail(&lines));
+	out_str(x, "\n", 1);
+	buf_free(&lines);
+}
+
 static int
 cmd_list_files(struct ctx *x)
 {
 	struct tracker	*t = x->t;
-	struct file_rec	*f;
-	uint32_t	 g, i, n, count = 0;
+	const char	*ready;
+	size_t		 len, start;
+	uint64_t	 gen, until = UINT64_MAX;
+	uint32_t	 g;
 
 	if ((g = need_member(x, x->argv[1])) == NIL)
 		return R_DONE;
-	for (i = GROUP(t, g)->files.head; i != NIL; i = f->glink.next) {
-		f = FILEREC(t, i);
-		count += state_file_active_seeders(t, i, x->now) > 0;
+	gen = GROUP(t, g)->gen;
+	if ((ready = listcache_get(t->lcache, g, gen, x->now, &len)) != NULL) {
+		out_str(x, ready, len);
+		return R_DONE;
 	}
-	out_str(x, "OK", 2);
-	out_u64(x, ' ', count);
-	for (i = GROUP(t, g)->files.head; i != NIL; i = f->glink.next) {
-		f = FILEREC(t, i);
-		if ((n = state_file_active_seeders(t, i, x->now)) == 0)
-			continue;
-		out_str(x, "\n", 1);
-		out_str(x, f->name, strlen(f->name));
-		out_u64(x, ' ', f->size);
-		out_sha1(x, f->sha1);
-		out_u64(x, ' ', n);
-	}
-	out_str(x, "\n", 1);
+	if (t->lcache == NULL)
+		t->lcache = listcache_new();
+	start = buf_avail(x->out);
+	list_files_build(x, g, &until);
+	/* Lapsed sessions coming back must now change this generation. */
+	if (t->hdr->activity_seen < x->now)
+		t->hdr->activity_seen = x->now;
+	listcache_put(t->lcache, g, gen, until, buf_head(x->out) + start,
+	    buf_avail(x->out) - start);
 	return R_DONE;
 }
 
@@ -577,7 +675,7 @@ print_file(struct ctx *x, uint32_t fi)
 	buf_reserve(x->out, (size_t)f->npieces * (SHA1_HEX_LEN + 1) + 128);
 	out_str(x, "OK", 2);
 	out_u64(x, ' ', f->size);
-	out_sha1(x, f->sha1);
+	out_hex(x, f->sha1_hex);
 	out_u64(x, ' ', f->npieces);
 	for (i = 0; i < f->npieces; i++)
 		out_sha1(x, state_piece_hash(t, f->hash_off, i));
@@ -725,6 +823,36 @@ drop_lapsed_file(struct ctx *x, uint32_t fi)
 	return 0;
 }
 
+/*
+ * 1 (the refusal written) if the upload would take the user past a quota:
+ * a new share, unless this address already seeds fi for this user (or
+ * moves from the user's other session); dropped, the lapsed file's shares
+ * of this user are given back first.
+ */
+static int
+upload_over_quota(struct ctx *x, uint32_t fi, uint32_t dropped, uint16_t port,
+    uint64_t size)
+{
+	struct tracker		*t = x->t;
+	struct user_usage	 use = *my_usage(x);
+	uint32_t		 si;
+
+	if (dropped != NIL)
+		for (si = FILEREC(t, dropped)->seeders.head; si != NIL;
+		    si = SEEDER(t, si)->flink.next)
+			if (SEEDER(t, si)->user == x->user) {
+				use.shares--;
+				use.hashes -= FILEREC(t, dropped)->npieces;
+			}
+	if (fi != NIL &&
+	    (si = state_find_seeder_locked(t, fi, x->c->peer_ip, port)) != NIL &&
+	    SEEDER(t, si)->user == x->user)
+		return 0;
+	return over_quota(x, Q_FILES, use.shares, 1, "files shared") ||
+	    over_quota(x, Q_HASHES, use.hashes, pieces_count(size),
+	    "piece hashes of files shared");
+}
+
 static int
 cmd_upload_file(struct ctx *x)
 {
@@ -733,6 +861,7 @@ cmd_upload_file(struct ctx *x)
 	uint32_t	 g, fi, si;
 	uint16_t	 port;
 	uint64_t	 size;
+	int		 same, replaces;
 
 	if ((g = need_member(x, x->argv[1])) == NIL)
 		return R_DONE;
@@ -740,8 +869,16 @@ cmd_upload_file(struct ctx *x)
 	parse_port(x->argv[5], &port);
 	parse_u64(x->argv[3], 0, UINT64_MAX, &size);
 	fi = state_find_file_locked(t, g, x->argv[2]);
-	if (fi != NIL && !same_content(x, fi) &&
-	    state_file_active_seeders(t, fi, x->now) == 0) {
+	same = fi != NIL && same_content(x, fi);
+	replaces = fi != NIL && !same &&
+	    state_file_active_seeders(t, fi, x->now) == 0;
+	if (fi != NIL && !same && !replaces)
+		return reply_err(x, "file_conflict", "%s in %s has "
+		    "other content", x->argv[2], x->argv[1]);
+	if (upload_over_quota(x, replaces ? NIL : fi, replaces ? fi : NIL,
+	    port, size))
+		return R_DONE;
+	if (replaces) {
 		/* Dropping it frees a file and a seeder, never arena space:
 		 * refuse before changing anything. */
 		if (t->hdr->arena_cap - t->hdr->arena_used < pieces_count(size))
@@ -752,9 +889,6 @@ cmd_upload_file(struct ctx *x)
 		fi = NIL;
 	}
 	if (fi != NIL) {
-		if (!same_content(x, fi))
-			return reply_err(x, "file_conflict", "%s in %s has "
-			    "other content", x->argv[2], x->argv[1]);
 		si = state_find_seeder_locked(t, fi, x->c->peer_ip, port);
 		if (si != NIL && SEEDER(t, si)->session == x->sess)
 			return reply_ok(x, "file_uploaded");
@@ -898,7 +1032,8 @@ find_command(const char *name)
 	size_t	i;
 
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(commands[i].name, name) == 0)
+		if (commands[i].name[0] == name[0] &&
+		    strcmp(commands[i].name, name) == 0)
 			return &commands[i];
 	if (hooks_enabled())
 		for (i = 0; i < sizeof(hook_commands) / sizeof(hook_commands[0]);
@@ -1055,25 +1190,31 @@ static int
 finish_create(struct ctx *x, struct kdf_job *j)
 {
 	char	salt[2 * PW_SALT_LEN + 1], hash[2 * PW_HASH_LEN + 1];
+	char	ip[INET_ADDRSTRLEN];
 
 	if (state_find_user_locked(x->t, j->user) != NIL)
 		return reply_err(x, "user_exists", "user %s exists", j->user);
 	if (state_free_count(x->t, T_USER) == 0)
 		return reply_err(x, "full", "no room for more users");
+	if (signups_exceeded(x))
+		return R_DONE;
 	hex_encode(j->rec.salt, PW_SALT_LEN, salt);
 	hex_encode(j->rec.hash, PW_HASH_LEN, hash);
-	if (commitf(x, "user %s %u %u %s %s", j->user, j->rec.algo,
-	    j->rec.iterations, salt, hash) == -1)
+	inet_ntop(AF_INET, &x->c->peer_ip, ip, sizeof(ip));
+	if (commitf(x, "user %s %u %u %s %s %s %llu", j->user, j->rec.algo,
+	    j->rec.iterations, salt, hash, ip,
+	    (unsigned long long)x->now) == -1)
 		return journal_failed(x);
 	return reply_ok(x, "user_created");
 }
 
 /*
- * The session table is full: end the session idle longest, if it is past
- * its lease (its peer vanished without logout). A scan, but only when full.
+ * The session table is full, or user's share of it (NIL: anyone's): end
+ * the session idle longest, if it is past its lease (its peer vanished
+ * without logout). A scan, but only when full.
  */
 static int
-evict_session(struct ctx *x)
+evict_session(struct ctx *x, uint32_t user)
 {
 	struct tracker		*t = x->t;
 	struct session_rec	*s;
@@ -1082,14 +1223,16 @@ evict_session(struct ctx *x)
 
 	for (i = 1; i <= t->hdr->t[T_SESSION].hiwater; i++) {
 		s = SESSION(t, i);
-		if (s->h.used && s->last_touch < oldest) {
+		if (s->h.used && (user == NIL || s->user == user) &&
+		    s->last_touch < oldest) {
 			oldest = s->last_touch;
 			best = i;
 		}
 	}
 	if (best == NIL || oldest + t->cfg.lease_seconds >= x->now)
 		return -1;
-	log_info("sessions full: ending %s's session idle since %llu",
+	log_info("sessions full%s: ending %s's session idle since %llu",
+	    user == NIL ? "" : " for the user",
 	    USER(t, SESSION(t, best)->user)->name,
 	    (unsigned long long)oldest);
 	return commitf(x, "logout %s", SESSION(t, best)->token);
@@ -1106,7 +1249,13 @@ finish_login(struct ctx *x, struct kdf_job *j)
 	    PW_SALT_LEN) != 0)
 		return reply_err(x, "invalid_credentials",
 		    "wrong user name or password");
-	if (state_free_count(x->t, T_SESSION) == 0 && evict_session(x) == -1)
+	if (USER(x->t, u)->use.sessions >= config_quota(&x->t->cfg,
+	    Q_SESSIONS) && evict_session(x, u) == -1)
+		return reply_err(x, "quota", "sessions: %u open, none idle past "
+		    "its lease; log out of one first",
+		    USER(x->t, u)->use.sessions);
+	if (state_free_count(x->t, T_SESSION) == 0 &&
+	    evict_session(x, NIL) == -1)
 		return reply_err(x, "full", "no room for more sessions");
 	do
 		new_token(token);

@@ -38,6 +38,20 @@ struct tracker_config {
 	uint64_t	 max_hashes;		/* piece hashes in the arena, default 16M */
 	uint64_t	 max_file_size;		/* default 64 GiB */
 
+	/*
+	 * Per-user quotas (-o user_files=,user_hashes=,user_groups=,
+	 * user_requests=,user_sessions=), 0 for the default, a share of the
+	 * table (see config_quota); and account creations per source address within a
+	 * window (-o signups=N,signup_window=SECONDS; signups=0: no limit).
+	 */
+	uint32_t	 quota_files;		/* shares a user holds */
+	uint64_t	 quota_hashes;		/* piece hashes of those */
+	uint32_t	 quota_groups;		/* groups a user owns */
+	uint32_t	 quota_requests;	/* join requests pending */
+	uint32_t	 quota_sessions;	/* sessions open */
+	uint32_t	 signups;		/* default 10 */
+	uint32_t	 signup_window;		/* default 3600 */
+
 	uint32_t	 kdf_iterations;	/* -k, default 600000 */
 	uint32_t	 lease_seconds;		/* -t, default 900 */
 	enum sync_policy sync;			/* -s always|everysec|no */
@@ -48,7 +62,11 @@ struct tracker_config {
 	char		 shm_name[64];		/* "/p2pshare-trackerd-<port>" */
 };
 
+enum quota { Q_FILES, Q_HASHES, Q_GROUPS, Q_REQUESTS, Q_SESSIONS };
+
 /* Fill defaults (everything but the paths and tracker number). */
 void	config_defaults(struct tracker_config *);
+/* A per-user limit: the option's value, else its share of the table. */
+uint64_t config_quota(const struct tracker_config *, enum quota);
 
 #endif

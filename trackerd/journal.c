@@ -136,9 +136,14 @@ static int
 apply_user(struct tracker *t, char **argv, int argc, uint64_t seq)
 {
 	struct pw_record	pw;
-	uint64_t		algo, iter;
+	struct in_addr		ip = { 0 };
+	uint64_t		algo, iter, when = 0;
 
-	if (argc != 6 || !names_ok(argv, 1, 1) ||
+	/* since quotas: "<ip> <time>" of the creation follow */
+	if (argc == 8 && (inet_pton(AF_INET, argv[6], &ip) != 1 ||
+	    parse_u64(argv[7], 1, UINT64_MAX, &when) == -1))
+		return -1;
+	if ((argc != 6 && argc != 8) || !names_ok(argv, 1, 1) ||
 	    parse_u64(argv[2], 1, 255, &algo) == -1 ||
 	    parse_u64(argv[3], PW_MIN_ITERATIONS, PW_MAX_ITERATIONS, &iter) ||
 	    hex_decode(argv[4], pw.salt, PW_SALT_LEN) != PW_SALT_LEN ||
@@ -146,7 +151,10 @@ apply_user(struct tracker *t, char **argv, int argc, uint64_t seq)
 		return -1;
 	pw.algo = (uint8_t)algo;
 	pw.iterations = (uint32_t)iter;
-	return state_add_user_locked(t, argv[1], &pw, seq);
+	if (state_add_user_locked(t, argv[1], &pw, seq) == -1)
+		return -1;
+	return when == 0 ? 0 :
+	    state_note_signup_locked(t, argv[1], ip.s_addr, when);
 }
 
 static int
@@ -1005,6 +1013,10 @@ cw_users_sessions(struct cwriter *w)
 		hex_encode(u->pw.hash, PW_HASH_LEN, hash);
 		buf_printf(&w->body, "user %s %u %u %s %s", u->name,
 		    u->pw.algo, u->pw.iterations, salt, hash);
+		if (u->created != 0)
+			buf_printf(&w->body, " %s %llu",
+			    inet_ntoa((struct in_addr){ u->created_ip }),
+			    (unsigned long long)u->created);
 		cw_line(w);
 	}
 	for (i = 1; i <= t->hdr->t[T_SESSION].hiwater; i++) {

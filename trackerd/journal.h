@@ -11,7 +11,7 @@
 /*
  * A line: "<seq> <tracker_no> <op> <args...> *<crc32, 8 hex>\n", the CRC
  * over every byte before " *". Ops and their arguments:
- *   user <name> <algo> <iterations> <salt hex> <hash hex>
+ *   user <name> <algo> <iterations> <salt hex> <hash hex> [<ip> <time>]
  *   login <user> <token> <time>      logout <token>    touch <token> <time>
  *   group <name> <owner>             member <group> <user>   (compaction)
  *   join_req <group> <user>          accept <group> <user>

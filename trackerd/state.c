@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ipc/log.h"
+#include "trackerd/listcache.h"
 #include "trackerd/state.h"
 
 #define ALIGN_UP(x, a)	(((x) + (a) - 1) & ~((uint64_t)(a) - 1))
@@ -271,6 +272,8 @@ state_map(struct tracker *t, int create, char *err, size_t errlen)
 void
 state_unmap(struct tracker *t)
 {
+	listcache_free(t->lcache);	/* its replies were built from it */
+	t->lcache = NULL;
 	if (t->hdr != NULL)
 		munmap(t->hdr, t->maplen);
 	t->hdr = NULL;
@@ -292,6 +295,7 @@ state_reset_locked(struct tracker *t)
 	}
 	h->arena_used = 0;
 	memset(&h->groups, 0, sizeof(h->groups));
+	h->signups_total = 0;
 }
 
 /* ---- locks ---- */
@@ -700,17 +704,129 @@ state_seeder_active(struct tracker *t, uint32_t s, uint64_t now)
 }
 
 uint32_t
-state_file_active_seeders(struct tracker *t, uint32_t f, uint64_t now)
+state_file_active_until(struct tracker *t, uint32_t f, uint64_t now,
+    uint64_t *until)
 {
-	uint32_t	i, n = 0;
+	struct session_rec	*se;
+	uint64_t		 end;
+	uint32_t		 i, n = 0;
 
 	for (i = FILEREC(t, f)->seeders.head; i != NIL;
-	    i = SEEDER(t, i)->flink.next)
-		n += state_seeder_active(t, i, now);
+	    i = SEEDER(t, i)->flink.next) {
+		se = SESSION(t, SEEDER(t, i)->session);
+		end = __atomic_load_n(&se->last_touch, __ATOMIC_RELAXED) +
+		    t->cfg.lease_seconds;
+		if (end < now)
+			continue;
+		n++;
+		if (end < *until)
+			*until = end;
+	}
 	return n;
 }
 
+uint32_t
+state_file_active_seeders(struct tracker *t, uint32_t f, uint64_t now)
+{
+	uint64_t	until = UINT64_MAX;
+
+	return state_file_active_until(t, f, now, &until);
+}
+
+/* ---- generations ---- */
+
+static void
+group_changed(struct tracker *t, uint32_t g)
+{
+	GROUP(t, g)->gen = ++t->hdr->gen_next;
+}
+
+/* Session si's seeders changed (lapsed, came back): so did their groups. */
+static void
+session_seeders_changed(struct tracker *t, uint32_t si)
+{
+	uint32_t	i;
+
+	for (i = SESSION(t, si)->seeders.head; i != NIL;
+	    i = SEEDER(t, i)->slink.next)
+		group_changed(t, FILEREC(t, SEEDER(t, i)->file)->group);
+}
+
+void
+state_session_touch_locked(struct tracker *t, uint32_t si, uint64_t when)
+{
+	struct session_rec	*s = SESSION(t, si);
+	uint64_t		 last;
+
+	last = __atomic_load_n(&s->last_touch, __ATOMIC_RELAXED);
+	if (last >= when)
+		return;
+	__atomic_store_n(&s->last_touch, when, __ATOMIC_RELAXED);
+	if (last + t->cfg.lease_seconds < t->hdr->activity_seen)
+		session_seeders_changed(t, si);
+}
+
 /* ---- users and sessions ---- */
+
+int
+state_note_signup_locked(struct tracker *t, const char *name, uint32_t ip,
+    uint64_t when)
+{
+	struct state_hdr	*h = t->hdr;
+	struct user_rec		*u;
+	uint32_t		 i;
+
+	if ((i = state_find_user_locked(t, name)) == NIL)
+		return -1;
+	u = USER(t, i);
+	u->created_ip = ip;
+	u->created = when;
+	h->signup[h->signups_total % STATE_SIGNUPS] =
+	    (struct signup){ .ip = ip, .user = i, .when = when };
+	h->signups_total++;
+	return 0;
+}
+
+/* Every user record: for a window longer than the ring remembers. */
+static uint32_t
+signups_scan(struct tracker *t, uint32_t ip, uint64_t since)
+{
+	struct user_rec	*u;
+	uint32_t	 i, n = 0;
+
+	for (i = 1; i <= t->hdr->t[T_USER].hiwater; i++) {
+		u = USER(t, i);
+		n += u->h.used && u->created != 0 && u->created >= since &&
+		    u->created_ip == ip;
+	}
+	return n;
+}
+
+/*
+ * Newest first through the ring; creations are in journal order, which is
+ * time order, so the scan stops at the first one before since. Only when
+ * the whole ring is inside the window are the user records counted.
+ */
+uint32_t
+state_signups_since_locked(struct tracker *t, uint32_t ip, uint64_t since)
+{
+	struct state_hdr	*h = t->hdr;
+	struct signup		*s;
+	uint64_t		 i, kept;
+	uint32_t		 n = 0;
+
+	kept = h->signups_total < STATE_SIGNUPS ? h->signups_total :
+	    STATE_SIGNUPS;
+	for (i = 1; i <= kept; i++) {
+		s = &h->signup[(h->signups_total - i) % STATE_SIGNUPS];
+		if (s->when < since)
+			return n;
+		n += s->ip == ip;
+	}
+	if (h->signups_total <= STATE_SIGNUPS)
+		return n;
+	return signups_scan(t, ip, since);
+}
 
 int
 state_add_user_locked(struct tracker *t, const char *name,
@@ -744,9 +860,26 @@ state_add_session_locked(struct tracker *t, const char *user,
 	s = SESSION(t, i);
 	strlcpy(s->token, token, sizeof(s->token));
 	s->user = u;
+	USER(t, u)->use.sessions++;
 	s->last_touch = s->journaled_touch = when;
 	hash_insert(t, T_SESSION, hash_str(t, token), i);
 	return 0;
+}
+
+/* A share of file fi by user u begins (+1) or ends (-1). */
+static void
+share_charge(struct tracker *t, uint32_t u, uint32_t fi, int sign)
+{
+	struct user_usage	*use = &USER(t, u)->use;
+	uint64_t		 n = FILEREC(t, fi)->npieces;
+
+	if (sign > 0) {
+		use->shares++;
+		use->hashes += n;
+	} else {
+		use->shares--;
+		use->hashes -= n;
+	}
 }
 
 static void
@@ -754,6 +887,7 @@ file_delete(struct tracker *t, uint32_t fi)
 {
 	struct file_rec	*f = FILEREC(t, fi);
 
+	group_changed(t, f->group);
 	hash_remove(t, T_FILE, hash_file(t, f->group, f->name), fi);
 	list_remove(t, T_FILE, offsetof(struct file_rec, glink),
 	    &GROUP(t, f->group)->files, fi);
@@ -771,6 +905,8 @@ seeder_delete(struct tracker *t, uint32_t si)
 
 	b = state_file_bucket(t, f->group, f->name);
 	state_lock_bucket(t, b);
+	group_changed(t, f->group);
+	share_charge(t, s->user, fi, -1);
 	list_remove(t, T_SEEDER, offsetof(struct seeder_rec, flink),
 	    &f->seeders, si);
 	list_remove(t, T_SEEDER, offsetof(struct seeder_rec, slink),
@@ -792,6 +928,7 @@ state_del_session_locked(struct tracker *t, const char *token)
 	s = SESSION(t, i);
 	while (s->seeders.head != NIL)
 		seeder_delete(t, s->seeders.head);
+	USER(t, s->user)->use.sessions--;
 	hash_remove(t, T_SESSION, hash_str(t, token), i);
 	rec_free(t, T_SESSION, i);
 	return 0;
@@ -807,8 +944,7 @@ state_touch_session_locked(struct tracker *t, const char *token,
 	if ((i = state_find_session_locked(t, token)) == NIL)
 		return -1;
 	s = SESSION(t, i);
-	if (__atomic_load_n(&s->last_touch, __ATOMIC_RELAXED) < when)
-		__atomic_store_n(&s->last_touch, when, __ATOMIC_RELAXED);
+	state_session_touch_locked(t, i, when);
 	if (journaled && s->journaled_touch < when)
 		s->journaled_touch = when;
 	return 0;
@@ -830,6 +966,9 @@ member_add(struct tracker *t, enum table_id id, uint32_t g, uint32_t u,
 	m->group = g;
 	m->user = u;
 	m->seq = seq;
+	if (id == T_REQUEST)
+		USER(t, u)->use.requests++;
+	group_changed(t, g);
 	hash_insert(t, id, hash_pair(t, g, u), i);
 	list_append(t, id, offsetof(struct member_rec, glink),
 	    id == T_MEMBER ? &gr->members : &gr->requests, i);
@@ -842,6 +981,9 @@ member_del(struct tracker *t, enum table_id id, uint32_t i)
 	struct member_rec	*m = state_rec(t, id, i);
 	struct group_rec	*gr = GROUP(t, m->group);
 
+	if (id == T_REQUEST)
+		USER(t, m->user)->use.requests--;
+	group_changed(t, m->group);
 	hash_remove(t, id, hash_pair(t, m->group, m->user), i);
 	list_remove(t, id, offsetof(struct member_rec, glink),
 	    id == T_MEMBER ? &gr->members : &gr->requests, i);
@@ -863,6 +1005,7 @@ state_add_group_locked(struct tracker *t, const char *name,
 	g = GROUP(t, i);
 	strlcpy(g->name, name, sizeof(g->name));
 	g->owner = u;
+	USER(t, u)->use.groups++;
 	hash_insert(t, T_GROUP, hash_str(t, name), i);
 	list_append(t, T_GROUP, offsetof(struct group_rec, all),
 	    &t->hdr->groups, i);
@@ -964,6 +1107,7 @@ group_delete(struct tracker *t, uint32_t g)
 			seeder_delete(t, f->seeders.head);
 		seeder_delete(t, f->seeders.head);
 	}
+	USER(t, gr->owner)->use.groups--;
 	hash_remove(t, T_GROUP, hash_str(t, gr->name), g);
 	list_remove(t, T_GROUP, offsetof(struct group_rec, all),
 	    &t->hdr->groups, g);
@@ -984,8 +1128,11 @@ state_leave_locked(struct tracker *t, const char *group, const char *user)
 	gr = GROUP(t, g);
 	if (gr->members.count == 0)
 		group_delete(t, g);
-	else if (gr->owner == u)
+	else if (gr->owner == u) {
 		gr->owner = MEMBER(t, gr->members.head)->user;
+		USER(t, u)->use.groups--;
+		USER(t, gr->owner)->use.groups++;
+	}
 	return 0;
 }
 
@@ -999,6 +1146,7 @@ seeder_place(struct tracker *t, uint32_t fi, uint32_t si, uint32_t sess)
 	s->file = fi;
 	s->session = sess;
 	s->user = SESSION(t, sess)->user;
+	share_charge(t, s->user, fi, 1);
 	list_append(t, T_SEEDER, offsetof(struct seeder_rec, slink),
 	    &SESSION(t, sess)->seeders, si);
 }
@@ -1012,8 +1160,10 @@ seeder_set(struct tracker *t, uint32_t fi, uint32_t ip, uint16_t port,
 	struct seeder_rec	*s;
 	uint32_t		 si;
 
+	group_changed(t, FILEREC(t, fi)->group);
 	if ((si = state_find_seeder_locked(t, fi, ip, port)) != NIL) {
 		s = SEEDER(t, si);
+		share_charge(t, s->user, fi, -1);
 		list_remove(t, T_SEEDER, offsetof(struct seeder_rec, slink),
 		    &SESSION(t, s->session)->seeders, si);
 		seeder_place(t, fi, si, sess);
@@ -1038,6 +1188,7 @@ state_add_file_locked(struct tracker *t, const char *group, const char *name,
 {
 	struct state_hdr	*h = t->hdr;
 	struct file_rec		*f;
+	char			 hex[SHA1_HEX_LEN + 1];
 	uint32_t		 g, fi, sess, b;
 
 	if ((g = state_find_group_locked(t, group)) == NIL ||
@@ -1052,6 +1203,8 @@ state_add_file_locked(struct tracker *t, const char *group, const char *name,
 	strlcpy(f->name, name, sizeof(f->name));
 	f->size = size;
 	memcpy(f->sha1, sha1, SHA1_LEN);
+	sha1_to_hex(sha1, hex);
+	memcpy(f->sha1_hex, hex, SHA1_HEX_LEN);
 	f->npieces = npieces;
 	f->hash_off = h->arena_used;
 	if (npieces > 0)

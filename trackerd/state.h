@@ -19,6 +19,7 @@
 #define STATE_NBUCKETS		64
 #define TOKEN_LEN		SESSION_TOKEN_LEN
 #define NIL			0	/* index 0 is never a record */
+#define STATE_SIGNUPS		65536	/* recent account creations kept */
 
 /*
  * LOCK ORDER (the one place it is written down):
@@ -70,11 +71,35 @@ struct rec_head {
 	uint32_t	hnext;		/* hash chain; free list when unused */
 };
 
+/*
+ * What a user holds of the shared tables, for the per-user quotas. Derived:
+ * kept up to date by the changes below, so a replay of the journal
+ * recomputes it and nothing of it is journaled.
+ */
+struct user_usage {
+	uint32_t	shares;		/* seeder records */
+	uint32_t	groups;		/* groups owned */
+	uint32_t	requests;	/* pending join requests */
+	uint32_t	sessions;	/* sessions open */
+	uint64_t	hashes;		/* piece hashes of the files shared,
+					 * once per share */
+};
+
 struct user_rec {
 	struct rec_head	h;
 	char		name[NAME_MAX_LEN + 1];
 	struct pw_record pw;
 	uint64_t	seq;		/* journal seq that created it */
+	struct user_usage use;
+	uint32_t	created_ip;	/* source address (network order) and */
+	uint64_t	created;	/* unix time of create_user; 0: unknown */
+};
+
+/* An account creation, for the limit per source address and time. */
+struct signup {
+	uint32_t	ip;		/* network order */
+	uint32_t	user;
+	uint64_t	when;
 };
 
 struct group_rec {
@@ -85,6 +110,9 @@ struct group_rec {
 	struct list	members;	/* member_rec, oldest first */
 	struct list	requests;	/* request_rec, oldest first */
 	struct list	files;		/* file_rec */
+	uint64_t	gen;		/* changes with every change to the group
+					 * or to its files' seeders; unique over
+					 * the region's life (hdr->gen_next) */
 };
 
 struct member_rec {			/* also used for join requests */
@@ -109,6 +137,7 @@ struct file_rec {
 	char		name[NAME_MAX_LEN + 1];
 	uint64_t	size;
 	uint8_t		sha1[SHA1_LEN];
+	char		sha1_hex[SHA1_HEX_LEN];	/* the same, for replies */
 	uint32_t	npieces;
 	uint64_t	hash_off;	/* first piece hash in the arena */
 	struct list	seeders;	/* seeder_rec via flink */
@@ -140,6 +169,12 @@ struct state_hdr {
 	uint64_t	arena_cap;	/* in hashes */
 	uint64_t	arena_used;
 	struct list	groups;		/* every group, creation order */
+	/* Generations of groups (under meta; never reset, so a group rebuilt
+	 * or created at a reused index never shows an old generation). */
+	uint64_t	gen_next;
+	/* Latest time a cached list counted seeders active or lapsed: a
+	 * session lapsed before it that comes back changes those lists. */
+	uint64_t	activity_seen;
 
 	pthread_mutex_t	meta;
 	pthread_mutex_t	bucket[STATE_NBUCKETS];
@@ -159,7 +194,14 @@ struct state_hdr {
 	uint64_t	durable_seq;	/* highest seq known fdatasync'ed */
 	uint64_t	rebuilds;	/* count of crash repairs, for tests */
 	char		journal_path[PATH_MAX];	/* absolute */
+
+	/* The latest account creations, oldest overwritten first (under
+	 * meta; derived from the journal's user lines, refilled on replay). */
+	uint64_t	signups_total;
+	struct signup	signup[STATE_SIGNUPS];
 };
+
+struct listcache;
 
 /* One process's handle on the region and on the journal. */
 struct tracker {
@@ -178,6 +220,8 @@ struct tracker {
 	uint64_t	 last_sync;	/* everysec: time of the last sync */
 	uint64_t	 watched_ino;	/* journal inode watch_fd watches */
 	char		 err[256];	/* last internal error, for replies */
+	struct listcache *lcache;	/* this process's ready list_files
+					 * replies (listcache.c) */
 };
 
 /* Region lifetime (state.c). */
@@ -228,6 +272,15 @@ uint32_t state_find_seeder_locked(struct tracker *, uint32_t f, uint32_t ip,
 int	state_seeder_active(struct tracker *, uint32_t s, uint64_t now);
 uint32_t state_file_active_seeders(struct tracker *, uint32_t f,
 	    uint64_t now);
+/* The same count; *until is lowered to the last second at which every
+ * seeder counted is still active. */
+uint32_t state_file_active_until(struct tracker *, uint32_t f, uint64_t now,
+	    uint64_t *until);
+/* Extend session si's lease to when (meta held). A session that had
+ * lapsed before activity_seen changes the generation of its seeders'
+ * groups, since a cached list counted it out. */
+void	state_session_touch_locked(struct tracker *, uint32_t si,
+	    uint64_t when);
 
 /*
  * Changes (meta held; they take the buckets they need). Each returns 0,
@@ -260,6 +313,14 @@ int	state_add_seeder_locked(struct tracker *, const char *group,
 	    const char *name, uint32_t ip, uint16_t port, const char *token);
 int	state_del_seeder_locked(struct tracker *, const char *group,
 	    const char *name, uint32_t ip, uint16_t port);
+
+/* Record where and when user name was created (after its
+ * state_add_user_locked; the journal's user line carries them). */
+int	state_note_signup_locked(struct tracker *, const char *name,
+	    uint32_t ip, uint64_t when);
+/* Accounts created from ip at or after since. */
+uint32_t state_signups_since_locked(struct tracker *, uint32_t ip,
+	    uint64_t since);
 
 /* Live records, for compaction heuristics. */
 uint64_t state_live_count(struct tracker *);

@@ -112,13 +112,38 @@ parse_sync(const char *s)
 		usage_error("-s: expected always, everysec or no, got \"%s\"", s);
 }
 
-/* -o users=N,groups=N,...: the capacities the region is sized from. */
+/* -o user_files=N,...,signups=N,signup_window=SECONDS. */
+static void
+parse_quota(int k, const char *val)
+{
+	switch (k) {
+	/* 0: the default share of the table */
+	case 10: cfg.quota_files = num_arg("user_files", val, 0, UINT32_MAX);
+		break;
+	case 11: cfg.quota_hashes = num_arg("user_hashes", val, 0,
+		    UINT64_MAX / 64); break;
+	case 12: cfg.quota_groups = num_arg("user_groups", val, 0,
+		    UINT32_MAX); break;
+	case 13: cfg.quota_requests = num_arg("user_requests", val, 0,
+		    UINT32_MAX); break;
+	case 14: cfg.signups = num_arg("signups", val, 0, UINT32_MAX); break;
+	case 15: cfg.signup_window = num_arg("signup_window", val, 1,
+		    366u * 86400); break;
+	case 16: cfg.quota_sessions = num_arg("user_sessions", val, 0,
+		    UINT32_MAX); break;
+	}
+}
+
+/* -o users=N,groups=N,...: the capacities the region is sized from, and
+ * the per-user quotas within them. */
 static void
 parse_capacities(char *opts)
 {
 	static char	*const keys[] = { "users", "groups", "members",
 	    "requests", "sessions", "files", "seeders", "hashes", "maxsize",
-	    "compact", NULL };
+	    "compact", "user_files", "user_hashes", "user_groups",
+	    "user_requests", "signups", "signup_window", "user_sessions",
+	    NULL };
 	char		*val, *orig;
 	int		 k;
 
@@ -142,6 +167,7 @@ parse_capacities(char *opts)
 		    (uint64_t)1 << 50); break;
 		case 9: cfg.compact_bytes = num_arg("compact", val, 0,
 		    UINT64_MAX / 2); break;
+		default: parse_quota(k, val); break;
 		}
 	}
 }

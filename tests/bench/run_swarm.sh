@@ -71,7 +71,7 @@ done
 p1=$("$xfer" port); p2=$("$xfer" port)
 printf '127.0.0.1:%s\n127.0.0.1:%s\n' "$p1" "$p2" > "$dir/trackers.txt"
 for n in 1 2; do
-	"$tk" -f -k 1000 -w 2 -l "$dir/sync_log.txt" -p "$dir/t$n.pid" \
+	"$tk" -f -k 1000 -w 2 -o signups=0 -l "$dir/sync_log.txt" -p "$dir/t$n.pid" \
 	    "$dir/trackers.txt" $n > "$dir/t$n.log" 2>&1 &
 	pids="$pids $!"
 done

@@ -26,7 +26,7 @@
 #define OWNER		"bench_owner"
 #define PASSWORD	"bench-pw"
 
-enum mode { M_READ, M_WRITE, M_CPR };
+enum mode { M_READ, M_LIST, M_WRITE, M_CPR };
 
 struct opts {
 	enum mode	mode;
@@ -236,6 +236,8 @@ make_request(struct opts *o, struct conn *c, char *out, size_t n)
 
 	if (o->mode != M_WRITE) {
 		snprintf(pre, sizeof(pre), "session %s %s ", OWNER, owner_token);
+		if (o->mode == M_LIST)	/* list_files of the 20-file group only */
+			return snprintf(out, n, "%slist_files " GROUP "\n", pre);
 		switch (k % 3) {
 		case 0:
 			return snprintf(out, n, "%slist_groups\n", pre);
@@ -644,35 +646,54 @@ cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The run of median throughput among n. */
 static struct result
-median_of(struct opts *o, const struct endpoint *ep, int is_tracker)
+median_result(const struct result *r, int n)
 {
-	struct result	r[9] = { { 0, 0, 0, 0 } }, m;
-	double		v[9];
+	double	v[9];
+	int	i;
+
+	for (i = 0; i < n; i++)
+		v[i] = r[i].rps;
+	qsort(v, (size_t)n, sizeof(double), cmp_double);
+	for (i = 0; i < n; i++)
+		if (r[i].rps == v[n / 2])
+			break;
+	return r[i < n ? i : 0];
+}
+
+/*
+ * o->runs runs against trackerd and, with rep, as many against the
+ * responder, taking turns so that both meet the same load from the rest
+ * of the machine; the median of each.
+ */
+static void
+measure(struct opts *o, const struct endpoint *rep, struct result *tr,
+    struct result *rr)
+{
+	struct result	t[9] = { { 0, 0, 0, 0 } };
+	struct result	r[9] = { { 0, 0, 0, 0 } };
 	int		n = o->runs > 9 ? 9 : o->runs;
 
 	for (int i = 0; i < n; i++) {
-		if (is_tracker && o->mode == M_WRITE) {
+		if (o->mode == M_WRITE) {
 			run_no++;
 			setup_join_groups(o, 25000 * (o->seconds + 1) / o->conns + 20);
 		}
-		r[i] = run_load(o, ep);
+		t[i] = run_load(o, &o->ep);
+		if (rep != NULL)
+			r[i] = run_load(o, rep);
 	}
-	for (int i = 0; i < n; i++)
-		v[i] = r[i].rps;
-	qsort(v, (size_t)n, sizeof(double), cmp_double);
-	m = r[0];
-	for (int i = 0; i < n; i++)
-		if (r[i].rps == v[n / 2])
-			m = r[i];
-	return m;
+	*tr = median_result(t, n);
+	if (rep != NULL)
+		*rr = median_result(r, n);
 }
 
 static const char *
 mode_name(enum mode m)
 {
-	return m == M_READ ? "reads" : m == M_WRITE ? "writes" :
-	    "conn-per-request";
+	return m == M_READ ? "reads" : m == M_LIST ? "list_files" :
+	    m == M_WRITE ? "writes" : "conn-per-request";
 }
 
 static int
@@ -708,7 +729,7 @@ print_free_port(void)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tracker_load -P | [-R] [-m read|write|cpr] "
+	fprintf(stderr, "usage: tracker_load -P | [-R] [-m read|list|write|cpr] "
 	    "[-c conns] [-d depth] [-s seconds] [-n runs] [-T threads] "
 	    "IP:PORT\n");
 	exit(64);
@@ -718,9 +739,9 @@ int
 main(int argc, char *argv[])
 {
 	struct opts	o = { M_READ, 64, 1, 3, 3, 2, 0, { { 0 }, "" } };
-	struct result	tr, rr;
+	struct result	tr, rr = { 0, 0, 0, 0 };
 	struct endpoint	rep;
-	pid_t		rp[2];
+	pid_t		rp[2] = { -1, -1 };
 	int		ch;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -730,7 +751,8 @@ main(int argc, char *argv[])
 		case 'R': o.responder = 1; break;
 		case 'm':
 			o.mode = strcmp(optarg, "write") == 0 ? M_WRITE :
-			    strcmp(optarg, "cpr") == 0 ? M_CPR : M_READ;
+			    strcmp(optarg, "cpr") == 0 ? M_CPR :
+			    strcmp(optarg, "list") == 0 ? M_LIST : M_READ;
 			break;
 		case 'c': o.conns = num(optarg, 1, MAX_CONNS); break;
 		case 'd': o.depth = num(optarg, 1, MAX_DEPTH); break;
@@ -748,17 +770,18 @@ main(int argc, char *argv[])
 		usage();
 	run_no = (int)(getpid() % 100000) * 10;	/* fresh names each time */
 	setup(&o);
-	tr = median_of(&o, &o.ep, 1);
-	printf("%-17s c=%-3d d=%-2d trackerd  %8.0f req/s  p50 %6.3f ms  "
-	    "p99 %6.3f ms  errors %.1f%%\n", mode_name(o.mode), o.conns,
-	    o.depth, tr.rps, tr.p50_ms, tr.p99_ms, tr.err_ratio * 100);
 	if (o.responder) {
 		learn_replies(&o);
 		if (responder_start(&rep, rp) == -1) {
 			perror("responder");
 			return 1;
 		}
-		rr = median_of(&o, &rep, 0);
+	}
+	measure(&o, o.responder ? &rep : NULL, &tr, &rr);
+	printf("%-17s c=%-3d d=%-2d trackerd  %8.0f req/s  p50 %6.3f ms  "
+	    "p99 %6.3f ms  errors %.1f%%\n", mode_name(o.mode), o.conns,
+	    o.depth, tr.rps, tr.p50_ms, tr.p99_ms, tr.err_ratio * 100);
+	if (o.responder) {
 		kill(rp[0], SIGTERM);
 		kill(rp[1], SIGTERM);
 		waitpid(rp[0], NULL, 0);

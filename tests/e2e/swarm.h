@@ -25,7 +25,9 @@
 #define NTRK	2
 #define NPEER	3
 #define SW_CAPS	"users=4096,groups=1024,members=8192,requests=4096," \
-		"sessions=4096,files=4096,seeders=8192,hashes=1048576"
+		"sessions=4096,files=4096,seeders=8192,hashes=1048576," \
+		"signups=0,user_files=8192,user_hashes=1048576,user_groups=1024," \
+		"user_requests=4096,user_sessions=4096"
 
 struct swarm {
 	char		*dir;

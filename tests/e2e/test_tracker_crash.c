@@ -246,9 +246,9 @@ Test(tracker_crash, sigkill_worker_holding_lock)
 	make_state(0);
 	h = trk_conn(0);
 	cr_assert_eq(send(h, "test_hold_lock 10000\n", 21, MSG_NOSIGNAL), 21);
-	trk_sleep_ms(300);
-	victim = worker_of(h, T.p[0].pid);
+	victim = worker_of_wait(h, T.p[0].pid, 5000);
 	cr_assert_gt(victim, 0, "cannot find the worker holding the lock");
+	trk_sleep_ms(300);	/* it has read the request and holds the lock */
 	kill(victim, SIGKILL);
 	/* writes and reads go on at once, on both trackers */
 	t0 = trk_now_ms();
@@ -287,9 +287,9 @@ Test(tracker_crash, sigkill_worker_half_applied_change)
 	h = trk_conn(0);
 	cr_assert_eq(send(h, "test_hold_lock_dirty 10000\n", 27, MSG_NOSIGNAL),
 	    27);
-	trk_sleep_ms(300);
-	victim = worker_of(h, T.p[0].pid);
+	victim = worker_of_wait(h, T.p[0].pid, 5000);
 	cr_assert_gt(victim, 0, "cannot find the worker holding the lock");
+	trk_sleep_ms(300);	/* it has read the request and holds the lock */
 	kill(victim, SIGKILL);
 	a = trk_conn(0);
 	/* the half-made user does not exist: its name is free */

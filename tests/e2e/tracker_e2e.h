@@ -21,7 +21,9 @@
 #define TRK_MAX		2
 /* small capacities keep the region and startup small under ASan */
 #define TRK_CAPS	"users=4096,groups=1024,members=8192,requests=4096," \
-			"sessions=4096,files=4096,seeders=8192,hashes=65536"
+			"sessions=4096,files=4096,seeders=8192,hashes=65536," \
+			"signups=0,user_files=8192,user_hashes=65536," \
+			"user_groups=1024,user_requests=4096,user_sessions=4096"
 
 struct trk {
 	char		*dir;
@@ -29,7 +31,7 @@ struct trk {
 	char		 log[TRK_MAX][512];
 	uint16_t	 port[TRK_MAX];
 	struct h_proc	 p[TRK_MAX];
-	char		 extra[8][64];	/* extra options for the next start */
+	char		 extra[16][64];	/* extra options for the next start */
 	int		 nextra;
 };
 
@@ -404,12 +406,15 @@ worker_of(int fd, pid_t master)
 	socklen_t		 len = sizeof(sin);
 	char			*tcp, *p, path[128], link[128], want[64];
 	unsigned long		 inode = 0;
-	unsigned		 lport, rport;
+	unsigned		 lport, rport, sport;
 	pid_t			 kids[64];
 	int			 n, i;
 
 	getsockname(fd, (struct sockaddr *)&sin, &len);
 	lport = ntohs(sin.sin_port);
+	len = sizeof(sin);
+	getpeername(fd, (struct sockaddr *)&sin, &len);
+	sport = ntohs(sin.sin_port);
 	if ((tcp = proc_read("/proc/net/tcp")) == NULL)
 		return -1;
 	for (p = strchr(tcp, '\n'); p && p[1]; p = strchr(p + 1, '\n')) {
@@ -420,10 +425,13 @@ worker_of(int fd, pid_t master)
 		if (sscanf(p + 1, "%*s %63s %63s %*s %*s %*s %*s %*s %*s %lu",
 		    la, ra, &ino) != 3)
 			continue;
-		if (strchr(ra, ':') == NULL)
+		if (strchr(ra, ':') == NULL || strchr(la, ':') == NULL)
 			continue;
+		/* the tracker's end: from its port to ours (other tests on
+		 * this host have sockets to our port number too) */
 		rport = (unsigned)strtoul(strchr(ra, ':') + 1, NULL, 16);
-		if (rport == lport && ino != 0) {
+		if (rport == lport && ino != 0 &&
+		    (unsigned)strtoul(strchr(la, ':') + 1, NULL, 16) == sport) {
 			inode = ino;
 			break;
 		}
@@ -457,6 +465,18 @@ worker_of(int fd, pid_t master)
 		closedir(d);
 	}
 	return -1;
+}
+
+/* worker_of, waiting up to ms for a loaded tracker to accept fd. */
+static inline pid_t
+worker_of_wait(int fd, pid_t master, int ms)
+{
+	pid_t	pid;
+	long	end = trk_now_ms() + ms;
+
+	while ((pid = worker_of(fd, master)) <= 0 && trk_now_ms() < end)
+		trk_sleep_ms(20);
+	return pid;
 }
 
 /* 1 if pid runs (a zombie nobody reaped yet does not count). */

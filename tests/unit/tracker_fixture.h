@@ -36,6 +36,13 @@ fx_config(struct tracker_config *cfg, int tracker_no)
 	cfg->max_files = 256;
 	cfg->max_seeders = 512;
 	cfg->max_hashes = 1u << 16;
+	/* no quotas below the tables: the tests of quotas set them */
+	cfg->signups = 0;
+	cfg->quota_files = cfg->max_seeders;
+	cfg->quota_hashes = cfg->max_hashes;
+	cfg->quota_groups = cfg->max_groups;
+	cfg->quota_requests = cfg->max_requests;
+	cfg->quota_sessions = cfg->max_sessions;
 	snprintf(cfg->shm_name, sizeof(cfg->shm_name), "/p2p-unit-%d-%d",
 	    (int)getpid(), fx_shm_n++);
 }
