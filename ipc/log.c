@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ipc/log.h"
+#include "ipc/text.h"
 
 static const char	*log_prog = "p2pshare";
 static char		 log_role[32];
@@ -79,6 +80,9 @@ vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 	int	saved = errno;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* Messages quote peers, trackers and clients: no forged lines, no
+	 * terminal escapes. */
+	text_clean(msg);
 	if (log_foreground)
 		vlog_stderr(pri, msg, suffix);
 	else if (log_role[0])

@@ -42,6 +42,26 @@ endpoint_parse(const char *s, struct endpoint *ep)
 	return 0;
 }
 
+/* A "tls://" prefix or a last word "tls": strip it, 1 if there was one. */
+static int
+tls_mark(char **s)
+{
+	size_t	n = strlen(*s);
+
+	if (strncmp(*s, "tls://", 6) == 0) {
+		*s += 6;
+		return 1;
+	}
+	if (n > 4 && strcmp(*s + n - 3, "tls") == 0 &&
+	    ((*s)[n - 4] == ' ' || (*s)[n - 4] == '\t')) {
+		(*s)[n - 4] = '\0';
+		while (n > 4 && ((*s)[n - 5] == ' ' || (*s)[n - 5] == '\t'))
+			(*s)[--n - 4] = '\0';
+		return 1;
+	}
+	return 0;
+}
+
 static char *
 trim(char *s)
 {
@@ -58,20 +78,31 @@ trim(char *s)
 	return s;
 }
 
+/* A line longer than this is refused, not read in pieces: the tail of a
+ * long comment would otherwise be parsed as a line of its own. */
+#define INFO_MAX_LINE	1024
+
 int
 tracker_info_load(const char *path, struct endpoint *out, int max, char *err,
     size_t errlen)
 {
 	FILE	*fp;
-	char	 line[256], *s;
-	int	 n = 0, lineno = 0;
+	char	*line = NULL, *s;
+	size_t	 cap = 0;
+	ssize_t	 len;
+	int	 n = 0, lineno = 0, tls;
 
 	if ((fp = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	while (fgets(line, sizeof(line), fp) != NULL) {
+	while ((len = getline(&line, &cap, fp)) != -1) {
 		lineno++;
+		if (len > INFO_MAX_LINE) {
+			snprintf(err, errlen, "%s:%d: line longer than %d bytes",
+			    path, lineno, INFO_MAX_LINE);
+			goto fail;
+		}
 		s = trim(line);
 		if (*s == '\0')
 			continue;
@@ -80,13 +111,15 @@ tracker_info_load(const char *path, struct endpoint *out, int max, char *err,
 			    path, lineno, max);
 			goto fail;
 		}
+		tls = tls_mark(&s);
 		if (endpoint_parse(s, &out[n]) == -1) {
-			snprintf(err, errlen, "%s:%d: expected IP:PORT or IP PORT",
-			    path, lineno);
+			snprintf(err, errlen, "%s:%d: expected IP:PORT or IP PORT "
+			    "(or tls://IP:PORT)", path, lineno);
 			goto fail;
 		}
-		n++;
+		out[n++].tls = tls;
 	}
+	free(line);
 	fclose(fp);
 	if (n == 0) {
 		snprintf(err, errlen, "%s: no tracker listed", path);
@@ -94,6 +127,7 @@ tracker_info_load(const char *path, struct endpoint *out, int max, char *err,
 	}
 	return n;
 fail:
+	free(line);
 	fclose(fp);
 	return -1;
 }

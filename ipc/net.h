@@ -13,13 +13,15 @@
 struct endpoint {
 	struct sockaddr_in	sin;		/* IPv4, network order */
 	char			text[32];	/* "a.b.c.d:port" */
+	int			tls;		/* tracker_info.txt: over TLS */
 };
 
 /* "IP:PORT" or "IP PORT" (IPv4 dotted quad). 0 or -1. */
 int	endpoint_parse(const char *, struct endpoint *);
 /*
  * Read tracker_info.txt: one endpoint per line, blank lines and '#'
- * comments ignored. Returns the number read (>= 1), or -1 with a message
+ * comments ignored; "tls://IP:PORT" or a last word "tls" marks a tracker
+ * to be reached over TLS (ep->tls). Returns the number read (>= 1), or -1 with a message
  * in err (naming the file and line).
  */
 int	tracker_info_load(const char *path, struct endpoint *out, int max,

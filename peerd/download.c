@@ -81,7 +81,6 @@ static void	dl_fail(struct dl *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	dl_refresh(struct dl *);
 static void	dl_free(struct dl *);
-static int	dl_unref(struct dl *);
 
 static struct dl *
 dl_find(const char *group, const char *name)
@@ -497,6 +496,7 @@ dl_connect_more(struct dl *d)
 	struct known	*k;
 	int		i, start, limit;
 
+	dlticket_tick(d);
 	start = d->nknown ? (int)(rng_seed++ % (uint64_t)d->nknown) : 0;
 	for (i = 0; i < d->nknown && d->npeers < DL_MAX_PEERS; i++) {
 		k = &d->known[(start + i) % d->nknown];
@@ -507,7 +507,8 @@ dl_connect_more(struct dl *d)
 			k->banned = 0;
 			k->fails = DL_MAX_FAILS - 1;
 		}
-		if (k->banned || k->nconn >= limit || k->retry_at > now)
+		if (k->banned || k->nconn >= limit || k->retry_at > now ||
+		    (!k->fallback && !dlticket_ready(d)))
 			continue;
 		seeder_connect(d, k);
 	}
@@ -689,8 +690,7 @@ dl_unlink(struct dl *d)
 		dl_free(d);
 }
 
-/* A tracker callback for d returned: 1 if d is gone (do nothing more). */
-static int
+int
 dl_unref(struct dl *d)
 {
 	if (--d->refs == 0 && d->zombie) {
@@ -725,8 +725,8 @@ dl_run(struct dl *d, const uint8_t *have)
 	sched_free(&d->s);		/* a paused one had one */
 	d->run++;
 	if (sched_init(&d->s, d->meta.npieces, have, rng_seed) == -1 ||
-	    offer_partial(d, d->meta.sha1, d->meta.size, d->s.n, d->s.have,
-	    d->fd) == -1)
+	    offer_partial(d, d->meta.sha1, d->info.group, d->meta.size,
+	    d->s.n, d->s.have, d->fd) == -1)
 		return -1;
 	set_progress(d, d->s.have);
 	d->rate_at = d->last_live = d->last_save = d->started_ms =

@@ -128,8 +128,19 @@ struct whole {
 	int		 result;	/* 1 match, 0 mismatch, -1 I/O error */
 };
 
+/* The download's ticket (dlticket.c): shown to seeders in HELLO. */
+struct dl_ticket {
+	uint8_t		 bin[TICKET_MAX_BIN];
+	size_t		 len;		/* 0: none yet */
+	uint64_t	 expires;	/* unix time */
+	int		 asking;
+	int		 refused;	/* the tracker gave none: go without */
+	uint64_t	 asked_ms;
+};
+
 struct dl {
 	struct dl_info	 info;
+	struct dl_ticket tk;
 	struct resume_meta meta;
 	char		 part[PATH_MAX];
 	char		 state_meta[PATH_MAX], state_have[PATH_MAX];
@@ -178,6 +189,8 @@ struct dl {
 int	dl_piece_verified(struct dl *, uint32_t, const uint8_t *, uint32_t);
 /* Open connections to known seeders we are not connected to. */
 void	dl_connect_more(struct dl *);
+/* A tracker callback for d returned: 1 if d is gone (do nothing more). */
+int	dl_unref(struct dl *);
 
 /* ---- seeder.c: one connection to a seeder (the mirror of serve.c) ---- */
 
@@ -194,6 +207,16 @@ void	seeder_cancel_elsewhere(struct dl *, struct session *from, uint32_t);
 void	seeder_piece_bad(struct dl *, struct known *, uint32_t);
 /* A piece buffer is free again: a connection waiting for one goes on. */
 void	seeder_buffer_release(struct dl *, struct pbuf *);
+
+/* ---- dlticket.c: the download's ticket, fetched and renewed ---- */
+
+/* Ask the tracker for a ticket when none is held or it expires soon. */
+void	dlticket_tick(struct dl *);
+/* 1 when seeders may be asked: a ticket is held (or the tracker gives
+ * none, for seed-client seeders that need none). */
+int	dlticket_ready(const struct dl *);
+/* A seeder refused the ticket: ask for a new one (rate-limited). */
+void	dlticket_refused(struct dl *);
 
 /* ---- verify.c: piece and whole-file SHA-1, their threads and buffers ---- */
 

@@ -11,6 +11,7 @@
 struct partial {
 	const void	*owner;
 	uint8_t		 sha1[SHA1_LEN];
+	char		 group[NAME_MAX_LEN + 1];
 	struct offer_view v;
 	struct partial	*next;
 };
@@ -37,7 +38,8 @@ by_owner(const void *owner)
 
 int
 offer_partial(const void *owner, const uint8_t sha1[SHA1_LEN],
-    uint64_t size, uint32_t npieces, const uint8_t *have, int fd)
+    const char *group, uint64_t size, uint32_t npieces, const uint8_t *have,
+    int fd)
 {
 	struct partial	*p, **pp;
 
@@ -50,6 +52,7 @@ offer_partial(const void *owner, const uint8_t sha1[SHA1_LEN],
 	}
 	p->owner = owner;
 	memcpy(p->sha1, sha1, SHA1_LEN);
+	strlcpy(p->group, group, sizeof(p->group));
 	p->v.fd = fd;
 	p->v.size = size;
 	p->v.npieces = npieces;
@@ -92,14 +95,16 @@ share_view(struct share *sh, struct offer_view *v)
 }
 
 int
-offer_find(const uint8_t sha1[SHA1_LEN], struct offer_view *v)
+offer_find(const uint8_t sha1[SHA1_LEN], const char *group,
+    struct offer_view *v)
 {
 	struct partial	*p;
 
-	if (share_view(store_share_by_hash(sha1), v) == 0)
+	if (share_view(store_share_by_hash(sha1, group), v) == 0)
 		return 0;
 	for (p = partials; p != NULL; p = p->next)
-		if (memcmp(p->sha1, sha1, SHA1_LEN) == 0) {
+		if (memcmp(p->sha1, sha1, SHA1_LEN) == 0 &&
+		    (group == NULL || strcmp(p->group, group) == 0)) {
 			*v = p->v;
 			return 0;
 		}

@@ -18,17 +18,20 @@ struct offer_view {
 	const uint8_t	*have;		/* bitfield, or NULL: every piece */
 };
 
-/* A partial download: have (npieces bits) and fd stay valid and owned by
- * the caller until offer_withdraw(owner). 0 or -1. */
+/* A partial download of a file of group: have (npieces bits) and fd stay
+ * valid and owned by the caller until offer_withdraw(owner). 0 or -1. */
 int	offer_partial(const void *owner, const uint8_t sha1[SHA1_LEN],
-	    uint64_t size, uint32_t npieces, const uint8_t *have, int fd);
+	    const char *group, uint64_t size, uint32_t npieces,
+	    const uint8_t *have, int fd);
 /* Piece i of owner's file was verified (its have bit is set): tell the
  * peers that wait for it. */
 void	offer_piece(const void *owner, uint32_t i);
 void	offer_withdraw(const void *owner);
-/* The file whose SHA-1 is sha1: a complete share first, else a partial
- * download. 0 and *v filled, or -1 if we offer no such file. */
-int	offer_find(const uint8_t sha1[SHA1_LEN], struct offer_view *v);
+/* The file whose SHA-1 is sha1, shared in group (NULL: any): a complete
+ * share first, else a partial download. 0 and *v filled, or -1 if we
+ * offer no such file. */
+int	offer_find(const uint8_t sha1[SHA1_LEN], const char *group,
+	    struct offer_view *v);
 /* 1 if piece i of v may be served. */
 int	offer_has(const struct offer_view *v, uint32_t i);
 /* The seed client's GET_PIECE: complete shares by name only. */

@@ -40,10 +40,11 @@ static char		 info_path[PATH_MAX];	/* absolute, for SIGHUP */
 static void __attribute__((noreturn))
 usage(FILE *fp, int code)
 {
-	fprintf(fp, "usage: peerd [-fhnvV] [-S socket] [-d state_dir] "
-	    "[-p pidfile] [-Q max_active]\n"
-	    "             [-U upload_rate] [-D download_rate] [-a address] "
-	    "IP:PORT tracker_info.txt\n");
+	fprintf(fp, "usage: peerd [-fghnvV] [-C ca_file | -P pin] [-S socket] "
+	    "[-d state_dir] [-p pidfile]\n"
+	    "             [-Q max_active] [-U upload_rate] [-D download_rate] "
+	    "[-a address]\n"
+	    "             IP:PORT tracker_info.txt\n");
 	exit(code);
 }
 
@@ -105,7 +106,7 @@ parse_args(int argc, char *argv[])
 	char	err[512];
 	int	ch;
 
-	while ((ch = getopt_long(argc, argv, "fhnvVS:d:p:Q:U:D:a:", longopts,
+	while ((ch = getopt_long(argc, argv, "fghnvVC:P:S:d:p:Q:U:D:a:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'h':
@@ -133,6 +134,18 @@ parse_args(int argc, char *argv[])
 			break;
 		case 'f':
 			conf.foreground = 1;
+			break;
+		case 'g':
+			conf.serve_get_piece = 1;
+			break;
+		case 'C':
+			conf.tls_ca = optarg;
+			break;
+		case 'P':
+			if (tls_parse_pin(optarg, conf.tls_pin) == -1)
+				errx(EX_USAGE, "-P: expected the SHA-256 of the "
+				    "tracker's public key, 64 hex digits");
+			conf.tls_pinned = 1;
 			break;
 		case 'v':
 			conf.verbose++;
@@ -201,8 +214,15 @@ prepare_dirs(void)
 static void
 absolute_paths(void)
 {
-	char	real[PATH_MAX], dir[PATH_MAX], *slash;
+	static char	ca[PATH_MAX];
+	char		real[PATH_MAX], dir[PATH_MAX], *slash;
 
+	/* read after detaching (and on SIGHUP), from "/" */
+	if (conf.tls_ca != NULL) {
+		if (realpath(conf.tls_ca, ca) == NULL)
+			err(1, "%s", conf.tls_ca);
+		conf.tls_ca = ca;
+	}
 	if (realpath(conf.state_dir, real) == NULL)
 		err(1, "%s", conf.state_dir);
 	strlcpy(conf.state_dir, real, sizeof(conf.state_dir));
@@ -329,6 +349,7 @@ session_started(void)
 {
 	announce_session_started();
 	download_announce();
+	keyring_refresh();
 }
 
 static void

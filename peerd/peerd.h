@@ -12,6 +12,8 @@
 #include "ipc/names.h"
 #include "ipc/net.h"
 #include "ipc/proto.h"
+#include "ipc/ticket.h"
+#include "ipc/tls.h"
 #include "peerd/tproto.h"
 
 struct peerd_config {
@@ -27,6 +29,13 @@ struct peerd_config {
 	int		 max_active;		/* -Q: downloads at once (0: any) */
 	uint64_t	 upload_rate;		/* -U: bytes/s (0: unlimited) */
 	uint64_t	 download_rate;		/* -D */
+	/* -g: answer the seed client's GET_PIECE, which proves nothing:
+	 * anyone who knows a shared file's name can fetch it */
+	int		 serve_get_piece;
+	/* TLS to trackers marked so: -C CA file, else -P pinned key */
+	const char	*tls_ca;
+	int		 tls_pinned;
+	uint8_t		 tls_pin[TLS_PIN_LEN];
 };
 extern struct peerd_config conf;
 
@@ -62,10 +71,12 @@ struct share	*store_shares(void);		/* list head */
 struct share	*store_add_share(const struct share *);
 int		 store_remove_share(const char *group, const char *name);
 struct share	*store_find_share(const char *group, const char *name);
-/* Lookups for the piece server: by whole-file SHA-1, or by name (the seed
- * client's GET_PIECE). Both check the file has not changed on disk (size,
- * mtime) and return NULL (after logging) if it has. */
-struct share	*store_share_by_hash(const uint8_t sha1[SHA1_LEN]);
+/* Lookups for the piece server: by whole-file SHA-1 in group (NULL: any),
+ * or by name (the seed client's GET_PIECE; NULL when the name is shared
+ * in two groups with different contents). Both check the file has not
+ * changed on disk (size, mtime) and return NULL (after logging) if it has. */
+struct share	*store_share_by_hash(const uint8_t sha1[SHA1_LEN],
+		    const char *group);
 struct share	*store_share_by_name(const char *name);
 /* Count bytes sent of a share (by hash, or by name when sha1 is NULL);
  * first: a new peer. store_save_stats keeps the counters in
@@ -188,6 +199,16 @@ typedef void	serve_upload_fn(const uint8_t *sha1, const char *name,
 		    uint64_t bytes, int first);
 void		 serve_on_upload(serve_upload_fn *);
 void		 serve_shutdown(void);
+
+/* ---- keyring.c: the trackers' public keys, to check tickets ---- */
+
+/* Ask the tracker for its keys again (at most once per KEYRING_MIN_MS). */
+void		 keyring_refresh(void);
+/* Check a ticket shown in a HELLO for sha1: signature by a known key, not
+ * expired, this file. t gets the decoded ticket (its group, to find the
+ * share in). An unknown key asks the tracker for its keys. */
+enum ticket_verdict keyring_check(const uint8_t *p, size_t n,
+		    const uint8_t sha1[SHA1_LEN], struct ticket *t);
 
 /* ---- hashing off the loop (hash.c) ---- */
 

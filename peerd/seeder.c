@@ -10,6 +10,7 @@
 
 #include "ipc/log.h"
 #include "ipc/pieces.h"
+#include "ipc/text.h"
 #include "ipc/util.h"
 #include "peerd/bitfield.h"
 #include "peerd/download.h"
@@ -257,18 +258,6 @@ got_bitfield(struct session *p, const struct wire_msg *m)
 	return 0;
 }
 
-/* A peer's text made safe for the log: no newline or control byte. */
-static const char *
-printable(const uint8_t *p, size_t n, char *out, size_t outlen)
-{
-	size_t	i;
-
-	for (i = 0; i < n && i + 1 < outlen; i++)
-		out[i] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
-	out[i] = '\0';
-	return out;
-}
-
 /* A complete non-PIECE message; 0, or -1 to drop the peer. */
 static int
 got_message(struct session *p, const struct wire_msg *m)
@@ -285,7 +274,9 @@ got_message(struct session *p, const struct wire_msg *m)
 		return p->has != NULL ? -1 : got_bitfield(p, m);
 	case WIRE_ERROR:
 		log_info("download %s: %s: %s", d->info.name, p->k->ep.text,
-		    printable(m->payload, m->len, text, sizeof(text)));
+		    text_clean_copy(m->payload, m->len, text, sizeof(text)));
+		if (strncmp(text, "ticket", 6) == 0)
+			dlticket_refused(d);
 		return -1;
 	case WIRE_HAVE:
 		if (m->a >= d->meta.npieces)
@@ -580,10 +571,25 @@ gp_start(struct session *p)
 	return 0;
 }
 
+/* Our magic, then HELLO: the file's SHA-1 and our ticket for it. */
+static void
+send_hello(struct session *p)
+{
+	struct dl	*d = p->dl;
+	uint8_t		*o = p->out;
+
+	memcpy(o, WIRE_MAGIC, WIRE_MAGIC_LEN);
+	wire_hdr(o + WIRE_MAGIC_LEN, WIRE_HELLO, 0,
+	    (uint32_t)(SHA1_LEN + d->tk.len));
+	o += WIRE_MAGIC_LEN + WIRE_HDR_LEN;
+	memcpy(o, d->meta.sha1, SHA1_LEN);
+	memcpy(o + SHA1_LEN, d->tk.bin, d->tk.len);
+	p->outlen = WIRE_MAGIC_LEN + WIRE_HDR_LEN + SHA1_LEN + d->tk.len;
+}
+
 static void
 peer_connected(struct session *p)
 {
-	struct dl	*d = p->dl;
 	int		 err = 0, sz = 4 << 20;
 	socklen_t	 len = sizeof(err);
 
@@ -601,11 +607,7 @@ peer_connected(struct session *p)
 			return;
 		}
 	} else {
-		memcpy(p->out, WIRE_MAGIC, WIRE_MAGIC_LEN);
-		wire_hdr(p->out + WIRE_MAGIC_LEN, WIRE_HELLO, 0, SHA1_LEN);
-		memcpy(p->out + WIRE_MAGIC_LEN + WIRE_HDR_LEN, d->meta.sha1,
-		    SHA1_LEN);
-		p->outlen = WIRE_MAGIC_LEN + WIRE_HDR_LEN + SHA1_LEN;
+		send_hello(p);
 		p->st = P_MAGIC;
 	}
 	if (peer_flush(p) == -1)

@@ -1,6 +1,7 @@
 /* The piece server on conf.self: the p2pshare peer protocol (wire.h) with
- * pipelined requests answered by sendfile, and the seed client's GET_PIECE.
- * Files are found by hash or share name only: no path comes from a peer. */
+ * pipelined requests answered by sendfile, for peers showing a ticket, and
+ * the seed client's GET_PIECE when enabled (-g). Files are found by hash
+ * or share name only: no path comes from a peer. Admission: admit.c. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include "ipc/log.h"
 #include "ipc/pieces.h"
 #include "ipc/util.h"
+#include "peerd/admit.h"
 #include "peerd/bitfield.h"
 #include "peerd/ev.h"
 #include "peerd/offer.h"
@@ -22,14 +24,10 @@
 #include "peerd/ratelimit.h"
 #include "peerd/wire.h"
 
-#define SERVE_MAX_CONNS		256
-#define SERVE_MAX_PER_IP	32
 #define SERVE_QUEUE		64		/* requests pending per connection */
 #define SERVE_IN_MAX		1024		/* bounded input buffer */
 #define SERVE_OUT_MAX		(WIRE_MAX_MSG + 256 * 1024)
-#define SERVE_HELLO_MS		10000		/* to finish the handshake */
-#define SERVE_IDLE_MS		120000		/* silent connection */
-#define SERVE_SWEEP_MS		2000
+#define SERVE_SWEEP_MS		500
 #define SERVE_SNDBUF		(4 * 1024 * 1024)
 
 enum sstate { S_MAGIC, S_HELLO, S_READY, S_GETPIECE, S_DRAIN };
@@ -39,6 +37,7 @@ struct sconn {
 	struct in_addr	 ip;
 	enum sstate	 state;
 	uint8_t		 sha1[SHA1_LEN];
+	char		 group[NAME_MAX_LEN + 1];	/* from the ticket */
 	uint8_t		 in[SERVE_IN_MAX];
 	size_t		 inlen;
 	struct buf	 out;			/* control messages */
@@ -50,7 +49,9 @@ struct sconn {
 	uint8_t		 phdr[WIRE_HDR_LEN];
 	size_t		 phdr_len, phdr_off;
 	int		 closing;		/* close once all is sent */
-	uint64_t	 last;			/* ms of last progress */
+	uint64_t	 born;			/* ms: accepted */
+	uint64_t	 useful;		/* ms: last request */
+	uint64_t	 last;			/* ms: last byte sent */
 	uint64_t	 rl_timer;		/* upload limit: sending resumes */
 	int		 throttled;		/* out of upload tokens */
 	int		 served;		/* counted as a peer served */
@@ -68,15 +69,90 @@ static void	conn_event(int, uint32_t, void *);
 static void	conn_close(struct sconn *, const char *);
 static int	pump(struct sconn *);
 
-static unsigned
-conns_from(struct in_addr ip)
+static void
+view_of(const struct sconn *c, struct admit_view *v)
+{
+	v->ip = c->ip.s_addr;
+	v->ready = c->state == S_READY || c->state == S_DRAIN ||
+	    (c->state == S_GETPIECE && c->closing);
+	v->busy = c->qlen > 0 || c->pfd != -1 || buf_avail(&c->out) > 0;
+	v->born = c->born;
+	v->useful = c->useful;
+	v->progress = c->last;
+}
+
+/* Tell a peer we close on it for a newcomer (best effort: it retries). */
+static void
+say_busy(struct sconn *c)
+{
+	static const char	 msg[] = "busy";
+	uint8_t			 b[WIRE_MAGIC_LEN + WIRE_HDR_LEN + 4];
+	size_t			 n = 0;
+
+	if (c->state == S_GETPIECE || c->pfd != -1)
+		return;
+	if (c->state == S_MAGIC) {
+		memcpy(b, WIRE_MAGIC, WIRE_MAGIC_LEN);
+		n = WIRE_MAGIC_LEN;
+	}
+	wire_hdr(b + n, WIRE_ERROR, 0, sizeof(msg) - 1);
+	memcpy(b + n + WIRE_HDR_LEN, msg, sizeof(msg) - 1);
+	if (buf_avail(&c->out) == 0)
+		(void)send(c->fd, b, n + WIRE_HDR_LEN + sizeof(msg) - 1,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+#define SERVE_MAX_VIEWS	(ADMIT_MAX_CONNS + ADMIT_PROBATION + 1)
+
+/* What admission sees of every connection; their count. */
+static size_t
+views(struct admit_view *v, struct sconn **by)
 {
 	struct sconn	*c;
-	unsigned	 n = 0;
+	size_t		 n = 0;
 
-	for (c = conns; c != NULL; c = c->next)
-		n += c->ip.s_addr == ip.s_addr;
+	for (c = conns; c != NULL && n < SERVE_MAX_VIEWS; c = c->next) {
+		view_of(c, &v[n]);
+		by[n++] = c;
+	}
 	return n;
+}
+
+/* c showed a valid ticket: its probation ends, and someone less useful
+ * goes if the limits are exceeded. */
+static void
+admitted(struct sconn *c)
+{
+	struct admit_view	 v[SERVE_MAX_VIEWS];
+	struct sconn		*by[SERVE_MAX_VIEWS];
+	size_t			 n = views(v, by), self;
+	int			 k;
+
+	for (self = 0; self < n && by[self] != c; self++)
+		;
+	if (self == n || (k = admit_ready_victim(v, n, self,
+	    ev_now_ms())) < 0)
+		return;
+	say_busy(by[k]);
+	conn_close(by[k], "evicted for a member");
+}
+
+/* Make room for a connection from ip: 0 if there is (now), -1 if not. */
+static int
+make_room(struct in_addr ip)
+{
+	struct admit_view	 v[SERVE_MAX_VIEWS];
+	struct sconn		*by[SERVE_MAX_VIEWS];
+	size_t			 n = views(v, by);
+	int			 k;
+
+	if ((k = admit_victim(v, n, ip.s_addr, ev_now_ms())) == -1)
+		return 0;
+	if (k < 0)
+		return -1;
+	say_busy(by[k]);
+	conn_close(by[k], "evicted for a newcomer");
+	return 0;
 }
 
 static void
@@ -94,8 +170,8 @@ accept_one(int fd)
 			log_warn("serve: accept");
 		return;
 	}
-	if (nconns >= SERVE_MAX_CONNS || conns_from(sin.sin_addr) >=
-	    SERVE_MAX_PER_IP || (c = calloc(1, sizeof(*c))) == NULL) {
+	if (make_room(sin.sin_addr) == -1 ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
 		log_debug("serve: refusing %s: too many connections",
 		    inet_ntoa(sin.sin_addr));
 		close(s);
@@ -105,7 +181,7 @@ accept_one(int fd)
 	c->fd = s;
 	c->ip = sin.sin_addr;
 	c->pfd = -1;
-	c->last = ev_now_ms();
+	c->born = c->useful = c->last = ev_now_ms();
 	buf_init(&c->out, SERVE_OUT_MAX);
 	if (ev_add(s, EPOLLIN, conn_event, c) == -1) {
 		close(s);
@@ -148,6 +224,14 @@ conn_close(struct sconn *c, const char *why)
 	free(c);
 }
 
+/* The connection gets work after none: its read-progress clock starts. */
+static void
+work_starts(struct sconn *c)
+{
+	if (c->qlen == 0 && c->pfd == -1 && buf_avail(&c->out) == 0)
+		c->last = ev_now_ms();
+}
+
 /* Queue a header-only control message. */
 static int
 send_ctl(struct sconn *c, enum wire_type t, uint32_t a, const void *p,
@@ -155,6 +239,7 @@ send_ctl(struct sconn *c, enum wire_type t, uint32_t a, const void *p,
 {
 	uint8_t	h[WIRE_HDR_LEN];
 
+	work_starts(c);
 	wire_hdr(h, t, a, len);
 	if (buf_append(&c->out, h, sizeof(h)) == -1 ||
 	    (len > 0 && buf_append(&c->out, p, len) == -1))
@@ -179,7 +264,7 @@ offer(struct sconn *c)
 	uint32_t		 n;
 	int			 r;
 
-	if (offer_find(c->sha1, &v) == -1 || v.npieces == 0 ||
+	if (offer_find(c->sha1, c->group, &v) == -1 || v.npieces == 0 ||
 	    v.npieces > WIRE_MAX_PIECES)
 		return send_error(c, "no such file");
 	n = v.npieces;
@@ -203,7 +288,7 @@ piece_source(struct sconn *c, uint32_t i, int *fd, uint64_t *size)
 {
 	struct offer_view	v;
 
-	if (offer_find(c->sha1, &v) == -1 || !offer_has(&v, i))
+	if (offer_find(c->sha1, c->group, &v) == -1 || !offer_has(&v, i))
 		return -1;
 	*fd = v.fd;
 	*size = v.size;
@@ -373,6 +458,8 @@ handle_magic(struct sconn *c)
 	size_t	n = c->inlen;
 
 	if (memcmp(c->in, gp, n < 10 ? n : 10) == 0) {
+		if (!conf.serve_get_piece)
+			return -1;	/* proves nothing: off unless -g */
 		if (n < 10)
 			return 0;
 		c->state = S_GETPIECE;
@@ -389,6 +476,30 @@ handle_magic(struct sconn *c)
 	return buf_append(&c->out, WIRE_MAGIC, WIRE_MAGIC_LEN) == -1 ? -1 : 1;
 }
 
+/* HELLO: the file's SHA-1 and a ticket; a refused ticket ends it. */
+static int
+hello(struct sconn *c, const struct wire_msg *m)
+{
+	struct ticket		t;
+	enum ticket_verdict	v;
+
+	memcpy(c->sha1, m->payload, SHA1_LEN);
+	if (m->len == SHA1_LEN)
+		return send_error(c, "ticket required");
+	v = keyring_check(m->payload + SHA1_LEN, m->len - SHA1_LEN, c->sha1,
+	    &t);
+	if (v != TICKET_OK) {
+		/* debug only: a flood of forged tickets must not flood logs */
+		log_debug("serve: %s: %s", inet_ntoa(c->ip),
+		    ticket_verdict_text(v));
+		return send_error(c, ticket_verdict_text(v));
+	}
+	strlcpy(c->group, t.group, sizeof(c->group));
+	log_debug("serve: %s: %s of %s", inet_ntoa(c->ip), t.user, t.group);
+	admitted(c);
+	return offer(c);
+}
+
 static int
 handle_msg(struct sconn *c, const struct wire_msg *m)
 {
@@ -397,12 +508,13 @@ handle_msg(struct sconn *c, const struct wire_msg *m)
 	if (c->state == S_HELLO) {
 		if (m->type != WIRE_HELLO)
 			return -1;
-		memcpy(c->sha1, m->payload, SHA1_LEN);
-		return offer(c);
+		return hello(c, m);
 	}
 	if (m->type == WIRE_REQUEST) {
 		if (c->qlen == SERVE_QUEUE)
 			return -1;
+		work_starts(c);
+		c->useful = ev_now_ms();
 		c->queue[(c->qhead + c->qlen++) % SERVE_QUEUE] = m->a;
 		return 0;
 	}
@@ -464,7 +576,6 @@ conn_read(struct sconn *c)
 	if (r == -1)
 		return;
 	c->inlen += (size_t)r;
-	c->last = ev_now_ms();
 	if (parse_input(c) == -1 || c->inlen == sizeof(c->in)) {
 		conn_close(c, "protocol error");
 		return;
@@ -494,14 +605,16 @@ conn_event(int fd, uint32_t events, void *arg)
 static void
 sweep(void *arg)
 {
-	struct sconn	*c, *next;
-	uint64_t	 now = ev_now_ms(), limit;
+	struct sconn		*c, *next;
+	struct admit_view	 v;
+	const char		*why;
+	uint64_t		 now = ev_now_ms();
 
 	for (c = conns; c != NULL; c = next) {
 		next = c->next;
-		limit = c->state == S_READY ? SERVE_IDLE_MS : SERVE_HELLO_MS;
-		if (now - c->last >= limit)
-			conn_close(c, "idle timeout");
+		view_of(c, &v);
+		if ((why = admit_expired(&v, now)) != NULL)
+			conn_close(c, why);
 	}
 	sweep_timer = ev_timer(SERVE_SWEEP_MS, sweep, NULL);
 }

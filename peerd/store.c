@@ -338,12 +338,13 @@ store_share_changed(struct share *s)
 }
 
 struct share *
-store_share_by_hash(const uint8_t sha1[SHA1_LEN])
+store_share_by_hash(const uint8_t sha1[SHA1_LEN], const char *group)
 {
 	struct share	*s;
 
 	for (s = shares; s != NULL; s = s->next)
 		if (memcmp(s->sha1, sha1, SHA1_LEN) == 0 &&
+		    (group == NULL || strcmp(s->group, group) == 0) &&
 		    share_intact(s))
 			return s;
 	return NULL;
@@ -352,13 +353,18 @@ store_share_by_hash(const uint8_t sha1[SHA1_LEN])
 struct share *
 store_share_by_name(const char *name)
 {
-	struct share	*s;
+	struct share	*s, *found = NULL;
 
-	for (s = shares; s != NULL; s = s->next)
-		if (strcmp(s->name, name) == 0 &&
-		    share_intact(s))
-			return s;
-	return NULL;
+	for (s = shares; s != NULL; s = s->next) {
+		if (strcmp(s->name, name) != 0 || !share_intact(s))
+			continue;
+		/* Shared in two groups with other contents: answer neither. */
+		if (found != NULL && memcmp(found->sha1, s->sha1, SHA1_LEN) != 0)
+			return NULL;
+		if (found == NULL)
+			found = s;
+	}
+	return found;
 }
 
 void

@@ -266,3 +266,73 @@ tproto_download(struct buf *b, const char *group, const char *name)
 {
 	return buf_printf(b, "download_file %s %s", group, name);
 }
+
+int
+tproto_ticket_req(struct buf *b, const char *group, const char *name)
+{
+	return buf_printf(b, "ticket %s %s", group, name);
+}
+
+/* ---- tickets and keys ---- */
+
+int
+tproto_ticket(const struct treply *r, uint8_t bin[TICKET_MAX_BIN],
+    size_t *len, uint64_t *expires)
+{
+	char		 copy[TICKET_MAX_HEX + 32], *w[3];
+	struct ticket	 t;
+	ssize_t		 n;
+
+	if (r->kind != TREPLY_OK || r->oklen >= sizeof(copy))
+		return -1;
+	memcpy(copy, r->ok, r->oklen);
+	copy[r->oklen] = '\0';
+	if (proto_split(copy, w, 3) != 2 ||
+	    parse_u64(w[1], 1, UINT64_MAX, expires) == -1 ||
+	    strlen(w[0]) % 2 != 0 || strlen(w[0]) > TICKET_MAX_HEX ||
+	    (n = hex_decode(w[0], bin, TICKET_MAX_BIN)) <= 0 ||
+	    (size_t)n * 2 != strlen(w[0]) ||
+	    ticket_decode(bin, (size_t)n, &t) == -1 || t.expires != *expires)
+		return -1;
+	*len = (size_t)n;
+	return 0;
+}
+
+struct keys_acc {
+	struct ticket_key	*keys;
+	size_t			 max, n;
+	int			 bad;
+};
+
+static void
+key_row(void *arg, char **w, int n)
+{
+	struct keys_acc		*a = arg;
+	struct ticket_key	 k;
+	uint8_t			 id[TICKET_KEYID_LEN];
+
+	if (n != 2 || strlen(w[0]) != 2 * TICKET_KEYID_LEN ||
+	    strlen(w[1]) != 2 * TICKET_PUB_LEN ||
+	    hex_decode(w[0], k.keyid, TICKET_KEYID_LEN) != TICKET_KEYID_LEN ||
+	    hex_decode(w[1], k.pub, TICKET_PUB_LEN) != TICKET_PUB_LEN) {
+		a->bad = 1;
+		return;
+	}
+	ticket_keyid(k.pub, id);
+	if (memcmp(id, k.keyid, TICKET_KEYID_LEN) != 0)
+		a->bad = 1;		/* the id must be the key's */
+	else if (a->n < a->max)
+		a->keys[a->n++] = k;
+}
+
+int
+tproto_keys(const struct treply *r, struct ticket_key *keys, size_t max,
+    size_t *n)
+{
+	struct keys_acc	a = { .keys = keys, .max = max };
+
+	if (tproto_rows(r, 3, key_row, &a) == -1 || a.bad)
+		return -1;
+	*n = a.n;
+	return 0;
+}

@@ -8,6 +8,7 @@
 
 #include "ipc/net.h"
 #include "ipc/proto.h"
+#include "ipc/ticket.h"
 
 enum treply_kind {
 	TREPLY_OK,		/* "OK ..." */
@@ -70,5 +71,15 @@ int	tproto_upload(struct buf *, const char *group, const char *name,
 int	tproto_stop_share(struct buf *, const char *group, const char *name,
 	    const struct endpoint *self);
 int	tproto_download(struct buf *, const char *group, const char *name);
+int	tproto_ticket_req(struct buf *, const char *group, const char *name);
+
+/* "OK <ticket hex> <expiry>": the binary ticket (well-formed, its expiry
+ * the one stated) into bin, its length and expiry. 0 or -1. */
+int	tproto_ticket(const struct treply *r, uint8_t bin[TICKET_MAX_BIN],
+	    size_t *len, uint64_t *expires);
+/* "OK <n>" then "<keyid hex> <public key hex>" lines: up to max keys, each
+ * id checked against its key. 0, or -1 if any row is malformed. */
+int	tproto_keys(const struct treply *r, struct ticket_key *keys,
+	    size_t max, size_t *n);
 
 #endif

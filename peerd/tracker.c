@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -36,7 +37,7 @@ static uint64_t	request_ms = REQUEST_MS;
 #define MAX_REQUEST	(8u << 20)
 
 enum req_kind { REQ_PLAIN, REQ_LOGIN, REQ_RELOGIN, REQ_LOGOUT };
-enum conn_state { T_DOWN, T_CONNECTING, T_UP };
+enum conn_state { T_DOWN, T_CONNECTING, T_HANDSHAKE, T_UP };
 
 struct treq {
 	char		*line;
@@ -55,6 +56,8 @@ struct treq {
 static struct {
 	enum conn_state	 state;
 	int		 fd;
+	SSL		*tls;		/* when tracker_info.txt says tls */
+	int		 tls_ww;	/* TLS waits for writability */
 	int		 idx;		/* tracker in use */
 	int		 failures;	/* connections failed in a row */
 	struct buf	 in, out;
@@ -196,6 +199,8 @@ pop(void)
 static void
 conn_close(void)
 {
+	tls_free(t.tls);
+	t.tls = NULL;
 	if (t.fd != -1) {
 		ev_del(t.fd);
 		close(t.fd);
@@ -367,9 +372,11 @@ static int
 flush_out(void)
 {
 	/* a login line holds a password: leave no copy behind */
-	if (buf_send(t.fd, &t.out, 1) == -1)
+	if (t.tls != NULL ? tls_buf_send(t.tls, &t.out, 1, &t.tls_ww) == -1 :
+	    buf_send(t.fd, &t.out, 1) == -1)
 		return -1;
-	return ev_mod(t.fd, EPOLLIN | (buf_avail(&t.out) ? EPOLLOUT : 0));
+	return ev_mod(t.fd, EPOLLIN | (buf_avail(&t.out) || t.tls_ww ?
+	    EPOLLOUT : 0));
 }
 
 static void
@@ -578,7 +585,9 @@ read_in(void)
 			conn_failed("reply too long");
 			return;
 		}
-		n = recv(t.fd, t.in.data + t.in.len, t.in.cap - t.in.len, 0);
+		n = t.tls != NULL ? tls_read(t.tls, t.in.data + t.in.len,
+		    t.in.cap - t.in.len, &t.tls_ww) :
+		    recv(t.fd, t.in.data + t.in.len, t.in.cap - t.in.len, 0);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && errno == EAGAIN)
@@ -603,6 +612,61 @@ read_in(void)
 }
 
 static void
+conn_up(int fd)
+{
+	ev_timer_cancel(t.t_conn);
+	t.t_conn = 0;
+	t.state = T_UP;
+	log_debug("connected to tracker %s%s", conf.trackers[t.idx].text,
+	    t.tls != NULL ? " over TLS" : "");
+	remember_local(fd);
+	if (ev_mod(fd, EPOLLIN) == -1) {
+		conn_failed("epoll");
+		return;
+	}
+	kick();
+}
+
+/* The TLS handshake, within the connect timeout. */
+static void
+tls_step(int fd)
+{
+	char	err[256];
+	int	ww, r;
+
+	if ((r = tls_handshake(t.tls, &ww, err, sizeof(err))) == 1)
+		conn_up(fd);
+	else if (r == 0 && ev_mod(fd, ww ? EPOLLOUT : EPOLLIN) == -1)
+		conn_failed("epoll");
+	else if (r == -1) {
+		errno = 0;
+		conn_failed(err);
+	}
+}
+
+static void
+tls_start(int fd)
+{
+	static SSL_CTX	*ctx;
+	char		 err[256], ip[INET_ADDRSTRLEN];
+
+	if (ctx == NULL && (ctx = tls_client_ctx(conf.tls_ca,
+	    conf.tls_pinned ? conf.tls_pin : NULL, err, sizeof(err))) == NULL) {
+		errno = 0;
+		conn_failed(err);
+		return;
+	}
+	inet_ntop(AF_INET, &conf.trackers[t.idx].sin.sin_addr, ip, sizeof(ip));
+	if ((t.tls = tls_connect_new(ctx, fd, ip)) == NULL) {
+		errno = 0;
+		conn_failed("TLS: out of memory");
+		return;
+	}
+	t.state = T_HANDSHAKE;
+	tls_step(fd);
+}
+
+static void
 on_io(int fd, uint32_t events, void *arg)
 {
 	int		soerr = 0;
@@ -615,16 +679,15 @@ on_io(int fd, uint32_t events, void *arg)
 			conn_failed("connect");
 			return;
 		}
-		ev_timer_cancel(t.t_conn);
-		t.t_conn = 0;
-		t.state = T_UP;
-		log_debug("connected to tracker %s", conf.trackers[t.idx].text);
-		remember_local(fd);
-		if (ev_mod(fd, EPOLLIN) == -1) {
-			conn_failed("epoll");
+		if (conf.trackers[t.idx].tls) {
+			tls_start(fd);
 			return;
 		}
-		kick();
+		conn_up(fd);
+		return;
+	}
+	if (t.state == T_HANDSHAKE) {
+		tls_step(fd);
 		return;
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {

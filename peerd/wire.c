@@ -36,7 +36,8 @@ hdr_valid(enum wire_dir dir, enum wire_type t, uint32_t a, uint32_t len)
 {
 	switch (t) {
 	case WIRE_HELLO:
-		return dir == WIRE_TO_SERVER && a == 0 && len == SHA1_LEN;
+		return dir == WIRE_TO_SERVER && a == 0 && len >= SHA1_LEN &&
+		    len <= WIRE_MAX_HELLO;
 	case WIRE_REQUEST:
 	case WIRE_CANCEL:
 		return dir == WIRE_TO_SERVER && a < WIRE_MAX_PIECES && len == 0;

@@ -2,9 +2,10 @@
  * encoder and its one parser. Pure: no I/O, unit-tested and fuzzed.
  *
  * A connection opens with WIRE_MAGIC from each side. The downloader then
- * sends HELLO naming the file by its 20-byte SHA-1; the server answers
- * BITFIELD (piece count, then which pieces it can serve) or ERROR and
- * closes. After that the downloader sends REQUEST(index) messages, any
+ * sends HELLO naming the file by its 20-byte SHA-1 followed by the ticket
+ * the tracker issued for it (ipc/ticket.h, binary form); the server checks
+ * the ticket and answers BITFIELD (piece count, then which pieces it can
+ * serve) or ERROR and closes. After that the downloader sends REQUEST(index) messages, any
  * number in flight, and CANCEL(index) for ones it no longer wants; the
  * server answers each REQUEST, in order, with PIECE(index, length)
  * followed by exactly length raw bytes, or REJECT(index), and pushes
@@ -25,16 +26,18 @@
 
 #include "ipc/names.h"
 #include "ipc/proto.h"
+#include "ipc/ticket.h"
 
 #define WIRE_MAGIC		"P2PSHR1\n"
 #define WIRE_MAGIC_LEN		8
 #define WIRE_HDR_LEN		9
 #define WIRE_MAX_PIECES		(1u << 19)	/* 256 GiB of 512 KiB pieces */
 #define WIRE_MAX_ERROR		256
+#define WIRE_MAX_HELLO		(SHA1_LEN + TICKET_MAX_BIN)
 #define WIRE_MAX_MSG		(WIRE_HDR_LEN + WIRE_MAX_PIECES / 8)
 
 enum wire_type {
-	WIRE_HELLO = 1,		/* c->s: payload sha1[20] */
+	WIRE_HELLO = 1,		/* c->s: payload sha1[20] ticket[] */
 	WIRE_BITFIELD,		/* s->c: a = pieces, payload bitfield */
 	WIRE_ERROR,		/* s->c: payload text, then close */
 	WIRE_HAVE,		/* s->c: a = index */

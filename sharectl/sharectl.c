@@ -21,6 +21,7 @@
 #include "ipc/net.h"
 #include "ipc/proto.h"
 #include "ipc/util.h"
+#include "ipc/text.h"
 #include "ipc/version.h"
 #include "sharectl/sharectl.h"
 
@@ -124,6 +125,19 @@ progress(const struct ctl_reply *r)
 	fflush(stderr);
 }
 
+/* An answer's text comes from trackers and peers by way of peerd: no
+ * control byte of it reaches the terminal. */
+static void
+clean_reply(struct ctl_reply *r)
+{
+	int	i;
+
+	for (i = 0; i < r->nfields; i++)
+		text_clean(r->value[i]);
+	if (r->message != NULL)
+		text_clean(r->message);
+}
+
 /* Wait for the answer to be readable: 1, or 0 after ms (ms < 0: never). */
 static int
 readable(int fd, int ms)
@@ -178,6 +192,7 @@ read_answer(int fd, const struct sc_cmd *cmd, const struct opts *o, int ms)
 		}
 		if (ctl_parse_reply(line, &r) == -1)
 			goto bad;
+		clean_reply(&r);
 		if (r.kind == CTL_PROGRESS) {
 			if (isatty(2)) {
 				progress(&r);

@@ -15,6 +15,7 @@
 #include "ipc/pieces.h"
 #include "trackerd/commands.h"
 #include "trackerd/journal.h"
+#include "trackerd/keys.h"
 #include "trackerd/listcache.h"
 #include "trackerd/password.h"
 #include "trackerd/state.h"
@@ -36,6 +37,8 @@
  *   list_requests    OK <n>, then "<user>" lines
  *   list_files       OK <n>, then "<name> <size> <sha1> <seeders>" lines
  *   download_file    OK <size> <sha1> <n> <h1>..<hn> <m> <ip:port>..
+ *   ticket           OK <ticket hex> <expiry unix time>
+ *   keys             OK <n>, then "<keyid hex> <Ed25519 public key hex>"
  */
 
 #define R_DONE		0	/* reply written */
@@ -724,6 +727,57 @@ cmd_download_file(struct ctx *x)
 	return R_DONE;
 }
 
+/* ---- tickets (keys.c signs) ---- */
+
+/* A member's proof for seeders that it may fetch this file of the group. */
+static int
+cmd_ticket(struct ctx *x)
+{
+	char		hex[TICKET_MAX_HEX + 1], user[NAME_MAX_LEN + 1];
+	uint8_t		sha1[SHA1_LEN];
+	uint32_t	g, fi, b;
+	uint64_t	expires = x->now + TICKET_LIFETIME;
+
+	if ((g = need_member(x, x->argv[1])) == NIL)
+		return R_DONE;
+	if (!name_valid(x->argv[2]))
+		return reply_err(x, "bad_request", "invalid file name");
+	strlcpy(user, me(x), sizeof(user));
+	state_unlock_meta(x->t);
+	x->meta_held = 0;
+	b = state_file_bucket(x->t, g, x->argv[2]);
+	state_lock_bucket(x->t, b);
+	if ((fi = state_find_file_locked(x->t, g, x->argv[2])) != NIL)
+		memcpy(sha1, FILEREC(x->t, fi)->sha1, SHA1_LEN);
+	state_unlock_bucket(x->t, b);
+	if (fi == NIL)
+		return reply_err(x, "no_such_file", "no file %s in %s",
+		    x->argv[2], x->argv[1]);
+	if (keys_ticket_hex(user, x->argv[1], sha1, expires, hex) == -1)
+		return reply_err(x, "internal", "cannot sign a ticket");
+	buf_printf(x->out, "OK %s %llu\n", hex, (unsigned long long)expires);
+	return R_DONE;
+}
+
+/* The public keys of every tracker, for seeders checking tickets. */
+static int
+cmd_keys(struct ctx *x)
+{
+	struct ticket_key	keys[MAX_TRACKERS * KEYS_PER_TRACKER];
+	char			id[2 * TICKET_KEYID_LEN + 1];
+	char			pub[2 * TICKET_PUB_LEN + 1];
+	size_t			n, i;
+
+	n = keys_known_locked(x->t, keys, sizeof(keys) / sizeof(keys[0]));
+	buf_printf(x->out, "OK %zu\n", n);
+	for (i = 0; i < n; i++) {
+		hex_encode(keys[i].keyid, TICKET_KEYID_LEN, id);
+		hex_encode(keys[i].pub, TICKET_PUB_LEN, pub);
+		buf_printf(x->out, "%s %s\n", id, pub);
+	}
+	return R_DONE;
+}
+
 /* Syntax of upload_file, checked before any lock. */
 static int
 check_upload(struct ctx *x)
@@ -1017,6 +1071,8 @@ static const struct command commands[] = {
 	    "download_file <group> <name>" },
 	{ "stop_share", NULL, cmd_stop_share, 5, 5, F_AUTH | F_WRITE,
 	    "stop_share <group> <name> <ip> <port>" },
+	{ "ticket", NULL, cmd_ticket, 3, 3, F_AUTH, "ticket <group> <name>" },
+	{ "keys", NULL, cmd_keys, 1, 1, 0, "keys" },
 };
 
 static const struct command hook_commands[] = {

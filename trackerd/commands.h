@@ -70,11 +70,14 @@ void		tracker_destroy(struct tracker *);
  * journal_sync: fdatasync the journal and return the highest sequence
  *   number now durable (a worker's sync thread calls it: group commit).
  * journal_durable_seq: the highest sequence number known durable.
+ * journal_dropped: 1 if change seq was cut from the journal because
+ *   fdatasync failed (-s always): its request is refused, not answered.
  */
 int		journal_watch_fd(struct tracker *);
 void		journal_poll(struct tracker *);
 uint64_t	journal_sync(struct tracker *);
 uint64_t	journal_durable_seq(struct tracker *);
+int		journal_dropped(struct tracker *, uint64_t seq);
 
 /* The master calls this if a worker died: repair any lock it held
  * (also done lazily on EOWNERDEAD by whoever takes the lock next). */

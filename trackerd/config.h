@@ -60,6 +60,12 @@ struct tracker_config {
 						 * default 64 MiB (-o compact=) */
 
 	char		 shm_name[64];		/* "/p2pshare-trackerd-<port>" */
+
+	/* TLS beside plain text on the same port: -C cert, -K key; the
+	 * context is made by the master before the workers fork */
+	const char	*tls_cert, *tls_key;
+	struct ssl_ctx_st *tls;
+
 };
 
 enum quota { Q_FILES, Q_HASHES, Q_GROUPS, Q_REQUESTS, Q_SESSIONS };

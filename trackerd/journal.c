@@ -22,6 +22,7 @@
 #include "trackerd/commands.h"
 #include "trackerd/crc32.h"
 #include "trackerd/journal.h"
+#include "trackerd/keys.h"
 
 #define READ_CHUNK	(1u << 20)
 
@@ -264,6 +265,8 @@ journal_apply_body(struct tracker *t, char *body, size_t len, uint64_t seq)
 		rc = apply_file(t, argv, argc);
 	else if (strcmp(op, "seed") == 0 || strcmp(op, "unseed") == 0)
 		rc = apply_seed(t, argv, argc);
+	else if (strcmp(op, "key") == 0)
+		rc = keys_apply_locked(t, argv, argc);
 	else
 		rc = apply_membership(t, argv, argc, seq);
 done:
@@ -838,6 +841,108 @@ journal_sync(struct tracker *t)
 	return d;
 }
 
+/* Offset of the first line of fd after change seq (the end if none);
+ * the lines are in seq order. *foreign is set if a line after it was
+ * written by another tracker. -1 if unreadable. */
+static int
+offset_after(int fd, uint64_t seq, int self, uint64_t *off, int *foreign)
+{
+	struct reader	 r = { .fd = fd, .cap = 2 * READ_CHUNK };
+	const char	*line, *body;
+	size_t		 len, blen;
+	uint64_t	 s, at;
+	int		 no, err = 0, found = 0;
+
+	if ((r.data = malloc(r.cap)) == NULL)
+		return -1;
+	*off = 0;
+	*foreign = 0;
+	while ((line = reader_line(&r, &len, &at, &err)) != NULL) {
+		if (journal_parse_line(line, len, &s, &no, &body, &blen) != 0)
+			continue;
+		if (!found && s > seq) {
+			found = 1;
+			*off = at;
+		}
+		if (found && no != self)
+			*foreign = 1;
+		if (!found)
+			*off = at + len + 1;
+	}
+	free(r.data);
+	return err ? -1 : 0;
+}
+
+/*
+ * fdatasync failed: the lines after durable_seq may never reach the disk
+ * (Linux forgets dirty pages it could not write back, and the next fsync
+ * succeeds without them). Cut them from the file and rebuild the state
+ * without them, so a restart cannot bring back what was refused; their
+ * held replies become refusals (journal_dropped). Not when the other
+ * tracker appended after them: its lines cannot be cut, so ours stay held
+ * and the sync is retried. A fresh descriptor takes the flock: this
+ * thread's jfd would share the main thread's lock.
+ */
+static void
+drop_undurable(struct tracker *t)
+{
+	struct state_hdr	*h = t->hdr;
+	struct stat		 st;
+	uint64_t		 durable, last, off;
+	int			 fd, rc, foreign;
+
+	if ((fd = open(h->journal_path, O_RDWR | O_CLOEXEC)) == -1) {
+		log_warn("open %s", h->journal_path);
+		return;
+	}
+	while (flock(fd, LOCK_EX) == -1 && errno == EINTR)
+		;
+	if (fstat(fd, &st) == -1 || state_lock_meta(t) == -1)
+		goto out;
+	if (catch_up_locked(t, 1, &st) == -1)
+		goto unlock;
+	durable = journal_durable_seq(t);
+	last = h->last_seq;
+	if (last <= durable || offset_after(fd, durable, t->cfg.tracker_no,
+	    &off, &foreign) == -1 || off >= (uint64_t)st.st_size)
+		goto unlock;
+	if (foreign) {
+		/* The other tracker wrote after us and may have acknowledged
+		 * it after its own fdatasync: keep every line, retry. */
+		log_warnx("%s: not durable, but another tracker appended "
+		    "since: held until fdatasync succeeds", h->journal_path);
+		goto unlock;
+	}
+	if (ftruncate(fd, (off_t)off) == -1) {
+		log_warn("ftruncate %s", h->journal_path);
+		goto unlock;
+	}
+	state_lock_all_buckets(t);
+	rc = journal_rebuild_locked(t);
+	state_unlock_all_buckets(t);
+	if (rc == -1)
+		h->dirty = 1;
+	h->last_seq = last;		/* the refused seqs stay unused */
+	__atomic_store_n(&h->written_seq, durable, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->dropped_lo, durable + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->dropped_hi, last, __ATOMIC_RELEASE);
+	log_warnx("%s: changes %llu to %llu are not durable: cut from the "
+	    "journal and refused", h->journal_path,
+	    (unsigned long long)durable + 1, (unsigned long long)last);
+unlock:
+	state_unlock_meta(t);
+out:
+	flock(fd, LOCK_UN);
+	close(fd);
+}
+
+int
+journal_dropped(struct tracker *t, uint64_t seq)
+{
+	return seq >= __atomic_load_n(&t->hdr->dropped_lo, __ATOMIC_ACQUIRE) &&
+	    seq <= __atomic_load_n(&t->hdr->dropped_hi, __ATOMIC_ACQUIRE);
+}
+
 static uint64_t
 sync_locked(struct tracker *t)
 {
@@ -858,6 +963,8 @@ sync_locked(struct tracker *t)
 	}
 	if (fdatasync(t->sync_fd) == -1) {
 		log_warn("fdatasync %s", h->journal_path);
+		if (t->cfg.sync == SYNC_ALWAYS)
+			drop_undurable(t);
 		return journal_durable_seq(t);
 	}
 	atomic_max(&h->durable_seq, s);
@@ -1086,6 +1193,18 @@ cw_groups(struct cwriter *w)
 	}
 }
 
+/* Older key of each tracker first, so replay leaves the newest current. */
+static void
+cw_keys(struct cwriter *w)
+{
+	int	no, k;
+
+	for (no = 1; no <= MAX_TRACKERS; no++)
+		for (k = KEYS_PER_TRACKER - 1; k >= 0; k--)
+			if (keys_line_locked(w->t, no, k, &w->body) == 0)
+				cw_line(w);
+}
+
 static int
 write_compacted(struct tracker *t, const char *tmp)
 {
@@ -1099,6 +1218,7 @@ write_compacted(struct tracker *t, const char *tmp)
 	}
 	buf_init(&w.out, JOURNAL_MAX_LINE * 2);
 	buf_init(&w.body, JOURNAL_MAX_LINE);
+	cw_keys(&w);
 	cw_users_sessions(&w);
 	cw_groups(&w);
 	cw_flush(&w);
@@ -1163,6 +1283,9 @@ compact(struct tracker *t, int force)
 		goto fail;
 	}
 	sync_dir(t->hdr->journal_path);
+	/* The new file was synced whole: every change in it is durable (and
+	 * its lines all carry last_seq, so none may look newer than that). */
+	atomic_max(&t->hdr->durable_seq, t->hdr->last_seq);
 	fd = open(t->hdr->journal_path, O_RDWR | O_APPEND | O_CLOEXEC);
 	/* Rebuild from the new file: checks it and frees dead arena space. */
 	state_lock_all_buckets(t);

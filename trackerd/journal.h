@@ -19,6 +19,7 @@
  *   file <group> <name> <size> <sha1> <n> <h1>..<hn> <ip> <port> <token>
  *   seed <group> <name> <ip> <port> <token>
  *   unseed <group> <name> <ip> <port>
+ *   key <tracker_no> <keyid hex> <Ed25519 public key hex>   (keys.c)
  * A file is registered with its first seeder and removed with its last.
  */
 #define JOURNAL_CRC_SUFFIX	10	/* " *xxxxxxxx" */

@@ -295,6 +295,7 @@ state_reset_locked(struct tracker *t)
 	}
 	h->arena_used = 0;
 	memset(&h->groups, 0, sizeof(h->groups));
+	memset(h->keys, 0, sizeof(h->keys));
 	h->signups_total = 0;
 }
 

@@ -153,6 +153,15 @@ struct seeder_rec {
 	struct link	slink;		/* session's seeders */
 };
 
+/* A tracker's public key: [0] its newest, [1] the one before (tickets it
+ * signed before a restart stay good until they expire). */
+#define KEYS_PER_TRACKER	2
+struct tracker_pubkey {
+	uint32_t	used;
+	uint8_t		keyid[8];
+	uint8_t		pub[32];
+};
+
 struct state_hdr {
 	uint64_t	magic;
 	uint32_t	version;
@@ -193,12 +202,18 @@ struct state_hdr {
 	uint64_t	written_seq;	/* highest seq this tracker wrote */
 	uint64_t	durable_seq;	/* highest seq known fdatasync'ed */
 	uint64_t	rebuilds;	/* count of crash repairs, for tests */
+	/* Changes cut from the journal after a failed fdatasync (atomic):
+	 * their held replies become refusals. Seqs are never reused. */
+	uint64_t	dropped_lo, dropped_hi;
 	char		journal_path[PATH_MAX];	/* absolute */
 
 	/* The latest account creations, oldest overwritten first (under
 	 * meta; derived from the journal's user lines, refilled on replay). */
 	uint64_t	signups_total;
 	struct signup	signup[STATE_SIGNUPS];
+
+	/* Trackers' ticket-signing public keys (keys.c), under meta. */
+	struct tracker_pubkey keys[MAX_TRACKERS][KEYS_PER_TRACKER];
 };
 
 struct listcache;

@@ -28,6 +28,8 @@
 #include "ipc/version.h"
 #include "trackerd/check.h"
 #include "trackerd/commands.h"
+#include "ipc/tls.h"
+#include "trackerd/keys.h"
 #include "trackerd/config.h"
 #include "trackerd/worker.h"
 
@@ -62,7 +64,7 @@ usage(FILE *fp, int code)
 	fprintf(fp, "usage: trackerd [-fhnvV] [-w workers] [-l sync_log] "
 	    "[-p pidfile] [-k kdf_iterations] [-t lease_seconds] "
 	    "[-s always|everysec|no] [-i idle_seconds] [-o option=value,...] "
-	    "tracker_info.txt tracker_no\n");
+	    "[-C cert_file -K key_file] tracker_info.txt tracker_no\n");
 	exit(code);
 }
 
@@ -204,6 +206,23 @@ default_workers(void)
 	return n > MAX_WORKERS ? MAX_WORKERS : (int)n;
 }
 
+/* -C and -K: the TLS context, before detaching (relative paths). */
+static void
+open_tls(void)
+{
+	char	err[512];
+
+	if ((cfg.tls_cert == NULL) != (cfg.tls_key == NULL))
+		usage_error("-C and -K go together");
+	if (cfg.tls_cert == NULL)
+		return;
+	if ((cfg.tls = tls_server_ctx(cfg.tls_cert, cfg.tls_key, err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "trackerd: TLS: %s\n", err);
+		exit(1);
+	}
+}
+
 static void
 parse_args(int argc, char *argv[])
 {
@@ -219,7 +238,7 @@ parse_args(int argc, char *argv[])
 	cfg.journal_path = "sync_log.txt";
 	cfg.workers = default_workers();
 	opterr = 0;	/* one line of our own instead */
-	while ((ch = getopt_long(argc, argv, "fhnvVw:l:p:k:t:s:i:o:", longopts,
+	while ((ch = getopt_long(argc, argv, "fhnvVw:l:p:k:t:s:i:o:C:K:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'h': usage(stdout, 0);
@@ -239,8 +258,10 @@ parse_args(int argc, char *argv[])
 		case 'i': idle_seconds = (int)num_arg("-i", optarg, 1,
 		    86400); break;
 		case 'o': parse_capacities(optarg); break;
+		case 'C': cfg.tls_cert = optarg; break;
+		case 'K': cfg.tls_key = optarg; break;
 		default:
-			if (optopt && strchr("wlpktsio", optopt) != NULL)
+			if (optopt && strchr("wlpktsioCK", optopt) != NULL)
 				usage_error("option -%c needs an argument",
 				    optopt);
 			if (optopt == 0)	/* a long one */
@@ -267,6 +288,7 @@ parse_args(int argc, char *argv[])
 		usage_error("tracker_no %d: %s lists only %d tracker%s",
 		    cfg.tracker_no, cfg.info_path, n, n == 1 ? "" : "s");
 	cfg.self = cfg.trackers[cfg.tracker_no - 1];
+	open_tls();
 	cfg.journal_path = absolute(cfg.journal_path);
 	cfg.pidfile = absolute(cfg.pidfile);
 	snprintf(cfg.shm_name, sizeof(cfg.shm_name), "/p2pshare-trackerd-%u",
@@ -399,8 +421,10 @@ open_state(void)
 	char	err[512] = "";
 
 	tracker = tracker_create(&cfg, err, sizeof(err));
-	if (tracker != NULL)
+	if (tracker != NULL && keys_init(tracker) == 0)
 		return;
+	if (tracker != NULL)
+		snprintf(err, sizeof(err), "ticket key: %s", tracker->err);
 	fprintf(stderr, "trackerd: %s\n", err[0] ? err : "cannot create state");
 	if (pfh != NULL)
 		pidfile_remove(pfh);

@@ -1,19 +1,15 @@
 /* libFuzzer harness for the control protocol (ipc/ctl.c): request and
- * reply lines as peerd and sharectl read them, and the escaping round trip.
+ * reply lines as peerd and sharectl read them, the escaping round trip, and
+ * the cleaning of what sharectl prints (ipc/text.c).
  *
- * Build (not part of make check):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. \
- *     $(pkg-config --cflags libbsd-overlay) tests/fuzz/fuzz_ctl.c \
- *     ipc/ctl.c ipc/proto.c ipc/names.c \
- *     $(pkg-config --libs libbsd-overlay) -o fuzz_ctl
- * Without libFuzzer, -DFUZZ_STANDALONE gives a main() that runs the files
- * named on the command line once each. */
+ * Built and run by `make fuzz` (tests/fuzz/fuzz.mk). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ipc/ctl.h"
+#include "ipc/text.h"
 
 /* Every field written with ctl_put_field must come back unchanged. */
 static void
@@ -32,6 +28,25 @@ roundtrip(const char *s)
 	buf_free(&b);
 }
 
+/* What sharectl prints of an answer: same length, no control byte. */
+static void
+cleaned(const uint8_t *data, size_t n)
+{
+	char	*s;
+	size_t	 i, len;
+
+	if ((s = malloc(n + 1)) == NULL)
+		return;
+	text_clean_copy(data, n, s, n + 1);
+	len = strlen(s);
+	if (len != strnlen((const char *)data, n))
+		abort();
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			abort();
+	free(s);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 {
@@ -47,6 +62,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 	memcpy(line, data, n);
 	line[n] = '\0';
 	roundtrip(line);
+	cleaned(data, n);
 	memcpy(line, data, n);
 	if (ctl_parse_request(line, &req, err, sizeof(err)) == 0) {
 		if (req.cmd == NULL || req.argc != req.cmd->argc)
@@ -63,23 +79,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 	free(line);
 	return 0;
 }
-
-#ifdef FUZZ_STANDALONE
-int
-main(int argc, char *argv[])
-{
-	static uint8_t	buf[CTL_MAX_LINE + 1];
-	FILE		*fp;
-	size_t		 n;
-	int		 i;
-
-	for (i = 1; i < argc; i++) {
-		if ((fp = fopen(argv[i], "rb")) == NULL)
-			continue;
-		n = fread(buf, 1, sizeof(buf), fp);
-		fclose(fp);
-		LLVMFuzzerTestOneInput(buf, n);
-	}
-	return 0;
-}
-#endif

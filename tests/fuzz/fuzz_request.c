@@ -2,14 +2,7 @@
  * batch of request lines run through cmd_execute on a real state, and each
  * line is also checked and applied as a journal line.
  *
- * Build (not part of make check):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. \
- *     $(pkg-config --cflags libbsd-overlay) tests/fuzz/fuzz_request.c \
- *     trackerd/libtrackerd.a ipc/libipc.a \
- *     $(pkg-config --libs libbsd-overlay libcrypto) -lpthread -lrt \
- *     -o fuzz_request
- * Without libFuzzer, -DFUZZ_STANDALONE gives a main() that runs the files
- * named on the command line once each. */
+ * Built and run by `make fuzz` (tests/fuzz/fuzz.mk). */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,23 +111,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	return 0;
 }
-
-#ifdef FUZZ_STANDALONE
-int
-main(int argc, char *argv[])
-{
-	static uint8_t	buf[1 << 20];
-	FILE		*f;
-	size_t		 n;
-	int		 i;
-
-	for (i = 1; i < argc; i++) {
-		if ((f = fopen(argv[i], "rb")) == NULL)
-			continue;
-		n = fread(buf, 1, sizeof(buf), f);
-		fclose(f);
-		LLVMFuzzerTestOneInput(buf, n);
-	}
-	return 0;
-}
-#endif

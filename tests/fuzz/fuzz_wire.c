@@ -2,14 +2,7 @@
  * both directions, the seed client's GET_PIECE line, the tracker's
  * download_file answer and the resume files.
  *
- * Build (not part of make check):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. \
- *     $(pkg-config --cflags libbsd-overlay) tests/fuzz/fuzz_wire.c \
- *     peerd/wire.c peerd/bitfield.c peerd/resume.c ipc/proto.c \
- *     ipc/names.c ipc/net.c $(pkg-config --libs libbsd-overlay) \
- *     -o fuzz_wire
- * Without libFuzzer, -DFUZZ_STANDALONE gives a main() that runs the files
- * named on the command line once each. */
+ * Built and run by `make fuzz` (tests/fuzz/fuzz.mk). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,26 +64,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 	fuzz_text(data, n);
 	return 0;
 }
-
-#ifdef FUZZ_STANDALONE
-int
-main(int argc, char **argv)
-{
-	FILE	*fp;
-	uint8_t	*buf;
-	size_t	 n;
-	int	 i;
-
-	if ((buf = malloc(1 << 20)) == NULL)
-		return 1;
-	for (i = 1; i < argc; i++) {
-		if ((fp = fopen(argv[i], "rb")) == NULL)
-			continue;
-		n = fread(buf, 1, 1 << 20, fp);
-		fclose(fp);
-		LLVMFuzzerTestOneInput(buf, n);
-	}
-	free(buf);
-	return 0;
-}
-#endif

@@ -4,6 +4,8 @@
 #include <time.h>
 
 #include "tests/unit/tracker_fixture.h"
+#include "trackerd/journal.h"
+#include "trackerd/keys.h"
 
 static struct tracker	*T;
 static struct client	 A, B, C;
@@ -621,4 +623,81 @@ Test(commands, upload_refused_for_room_keeps_the_lapsed_file)
 	free(l);
 	fx_expect(T, &B, "touch", "OK touched\n");
 	fx_expect(T, &A, "list_files g", "OK 1\nfa 1048576 ");
+}
+
+/* The public key "keys" lists (exactly one expected). */
+static void
+only_key(struct ticket_key *k)
+{
+	char	*r, idh[17], pubh[65];
+
+	r = fx_req(T, &C, "keys");
+	cr_assert_eq(sscanf(r, "OK 1\n%16s %64s\nEND_OF_REPLY\n", idh, pubh),
+	    2, "%s", r);
+	cr_assert_eq(hex_decode(idh, k->keyid, 8), 8);
+	cr_assert_eq(hex_decode(pubh, k->pub, 32), 32);
+}
+
+Test(commands, tickets_signed_for_members_keys_journaled)
+{
+	struct ticket_key	 k, k2;
+	struct ticket		 t;
+	uint8_t			 bin[TICKET_MAX_BIN];
+	char			*l, *r, *sp;
+	ssize_t			 n;
+
+	fx_expect(T, &C, "keys", "OK 0\n");
+	cr_assert_eq(keys_init(T), 0);
+	only_key(&k);
+	file_group();
+	l = fx_upload_line("g", "f1", 1000000, "127.0.0.1", 7001, 3);
+	fx_expect(T, &A, l, "OK file_uploaded\n");
+	free(l);
+	r = fx_req(T, &B, "ticket g f1");
+	cr_assert(strncmp(r, "OK ", 3) == 0, "%s", r);
+	cr_assert_not_null(sp = strchr(r + 3, ' '));
+	*sp = '\0';
+	cr_assert_gt(n = hex_decode(r + 3, bin, sizeof(bin)), 0);
+	cr_assert_eq(ticket_decode(bin, (size_t)n, &t), 0);
+	cr_assert_str_eq(t.user, "bob");
+	cr_assert_str_eq(t.group, "g");
+	cr_assert(ticket_signed_by(bin, (size_t)n, k.pub));
+	cr_assert(t.expires > (uint64_t)time(NULL) + TICKET_LIFETIME - 5);
+	fx_expect(T, &C, "ticket g f1", "ERR not_member ");
+	fx_expect(T, &B, "ticket g nofile", "ERR no_such_file ");
+	fx_expect(T, &B, "ticket nog f1", "ERR no_such_group ");
+	fx_expect(T, &B, "ticket g ../f1", "ERR bad_request ");
+
+	/* The key survives compaction and replay; the private key is in
+	 * no journal line (only 32-byte public keys are). */
+	cr_assert_eq(journal_compact(T), 0);
+	tracker_destroy(T);
+	T = fx_open(&fx_cfg);
+	only_key(&k2);
+	cr_assert_eq(memcmp(&k, &k2, sizeof(k)), 0);
+}
+
+Test(commands, key_lines_keep_the_previous_key)
+{
+	static const char a[] = "key 2 21fe31dfa154a261 "
+	    "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+	static const char b[] = "key 2 0000000000000001 "
+	    "0000000000000000000000000000000000000000000000000000000000000001";
+	char	body[200], *r;
+
+	cr_assert_eq(state_lock_meta(T), 0);
+	strcpy(body, a);
+	cr_assert_eq(journal_apply_body(T, body, strlen(body), 1), 0);
+	strcpy(body, b);
+	cr_assert_eq(journal_apply_body(T, body, strlen(body), 2), 0);
+	strcpy(body, b);
+	cr_assert_eq(journal_apply_body(T, body, strlen(body), 3), 0);
+	strcpy(body, "key 17 0000000000000001 00");
+	cr_assert_eq(journal_apply_body(T, body, strlen(body), 4), -1);
+	strcpy(body, "key 2 00000000000001 "
+	    "0000000000000000000000000000000000000000000000000000000000000001");
+	cr_assert_eq(journal_apply_body(T, body, strlen(body), 5), -1);
+	state_unlock_meta(T);
+	r = fx_req(T, &C, "keys");
+	cr_assert(strncmp(r, "OK 2\n", 5) == 0, "newest and previous: %s", r);
 }

@@ -32,39 +32,39 @@ Test(offer, partial_lifecycle)
 	memset(other, 0x22, sizeof(other));
 	cr_assert_not_null(have = bf_new(10));
 	bf_set(have, 3);
-	cr_assert_eq(offer_find(sha1, &v), -1, "nothing offered yet");
-	cr_assert_eq(offer_partial(&owner, sha1, 5000000, 10, have, 7), 0);
-	cr_assert_eq(offer_find(sha1, &v), 0);
+	cr_assert_eq(offer_find(sha1, NULL, &v), -1, "nothing offered yet");
+	cr_assert_eq(offer_partial(&owner, sha1, "team", 5000000, 10, have, 7), 0);
+	cr_assert_eq(offer_find(sha1, NULL, &v), 0);
 	cr_assert_eq(v.fd, 7);
 	cr_assert_eq(v.size, 5000000);
 	cr_assert_eq(v.npieces, 10);
 	cr_assert(offer_has(&v, 3));
 	cr_assert_not(offer_has(&v, 4));
 	cr_assert_not(offer_has(&v, 10), "out of range");
-	cr_assert_eq(offer_find(other, &v), -1);
+	cr_assert_eq(offer_find(other, NULL, &v), -1);
 
 	offer_on_piece(on_piece);
 	bf_set(have, 4);
 	offer_piece(&owner, 4);
 	cr_assert_eq(heard, 4);
 	cr_assert_eq(memcmp(heard_sha1, sha1, SHA1_LEN), 0);
-	cr_assert_eq(offer_find(sha1, &v), 0);
+	cr_assert_eq(offer_find(sha1, NULL, &v), 0);
 	cr_assert(offer_has(&v, 4), "the owner's bits are read live");
 	heard = -1;
 	offer_piece(&owner2, 5);
 	cr_assert_eq(heard, -1, "an unknown owner is ignored");
 
 	/* re-registering updates in place (a download that reopened) */
-	cr_assert_eq(offer_partial(&owner, sha1, 5000000, 10, have, 8), 0);
-	cr_assert_eq(offer_partial(&owner2, other, 1, 1, have, 9), 0);
-	cr_assert_eq(offer_find(sha1, &v), 0);
+	cr_assert_eq(offer_partial(&owner, sha1, "team", 5000000, 10, have, 8), 0);
+	cr_assert_eq(offer_partial(&owner2, other, "team", 1, 1, have, 9), 0);
+	cr_assert_eq(offer_find(sha1, NULL, &v), 0);
 	cr_assert_eq(v.fd, 8);
 	offer_withdraw(&owner);
-	cr_assert_eq(offer_find(sha1, &v), -1);
-	cr_assert_eq(offer_find(other, &v), 0);
+	cr_assert_eq(offer_find(sha1, NULL, &v), -1);
+	cr_assert_eq(offer_find(other, NULL, &v), 0);
 	offer_withdraw(&owner2);
 	offer_withdraw(&owner2);
-	cr_assert_eq(offer_find(other, &v), -1);
+	cr_assert_eq(offer_find(other, NULL, &v), -1);
 	cr_assert_eq(offer_find_name("f", &v), -1, "GET_PIECE: shares only");
 	free(have);
 }
@@ -113,10 +113,16 @@ Test(offer, complete_share_and_change)
 	cr_assert_not_null(s.piece_sha1 = calloc(1, SHA1_LEN));
 	s.fd = -1;
 	cr_assert_not_null(added = store_add_share(&s));
-	cr_assert_eq(offer_partial(&owner, s.sha1, 5, 1, have, 99), 0);
+	cr_assert_eq(offer_partial(&owner, s.sha1, "team", 5, 1, have, 99), 0);
 
-	cr_assert_eq(offer_find(s.sha1, &v), 0);
+	cr_assert_eq(offer_find(s.sha1, NULL, &v), 0);
 	cr_assert_null(v.have, "complete");
+	cr_assert_eq(offer_find(s.sha1, "g", &v), 0);
+	cr_assert_null(v.have, "the share, in its group");
+	cr_assert_eq(offer_find(s.sha1, "team", &v), 0);
+	cr_assert_eq(v.fd, 99, "the partial download, in its group");
+	cr_assert_eq(offer_find(s.sha1, "other", &v), -1, "no other group");
+	cr_assert_eq(offer_find(s.sha1, NULL, &v), 0);
 	cr_assert_neq(v.fd, 99, "the share comes first");
 	cr_assert(offer_has(&v, 0));
 	cr_assert_eq(offer_find_name("data", &v), 0);
@@ -127,7 +133,7 @@ Test(offer, complete_share_and_change)
 	cr_assert_eq(offer_find_name("data", &v), -1);
 	cr_assert_eq(nchanged, 1);
 	cr_assert_eq(changed, added);
-	cr_assert_eq(offer_find(s.sha1, &v), 0, "the partial download remains");
+	cr_assert_eq(offer_find(s.sha1, NULL, &v), 0, "the partial download remains");
 	cr_assert_eq(v.fd, 99);
 	cr_assert_eq(nchanged, 1, "reported once");
 	offer_withdraw(&owner);

@@ -193,3 +193,58 @@ Test(tproto, file_answer_malformed)
 		free(copy);
 	}
 }
+
+Test(tproto, ticket_answer)
+{
+	/* the ipc/ticket.c golden vector, expiry 1700000000 */
+	static const char hex[] =
+	    "0121fe31dfa154a261000000006553f10011111111111111111111111111111111"
+	    "1111111105616c696365047465616d87eb88492fb5e45a9107dd9e5d7e1324b1"
+	    "669f4b34cd4453a467a6e1411200ee61faa7c0b08914cee945db4cce8a29003a"
+	    "fb0c477311b583874dde27b693e40a";
+	char		 text[512];
+	uint8_t		 bin[TICKET_MAX_BIN];
+	size_t		 len;
+	uint64_t	 exp;
+	struct treply	 r;
+
+	snprintf(text, sizeof(text), "OK %s 1700000000", hex);
+	tproto_parse(text, strlen(text), &r);
+	cr_assert_eq(tproto_ticket(&r, bin, &len, &exp), 0);
+	cr_assert_eq(len, 112);
+	cr_assert_eq(exp, 1700000000);
+	snprintf(text, sizeof(text), "OK %s 1700000001", hex);
+	tproto_parse(text, strlen(text), &r);
+	cr_assert_eq(tproto_ticket(&r, bin, &len, &exp), -1, "stated expiry");
+	snprintf(text, sizeof(text), "OK %.222s 1700000000", hex);
+	tproto_parse(text, strlen(text), &r);
+	cr_assert_eq(tproto_ticket(&r, bin, &len, &exp), -1, "truncated");
+	tproto_parse("OK zz 1", 7, &r);
+	cr_assert_eq(tproto_ticket(&r, bin, &len, &exp), -1);
+	tproto_parse("ERR not_member x", 16, &r);
+	cr_assert_eq(tproto_ticket(&r, bin, &len, &exp), -1);
+}
+
+Test(tproto, keys_answer)
+{
+	/* RFC 8032 test 1 public key and its id */
+	static const char good[] = "OK 1\n21fe31dfa154a261 "
+	    "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+	static const char badid[] = "OK 1\n21fe31dfa154a262 "
+	    "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+	struct ticket_key	k[4];
+	struct treply		r;
+	size_t			n = 99;
+
+	tproto_parse(good, strlen(good), &r);
+	cr_assert_eq(tproto_keys(&r, k, 4, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(k[0].pub[0], 0xd7);
+	tproto_parse(badid, strlen(badid), &r);
+	cr_assert_eq(tproto_keys(&r, k, 4, &n), -1, "id not the key's");
+	tproto_parse("OK 0", 4, &r);
+	cr_assert_eq(tproto_keys(&r, k, 4, &n), 0);
+	cr_assert_eq(n, 0);
+	tproto_parse("OK 1\nabc def", 12, &r);
+	cr_assert_eq(tproto_keys(&r, k, 4, &n), -1);
+}

@@ -158,3 +158,18 @@ Test(wire, get_piece_lines)
 		}
 	}
 }
+
+Test(wire, hello_with_ticket_bounded)
+{
+	uint8_t		b[WIRE_HDR_LEN + WIRE_MAX_HELLO + 1];
+	struct wire_msg	m;
+
+	memset(b, 0, sizeof(b));
+	wire_hdr(b, WIRE_HELLO, 0, WIRE_MAX_HELLO);
+	cr_assert_eq(parse(b, WIRE_HDR_LEN + WIRE_MAX_HELLO, WIRE_TO_SERVER,
+	    &m), WIRE_HDR_LEN + WIRE_MAX_HELLO);
+	cr_assert_eq(m.len, SHA1_LEN + TICKET_MAX_BIN);
+	wire_hdr(b, WIRE_HELLO, 0, WIRE_MAX_HELLO + 1);
+	cr_assert_eq(parse(b, sizeof(b), WIRE_TO_SERVER, &m), -1,
+	    "longer than the largest ticket");
+}
