@@ -111,7 +111,9 @@ config_check(const struct tracker_config *cfg)
 	int	rc = 0;
 
 	/* tracker_info.txt and the options were parsed already */
-	if (cfg->journal_path != NULL && check_journal(cfg->journal_path) == -1)
+	/* with -J the history is in etcd: the -l the services pass is unused */
+	if (cfg->etcd.n == 0 && cfg->journal_path != NULL &&
+	    check_journal(cfg->journal_path) == -1)
 		rc = -1;
 	if (cfg->pidfile != NULL && dir_writable(cfg->pidfile, "pidfile") == -1)
 		rc = -1;

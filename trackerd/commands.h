@@ -11,7 +11,8 @@
 #include "ipc/proto.h"
 #include "trackerd/config.h"
 
-struct tracker;		/* one process's handle on the shared state + journal */
+struct tracker;		/* one process's handle on the shared state + journal
+			 * (state.h; created and attached by journal.c) */
 struct kdf_job;		/* a password hash to compute off the event loop */
 
 /* Authentication state of one client connection. */
@@ -43,44 +44,5 @@ void		cmd_finish(struct tracker *, struct client *, struct kdf_job *,
 		    struct buf *out, uint64_t *durable_seq);
 /* Drop a job whose connection went away; frees job, changes nothing. */
 void		kdf_job_free(struct kdf_job *);
-
-/*
- * Lifetime of the shared state (state.c + journal.c):
- * tracker_create: master, before forking: remove a stale shm object,
- *   create and size the region, replay the journal into it. -1 with a
- *   one-line message in err on failure (e.g. corruption mid-journal).
- * tracker_attach: each worker after fork (own journal fd, own flock
- *   description); the master keeps the handle from tracker_create.
- * tracker_destroy: master at shutdown: unmap and shm_unlink.
- */
-struct tracker *tracker_create(const struct tracker_config *, char *err,
-		    size_t errlen);
-struct tracker *tracker_attach(const struct tracker_config *, char *err,
-		    size_t errlen);
-void		tracker_detach(struct tracker *);
-void		tracker_destroy(struct tracker *);
-
-/*
- * Journal duties the processes run:
- * journal_watch_fd: an inotify fd (non-blocking) that becomes readable
- *   when the journal changes; the master polls it (and calls
- *   journal_poll at least every 50 ms as a fallback).
- * journal_poll: apply lines the other tracker appended, notice a
- *   compacted (replaced) journal, compact when worthwhile. Master only.
- * journal_sync: fdatasync the journal and return the highest sequence
- *   number now durable (a worker's sync thread calls it: group commit).
- * journal_durable_seq: the highest sequence number known durable.
- * journal_dropped: 1 if change seq was cut from the journal because
- *   fdatasync failed (-s always): its request is refused, not answered.
- */
-int		journal_watch_fd(struct tracker *);
-void		journal_poll(struct tracker *);
-uint64_t	journal_sync(struct tracker *);
-uint64_t	journal_durable_seq(struct tracker *);
-int		journal_dropped(struct tracker *, uint64_t seq);
-
-/* The master calls this if a worker died: repair any lock it held
- * (also done lazily on EOWNERDEAD by whoever takes the lock next). */
-void		tracker_worker_died(struct tracker *, int pid);
 
 #endif

@@ -32,6 +32,9 @@ config_defaults(struct tracker_config *cfg)
 	cfg->lease_seconds = 900;
 	cfg->sync = SYNC_ALWAYS;
 	cfg->compact_bytes = 64ull << 20;
+	cfg->etcd.n = 0;
+	cfg->reads = READS_SESSION;
+	cfg->snapshot_lines = 100000;
 	cfg->shm_name[0] = '\0';
 }
 

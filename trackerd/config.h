@@ -13,6 +13,20 @@ enum sync_policy {
 	SYNC_NO		/* leave it to the kernel */
 };
 
+#define ETCD_MAX_ENDPOINTS	8
+
+/* -J etcd://HOST:PORT[,...]/PREFIX: the cluster holding the history. */
+struct etcd_target {
+	char		 endpoints[ETCD_MAX_ENDPOINTS][96];	/* http://h:p */
+	int		 n;			/* 0: the file journal */
+	char		 prefix[128];		/* "/PREFIX", no trailing / */
+};
+
+enum read_level {
+	READS_SESSION,	/* a connection never reads older than it saw */
+	READS_LINEARIZABLE	/* every read sees every acknowledged change */
+};
+
 struct tracker_config {
 	const char	*info_path;		/* tracker_info.txt */
 	int		 tracker_no;		/* 1-based line in info_path */
@@ -58,6 +72,12 @@ struct tracker_config {
 	uint64_t	 compact_bytes;		/* compact a journal bigger than
 						 * this that is mostly dead lines,
 						 * default 64 MiB (-o compact=) */
+
+	struct etcd_target etcd;		/* -J */
+	enum read_level	 reads;			/* -o reads=session|linearizable */
+	uint64_t	 snapshot_lines;	/* etcd: snapshot after this many
+						 * changes, default 100000
+						 * (-o snapshot=) */
 
 	char		 shm_name[64];		/* "/p2pshare-trackerd-<port>" */
 

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "trackerd/crc32.h"
 #include "trackerd/journal.h"
 #include "trackerd/keys.h"
+#include "trackerd/journal_etcd.h"
 
 #define READ_CHUNK	(1u << 20)
 
@@ -415,6 +417,55 @@ scan_apply(struct tracker *t, int fd, uint64_t from, uint64_t line_base,
 
 /* ---- the tracker handle ---- */
 
+/*
+ * "<journal>.seq": one page every tracker on the journal maps. A writer
+ * raises the highest seq written right after its write(), before the
+ * reply leaves; a reader compares it with what its region applied, one
+ * memory load instead of a stat of the journal per request.
+ */
+#define JEND_MAGIC	0x70327073656e64ull	/* "p2psend" */
+
+struct jend_page {
+	uint64_t	magic;
+	uint64_t	seq;
+};
+
+static void
+map_jend(struct tracker *t)
+{
+	char			 path[PATH_MAX];
+	struct jend_page	*p;
+	struct stat		 st;
+	int			 fd;
+
+	if (snprintf(path, sizeof(path), "%s.seq", t->hdr->journal_path) >=
+	    (int)sizeof(path))
+		return;
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		log_warn("open %s", path);
+		return;
+	}
+	if (fstat(fd, &st) == 0 && st.st_size < 4096 &&
+	    ftruncate(fd, 4096) == -1)
+		log_warn("ftruncate %s", path);
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		log_warn("mmap %s", path);
+		return;
+	}
+	p->magic = JEND_MAGIC;
+	t->jend = &p->seq;
+}
+
+static void
+unmap_jend(struct tracker *t)
+{
+	if (t->jend != NULL)
+		munmap((char *)t->jend - offsetof(struct jend_page, seq), 4096);
+	t->jend = NULL;
+}
+
 static int
 open_journal(const char *path)
 {
@@ -457,7 +508,9 @@ set_position(struct tracker *t, int fd, const struct scan *sc, int fresh)
 	}
 }
 
-int
+/* The region's rebuild callback: the whole state again from the journal
+ * file; meta and every bucket held. */
+static int
 journal_rebuild_locked(struct tracker *t)
 {
 	struct scan	sc;
@@ -527,6 +580,7 @@ tracker_new(const struct tracker_config *cfg)
 		return NULL;
 	t->cfg = *cfg;
 	t->jfd = t->sync_fd = t->watch_fd = -1;
+	t->rebuild = journal_rebuild_locked;
 	pthread_mutex_init(&t->sync_mu, NULL);
 	if (t->cfg.shm_name[0] == '\0')
 		snprintf(t->cfg.shm_name, sizeof(t->cfg.shm_name),
@@ -560,6 +614,11 @@ tracker_create(const struct tracker_config *cfg, char *err, size_t errlen)
 		free(t);
 		return NULL;
 	}
+	if (cfg->etcd.n > 0) {
+		if (jetcd_create(t, err, errlen) == -1)
+			goto fail;
+		return t;
+	}
 	if (absolute_path(cfg->journal_path, t->hdr->journal_path,
 	    sizeof(t->hdr->journal_path)) == -1) {
 		snprintf(err, errlen, "%s: path too long", cfg->journal_path);
@@ -577,6 +636,7 @@ tracker_create(const struct tracker_config *cfg, char *err, size_t errlen)
 	}
 	if (replay(t, err, errlen) == -1)
 		goto fail;
+	map_jend(t);
 	flock(t->jfd, LOCK_UN);
 	return t;
 fail:
@@ -597,12 +657,20 @@ tracker_attach(const struct tracker_config *cfg, char *err, size_t errlen)
 		free(t);
 		return NULL;
 	}
+	if (cfg->etcd.n > 0) {
+		if (jetcd_attach(t, err, errlen) == -1) {
+			tracker_detach(t);
+			return NULL;
+		}
+		return t;
+	}
 	if ((t->jfd = open_journal(t->hdr->journal_path)) == -1) {
 		snprintf(err, errlen, "open %s: %s", t->hdr->journal_path,
 		    strerror(errno));
 		tracker_detach(t);
 		return NULL;
 	}
+	map_jend(t);
 	return t;
 }
 
@@ -612,6 +680,8 @@ tracker_detach(struct tracker *t)
 	if (t == NULL)
 		return;
 	close_journal(t);
+	unmap_jend(t);
+	jetcd_free(t);
 	if (t->sync_fd != -1)
 		close(t->sync_fd);
 	if (t->watch_fd != -1)
@@ -753,22 +823,58 @@ fail:
 	return -1;
 }
 
+/* Master, before the workers start: journal one change of its own (the
+ * ticket key) and wait until it is durable (file) or committed (etcd). */
+int
+journal_publish(struct tracker *t, const char *body)
+{
+	uint64_t	seq;
+
+	if (t->etcd != NULL)
+		return jetcd_publish(t, body);
+	if (journal_begin(t) == -1)
+		return -1;
+	seq = journal_commit(t, body, strlen(body));
+	journal_end(t);
+	if (seq == 0)
+		return -1;
+	journal_sync(t);
+	return 0;
+}
+
 int
 journal_begin(struct tracker *t)
 {
+	if (t->etcd != NULL)
+		return jetcd_begin(t);
 	return begin(t, LOCK_EX);
 }
 
 void
 journal_end(struct tracker *t)
 {
+	if (t->etcd != NULL) {
+		jetcd_end(t);
+		return;
+	}
 	state_unlock_meta(t);
 	flock(t->jfd, LOCK_UN);
 }
 
 int
+journal_read_barrier(struct tracker *t)
+{
+	if (t->jend == NULL || __atomic_load_n(t->jend, __ATOMIC_ACQUIRE) <=
+	    __atomic_load_n(&t->hdr->last_seq, __ATOMIC_ACQUIRE))
+		return 0;
+	return journal_catch_up(t);
+}
+
+int
 journal_catch_up(struct tracker *t)
 {
+	if (t->etcd != NULL)
+		return jetcd_catch_up(t);
 	if (begin(t, LOCK_SH) == -1)
 		return -1;
 	journal_end(t);
@@ -794,6 +900,8 @@ journal_commit(struct tracker *t, const char *body, size_t len)
 	ssize_t			 w;
 	char			*line;
 
+	if (t->etcd != NULL)
+		return jetcd_stage(t, body, len);
 	if ((line = malloc(cap)) == NULL) {
 		snprintf(t->err, sizeof(t->err), "out of memory");
 		return 0;
@@ -815,6 +923,8 @@ journal_commit(struct tracker *t, const char *body, size_t len)
 	h->file_lines++;
 	h->last_seq = seq;
 	atomic_max(&h->written_seq, seq);
+	if (t->jend != NULL)
+		atomic_max(t->jend, seq);
 	/* Apply the very text that was journaled: replay does the same. */
 	memcpy(line, body, len);
 	line[len] = '\0';
@@ -835,6 +945,8 @@ journal_sync(struct tracker *t)
 {
 	uint64_t	d;
 
+	if (t->etcd != NULL)
+		return UINT64_MAX;	/* acknowledged when etcd commits */
 	pthread_mutex_lock(&t->sync_mu);
 	d = sync_locked(t);
 	pthread_mutex_unlock(&t->sync_mu);
@@ -974,6 +1086,8 @@ sync_locked(struct tracker *t)
 uint64_t
 journal_durable_seq(struct tracker *t)
 {
+	if (t->etcd != NULL)
+		return UINT64_MAX;
 	return __atomic_load_n(&t->hdr->durable_seq, __ATOMIC_ACQUIRE);
 }
 
@@ -995,6 +1109,8 @@ watch_add(struct tracker *t)
 int
 journal_watch_fd(struct tracker *t)
 {
+	if (t->etcd != NULL)
+		return -1;	/* the etcd watch runs on its own thread */
 	if (t->watch_fd != -1)
 		return t->watch_fd;
 	if ((t->watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
@@ -1047,6 +1163,10 @@ journal_poll(struct tracker *t)
 	struct state_hdr	*h = t->hdr;
 	time_t			 now = time(NULL);
 
+	if (t->etcd != NULL) {
+		jetcd_poll(t);
+		return;
+	}
 	drain_watch(t);
 	if (journal_changed(t) && journal_catch_up(t) == -1)
 		log_warnx("journal: %s", t->err);
@@ -1064,44 +1184,22 @@ journal_poll(struct tracker *t)
 		watch_add(t);
 }
 
-/* ---- compaction ---- */
+/* ---- dumping the live state (compaction, etcd snapshots) ---- */
 
 struct cwriter {
 	struct tracker	*t;
-	int		 fd;
-	uint64_t	 seq;
-	uint64_t	 lines;
-	struct buf	 out;
 	struct buf	 body;
+	int		 (*emit)(void *, const char *, size_t);
+	void		*arg;
 	int		 failed;
 };
 
 static void
-cw_flush(struct cwriter *w)
-{
-	if (w->failed || w->out.len == 0)
-		return;
-	if (write_all(w->fd, w->out.data, w->out.len) == -1)
-		w->failed = 1;
-	w->out.len = w->out.off = 0;
-}
-
-static void
 cw_line(struct cwriter *w)
 {
-	size_t	n, need = w->body.len + 64;
-
-	if (w->failed || buf_reserve(&w->out, need) == -1) {
+	if (!w->failed && w->emit(w->arg, w->body.data, w->body.len) == -1)
 		w->failed = 1;
-		return;
-	}
-	n = journal_format_line(w->out.data + w->out.len, need, w->seq,
-	    w->t->cfg.tracker_no, w->body.data, w->body.len);
-	w->out.len += n;
-	w->lines++;
 	w->body.len = w->body.off = 0;
-	if (w->out.len > READ_CHUNK)
-		cw_flush(w);
 }
 
 static void
@@ -1205,33 +1303,76 @@ cw_keys(struct cwriter *w)
 				cw_line(w);
 }
 
+int
+journal_dump_locked(struct tracker *t,
+    int (*emit)(void *, const char *, size_t), void *arg)
+{
+	struct cwriter	w = { .t = t, .emit = emit, .arg = arg };
+
+	buf_init(&w.body, JOURNAL_MAX_LINE);
+	cw_keys(&w);
+	cw_users_sessions(&w);
+	cw_groups(&w);
+	buf_free(&w.body);
+	return w.failed ? -1 : 0;
+}
+
+/* The compacted file: every body as a journal line, in large writes. */
+struct cfile {
+	struct tracker	*t;
+	int		 fd;
+	struct buf	 out;
+};
+
+static int
+cf_flush(struct cfile *f)
+{
+	int	rc = 0;
+
+	if (f->out.len > 0)
+		rc = write_all(f->fd, f->out.data, f->out.len);
+	f->out.len = f->out.off = 0;
+	return rc;
+}
+
+static int
+cf_line(void *arg, const char *body, size_t len)
+{
+	struct cfile	*f = arg;
+	size_t		 need = len + 64;
+
+	if (buf_reserve(&f->out, need) == -1)
+		return -1;
+	f->out.len += journal_format_line(f->out.data + f->out.len, need,
+	    f->t->hdr->last_seq, f->t->cfg.tracker_no, body, len);
+	return f->out.len > READ_CHUNK ? cf_flush(f) : 0;
+}
+
 static int
 write_compacted(struct tracker *t, const char *tmp)
 {
-	struct cwriter	w = { .t = t, .seq = t->hdr->last_seq };
+	struct cfile	f = { .t = t };
+	int		rc;
 
-	if ((w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	if ((f.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0600)) == -1) {
 		snprintf(t->err, sizeof(t->err), "open %.100s: %s", tmp,
 		    strerror(errno));
 		return -1;
 	}
-	buf_init(&w.out, JOURNAL_MAX_LINE * 2);
-	buf_init(&w.body, JOURNAL_MAX_LINE);
-	cw_keys(&w);
-	cw_users_sessions(&w);
-	cw_groups(&w);
-	cw_flush(&w);
-	buf_free(&w.out);
-	buf_free(&w.body);
-	if (w.failed || fsync(w.fd) == -1) {
+	buf_init(&f.out, JOURNAL_MAX_LINE * 2);
+	rc = journal_dump_locked(t, cf_line, &f);
+	if (rc == 0)
+		rc = cf_flush(&f);
+	buf_free(&f.out);
+	if (rc == -1 || fsync(f.fd) == -1) {
 		snprintf(t->err, sizeof(t->err), "write %.100s: %s", tmp,
 		    strerror(errno));
-		close(w.fd);
+		close(f.fd);
 		unlink(tmp);
 		return -1;
 	}
-	close(w.fd);
+	close(f.fd);
 	return 0;
 }
 
@@ -1252,6 +1393,8 @@ sync_dir(const char *path)
 int
 journal_compact(struct tracker *t)
 {
+	if (t->etcd != NULL)
+		return -1;	/* snapshots: snapshot_write */
 	return compact(t, 1);
 }
 

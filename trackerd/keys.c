@@ -17,7 +17,6 @@ keys_init(struct tracker *t)
 	uint8_t		 pub[TICKET_PUB_LEN];
 	char		 body[160], idhex[2 * TICKET_KEYID_LEN + 1];
 	char		 pubhex[2 * TICKET_PUB_LEN + 1];
-	uint64_t	 seq;
 
 	if ((signing_key = ticket_keygen(pub)) == NULL) {
 		snprintf(t->err, sizeof(t->err), "Ed25519 key generation failed");
@@ -28,13 +27,8 @@ keys_init(struct tracker *t)
 	hex_encode(pub, TICKET_PUB_LEN, pubhex);
 	snprintf(body, sizeof(body), "key %d %s %s", t->cfg.tracker_no, idhex,
 	    pubhex);
-	if (journal_begin(t) == -1)
+	if (journal_publish(t, body) == -1)
 		return -1;
-	seq = journal_commit(t, body, strlen(body));
-	journal_end(t);
-	if (seq == 0)
-		return -1;
-	journal_sync(t);
 	log_info("ticket key %s", idhex);
 	return 0;
 }

@@ -350,7 +350,7 @@ repair_if_dirty(struct tracker *t)
 	if (!__atomic_load_n(&h->dirty, __ATOMIC_ACQUIRE))
 		return 0;
 	state_lock_all_buckets(t);
-	rc = journal_rebuild_locked(t);
+	rc = t->rebuild != NULL ? t->rebuild(t) : -1;
 	state_unlock_all_buckets(t);
 	if (rc == -1) {
 		state_unlock_meta(t);

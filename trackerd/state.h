@@ -37,8 +37,9 @@
  * Crash repair: a worker that dies holding meta (EOWNERDEAD) may have left
  * a change half applied; every change is applied only after its journal
  * line is written, so the next owner rebuilds the whole region from the
- * journal (state_rebuild_locked) and nothing acknowledged is lost. A dead
- * bucket holder sets hdr->dirty, which forces the same rebuild.
+ * journal (the tracker's rebuild callback) and nothing acknowledged is
+ * lost. A dead bucket holder sets hdr->dirty, which forces the same
+ * rebuild.
  */
 
 enum table_id {
@@ -207,6 +208,12 @@ struct state_hdr {
 	uint64_t	dropped_lo, dropped_hi;
 	char		journal_path[PATH_MAX];	/* absolute */
 
+	/* etcd backend (written under meta, read atomically). */
+	int64_t		applied_rev;	/* every change up to it is applied */
+	uint32_t	applied_gen;	/* futex word: bumped at each apply */
+	uint32_t	pad_;
+	int64_t		snap_rev;	/* the snapshot the region started from */
+	uint64_t	since_snap;	/* changes applied after it */
 	/* The latest account creations, oldest overwritten first (under
 	 * meta; derived from the journal's user lines, refilled on replay). */
 	uint64_t	signups_total;
@@ -235,6 +242,15 @@ struct tracker {
 	uint64_t	 last_sync;	/* everysec: time of the last sync */
 	uint64_t	 watched_ino;	/* journal inode watch_fd watches */
 	char		 err[256];	/* last internal error, for replies */
+	/* Set by the region's owner (the journal code): rebuild the region
+	 * from the history, called with meta and every bucket held; 0 or
+	 * -1. Without it a dirty region cannot be repaired. */
+	int		(*rebuild)(struct tracker *);
+	/* The file journal's end, shared by every tracker on it through a
+	 * small mapped file beside it: the highest seq written (journal.c). */
+	uint64_t	*jend;
+	/* The etcd backend of this process, NULL for the file journal. */
+	struct jetcd	*etcd;
 	struct listcache *lcache;	/* this process's ready list_files
 					 * replies (listcache.c) */
 };
@@ -256,9 +272,6 @@ void	state_lock_bucket(struct tracker *, uint32_t b);
 void	state_unlock_bucket(struct tracker *, uint32_t b);
 void	state_lock_all_buckets(struct tracker *);
 void	state_unlock_all_buckets(struct tracker *);
-/* Hook for the journal code: rebuild the region from the journal file,
- * called with meta and every bucket held. */
-int	journal_rebuild_locked(struct tracker *);
 
 /* Record access. */
 void	*state_rec(struct tracker *, enum table_id, uint32_t idx);

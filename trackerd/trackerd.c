@@ -29,8 +29,10 @@
 #include "trackerd/check.h"
 #include "trackerd/commands.h"
 #include "ipc/tls.h"
+#include "trackerd/journal.h"
 #include "trackerd/keys.h"
 #include "trackerd/config.h"
+#include "trackerd/etcd.h"
 #include "trackerd/worker.h"
 
 #define EX_USAGE_CODE	64
@@ -61,7 +63,8 @@ static int			 check_only;		/* -n */
 static void __attribute__((noreturn))
 usage(FILE *fp, int code)
 {
-	fprintf(fp, "usage: trackerd [-fhnvV] [-w workers] [-l sync_log] "
+	fprintf(fp, "usage: trackerd [-fhnvV] [-w workers] "
+	    "[-l sync_log | -J etcd://HOST:PORT[,...]/PREFIX] "
 	    "[-p pidfile] [-k kdf_iterations] [-t lease_seconds] "
 	    "[-s always|everysec|no] [-i idle_seconds] [-o option=value,...] "
 	    "[-C cert_file -K key_file] tracker_info.txt tracker_no\n");
@@ -114,6 +117,27 @@ parse_sync(const char *s)
 		usage_error("-s: expected always, everysec or no, got \"%s\"", s);
 }
 
+static void
+parse_reads(const char *s)
+{
+	if (strcmp(s, "session") == 0)
+		cfg.reads = READS_SESSION;
+	else if (strcmp(s, "linearizable") == 0)
+		cfg.reads = READS_LINEARIZABLE;
+	else
+		usage_error("-o reads: expected session or linearizable, got "
+		    "\"%s\"", s);
+}
+
+static void
+parse_etcd(const char *url)
+{
+	char	err[256];
+
+	if (etcd_parse_url(url, &cfg.etcd, err, sizeof(err)) == -1)
+		usage_error("%s", err);
+}
+
 /* -o user_files=N,...,signups=N,signup_window=SECONDS. */
 static void
 parse_quota(int k, const char *val)
@@ -145,7 +169,7 @@ parse_capacities(char *opts)
 	    "requests", "sessions", "files", "seeders", "hashes", "maxsize",
 	    "compact", "user_files", "user_hashes", "user_groups",
 	    "user_requests", "signups", "signup_window", "user_sessions",
-	    NULL };
+	    "reads", "snapshot", NULL };
 	char		*val, *orig;
 	int		 k;
 
@@ -168,6 +192,9 @@ parse_capacities(char *opts)
 		case 8: cfg.max_file_size = num_arg("maxsize", val, 1,
 		    (uint64_t)1 << 50); break;
 		case 9: cfg.compact_bytes = num_arg("compact", val, 0,
+		    UINT64_MAX / 2); break;
+		case 17: parse_reads(val); break;
+		case 18: cfg.snapshot_lines = num_arg("snapshot", val, 0,
 		    UINT64_MAX / 2); break;
 		default: parse_quota(k, val); break;
 		}
@@ -238,8 +265,8 @@ parse_args(int argc, char *argv[])
 	cfg.journal_path = "sync_log.txt";
 	cfg.workers = default_workers();
 	opterr = 0;	/* one line of our own instead */
-	while ((ch = getopt_long(argc, argv, "fhnvVw:l:p:k:t:s:i:o:C:K:", longopts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "fhnvVw:l:J:p:k:t:s:i:o:C:K:",
+	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h': usage(stdout, 0);
 		case 'V': version_print("trackerd"); exit(0);
@@ -249,6 +276,7 @@ parse_args(int argc, char *argv[])
 		case 'w': cfg.workers = (int)num_arg("-w", optarg, 1,
 		    MAX_WORKERS); break;
 		case 'l': cfg.journal_path = optarg; break;
+		case 'J': parse_etcd(optarg); break;
 		case 'p': cfg.pidfile = optarg; break;
 		case 'k': cfg.kdf_iterations = (uint32_t)num_arg("-k", optarg,
 		    1, 100000000); break;
@@ -261,7 +289,7 @@ parse_args(int argc, char *argv[])
 		case 'C': cfg.tls_cert = optarg; break;
 		case 'K': cfg.tls_key = optarg; break;
 		default:
-			if (optopt && strchr("wlpktsioCK", optopt) != NULL)
+			if (optopt && strchr("wlJpktsioCK", optopt) != NULL)
 				usage_error("option -%c needs an argument",
 				    optopt);
 			if (optopt == 0)	/* a long one */
@@ -701,9 +729,11 @@ main(int argc, char *argv[], char *envp[])
 	if (worker_shared_init() == -1)
 		fatal("mmap");
 	install_signals(&blocked);
-	log_info("listening on %s (tracker %d of %d), %d workers, journal %s",
+	log_info("listening on %s (tracker %d of %d), %d workers, journal %s%s%s",
 	    cfg.self.text, cfg.tracker_no, cfg.ntrackers, cfg.workers,
-	    cfg.journal_path);
+	    cfg.etcd.n > 0 ? "etcd " : cfg.journal_path,
+	    cfg.etcd.n > 0 ? cfg.etcd.endpoints[0] : "",
+	    cfg.etcd.n > 0 ? cfg.etcd.prefix : "");
 	for (i = 0; i < cfg.workers; i++)
 		spawn_worker(i);
 	/* listening, and the journal replayed: clients can be served */

@@ -23,6 +23,7 @@
 #include "ipc/pieces.h"
 #include "ipc/proto.h"
 #include "trackerd/commands.h"
+#include "trackerd/journal.h"
 #include "trackerd/worker.h"
 
 #define READ_CHUNK	16384
@@ -33,7 +34,10 @@
 #define STOP_GRACE_MS	2000
 #define SYNC_RETRY_MS	200		/* after a failed fdatasync */
 
-enum src_kind { SRC_LISTEN, SRC_SIGNAL, SRC_KDF, SRC_SYNC, SRC_CONN };
+enum src_kind { SRC_LISTEN, SRC_SIGNAL, SRC_KDF, SRC_SYNC, SRC_JOURNAL,
+	SRC_CONN };
+
+#define CONFLICT_RETRIES	8	/* etcd: validate again at most this */
 
 struct src {
 	enum src_kind	kind;
@@ -59,7 +63,18 @@ struct conn {
 	unsigned	 can_read:1, eof:1, close_after:1, dead:1,
 			 waiting:1, skipping:1,	/* rest of a too-long line */
 			 sniffed:1,	/* the first byte was looked at */
-			 tls_ww:1;	/* TLS waits for writability */
+			 tls_ww:1,	/* TLS waits for writability */
+			 committing:1,	/* etcd: the last reply waits for it */
+			 probing:1,	/* etcd: a read barrier is running */
+			 synced:1,	/* etcd: one barrier passed */
+			 barrier:1;	/* etcd: may run one request */
+	/* etcd: the request whose changes are being committed, to run
+	 * again if another change came first, and where its reply starts */
+	char		*line;
+	size_t		 linelen, linecap;
+	uint64_t	 reply_start;
+	struct client	 cl_before;	/* its client state before it */
+	int		 conflicts;
 	uint64_t	 last_active;	/* ms */
 	struct conn	*prev, *next;	/* every live connection */
 	struct conn	*wprev, *wnext;	/* waiting for durability */
@@ -78,7 +93,7 @@ struct worker {
 	int				 slot, idle_ms;
 	int				 ep, listen_fd, sig_fd, spare_fd;
 	size_t				 max_line;	/* upload_file lines */
-	struct src			 s_listen, s_sig, s_kdf, s_sync;
+	struct src			 s_listen, s_sig, s_kdf, s_sync, s_journal;
 	struct conn			 all;		/* list sentinel */
 	struct conn			*waiting, *grave;
 	int				 nconns, stopping;
@@ -452,6 +467,8 @@ out_sendable(const struct conn *c)
 {
 	size_t	avail = buf_avail(&c->out);
 
+	if (c->committing)
+		return (size_t)(c->reply_start - c->out_sent);
 	if (c->mlen == 0)
 		return avail;
 	return (size_t)(c->marks[c->mhead].start - c->out_sent);
@@ -511,6 +528,51 @@ conn_skip(struct conn *c)
 	return 1;
 }
 
+/* etcd: keep the request (cmd_execute splits it in place) to run it again
+ * if its changes lose a race; the file journal needs none of this. */
+static void
+conn_keep_line(struct worker *w, struct conn *c, const char *line, size_t len)
+{
+	char	*n;
+
+	if (journal_event_fd(w->t) == -1)
+		return;
+	if (len + 1 > c->linecap) {
+		if ((n = realloc(c->line, len + 1)) == NULL) {
+			c->linelen = 0;
+			return;
+		}
+		c->line = n;
+		c->linecap = len + 1;
+	}
+	memcpy(c->line, line, len);
+	c->line[len] = '\0';
+	c->linelen = len;
+}
+
+/* etcd: the request is answered for good: its retries start again from
+ * zero with the next one, and its copy (a password) is gone. */
+static void
+conn_request_done(struct conn *c)
+{
+	c->conflicts = 0;
+	if (c->line != NULL)
+		explicit_bzero(c->line, c->linecap);
+}
+
+/* etcd: the request's changes go to the committer; its reply (from
+ * start) waits for them. */
+static void
+conn_commit(struct worker *w, struct conn *c, uint64_t start)
+{
+	if (journal_submit_staged(w->t, c) != 1) {
+		conn_request_done(c);
+		return;
+	}
+	c->committing = 1;
+	c->reply_start = start;
+}
+
 static void
 conn_execute(struct worker *w, struct conn *c, char *line, size_t len)
 {
@@ -520,6 +582,9 @@ conn_execute(struct worker *w, struct conn *c, char *line, size_t len)
 
 	start = c->out_sent + buf_avail(&c->out);
 	w->st_requests++;
+	c->barrier = 0;
+	c->cl_before = c->cl;
+	conn_keep_line(w, c, line, len);
 	st = cmd_execute(w->t, &c->cl, line, len, &c->out, &job, &seq);
 	if (st == CMD_NEED_KDF) {
 		if (kdf_submit(w, c, job) == -1) {
@@ -532,13 +597,34 @@ conn_execute(struct worker *w, struct conn *c, char *line, size_t len)
 		return;
 	}
 	conn_hold(w, c, start, seq);
+	conn_commit(w, c, start);
 }
 
 static int
 conn_blocked(const struct conn *c)
 {
-	return c->job != NULL || c->close_after || c->dead ||
+	return c->job != NULL || c->committing || c->probing ||
+	    c->close_after || c->dead ||
 	    buf_avail(&c->out) >= OUT_HIGH || c->mlen >= MARKS_MAX;
+}
+
+/*
+ * etcd: a connection's first request (a client that may come from another
+ * tracker), and every request with -o reads=linearizable, waits until
+ * this tracker has applied every change etcd holds: a client never reads
+ * older than what it saw. 1 if the request must wait for the probe.
+ */
+static int
+conn_needs_barrier(struct worker *w, struct conn *c)
+{
+	if (journal_event_fd(w->t) == -1 || c->barrier ||
+	    (c->synced && w->cfg->reads != READS_LINEARIZABLE) ||
+	    memchr(buf_head(&c->in), '\n', buf_avail(&c->in)) == NULL)
+		return 0;
+	if (journal_probe(w->t, c) == -1)
+		return 0;
+	c->probing = 1;
+	return 1;
 }
 
 /* Answer every complete request already buffered, in order. */
@@ -551,6 +637,8 @@ conn_process(struct worker *w, struct conn *c)
 
 	while (!conn_blocked(c) && buf_avail(&c->in) > 0) {
 		if (c->skipping && !conn_skip(c))
+			return;
+		if (conn_needs_barrier(w, c))
 			return;
 		r = buf_getline(&c->in, w->max_line, &line, &len);
 		if (r == 0) {
@@ -746,11 +834,11 @@ conn_close(struct worker *w, struct conn *c)
 	c->prev->next = c->next;
 	c->next->prev = c->prev;
 	w->nconns--;
-	if (c->job == NULL) {
+	if (c->job == NULL && !c->committing && !c->probing) {
 		c->grave = w->grave;
 		w->grave = c;
 	}
-	/* else the KDF completion buries it */
+	/* else the KDF or journal completion buries it */
 }
 
 static void
@@ -759,6 +847,9 @@ conn_free(struct conn *c)
 	buf_free(&c->in);
 	buf_free(&c->out);
 	free(c->marks);
+	if (c->line != NULL)
+		explicit_bzero(c->line, c->linecap);
+	free(c->line);
 	free(c);
 }
 
@@ -804,9 +895,80 @@ kdf_done(struct worker *w)
 			start = c->out_sent + buf_avail(&c->out);
 			cmd_finish(w->t, &c->cl, k->job, &c->out, &seq);
 			conn_hold(w, c, start, seq);
+			conn_commit(w, c, start);
 			conn_service(w, c);
 		}
 		free(k);
+	}
+}
+
+/* etcd: drop the reply that was waiting for a commit. */
+static void
+conn_unreply(struct conn *c)
+{
+	c->out.len = c->out.off + (size_t)(c->reply_start - c->out_sent);
+	c->committing = 0;
+	c->cl = c->cl_before;	/* a login or logout that did not happen */
+}
+
+/* etcd: another change came first; the state now holds it, so the
+ * request runs again and answers as it would have (OK or the refusal). */
+static void
+conn_conflict(struct worker *w, struct conn *c)
+{
+	char	*copy;
+
+	conn_unreply(c);
+	if (++c->conflicts > CONFLICT_RETRIES || c->linelen == 0 ||
+	    (copy = strndup(c->line, c->linelen)) == NULL) {
+		conn_request_done(c);
+		buf_printf(&c->out, "ERR unavailable too many concurrent "
+		    "changes, try again\n" PROTO_END "\n");
+		return;
+	}
+	conn_execute(w, c, copy, c->linelen);
+	explicit_bzero(copy, strlen(copy));
+	free(copy);
+}
+
+static void
+journal_result(struct worker *w, struct conn *c, enum jresult res)
+{
+	if (c->probing) {
+		c->probing = 0;
+		c->synced = c->barrier = 1;
+	} else if (res == JR_DONE) {
+		c->committing = 0;
+		conn_request_done(c);
+	} else if (res == JR_CONFLICT)
+		conn_conflict(w, c);
+	else {
+		conn_unreply(c);
+		conn_request_done(c);
+		buf_printf(&c->out, "ERR unavailable the tracker's etcd cluster "
+		    "did not commit the change; try again\n" PROTO_END "\n");
+	}
+}
+
+static void
+journal_results(struct worker *w)
+{
+	struct conn	*c;
+	void		*cookie;
+	enum jresult	 res;
+
+	while (journal_done(w->t, &cookie, &res)) {
+		c = cookie;
+		if (c->dead) {
+			c->probing = c->committing = 0;
+			if (c->job == NULL) {
+				c->grave = w->grave;
+				w->grave = c;
+			}
+			continue;
+		}
+		journal_result(w, c, res);
+		conn_service(w, c);
 	}
 }
 
@@ -953,7 +1115,8 @@ scan_idle(struct worker *w)
 		    w->stopping) {
 			if (w->stopping ? buf_avail(&c->out) == 0 : 1)
 				conn_close(w, c);
-		} else if (w->now - c->last_active > QUIET_MS)
+		} else if (w->now - c->last_active > QUIET_MS &&
+		    !c->committing && !c->probing && c->tls == NULL)
 			conn_release_buffers(c);
 	}
 }
@@ -976,6 +1139,9 @@ dispatch(struct worker *w, struct epoll_event *ev)
 		break;
 	case SRC_SYNC:
 		sync_done(w);
+		break;
+	case SRC_JOURNAL:
+		journal_results(w);
 		break;
 	case SRC_CONN:
 		c = (struct conn *)s;
@@ -1061,6 +1227,9 @@ worker_setup(struct worker *w, const struct tracker_config *cfg,
 	watch(w, w->sig_fd, &w->s_sig, SRC_SIGNAL, EPOLLIN);
 	watch(w, w->kdf_efd, &w->s_kdf, SRC_KDF, EPOLLIN);
 	watch(w, w->sync_efd, &w->s_sync, SRC_SYNC, EPOLLIN);
+	if (journal_event_fd(w->t) != -1)
+		watch(w, journal_event_fd(w->t), &w->s_journal, SRC_JOURNAL,
+		    EPOLLIN);
 	start_threads(w);
 }
 

@@ -242,6 +242,7 @@ Test(tracker_crash, sigkill_worker_holding_lock)
 	int	h, a, b;
 	long	t0, t;
 
+	T.bin = TRK_TEST_BIN;	/* test_hold_lock* */
 	trk_start_both();
 	make_state(0);
 	h = trk_conn(0);
@@ -282,6 +283,7 @@ Test(tracker_crash, sigkill_worker_half_applied_change)
 	pid_t	victim;
 	int	h, a;
 
+	T.bin = TRK_TEST_BIN;	/* test_hold_lock* */
 	trk_start_both();
 	make_state(0);
 	h = trk_conn(0);

@@ -63,6 +63,41 @@ Test(tracker_sync, change_seen_on_other_tracker)
 	close(b);
 }
 
+/* A read that arrives after a change was acknowledged by the other
+ * tracker sees it, every time: a join request filed through one tracker
+ * is in the owner's list_requests on the other at once. */
+Test(tracker_sync, read_after_acknowledged_write)
+{
+	const char	*tok;
+	int		 a, b, owner, i, stale = 0;
+	char		*r;
+
+	trk_start_both();
+	a = trk_conn(0);
+	owner = trk_conn(1);
+	trk_user(owner, "owner", "pw");
+	OK(owner, "create_group club");
+	b = trk_conn(0);
+	OK(b, "create_user joiner pw");
+	tok = trk_login(b, "joiner", "pw");
+	for (i = 0; i < 100; i++) {
+		OK(b, "session joiner %s join_group club", tok);
+		r = rq(owner, "list_requests club");
+		stale += !has_line(strchr(r, '\n') + 1, "joiner");
+		free(r);
+		OK(owner, "reject_request club joiner");
+		r = rq(b, "session joiner %s join_group club", tok);
+		stale += strncmp(r, "OK", 2) != 0;
+		free(r);
+		OK(owner, "reject_request club joiner");
+	}
+	cr_assert_eq(stale, 0, "%d of 200 reads after an acknowledged change "
+	    "on the other tracker did not see it", stale);
+	close(a);
+	close(b);
+	close(owner);
+}
+
 /* Fire the same create on both trackers at once, many names in parallel:
  * exactly one of each pair may win. */
 Test(tracker_sync, concurrent_creates_one_winner)

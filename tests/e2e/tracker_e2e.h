@@ -33,6 +33,7 @@ struct trk {
 	struct h_proc	 p[TRK_MAX];
 	char		 extra[16][64];	/* extra options for the next start */
 	int		 nextra;
+	const char	*bin;		/* trackerd binary, NULL: production */
 };
 
 static struct trk	T;
@@ -92,7 +93,7 @@ trk_argv(int i, char *argv[32])
 	int		n = 0;
 
 	snprintf(no, sizeof(no), "%d", i + 1);
-	argv[n++] = "trackerd/trackerd";
+	argv[n++] = (char *)(T.bin != NULL ? T.bin : "trackerd/trackerd");
 	argv[n++] = "-f";
 	argv[n++] = "-k";
 	argv[n++] = "1000";
@@ -111,12 +112,17 @@ trk_argv(int i, char *argv[32])
 	argv[n] = NULL;
 }
 
+/* The trackerd built with -DTEST_HOOKS (test_hold_lock and the like),
+ * for the tests that need them; every other test runs the production
+ * binary. */
+#define TRK_TEST_BIN	"tests/e2e/trackerd-test"
+
 /* Start tracker i and wait until it accepts connections. */
 static inline int
 trk_start(int i)
 {
 	char	*argv[32];
-	char	*env[] = { "TRACKERD_TEST_HOOKS=1", NULL };
+	char	*env[] = { NULL };
 
 	trk_argv(i, argv);
 	if (h_spawn(&T.p[i], argv, env, T.log[i]) == -1)

@@ -2,14 +2,7 @@
  * whole seeder-side check against a fixed key, the hex form the tracker
  * sends (peerd/tproto.c), and the keys list.
  *
- * Build (not part of make check):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. \
- *     $(pkg-config --cflags libbsd-overlay) tests/fuzz/fuzz_ticket.c \
- *     ipc/ticket.c ipc/proto.c ipc/names.c ipc/net.c peerd/tproto.c \
- *     peerd/record.c $(pkg-config --libs libbsd-overlay libcrypto) \
- *     -o fuzz_ticket
- * Without libFuzzer, -DFUZZ_STANDALONE gives a main() that runs the files
- * named on the command line once each. */
+ * Built and run by `make fuzz` (tests/fuzz/fuzz.mk). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,26 +62,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 		fuzz_text(data + 1, n - 1);
 	return 0;
 }
-
-#ifdef FUZZ_STANDALONE
-int
-main(int argc, char **argv)
-{
-	FILE	*fp;
-	uint8_t	*buf;
-	size_t	 n;
-	int	 i;
-
-	if ((buf = malloc(1 << 20)) == NULL)
-		return 1;
-	for (i = 1; i < argc; i++) {
-		if ((fp = fopen(argv[i], "rb")) == NULL)
-			continue;
-		n = fread(buf, 1, 1 << 20, fp);
-		fclose(fp);
-		LLVMFuzzerTestOneInput(buf, n);
-	}
-	free(buf);
-	return 0;
-}
-#endif

@@ -1,18 +1,53 @@
 /* The shared-memory tables: insert, find, delete and full for every table,
- * free-list reuse, region layout checks and attaching from a second map. */
+ * free-list reuse, region layout checks and attaching from a second map.
+ * Links state.c alone: no journal, the region is mapped directly. */
 #include <sys/mman.h>
 
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
-#include "tests/unit/tracker_fixture.h"
+#include <criterion/criterion.h>
 
-static struct tracker	*T;
-static struct pw_record	 PW = { .algo = 1, .iterations = 1 };
+#include "trackerd/state.h"
+
+static struct tracker_config	fx_cfg;
+static struct tracker		*T;
+static struct pw_record		 PW = { .algo = 1, .iterations = 1 };
+
+/* Map the region as the journal code would, without a journal. */
+static struct tracker *
+st_map(int create, char *err, size_t errlen)
+{
+	struct tracker	*t = calloc(1, sizeof(*t));
+
+	cr_assert_not_null(t);
+	t->cfg = fx_cfg;
+	if (state_map(t, create, err, errlen) == -1) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void
+st_unmap(struct tracker *t, int unlink)
+{
+	if (unlink)
+		shm_unlink(t->cfg.shm_name);
+	state_unmap(t);
+	free(t);
+}
 
 static void
 setup(void)
 {
-	fx_setup_dir();
+	char	err[256];
+
+	config_defaults(&fx_cfg);
+	snprintf(fx_cfg.shm_name, sizeof(fx_cfg.shm_name), "/p2p-unit-%d",
+	    (int)getpid());
 	fx_cfg.max_users = 40;
 	fx_cfg.max_groups = 8;
 	fx_cfg.max_members = 16;
@@ -21,7 +56,8 @@ setup(void)
 	fx_cfg.max_files = 6;
 	fx_cfg.max_seeders = 8;
 	fx_cfg.max_hashes = 10;
-	T = fx_open(&fx_cfg);
+	T = st_map(1, err, sizeof(err));
+	cr_assert_not_null(T, "state_map: %s", err);
 	state_lock_meta(T);
 }
 
@@ -29,8 +65,7 @@ static void
 teardown(void)
 {
 	state_unlock_meta(T);
-	tracker_destroy(T);
-	fx_remove_dir();
+	st_unmap(T, 1);
 }
 
 TestSuite(state, .init = setup, .fini = teardown);
@@ -272,12 +307,12 @@ Test(state, region_layout_and_attach)
 	cr_assert_eq(T->hdr->size, state_region_size(&fx_cfg));
 	cr_assert_eq(T->hdr->size % 4096, 0);
 	state_add_user_locked(T, "seen", &PW, 1);
-	w = tracker_attach(&fx_cfg, err, sizeof(err));
+	w = st_map(0, err, sizeof(err));
 	cr_assert_not_null(w, "%s", err);
 	cr_assert_neq(state_find_user_locked(w, "seen"), NIL);
-	tracker_detach(w);
+	st_unmap(w, 0);
 	T->hdr->magic ^= 1;
-	cr_assert_null(tracker_attach(&fx_cfg, err, sizeof(err)));
+	cr_assert_null(st_map(0, err, sizeof(err)));
 	cr_assert_not_null(strstr(err, "magic"), "%s", err);
 	T->hdr->magic ^= 1;
 }
@@ -293,4 +328,35 @@ Test(state, layout_of_the_largest_table)
 	cfg.max_users = UINT32_MAX;
 	cr_assert_geq(state_region_size(&cfg),
 	    ((uint64_t)UINT32_MAX + 1) * sizeof(struct user_rec));
+}
+
+static int	rebuild_calls;
+
+static int
+count_rebuild(struct tracker *t)
+{
+	rebuild_calls++;
+	state_reset_locked(t);
+	return 0;
+}
+
+/* A dirty region is rebuilt through the owner's callback (state.c knows
+ * nothing of the journal); without one it cannot be repaired. */
+Test(state, dirty_region_rebuilt_by_callback)
+{
+	state_add_user_locked(T, "half", &PW, 1);
+	T->rebuild = count_rebuild;
+	T->hdr->dirty = 1;
+	state_unlock_meta(T);
+	cr_assert_eq(state_lock_meta(T), 0);
+	cr_assert_eq(rebuild_calls, 1);
+	cr_assert_eq(T->hdr->dirty, 0);
+	cr_assert_eq(T->hdr->rebuilds, 1);
+	cr_assert_eq(state_find_user_locked(T, "half"), NIL);
+	state_unlock_meta(T);
+	T->rebuild = NULL;
+	T->hdr->dirty = 1;
+	cr_assert_eq(state_lock_meta(T), -1, "repaired without a callback");
+	T->hdr->dirty = 0;
+	state_lock_meta(T);
 }

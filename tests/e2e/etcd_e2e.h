@@ -1,0 +1,278 @@
+/* Fixture of the etcd end-to-end tests: a real three-member etcd cluster
+ * on free loopback ports, and trackerd -J instances in their own dirs. */
+#ifndef TESTS_E2E_ETCD_E2E_H
+#define TESTS_E2E_ETCD_E2E_H
+
+#include "tests/e2e/tracker_e2e.h"
+#include "trackerd/etcd.h"
+#include "trackerd/etcd_codec.h"
+
+#define ETCD_BIN	"/usr/bin/etcd"
+#define EC_MEMBERS	3
+#define ET_MAX		3
+
+struct etcd_cluster {
+	char		*dir;
+	uint16_t	 cport[EC_MEMBERS], pport[EC_MEMBERS];
+	struct h_proc	 p[EC_MEMBERS];
+	char		 url[256];	/* etcd://...,.../PREFIX for -J */
+};
+
+/* The trackers: ET_MAX slots in tracker_info.txt, each in its own dir. */
+struct etcd_trackers {
+	char		*dir;
+	char		 info[512], tdir[ET_MAX][512], log[ET_MAX][600];
+	uint16_t	 port[ET_MAX];
+	struct h_proc	 p[ET_MAX];
+	char		 extra[4][64];
+	int		 nextra;
+};
+
+static struct etcd_cluster	EC;
+static struct etcd_trackers	ET;
+
+static inline uint16_t
+ec_port(void)
+{
+	uint16_t	p;
+	int		i, used;
+
+	do {
+		p = h_free_port();
+		used = 0;
+		for (i = 0; i < EC_MEMBERS; i++)
+			used |= p == EC.cport[i] || p == EC.pport[i];
+		for (i = 0; i < ET_MAX; i++)
+			used |= p == ET.port[i];
+	} while (used);
+	return p;
+}
+
+/* Start member i (its data dir is kept across restarts). */
+static inline int
+ec_start(int i)
+{
+	char	name[16], data[600], curl[64], purl[64], cluster[512];
+	char	log[600], *argv[24];
+	int	n = 0, k, len = 0;
+
+	snprintf(name, sizeof(name), "m%d", i);
+	snprintf(data, sizeof(data), "%s/m%d.etcd", EC.dir, i);
+	snprintf(curl, sizeof(curl), "http://127.0.0.1:%u", EC.cport[i]);
+	snprintf(purl, sizeof(purl), "http://127.0.0.1:%u", EC.pport[i]);
+	snprintf(log, sizeof(log), "%s/m%d.log", EC.dir, i);
+	for (k = 0; k < EC_MEMBERS; k++)
+		len += snprintf(cluster + len, sizeof(cluster) - (size_t)len,
+		    "%sm%d=http://127.0.0.1:%u", k ? "," : "", k, EC.pport[k]);
+	argv[n++] = ETCD_BIN;
+	argv[n++] = "--name"; argv[n++] = name;
+	argv[n++] = "--data-dir"; argv[n++] = data;
+	argv[n++] = "--listen-client-urls"; argv[n++] = curl;
+	argv[n++] = "--advertise-client-urls"; argv[n++] = curl;
+	argv[n++] = "--listen-peer-urls"; argv[n++] = purl;
+	argv[n++] = "--initial-advertise-peer-urls"; argv[n++] = purl;
+	argv[n++] = "--initial-cluster"; argv[n++] = cluster;
+	argv[n++] = "--initial-cluster-token"; argv[n++] = EC.dir;
+	argv[n++] = "--heartbeat-interval"; argv[n++] = "50";
+	argv[n++] = "--election-timeout"; argv[n++] = "500";
+	argv[n] = NULL;
+	return h_spawn(&EC.p[i], argv, NULL, log);
+}
+
+/* One request through trackerd's own etcd client; 0 if etcd answered. */
+static inline int
+ec_ping(int member, int ms)
+{
+	struct etcd_target	 tg = { .n = 1 };
+	struct etcd		*h;
+	json_object		*resp;
+	char			 err[200];
+	int			 amb, rc;
+
+	snprintf(tg.endpoints[0], sizeof(tg.endpoints[0]),
+	    "http://127.0.0.1:%u", EC.cport[member]);
+	if ((h = etcd_new(&tg)) == NULL)
+		return -1;
+	/* a linearizable read needs a leader */
+	rc = etcd_post(h, "/v3/kv/range", ej_range("/ping", NULL, 0, 0, 0, 0,
+	    0), &resp, ms, &amb, err, sizeof(err));
+	if (rc == 0)
+		json_object_put(resp);
+	etcd_free(h);
+	return rc;
+}
+
+static inline int
+ec_wait_ready(int member, int ms)
+{
+	long	end = trk_now_ms() + ms;
+
+	while (trk_now_ms() < end) {
+		if (EC.p[member].pid > 0 && ec_ping(member, 300) == 0)
+			return 0;
+		trk_sleep_ms(50);
+	}
+	return -1;
+}
+
+static inline void
+ec_init(void)
+{
+	int	i, len = 0;
+
+	memset(&EC, 0, sizeof(EC));
+	memset(&ET, 0, sizeof(ET));
+	EC.dir = h_tmpdir();
+	for (i = 0; i < EC_MEMBERS; i++) {
+		EC.cport[i] = ec_port();
+		EC.pport[i] = ec_port();
+	}
+	len = snprintf(EC.url, sizeof(EC.url), "etcd://");
+	for (i = 0; i < EC_MEMBERS; i++)
+		len += snprintf(EC.url + len, sizeof(EC.url) - (size_t)len,
+		    "%s127.0.0.1:%u", i ? "," : "", EC.cport[i]);
+	snprintf(EC.url + len, sizeof(EC.url) - (size_t)len, "/p2ptest");
+	for (i = 0; i < EC_MEMBERS; i++)
+		cr_assert_eq(ec_start(i), 0, "cannot start etcd member %d", i);
+	for (i = 0; i < EC_MEMBERS; i++)
+		cr_assert_eq(ec_wait_ready(i, 20000), 0, "etcd member %d is "
+		    "not ready (see %s/m%d.log)", i, EC.dir, i);
+}
+
+/* The member that leads now, or -1. */
+static inline int
+ec_leader(void)
+{
+	struct etcd_target	 tg = { .n = 1 };
+	struct etcd		*h;
+	json_object		*resp, *hd, *v;
+	char			 err[200];
+	int			 amb, i, found = -1;
+
+	for (i = 0; i < EC_MEMBERS && found == -1; i++) {
+		if (EC.p[i].pid <= 0)
+			continue;
+		snprintf(tg.endpoints[0], sizeof(tg.endpoints[0]),
+		    "http://127.0.0.1:%u", EC.cport[i]);
+		if ((h = etcd_new(&tg)) == NULL)
+			continue;
+		if (etcd_post(h, "/v3/maintenance/status",
+		    json_object_new_object(), &resp, 1000, &amb, err,
+		    sizeof(err)) == 0) {
+			if (json_object_object_get_ex(resp, "header", &hd) &&
+			    json_object_object_get_ex(hd, "member_id", &v) &&
+			    json_object_object_get_ex(resp, "leader", &hd) &&
+			    strcmp(json_object_get_string(v),
+			    json_object_get_string(hd)) == 0)
+				found = i;
+			json_object_put(resp);
+		}
+		etcd_free(h);
+	}
+	return found;
+}
+
+static inline void
+ec_stop(int i, int sig)
+{
+	if (EC.p[i].pid > 0)
+		h_stop(&EC.p[i], sig, 8000);
+	EC.p[i].pid = 0;
+}
+
+/* ---- trackers ---- */
+
+static inline void
+et_init(void)
+{
+	char	buf[256];
+	int	i, len = 0;
+
+	ET.dir = h_tmpdir();
+	for (i = 0; i < ET_MAX; i++) {
+		ET.port[i] = ec_port();
+		snprintf(ET.tdir[i], sizeof(ET.tdir[i]), "%s/t%d", ET.dir, i + 1);
+		mkdir(ET.tdir[i], 0700);
+		snprintf(ET.log[i], sizeof(ET.log[i]), "%s/trackerd.log",
+		    ET.tdir[i]);
+		len += snprintf(buf + len, sizeof(buf) - (size_t)len,
+		    "127.0.0.1:%u\n", ET.port[i]);
+	}
+	snprintf(ET.info, sizeof(ET.info), "%s/tracker_info.txt", ET.dir);
+	h_write_file(ET.info, buf);
+}
+
+static inline void
+et_opt(const char *opt)
+{
+	snprintf(ET.extra[ET.nextra++], sizeof(ET.extra[0]), "%s", opt);
+}
+
+/* Start tracker i (0-based) with -J in its own directory. */
+static inline int
+et_start(int i)
+{
+	static char	no[16];
+	char		*argv[32], bin[600];
+	int		 n = 0, k;
+
+	snprintf(no, sizeof(no), "%d", i + 1);
+	snprintf(bin, sizeof(bin), "%s/trackerd/trackerd", h_root());
+	argv[n++] = bin;
+	argv[n++] = "-f";
+	argv[n++] = "-k";
+	argv[n++] = "1000";
+	argv[n++] = "-w";
+	argv[n++] = "2";
+	argv[n++] = "-o";
+	argv[n++] = TRK_CAPS;
+	argv[n++] = "-J";
+	argv[n++] = EC.url;
+	for (k = 0; k < ET.nextra; k++)
+		argv[n++] = ET.extra[k];
+	argv[n++] = ET.info;
+	argv[n++] = no;
+	argv[n] = NULL;
+	if (chdir(ET.tdir[i]) == -1 ||
+	    h_spawn(&ET.p[i], argv, NULL, ET.log[i]) == -1 ||
+	    chdir(h_root()) == -1)
+		return -1;
+	return h_wait_port(ET.port[i], 15000);
+}
+
+static inline int
+et_conn(int i)
+{
+	int	fd = h_connect(ET.port[i]);
+
+	cr_assert_geq(fd, 0, "connect to tracker %d: %s", i + 1,
+	    strerror(errno));
+	return fd;
+}
+
+static inline void
+ec_fini(void)
+{
+	char	cmd[600];
+	int	i;
+
+	for (i = 0; i < ET_MAX; i++) {
+		if (ET.p[i].pid > 0)
+			h_stop(&ET.p[i], SIGTERM, 8000);
+		if (ET.port[i] != 0)
+			h_tracker_shm_unlink(ET.port[i]);
+	}
+	for (i = 0; i < EC_MEMBERS; i++)
+		ec_stop(i, SIGTERM);
+	for (i = 0; i < 2; i++) {
+		char *d = i ? ET.dir : EC.dir;
+
+		if (d == NULL)
+			continue;
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", d);
+	}
+}
+
+#endif

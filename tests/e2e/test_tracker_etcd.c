@@ -1,0 +1,514 @@
+/* trackerd -J end to end on a real three-member etcd cluster: one history
+ * across trackers, races with one winner, failover, a tracker built from
+ * etcd alone, the leader killed under load, etcd down and back, snapshots. */
+#include <pthread.h>
+#include <sys/stat.h>
+
+#include "tests/e2e/etcd_e2e.h"
+
+static void
+setup(void)
+{
+	ec_init();
+	et_init();
+}
+
+static void
+teardown(void)
+{
+	ec_fini();
+}
+
+TestSuite(tracker_etcd, .init = setup, .fini = teardown, .timeout = 120);
+
+static void
+start_trackers(int n)
+{
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(et_start(i), 0, "tracker %d did not start (%s)",
+		    i + 1, ET.log[i]);
+}
+
+static char *
+rq_session(int fd, const char *user, const char *tok, const char *req)
+{
+	return rq(fd, "session %s %s %s", user, tok, req);
+}
+
+/* Each tracker publishes its ticket key through etcd at start: either
+ * tracker lists both keys, so a seeder can check a ticket from either. */
+Test(tracker_etcd, ticket_keys_of_every_tracker)
+{
+	char	*r[2];
+	int	 i, fd;
+
+	start_trackers(2);
+	for (i = 0; i < 2; i++) {
+		int	n = 0, tries;
+
+		fd = et_conn(i);
+		for (tries = 0; tries < 50; tries++) {
+			r[i] = rq(fd, "keys");
+			cr_assert(strncmp(r[i], "OK", 2) == 0, "%s", r[i]);
+			n = reply_count(r[i]);
+			if (n == 2)
+				break;
+			free(r[i]);
+			usleep(100 * 1000);
+		}
+		cr_assert_eq(n, 2, "tracker %d lists %d keys", i + 1, n);
+		close(fd);
+	}
+	cr_assert_str_eq(r[0], r[1]);
+	free(r[0]);
+	free(r[1]);
+}
+
+/* A change made on one tracker is seen on the other, and a session that
+ * moves to the other tracker (a new connection) reads its own writes at
+ * once, every time. */
+Test(tracker_etcd, cross_tracker_read_after_write)
+{
+	char		 tok[32], *r;
+	int		 a, i, stale = 0;
+
+	start_trackers(2);
+	a = et_conn(0);
+	OK(a, "create_user alice pw");
+	snprintf(tok, sizeof(tok), "%s", trk_login(a, "alice", "pw"));
+	for (i = 0; i < 40; i++) {
+		int b;
+
+		OK(a, "create_group g%d", i);
+		b = et_conn(1);
+		r = rq_session(b, "alice", tok, "list_groups");
+		stale += reply_count(r) != i + 1;
+		free(r);
+		close(b);
+	}
+	cr_assert_eq(stale, 0, "%d of 40 reads on the other tracker missed "
+	    "the session's own acknowledged change", stale);
+	close(a);
+}
+
+/* With -o reads=linearizable, a read on any connection sees every change
+ * acknowledged before it was sent. */
+Test(tracker_etcd, linearizable_reads)
+{
+	const char	*tok;
+	int		 owner, b, i, stale = 0;
+	char		*r, jtok[32];
+
+	et_opt("-o");
+	et_opt("reads=linearizable");
+	start_trackers(2);
+	owner = et_conn(1);
+	trk_user(owner, "owner", "pw");
+	OK(owner, "create_group club");
+	b = et_conn(0);
+	OK(b, "create_user joiner pw");
+	tok = trk_login(b, "joiner", "pw");
+	snprintf(jtok, sizeof(jtok), "%s", tok);
+	for (i = 0; i < 50; i++) {
+		OK(b, "session joiner %s join_group club", jtok);
+		r = rq(owner, "list_requests club");
+		stale += !has_line(strchr(r, '\n') + 1, "joiner");
+		free(r);
+		OK(owner, "reject_request club joiner");
+	}
+	cr_assert_eq(stale, 0, "%d of 50 reads missed a change acknowledged "
+	    "by the other tracker", stale);
+	close(b);
+	close(owner);
+}
+
+/* The same create sent to both trackers at once: exactly one OK, and the
+ * other gets the refusal one tracker would give. */
+static void
+race(int fa, int fb, const char *la, const char *lb, const char *reason,
+    int *wins)
+{
+	char	*ra, *rb;
+	int	 oka, okb;
+
+	cr_assert_eq(send(fa, la, strlen(la), MSG_NOSIGNAL), (ssize_t)strlen(la));
+	cr_assert_eq(send(fb, lb, strlen(lb), MSG_NOSIGNAL), (ssize_t)strlen(lb));
+	ra = h_read_reply(fa);
+	rb = h_read_reply(fb);
+	cr_assert(ra != NULL && rb != NULL);
+	oka = strncmp(ra, "OK", 2) == 0;
+	okb = strncmp(rb, "OK", 2) == 0;
+	cr_assert_eq(oka + okb, 1, "%s: %s / %s", la, ra, rb);
+	cr_assert(is_err_reply(oka ? rb : ra, reason), "%s: loser got %s", la,
+	    oka ? rb : ra);
+	*wins += oka;
+	free(ra);
+	free(rb);
+}
+
+Test(tracker_etcd, racing_creates_one_winner)
+{
+	char	la[8192], lb[8192], *u, tok[32], btok[32], *r;
+	int	a, b, c, i, wins = 0, awon;
+
+	start_trackers(2);
+	a = et_conn(0);
+	b = et_conn(1);
+	/* 30 races on two connections: one of them loses many in a row,
+	 * and each loss is a request of its own, not a retry of the last */
+	for (i = 0; i < 30; i++) {
+		snprintf(la, sizeof(la), "create_user u%d pw\n", i);
+		race(a, b, la, la, "user_exists", &wins);
+	}
+	OK(a, "create_user ann pw");
+	snprintf(tok, sizeof(tok), "%s", trk_login(a, "ann", "pw"));
+	OK(b, "create_user bob pw");
+	snprintf(btok, sizeof(btok), "%s", trk_login(b, "bob", "pw"));
+	for (i = 0; i < 20; i++) {
+		snprintf(la, sizeof(la), "create_group grp%d\n", i);
+		race(a, b, la, la, "group_exists", &wins);
+	}
+	/* ann and bob upload other content under one name at once */
+	OK(a, "create_group shared");
+	/* bob's old connection may not see ann's group yet (another
+	 * session's change); a new connection waits until it does */
+	c = et_conn(1);
+	OK(c, "session bob %s join_group shared", btok);
+	close(c);
+	c = et_conn(0);		/* a new connection sees bob's request */
+	OK(c, "session ann %s accept_request shared bob", tok);
+	close(c);
+	/* ann's change, not bob's: bob's old connection may lag a moment */
+	for (long end = trk_now_ms() + 3000;;) {
+		r = rq(b, "list_files shared");
+		i = strncmp(r, "OK", 2) == 0;
+		free(r);
+		if (i)
+			break;
+		cr_assert_lt(trk_now_ms(), end, "bob never became a member");
+		trk_sleep_ms(5);
+	}
+	for (i = 0; i < 10; i++) {
+		u = upload_line("shared", "same.bin", 1000, "127.0.0.1",
+		    7000 + i, 100 + i);
+		snprintf(la, sizeof(la), "%s\n", u);
+		free(u);
+		u = upload_line("shared", "same.bin", 1000, "127.0.0.1",
+		    7100 + i, 200 + i);
+		snprintf(lb, sizeof(lb), "%s\n", u);
+		free(u);
+		awon = wins;
+		race(a, b, la, lb, "file_conflict", &wins);
+		awon = wins > awon;
+		/* the winner stops sharing: the name is free again */
+		OK(awon ? a : b, "stop_share shared same.bin 127.0.0.1 %d",
+		    awon ? 7000 + i : 7100 + i);
+		r = rq(awon ? a : b, "list_files shared");
+		cr_assert_eq(reply_count(r), 0, "%s", r);
+		free(r);
+	}
+	/* the owner accepts one request through both trackers at once (new
+	 * connections: each first waits until its tracker is up to date) */
+	close(b);
+	for (i = 1; i <= 10; i++) {
+		c = et_conn(i % 2);
+		r = rq(c, "login u%d pw", i);
+		free(r);
+		OK(c, "join_group shared");
+		close(c);
+		c = et_conn(0);
+		snprintf(la, sizeof(la), "session ann %s accept_request shared "
+		    "u%d\n", tok, i);
+		b = et_conn(1);
+		race(c, b, la, la, "no_such_request", &wins);
+		close(c);
+		close(b);
+	}
+	close(a);
+}
+
+/* peerd's failover: a session opened on one tracker goes on on the other
+ * with the same token after the first one dies. */
+Test(tracker_etcd, session_failover_across_trackers)
+{
+	char	tok[32], *r;
+	int	a, b;
+
+	start_trackers(2);
+	a = et_conn(0);
+	OK(a, "create_user sam pw");
+	snprintf(tok, sizeof(tok), "%s", trk_login(a, "sam", "pw"));
+	OK(a, "create_group crew");
+	upload_ok(a, "crew", "notes.txt", 1234, 7001, 11);
+	close(a);
+	cr_assert_eq(h_stop(&ET.p[0], SIGKILL, 3000), 128 + SIGKILL);
+	ET.p[0].pid = 0;
+	b = et_conn(1);
+	r = rq_session(b, "sam", tok, "list_files crew");
+	cr_assert_eq(reply_count(r), 1, "%s", r);
+	cr_assert(strstr(r, "\nnotes.txt 1234 ") != NULL, "%s", r);
+	free(r);
+	OK(b, "session sam %s create_group crew2", tok);
+	close(b);
+}
+
+/* A tracker started in an empty directory comes up with the whole state
+ * from etcd alone. */
+Test(tracker_etcd, fresh_tracker_from_etcd_alone)
+{
+	char	tok[32], *r;
+	int	a, c;
+
+	start_trackers(2);
+	a = et_conn(0);
+	OK(a, "create_user dora pw");
+	snprintf(tok, sizeof(tok), "%s", trk_login(a, "dora", "pw"));
+	OK(a, "create_group g");
+	upload_ok(a, "g", "f.bin", 3 << 20, 7002, 5);
+	cr_assert_eq(et_start(2), 0, "tracker 3 did not start");
+	c = et_conn(2);
+	r = rq_session(c, "dora", tok, "list_files g");
+	cr_assert_eq(reply_count(r), 1, "%s", r);
+	free(r);
+	trk_login(c, "dora", "pw");
+	ERR(c, "user_exists", "create_user dora x");
+	close(a);
+	close(c);
+}
+
+/* ---- the leader killed while both trackers write ---- */
+
+struct writer {
+	int		 tracker;
+	volatile int	*stop;
+	int		 acked[4096];
+	int		 nacked;
+	long		 max_gap_ms;
+};
+
+static void *
+writer_main(void *arg)
+{
+	struct writer	*w = arg;
+	char		 line[64], *r;
+	long		 last = trk_now_ms(), now;
+	int		 fd = h_connect(ET.port[w->tracker]), i;
+
+	if (fd < 0)
+		return NULL;
+	r = h_request(fd, w->tracker ? "login lw2 pw" : "login lw1 pw");
+	free(r);
+	for (i = 0; !*w->stop && w->nacked < 4096; i++) {
+		snprintf(line, sizeof(line), "create_group w%d_%d", w->tracker,
+		    i);
+		if ((r = h_request(fd, line)) == NULL)
+			break;
+		now = trk_now_ms();
+		if (strncmp(r, "OK", 2) == 0) {
+			w->acked[w->nacked++] = i;
+			if (now - last > w->max_gap_ms)
+				w->max_gap_ms = now - last;
+			last = now;
+		}
+		free(r);
+	}
+	close(fd);
+	return NULL;
+}
+
+Test(tracker_etcd, leader_killed_under_write_load)
+{
+	struct writer	 w[2];
+	pthread_t	 tid[2];
+	volatile int	 stop = 0;
+	int		 leader, a, t, i, k;
+	char		*r, name[64];
+
+	start_trackers(2);
+	a = et_conn(0);
+	OK(a, "create_user lw1 pw");
+	OK(a, "create_user lw2 pw");
+	close(a);
+	memset(w, 0, sizeof(w));
+	for (i = 0; i < 2; i++) {
+		w[i].tracker = i;
+		w[i].stop = &stop;
+		pthread_create(&tid[i], NULL, writer_main, &w[i]);
+	}
+	trk_sleep_ms(700);
+	leader = ec_leader();
+	cr_assert_geq(leader, 0, "no etcd leader");
+	ec_stop(leader, SIGKILL);
+	trk_sleep_ms(2000);
+	stop = 1;
+	for (i = 0; i < 2; i++)
+		pthread_join(tid[i], NULL);
+	cr_log_info("acknowledged %d + %d; longest pause %ld / %ld ms",
+	    w[0].nacked, w[1].nacked, w[0].max_gap_ms, w[1].max_gap_ms);
+	cr_assert_gt(w[0].nacked + w[1].nacked, 20);
+	/* every acknowledged change is on both trackers */
+	for (t = 0; t < 2; t++) {
+		a = et_conn(t);
+		trk_login(a, "lw1", "pw");
+		r = rq(a, "list_groups");
+		for (i = 0; i < 2; i++)
+			for (k = 0; k < w[i].nacked; k++) {
+				snprintf(name, sizeof(name), "w%d_%d", i,
+				    w[i].acked[k]);
+				cr_assert(has_line(strchr(r, '\n') + 1, name),
+				    "tracker %d lost acknowledged %s", t + 1,
+				    name);
+			}
+		free(r);
+		close(a);
+	}
+	/* writes go on after the election */
+	a = et_conn(1);
+	trk_login(a, "lw2", "pw");
+	OK(a, "create_group after_election");
+	close(a);
+}
+
+/* Every member down: changes refused within about 2 s, reads answered;
+ * members back: changes accepted again with nothing done by hand. */
+Test(tracker_etcd, etcd_down_and_back)
+{
+	char	tok[32], *r;
+	long	t0, t;
+	int	a, i;
+
+	start_trackers(2);
+	a = et_conn(0);
+	OK(a, "create_user eve pw");
+	snprintf(tok, sizeof(tok), "%s", trk_login(a, "eve", "pw"));
+	OK(a, "create_group before");
+	/* tracker 2 has it too (its own connection waits until it does) */
+	i = et_conn(1);
+	r = rq_session(i, "eve", tok, "list_groups");
+	cr_assert_eq(reply_count(r), 1, "%s", r);
+	free(r);
+	close(i);
+	for (i = 0; i < EC_MEMBERS; i++)
+		ec_stop(i, SIGTERM);
+	t0 = trk_now_ms();
+	ERR(a, "unavailable", "create_group during");
+	t = trk_now_ms() - t0;
+	cr_log_info("a change with etcd down was refused after %ld ms", t);
+	cr_assert_lt(t, 2500, "refusal took %ld ms", t);
+	t0 = trk_now_ms();
+	r = rq(a, "list_groups");
+	cr_assert_eq(reply_count(r), 1, "%s", r);
+	free(r);
+	cr_assert_lt(trk_now_ms() - t0, 500, "a read waited for etcd");
+	/* a new connection (a probe) is answered promptly too */
+	close(a);
+	a = et_conn(1);
+	t0 = trk_now_ms();
+	r = rq_session(a, "eve", tok, "list_groups");
+	cr_assert_eq(reply_count(r), 1, "%s", r);
+	free(r);
+	cr_assert_lt(trk_now_ms() - t0, 1000, "a read waited for etcd");
+	for (i = 0; i < EC_MEMBERS; i++)
+		cr_assert_eq(ec_start(i), 0);
+	for (i = 0; i < EC_MEMBERS; i++)
+		cr_assert_eq(ec_wait_ready(i, 20000), 0);
+	t0 = trk_now_ms();
+	for (;;) {
+		r = rq_session(a, "eve", tok, "create_group after");
+		i = strncmp(r, "OK", 2) == 0;
+		free(r);
+		if (i)
+			break;
+		cr_assert_lt(trk_now_ms() - t0, 10000, "changes still refused");
+		trk_sleep_ms(100);
+	}
+	r = rq_session(a, "eve", tok, "list_groups");
+	cr_assert_eq(reply_count(r), 2, "%s", r);
+	cr_assert(!has_line(strchr(r, '\n') + 1, "during"), "%s", r);
+	free(r);
+	close(a);
+}
+
+/* Snapshots delete the covered changes and compact etcd; a tracker that
+ * was down meanwhile loads the snapshot and the later changes. */
+Test(tracker_etcd, restart_after_snapshot_and_compaction)
+{
+	char	tok[32], *r;
+	int	a, b, i;
+
+	et_opt("-o");
+	et_opt("snapshot=25");
+	start_trackers(2);
+	a = et_conn(0);
+	OK(a, "create_user fay pw");
+	snprintf(tok, sizeof(tok), "%s", trk_login(a, "fay", "pw"));
+	cr_assert_eq(h_stop(&ET.p[1], SIGTERM, 8000), 0);
+	for (i = 0; i < 60; i++)
+		OK(a, "create_group s%d", i);
+	/* wait for the snapshot: the log in the master says it */
+	for (long end = trk_now_ms() + 10000;;) {
+		char *log = h_read_file(ET.log[0], NULL);
+		int done = log && strstr(log, "snapshot at revision") &&
+		    strstr(log, "compacted\n");
+
+		free(log);
+		if (done)
+			break;
+		cr_assert_lt(trk_now_ms(), end, "no snapshot written");
+		trk_sleep_ms(50);
+	}
+	for (i = 60; i < 65; i++)
+		OK(a, "create_group s%d", i);
+	cr_assert_eq(et_start(1), 0, "tracker 2 did not restart");
+	b = et_conn(1);
+	r = rq_session(b, "fay", tok, "list_groups");
+	cr_assert_eq(reply_count(r), 65, "%.200s", r);
+	free(r);
+	OK(b, "session fay %s create_group from_b", tok);
+	close(a);
+	a = et_conn(0);		/* the same session, back on tracker 1 */
+	r = rq_session(a, "fay", tok, "list_groups");
+	cr_assert(has_line(strchr(r, '\n') + 1, "from_b"), "%.200s", r);
+	free(r);
+	close(a);
+	close(b);
+}
+
+/* Bad -J arguments are usage errors (one line, exit 64); an etcd nobody
+ * answers on makes the start fail (exit 1) instead of hanging. No cluster
+ * needed. */
+Test(tracker_etcd_usage, bad_urls_and_no_etcd, .timeout = 60)
+{
+	const char	*bad[] = { "http://127.0.0.1:2379/p",
+	    "etcd://127.0.0.1:2379", "etcd://127.0.0.1:2379/", "etcd:///p",
+	    "etcd://localhost:2379/p", "etcd://127.0.0.1:2379/a b" };
+	struct h_run	 r;
+	char		*dir = h_tmpdir(), info[600], url[128];
+	char		*argv[10] = { "trackerd/trackerd", "-f", "-J", NULL,
+	    info, "1", NULL };
+	long		 t0;
+
+	snprintf(info, sizeof(info), "%s/ti.txt", dir);
+	snprintf(url, sizeof(url), "127.0.0.1:%u\n", h_free_port());
+	h_write_file(info, url);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		argv[3] = (char *)bad[i];
+		h_run(&r, argv, NULL, 5000);
+		cr_assert_eq(r.status, 64, "%s: %d %s", bad[i], r.status, r.err);
+		cr_assert(strncmp(r.err, "trackerd: ", 10) == 0 &&
+		    strchr(r.err, '\n') == r.err + strlen(r.err) - 1,
+		    "%s: %s", bad[i], r.err);
+		h_run_free(&r);
+	}
+	/* nothing listens there */
+	snprintf(url, sizeof(url), "etcd://127.0.0.1:%u/p", h_free_port());
+	argv[3] = url;
+	t0 = trk_now_ms();
+	h_run(&r, argv, NULL, 30000);
+	cr_assert_eq(r.status, 1, "%d %s", r.status, r.err);
+	cr_assert(strstr(r.err, "did not answer") != NULL, "%s", r.err);
+	cr_assert_lt(trk_now_ms() - t0, 20000);
+	h_run_free(&r);
+	unlink(info);
+	rmdir(dir);
+}

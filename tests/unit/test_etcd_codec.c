@@ -1,0 +1,276 @@
+/* The JSON of etcd's v3 gateway: every request trackerd builds, every reply
+ * and watch message it reads (golden text), guard keys, and the -J URL. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "trackerd/etcd.h"
+#include "trackerd/etcd_codec.h"
+
+/* The request as compact JSON text (frees o). */
+static char *
+js(json_object *o)
+{
+	char	*s = strdup(json_object_to_json_string_ext(o,
+		    JSON_C_TO_STRING_PLAIN));
+
+	json_object_put(o);
+	return s;
+}
+
+#define expect_json(o, want) do {					\
+	char *s_ = js(o);						\
+	cr_assert_str_eq(s_, (want));					\
+	free(s_);							\
+} while (0)
+
+Test(etcd_codec, base64_round_trip)
+{
+	const char	*in[] = { "", "a", "ab", "abc", "user alice 1 2 ff",
+	    "\x01\x02\xff" };
+	char		*e, *d;
+	size_t		 n;
+
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		e = b64_encode(in[i], strlen(in[i]));
+		cr_assert_eq(b64_decode(e, strlen(e), &d, &n), 0);
+		cr_assert_eq(n, strlen(in[i]));
+		cr_assert(memcmp(d, in[i], n) == 0);
+		free(e);
+		free(d);
+	}
+	e = b64_encode("abc", 3);
+	cr_assert_str_eq(e, "YWJj");
+	free(e);
+	cr_assert_eq(b64_decode("YWJ", 3, &d, &n), -1, "unpadded accepted");
+	cr_assert_eq(b64_decode("Y!Jj", 4, &d, &n), -1, "bad byte accepted");
+}
+
+Test(etcd_codec, requests)
+{
+	char	*end = prefix_end("/p/log/");
+
+	cr_assert_str_eq(end, "/p/log0");
+	free(end);
+	expect_json(ej_put("/k", "v", 1),
+	    "{\"request_put\":{\"key\":\"L2s=\",\"value\":\"dg==\"}}");
+	expect_json(ej_delete("/k", NULL),
+	    "{\"request_delete_range\":{\"key\":\"L2s=\"}}");
+	expect_json(ej_delete("/a", "/b"), "{\"request_delete_range\":"
+	    "{\"key\":\"L2E=\",\"range_end\":\"L2I=\"}}");
+	expect_json(ej_range("/a", "/b", 7, 3, 5, 10, 1), "{\"key\":\"L2E=\","
+	    "\"range_end\":\"L2I=\",\"revision\":\"7\",\"min_mod_revision\":"
+	    "\"3\",\"max_mod_revision\":\"5\",\"limit\":\"10\","
+	    "\"keys_only\":true}");
+	expect_json(ej_range("/a", NULL, 0, 0, 0, 0, 0), "{\"key\":\"L2E=\"}");
+	expect_json(ej_compare_mod("/u", "LESS", 42), "{\"key\":\"L3U=\","
+	    "\"target\":\"MOD\",\"result\":\"LESS\",\"mod_revision\":\"42\"}");
+	expect_json(ej_compare_absent("/u"), "{\"key\":\"L3U=\",\"target\":"
+	    "\"VERSION\",\"result\":\"EQUAL\"}");
+	expect_json(ej_watch_create("/a", "/b", 9), "{\"create_request\":"
+	    "{\"key\":\"L2E=\",\"range_end\":\"L2I=\",\"start_revision\":"
+	    "\"9\"}}");
+}
+
+Test(etcd_codec, change_transaction)
+{
+	char	*guards[] = { "/g1", "/g2" }, *keys[] = { "/l0", "/l1" };
+	char	*bodies[] = { "a x", "b y" };
+	size_t	 lens[] = { 3, 3 };
+
+	/* two guards, the first written; two log puts */
+	expect_json(ej_change_txn(guards, 2, 1, 100, keys, bodies, lens, 2),
+	    "{\"request_txn\":{\"compare\":["
+	    "{\"key\":\"L2cx\",\"target\":\"MOD\",\"result\":\"LESS\","
+	    "\"mod_revision\":\"101\"},"
+	    "{\"key\":\"L2cy\",\"target\":\"MOD\",\"result\":\"LESS\","
+	    "\"mod_revision\":\"101\"}],"
+	    "\"success\":["
+	    "{\"request_put\":{\"key\":\"L2ww\",\"value\":\"YSB4\"}},"
+	    "{\"request_put\":{\"key\":\"L2wx\",\"value\":\"YiB5\"}},"
+	    "{\"request_put\":{\"key\":\"L2cx\",\"value\":\"\"}}]}}");
+}
+
+static json_object *
+parse(const char *s)
+{
+	json_object	*o = json_tokener_parse(s);
+
+	cr_assert_not_null(o, "bad golden JSON: %s", s);
+	return o;
+}
+
+Test(etcd_codec, txn_replies)
+{
+	json_object	*o;
+	int64_t		 rev;
+	int		 ok[3];
+	char		 err[128];
+
+	/* etcd leaves "succeeded": false out, as every default */
+	o = parse("{\"header\":{\"revision\":\"12\"},\"succeeded\":true,"
+	    "\"responses\":[{\"response_txn\":{\"header\":{},\"responses\":[]}},"
+	    "{\"response_txn\":{\"header\":{},\"succeeded\":true}},"
+	    "{\"response_put\":{\"header\":{}}}]}");
+	cr_assert_eq(ej_parse_txn(o, &rev, ok, 2, err, sizeof(err)), 0, "%s",
+	    err);
+	cr_assert_eq(rev, 12);
+	cr_assert_eq(ok[0], 0);
+	cr_assert_eq(ok[1], 1);
+	json_object_put(o);
+	/* the outer compares failed */
+	o = parse("{\"header\":{\"revision\":\"13\"}}");
+	cr_assert_eq(ej_parse_txn(o, &rev, ok, 2, err, sizeof(err)), 1);
+	json_object_put(o);
+	/* too few nested replies */
+	o = parse("{\"header\":{\"revision\":\"13\"},\"succeeded\":true,"
+	    "\"responses\":[]}");
+	cr_assert_eq(ej_parse_txn(o, &rev, ok, 2, err, sizeof(err)), -1);
+	json_object_put(o);
+	/* an etcd error */
+	o = parse("{\"error\":\"etcdserver: too many operations in txn "
+	    "request\",\"code\":3,\"message\":\"etcdserver: too many "
+	    "operations in txn request\"}");
+	cr_assert_eq(ej_parse_txn(o, &rev, ok, 2, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "too many operations") != NULL, "%s", err);
+	json_object_put(o);
+}
+
+Test(etcd_codec, range_reply)
+{
+	struct ereply	 r;
+	json_object	*o;
+
+	o = parse("{\"header\":{\"revision\":\"40\"},\"kvs\":["
+	    "{\"key\":\"L2E=\",\"create_revision\":\"3\",\"mod_revision\":"
+	    "\"5\",\"version\":\"1\",\"value\":\"dg==\"},"
+	    "{\"key\":\"L2I=\",\"mod_revision\":\"7\"}],\"more\":true,"
+	    "\"count\":\"9\"}");
+	cr_assert_eq(ej_parse_range(o, &r), 0, "%s", r.error);
+	cr_assert_eq(r.revision, 40);
+	cr_assert_eq(r.nkvs, 2);
+	cr_assert(r.more);
+	cr_assert_str_eq(r.kvs[0].key, "/a");
+	cr_assert_str_eq(r.kvs[0].value, "v");
+	cr_assert_eq(r.kvs[0].mod_rev, 5);
+	cr_assert_str_eq(r.kvs[1].value, "");	/* keys_only */
+	ereply_free(&r);
+	json_object_put(o);
+	o = parse("{\"header\":{\"revision\":\"1\"}}");
+	cr_assert_eq(ej_parse_range(o, &r), 0);
+	cr_assert_eq(r.nkvs, 0);
+	cr_assert_eq(r.more, 0);
+	ereply_free(&r);
+	json_object_put(o);
+	o = parse("{\"header\":{},\"kvs\":[{\"key\":\"!!\"}]}");
+	cr_assert_eq(ej_parse_range(o, &r), -1, "bad base64 accepted");
+	ereply_free(&r);
+	json_object_put(o);
+}
+
+Test(etcd_codec, watch_messages)
+{
+	struct ereply	 r;
+	json_object	*o;
+
+	o = parse("{\"result\":{\"header\":{\"revision\":\"3\"},"
+	    "\"created\":true}}");
+	cr_assert_eq(ej_parse_watch(o, &r), 0);
+	cr_assert(r.created);
+	cr_assert_eq(r.nkvs, 0);
+	ereply_free(&r);
+	json_object_put(o);
+	o = parse("{\"result\":{\"header\":{\"revision\":\"8\"},\"events\":["
+	    "{\"kv\":{\"key\":\"L2E=\",\"mod_revision\":\"8\",\"value\":"
+	    "\"dXNlciBh\"}},{\"type\":\"DELETE\",\"kv\":{\"key\":\"L2I=\","
+	    "\"mod_revision\":\"8\"}}]}}");
+	cr_assert_eq(ej_parse_watch(o, &r), 0, "%s", r.error);
+	cr_assert_eq(r.nkvs, 2);
+	cr_assert_str_eq(r.kvs[0].value, "user a");
+	cr_assert_eq(r.kvs[0].deleted, 0);
+	cr_assert_eq(r.kvs[1].deleted, 1);
+	cr_assert_eq(r.kvs[1].mod_rev, 8);
+	ereply_free(&r);
+	json_object_put(o);
+	o = parse("{\"result\":{\"header\":{},\"canceled\":true,"
+	    "\"compact_revision\":\"2\"}}");
+	cr_assert_eq(ej_parse_watch(o, &r), 0);
+	cr_assert(r.canceled);
+	cr_assert_eq(r.compact_rev, 2);
+	ereply_free(&r);
+	json_object_put(o);
+	o = parse("{\"error\":{\"grpc_code\":14,\"message\":\"etcdserver: "
+	    "no leader\"}}");
+	cr_assert_eq(ej_parse_watch(o, &r), -1);
+	cr_assert_str_eq(r.error, "etcdserver: no leader");
+	ereply_free(&r);
+	json_object_put(o);
+}
+
+struct guard_case {
+	char	body[128];
+	int	n, nw;
+	char	keys[4][48];
+};
+
+Test(etcd_codec, guards_of_each_change)
+{
+	static const struct guard_case cases[] = {
+		{ "user alice 1 1000 00 00", 1, 1, { "/p/e/u/alice" } },
+		{ "group g alice", 1, 1, { "/p/e/g/g" } },
+		{ "join_req g bob", 2, 1, { "/p/e/r/g/bob", "/p/e/g/g" } },
+		{ "reject g bob", 2, 1, { "/p/e/r/g/bob", "/p/e/g/g" } },
+		{ "accept g bob", 3, 2, { "/p/e/r/g/bob", "/p/e/m/g/bob",
+		    "/p/e/g/g" } },
+		{ "leave g bob", 2, 2, { "/p/e/m/g/bob", "/p/e/g/g" } },
+		{ "file g f.bin 1 aa 1 bb 1.2.3.4 5 tok", 2, 1,
+		    { "/p/e/f/g/f.bin", "/p/e/g/g" } },
+		{ "seed g f.bin 1.2.3.4 5 tok", 2, 1,
+		    { "/p/e/f/g/f.bin", "/p/e/g/g" } },
+		{ "unseed g f.bin 1.2.3.4 5", 2, 1,
+		    { "/p/e/f/g/f.bin", "/p/e/g/g" } },
+		{ "login alice tok 5", 0, 0, { "" } },
+		{ "logout tok", 0, 0, { "" } },
+		{ "touch tok 5", 0, 0, { "" } },
+	};
+	char	*keys[ETCD_MAX_GUARDS];
+	int	 n, nw;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct guard_case *c = &cases[i];
+
+		n = change_guards("/p", c->body, strlen(c->body), keys, &nw);
+		cr_assert_eq(n, c->n, "%s: %d keys", c->body, n);
+		cr_assert_eq(nw, c->nw, "%s: %d written", c->body, nw);
+		for (int k = 0; k < n; k++) {
+			cr_assert_str_eq(keys[k], c->keys[k], "%s", c->body);
+			free(keys[k]);
+		}
+	}
+	cr_assert_eq(change_guards("/p", "bogus x y", 9, keys, &nw), -1);
+	cr_assert_eq(change_guards("/p", "accept g", 8, keys, &nw), -1);
+	cr_assert_eq(change_guards("/p", "", 0, keys, &nw), -1);
+}
+
+Test(etcd_codec, the_J_url)
+{
+	struct etcd_target	tg;
+	char			err[256];
+
+	cr_assert_eq(etcd_parse_url("etcd://127.0.0.1:2379,10.0.0.2:2379/p2p/"
+	    "prod", &tg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(tg.n, 2);
+	cr_assert_str_eq(tg.endpoints[0], "http://127.0.0.1:2379");
+	cr_assert_str_eq(tg.endpoints[1], "http://10.0.0.2:2379");
+	cr_assert_str_eq(tg.prefix, "/p2p/prod");
+	cr_assert_eq(etcd_parse_url("http://127.0.0.1:2379/p", &tg, err,
+	    sizeof(err)), -1);
+	cr_assert_eq(etcd_parse_url("etcd://127.0.0.1:2379", &tg, err,
+	    sizeof(err)), -1, "no prefix accepted");
+	cr_assert_eq(etcd_parse_url("etcd://127.0.0.1:2379/", &tg, err,
+	    sizeof(err)), -1, "empty prefix accepted");
+	cr_assert_eq(etcd_parse_url("etcd://127.0.0.1:2379/a b", &tg, err,
+	    sizeof(err)), -1);
+	cr_assert_eq(etcd_parse_url("etcd://host:2379/p", &tg, err,
+	    sizeof(err)), -1, "a name where an IP is expected");
+	cr_assert_eq(etcd_parse_url("etcd:///p", &tg, err, sizeof(err)), -1);
+}

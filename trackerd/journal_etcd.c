@@ -1,0 +1,1272 @@
+/* The journal on an etcd cluster (-J): group commit of guarded changes,
+ * a watch applying every change in revision order, loads and read barriers. */
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ipc/log.h"
+#include "ipc/proto.h"
+#include "trackerd/etcd.h"
+#include "trackerd/etcd_codec.h"
+#include "trackerd/journal.h"
+#include "trackerd/journal_etcd.h"
+#include "trackerd/snapshot.h"
+
+#define COMMIT_MS	1800	/* a change is answered within this */
+#define FENCE_MS	500	/* of which kept for an unknown outcome */
+#define ATTEMPT_MS	400	/* then the transaction goes to another member */
+#define PROBE_MS	400	/* a read barrier waits at most this */
+#define DOWN_MS		1000	/* after a failed probe, reads skip them */
+#define APPLY_WAIT_MS	2000	/* committed: wait this long to see it */
+#define LOAD_MS		10000	/* at start, etcd may take this to answer */
+#define COMMITTERS	4	/* txns in flight per worker */
+#define PAGE_KEYS	256	/* keys per range page */
+#define JREQ_MAX_CHANGES 100	/* changes of one request */
+
+enum jkind { JQ_COMMIT, JQ_PROBE };
+
+/* One request's changes (or one read barrier), answered as one. */
+struct jreq {
+	struct jreq	 *next;
+	enum jkind	  kind;
+	void		 *cookie;
+	char		 *bodies;	/* each ends in '\n' */
+	size_t		  blen;
+	int		  n;
+	char		**guards;	/* written ones first */
+	int		  nguards, nwritten;
+	int64_t		  base;		/* the revision it was validated at */
+	int64_t		  wait_rev;	/* answered once applied here */
+	uint64_t	  deadline;	/* ms: answer by then */
+	enum jresult	  result;
+};
+
+struct jqueue {
+	struct jreq	*head, *tail;
+};
+
+struct jetcd {
+	struct tracker	*t;
+	char		 logc[160], logc_end[160], head[160];
+	char		 wbeg[160], wend[160];
+	struct etcd	*sync;		/* loads, catch-ups, snapshots */
+	pthread_mutex_t	 sync_mu;
+
+	/* master: the watch, snapshots (its loop's own connection: taking
+	 * meta while holding sync_mu would invert rebuild_locked's order) */
+	struct etcd	*watch, *snap;
+	pthread_t	 watch_tid;
+	int		 watching;
+	volatile int	 stop;
+	int		 reload;
+
+	/* worker: the request being validated */
+	struct buf	 stage;
+	int		 nstaged;
+	int64_t		 base;
+
+	/* worker: committers, the probe thread and the apply waiter */
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv_commit, cv_probe, cv_wait;
+	struct jqueue	 commitq, probeq, waitq, doneq;
+	int		 efd;
+	uint64_t	 down_until;	/* ms: etcd did not answer a probe */
+	uint32_t	 batches;
+	int		 started;
+};
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+q_push(struct jqueue *q, struct jreq *r)
+{
+	r->next = NULL;
+	if (q->tail != NULL)
+		q->tail->next = r;
+	else
+		q->head = r;
+	q->tail = r;
+}
+
+static struct jreq *
+q_pop(struct jqueue *q)
+{
+	struct jreq	*r = q->head;
+
+	if (r != NULL && (q->head = r->next) == NULL)
+		q->tail = NULL;
+	return r;
+}
+
+static void
+jreq_free(struct jreq *r)
+{
+	int	i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->nguards; i++)
+		free(r->guards[i]);
+	free(r->guards);
+	if (r->bodies != NULL)
+		explicit_bzero(r->bodies, r->blen);
+	free(r->bodies);
+	free(r);
+}
+
+/* ---- applying, shared by the watch and the loads ---- */
+
+static int64_t
+applied_rev(struct tracker *t)
+{
+	return __atomic_load_n(&t->hdr->applied_rev, __ATOMIC_ACQUIRE);
+}
+
+/* Tell every process waiting for a revision to look again. */
+static void
+applied_wake(struct tracker *t, int64_t rev)
+{
+	__atomic_store_n(&t->hdr->applied_rev, rev, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&t->hdr->applied_gen, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &t->hdr->applied_gen, FUTEX_WAKE, INT_MAX, NULL,
+	    NULL, 0);
+}
+
+static void
+applied_wait(struct tracker *t, uint32_t gen, int ms)
+{
+	struct timespec	ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	syscall(SYS_futex, &t->hdr->applied_gen, FUTEX_WAIT, gen, &ts, NULL,
+	    0);
+}
+
+/* Apply one change body (a copy: apply splits it in place); meta held. */
+static void
+apply_one(struct tracker *t, const char *body, size_t len, int64_t rev)
+{
+	char	*copy;
+
+	if ((copy = malloc(len + 1)) == NULL) {
+		log_warnx("etcd: out of memory applying revision %" PRId64, rev);
+		return;
+	}
+	memcpy(copy, body, len);
+	copy[len] = '\0';
+	if (journal_apply_body(t, copy, len, (uint64_t)rev) == -1)
+		log_warnx("etcd: change at revision %" PRId64 " does not apply;"
+		    " skipped", rev);
+	explicit_bzero(copy, len);
+	free(copy);
+	t->hdr->since_snap++;
+}
+
+/* Apply every '\n'-separated body of a snapshot chunk; meta held. */
+static void
+apply_lines(struct tracker *t, const char *p, size_t len, int64_t rev)
+{
+	const char	*end = p + len, *nl;
+
+	while (p < end) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		if (nl > p)
+			apply_one(t, p, (size_t)(nl - p), rev);
+		p = nl + 1;
+	}
+}
+
+static int
+is_change_key(struct jetcd *j, const char *key)
+{
+	return strncmp(key, j->logc, strlen(j->logc)) == 0;
+}
+
+/* ---- loading at one revision ---- */
+
+/* Every key of [key, end) at revision rev (0: now), page by page; *rev is
+ * set to the revision read. Each page goes to fn. 0 or -1. */
+static int
+range_all(struct jetcd *j, struct etcd *h, const char *key, const char *end,
+    int64_t *rev, int64_t min_mod, int64_t max_mod, int keys_only,
+    int (*fn)(struct jetcd *, struct ereply *, void *), void *arg)
+{
+	struct ereply	 r;
+	json_object	*resp;
+	char		*from = strdup(key), err[200];
+	int		 amb, rc = -1;
+
+	while (from != NULL) {
+		if (etcd_post(h, "/v3/kv/range", ej_range(from, end, *rev,
+		    min_mod, max_mod, PAGE_KEYS, keys_only), &resp, LOAD_MS,
+		    &amb, err, sizeof(err)) == -1) {
+			log_warnx("etcd: range %s: %s", from, err);
+			break;
+		}
+		if (ej_parse_range(resp, &r) == -1) {
+			log_warnx("etcd: range %s: %s", from, r.error);
+			json_object_put(resp);
+			ereply_free(&r);
+			break;
+		}
+		json_object_put(resp);
+		if (*rev == 0)
+			*rev = r.revision;	/* the next pages read at it */
+		free(from);
+		from = NULL;
+		if (r.more && r.nkvs > 0 &&
+		    asprintf(&from, "%s\x01", r.kvs[r.nkvs - 1].key) == -1)
+			from = NULL;
+		rc = fn(j, &r, arg);
+		ereply_free(&r);
+		if (rc == -1 || from == NULL)
+			break;
+		rc = -1;
+	}
+	free(from);
+	return rc;
+}
+
+struct changes {
+	struct ekv	*v;
+	size_t		 n, cap;
+};
+
+static int
+collect(struct jetcd *j, struct ereply *r, void *arg)
+{
+	struct changes	*c = arg;
+	struct ekv	*nv;
+	size_t		 i;
+
+	for (i = 0; i < r->nkvs; i++) {
+		if (c->n == c->cap) {
+			c->cap = c->cap ? c->cap * 2 : 1024;
+			if ((nv = realloc(c->v, c->cap * sizeof(*nv))) == NULL)
+				return -1;
+			c->v = nv;
+		}
+		c->v[c->n++] = r->kvs[i];	/* takes the strings */
+	}
+	r->nkvs = 0;
+	return 0;
+}
+
+/* Revision order; inside one transaction, the order of its puts (the
+ * keys end in the index of the change in the batch). */
+static int
+cmp_change(const void *a, const void *b)
+{
+	const struct ekv	*x = a, *y = b;
+
+	if (x->mod_rev != y->mod_rev)
+		return x->mod_rev < y->mod_rev ? -1 : 1;
+	return strcmp(x->key, y->key);
+}
+
+static int
+apply_chunk(struct jetcd *j, struct ereply *r, void *arg)
+{
+	int64_t	*srev = arg;
+	size_t	 i;
+
+	for (i = 0; i < r->nkvs; i++)
+		apply_lines(j->t, r->kvs[i].value, r->kvs[i].vlen, *srev);
+	return 0;
+}
+
+/* The snapshot pointer: "<revision> <chunk key prefix>"; 0 if none. */
+static int
+read_snapshot_ptr(struct jetcd *j, struct etcd *h, int64_t *rev,
+    int64_t *srev, char chunks[200])
+{
+	struct ereply	 r;
+	json_object	*resp;
+	char		 key[200], err[200];
+	int		 amb, rc = -1;
+
+	snprintf(key, sizeof(key), "%s/snapshot", j->t->cfg.etcd.prefix);
+	if (etcd_post(h, "/v3/kv/range", ej_range(key, NULL, 0, 0, 0, 0, 0),
+	    &resp, LOAD_MS, &amb, err, sizeof(err)) == -1) {
+		log_warnx("etcd: %s", err);
+		return -1;
+	}
+	if (ej_parse_range(resp, &r) == 0) {
+		*rev = r.revision;
+		*srev = 0;
+		chunks[0] = '\0';
+		rc = 0;
+		if (r.nkvs == 1 && sscanf(r.kvs[0].value, "%" SCNd64 " %190s",
+		    srev, chunks) != 2)
+			rc = -1;
+	} else
+		log_warnx("etcd: snapshot pointer: %s", r.error);
+	ereply_free(&r);
+	json_object_put(resp);
+	return rc;
+}
+
+/*
+ * The whole state at one revision R: the latest snapshot, then every
+ * change after it, read at R; the watch goes on from R + 1. Meta and
+ * every bucket held.
+ */
+static int
+load_locked(struct jetcd *j, struct etcd *h)
+{
+	struct tracker	*t = j->t;
+	struct changes	 c = { NULL, 0, 0 };
+	char		 chunks[200], *cend;
+	int64_t		 rev, srev;
+	size_t		 i;
+	int		 rc = -1;
+
+	if (read_snapshot_ptr(j, h, &rev, &srev, chunks) == -1)
+		return -1;
+	state_reset_locked(t);
+	t->hdr->since_snap = 0;
+	if (chunks[0] != '\0') {
+		cend = prefix_end(chunks);
+		rc = range_all(j, h, chunks, cend, &rev, 0, 0, 0, apply_chunk,
+		    &srev);
+		free(cend);
+		if (rc == -1)
+			return -1;
+		t->hdr->since_snap = 0;
+	}
+	if (range_all(j, h, j->logc, j->logc_end, &rev, srev + 1, 0, 0,
+	    collect, &c) == 0) {
+		qsort(c.v, c.n, sizeof(*c.v), cmp_change);
+		for (i = 0; i < c.n; i++)
+			apply_one(t, c.v[i].value, c.v[i].vlen, c.v[i].mod_rev);
+		t->hdr->snap_rev = srev;
+		applied_wake(t, rev);
+		rc = 0;
+	}
+	for (i = 0; i < c.n; i++) {
+		free(c.v[i].key);
+		free(c.v[i].value);
+	}
+	free(c.v);
+	return rc;
+}
+
+/* The region's rebuild callback: meta and every bucket held. */
+static int
+rebuild_locked(struct tracker *t)
+{
+	struct jetcd	*j = t->etcd;
+	int		 rc;
+
+	pthread_mutex_lock(&j->sync_mu);
+	rc = load_locked(j, j->sync);
+	pthread_mutex_unlock(&j->sync_mu);
+	if (rc == 0)
+		log_info("etcd: state loaded at revision %" PRId64 " (snapshot "
+		    "%" PRId64 ", %" PRIu64 " changes after it)",
+		    applied_rev(t), t->hdr->snap_rev, t->hdr->since_snap);
+	return rc;
+}
+
+/* ---- the watch (master) ---- */
+
+static void
+apply_events(struct jetcd *j, struct ereply *r)
+{
+	struct tracker	*t = j->t;
+	int64_t		 done, top;
+	size_t		 i;
+
+	if (state_lock_meta(t) == -1)
+		return;
+	done = top = applied_rev(t);
+	for (i = 0; i < r->nkvs; i++) {
+		struct ekv *e = &r->kvs[i];
+
+		if (e->mod_rev <= done)
+			continue;	/* already in a load */
+		if (!e->deleted && is_change_key(j, e->key))
+			apply_one(t, e->value, e->vlen, e->mod_rev);
+		if (e->mod_rev > top)
+			top = e->mod_rev;
+	}
+	if (top > done)
+		applied_wake(t, top);
+	state_unlock_meta(t);
+}
+
+static int
+on_watch_msg(void *arg, json_object *o)
+{
+	struct jetcd	*j = arg;
+	struct ereply	 r;
+	int		 stop = 0;
+
+	if (ej_parse_watch(o, &r) == -1) {
+		log_warnx("etcd: watch: %s", r.error);
+		stop = 1;
+	} else if (r.canceled) {
+		if (r.compact_rev > 0) {
+			log_warnx("etcd: changes after revision %" PRId64
+			    " were compacted away (now %" PRId64 "): "
+			    "loading the latest snapshot", applied_rev(j->t),
+			    r.compact_rev);
+			j->reload = 1;
+		}
+		stop = 1;
+	} else if (r.nkvs > 0)
+		apply_events(j, &r);
+	ereply_free(&r);
+	return stop || j->stop;
+}
+
+static void
+reload(struct jetcd *j)
+{
+	struct tracker	*t = j->t;
+	int		 rc;
+
+	if (state_lock_meta(t) == -1)
+		return;
+	state_lock_all_buckets(t);
+	rc = rebuild_locked(t);
+	state_unlock_all_buckets(t);
+	state_unlock_meta(t);
+	if (rc == 0)
+		j->reload = 0;
+}
+
+static void *
+watch_thread(void *arg)
+{
+	struct jetcd	*j = arg;
+	struct timespec	 ts = { 0, 100 * 1000000L };
+	char		 err[256];
+	int		 rc;
+
+	while (!j->stop) {
+		if (j->reload) {
+			reload(j);
+			if (j->reload) {
+				nanosleep(&ts, NULL);
+				continue;
+			}
+		}
+		rc = etcd_watch(j->watch, ej_watch_create(j->wbeg, j->wend,
+		    applied_rev(j->t) + 1), on_watch_msg, j, &j->stop, err,
+		    sizeof(err));
+		if (rc == -1) {
+			log_warnx("etcd: %s; resuming from revision %" PRId64
+			    " on the next endpoint", err, applied_rev(j->t) + 1);
+			etcd_next(j->watch);
+			nanosleep(&ts, NULL);
+		}
+	}
+	return NULL;
+}
+
+/* ---- staging (a worker's event loop, meta held) ---- */
+
+int
+jetcd_begin(struct tracker *t)
+{
+	if (state_lock_meta(t) == -1) {
+		snprintf(t->err, sizeof(t->err), "state repair failed");
+		return -1;
+	}
+	return 0;
+}
+
+uint64_t
+jetcd_stage(struct tracker *t, const char *body, size_t len)
+{
+	struct jetcd	*j = t->etcd;
+
+	/* One request is one nested transaction: at most 128 operations,
+	 * its puts among them. */
+	if (len + 1 > ETCD_MAX_BATCH_BYTES - j->stage.len ||
+	    j->nstaged >= JREQ_MAX_CHANGES || memchr(body, '\n', len) != NULL) {
+		snprintf(t->err, sizeof(t->err), "change too large for etcd");
+		return 0;
+	}
+	if (j->nstaged == 0)
+		j->base = applied_rev(t);
+	if (buf_append(&j->stage, body, len) == -1 ||
+	    buf_append(&j->stage, "\n", 1) == -1) {
+		snprintf(t->err, sizeof(t->err), "out of memory");
+		return 0;
+	}
+	j->nstaged++;
+	return 1;
+}
+
+void
+jetcd_end(struct tracker *t)
+{
+	state_unlock_meta(t);
+}
+
+/* ---- guards of a request ---- */
+
+static int
+add_guard(struct jreq *r, char *key, int written)
+{
+	char	**ng;
+	int	  i;
+
+	for (i = 0; i < r->nguards; i++)
+		if (strcmp(r->guards[i], key) == 0) {
+			free(key);
+			if (written && i >= r->nwritten) {
+				/* read before, written now: move it up */
+				key = r->guards[i];
+				r->guards[i] = r->guards[r->nwritten];
+				r->guards[r->nwritten++] = key;
+			}
+			return 0;
+		}
+	if ((ng = realloc(r->guards, (size_t)(r->nguards + 1) *
+	    sizeof(*ng))) == NULL) {
+		free(key);
+		return -1;
+	}
+	r->guards = ng;
+	r->guards[r->nguards++] = key;
+	if (written) {
+		r->guards[r->nguards - 1] = r->guards[r->nwritten];
+		r->guards[r->nwritten++] = key;
+	}
+	return 0;
+}
+
+static int
+request_guards(struct jetcd *j, struct jreq *r)
+{
+	char		*keys[ETCD_MAX_GUARDS];
+	const char	*p = r->bodies, *nl;
+	int		 n, nw, i;
+
+	for (; (nl = memchr(p, '\n', r->blen - (size_t)(p - r->bodies)));
+	    p = nl + 1) {
+		if ((n = change_guards(j->t->cfg.etcd.prefix, p,
+		    (size_t)(nl - p), keys, &nw)) == -1)
+			return -1;
+		for (i = 0; i < n; i++)
+			if (add_guard(r, keys[i], i < nw) == -1) {
+				while (++i < n)
+					free(keys[i]);
+				return -1;
+			}
+	}
+	return 0;
+}
+
+/* ---- the worker's side ---- */
+
+static void
+done_push(struct jetcd *j, struct jreq *r, enum jresult res)
+{
+	r->result = res;
+	q_push(&j->doneq, r);
+	eventfd_write(j->efd, 1);
+}
+
+/* Committed, refused or probed at wait_rev: answer once applied here. */
+static void
+wait_push(struct jetcd *j, struct jreq *r, enum jresult res, int64_t rev)
+{
+	r->result = res;
+	r->wait_rev = rev;
+	r->deadline = now_ms() + APPLY_WAIT_MS;
+	if (rev <= applied_rev(j->t))
+		done_push(j, r, res);
+	else {
+		q_push(&j->waitq, r);
+		pthread_cond_signal(&j->cv_wait);
+	}
+}
+
+int
+journal_submit_staged(struct tracker *t, void *cookie)
+{
+	struct jetcd	*j = t->etcd;
+	struct jreq	*r;
+
+	if (j == NULL || j->nstaged == 0)
+		return 0;
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->bodies = malloc(j->stage.len)) == NULL)
+		goto fail;
+	r->kind = JQ_COMMIT;
+	r->cookie = cookie;
+	memcpy(r->bodies, j->stage.data, j->stage.len);
+	r->blen = j->stage.len;
+	r->n = j->nstaged;
+	r->base = j->base;
+	r->deadline = now_ms() + COMMIT_MS;
+	explicit_bzero(j->stage.data, j->stage.len);
+	j->stage.len = j->stage.off = 0;
+	j->nstaged = 0;
+	if (request_guards(j, r) == -1)
+		goto fail_req;
+	pthread_mutex_lock(&j->mu);
+	q_push(&j->commitq, r);
+	pthread_cond_signal(&j->cv_commit);
+	pthread_mutex_unlock(&j->mu);
+	return 1;
+fail:
+	j->stage.len = j->stage.off = 0;
+	j->nstaged = 0;
+fail_req:
+	log_warnx("etcd: cannot queue a change (out of memory or malformed)");
+	if (r == NULL)
+		return -1;
+	r->cookie = cookie;
+	pthread_mutex_lock(&j->mu);
+	done_push(j, r, JR_UNAVAILABLE);
+	pthread_mutex_unlock(&j->mu);
+	return 1;
+}
+
+int
+journal_probe(struct tracker *t, void *cookie)
+{
+	struct jetcd	*j = t->etcd;
+	struct jreq	*r;
+
+	/* etcd unreachable just now: reads go on from the state at hand */
+	if (j == NULL || __atomic_load_n(&j->down_until, __ATOMIC_RELAXED) >
+	    now_ms() || (r = calloc(1, sizeof(*r))) == NULL)
+		return -1;
+	r->kind = JQ_PROBE;
+	r->cookie = cookie;
+	r->deadline = now_ms() + PROBE_MS;
+	pthread_mutex_lock(&j->mu);
+	q_push(&j->probeq, r);
+	pthread_cond_signal(&j->cv_probe);
+	pthread_mutex_unlock(&j->mu);
+	return 0;
+}
+
+int
+journal_event_fd(struct tracker *t)
+{
+	return t->etcd != NULL ? t->etcd->efd : -1;
+}
+
+int
+journal_done(struct tracker *t, void **cookie, enum jresult *res)
+{
+	struct jetcd	*j = t->etcd;
+	struct jreq	*r;
+	eventfd_t	 v;
+
+	if (j == NULL)
+		return 0;
+	pthread_mutex_lock(&j->mu);
+	if ((r = q_pop(&j->doneq)) == NULL)
+		eventfd_read(j->efd, &v);
+	pthread_mutex_unlock(&j->mu);
+	if (r == NULL)
+		return 0;
+	*cookie = r->cookie;
+	*res = r->result;
+	jreq_free(r);
+	return 1;
+}
+
+/* ---- committers: many requests per transaction ---- */
+
+struct batch {
+	struct jreq	*r[ETCD_MAX_OPS];
+	int		 n;
+	size_t		 bytes;
+	char		 id[224];	/* the log keys' common part */
+};
+
+/* Does r touch a guard key already in the batch? (etcd evaluates every
+ * compare of a transaction before its puts: two changes on one key in
+ * one transaction would both pass.) */
+static int
+batch_clash(const struct batch *b, const struct jreq *r)
+{
+	int	i, k, m;
+
+	for (i = 0; i < b->n; i++)
+		for (k = 0; k < r->nguards; k++)
+			for (m = 0; m < b->r[i]->nguards; m++)
+				if ((k < r->nwritten || m < b->r[i]->nwritten) &&
+				    strcmp(r->guards[k], b->r[i]->guards[m]) == 0)
+					return 1;
+	return 0;
+}
+
+/* Take what fits from the queue (mu held), oldest first; a request that
+ * clashes waits for the next batch. Those past their deadline fail. */
+static void
+batch_fill(struct jetcd *j, struct batch *b)
+{
+	struct jreq	*r, *keep = NULL, **kt = &keep, *next;
+	uint64_t	 now = now_ms();
+
+	b->n = 0;
+	b->bytes = 0;
+	for (r = j->commitq.head; r != NULL; r = next) {
+		next = r->next;
+		if (r->deadline <= now) {
+			done_push(j, r, JR_UNAVAILABLE);
+			continue;
+		}
+		if (b->n == ETCD_MAX_OPS - 1 ||
+		    b->bytes + r->blen > ETCD_MAX_BATCH_BYTES ||
+		    batch_clash(b, r)) {
+			*kt = r;
+			kt = &r->next;
+			continue;
+		}
+		b->r[b->n++] = r;
+		b->bytes += r->blen;
+	}
+	*kt = NULL;
+	j->commitq.head = keep;
+	j->commitq.tail = NULL;
+	for (r = keep; r != NULL; r = r->next)
+		j->commitq.tail = r;
+	snprintf(b->id, sizeof(b->id), "%s%02d-%08x-%08x-", j->logc,
+	    j->t->cfg.tracker_no, (unsigned)getpid(), ++j->batches);
+}
+
+/* The batch's fence: once it exists, the batch can no longer commit. */
+static void
+fence_key(struct jetcd *j, const struct batch *b, char *out, size_t len)
+{
+	snprintf(out, len, "%s/fence/%s", j->t->cfg.etcd.prefix,
+	    b->id + strlen(j->logc));
+}
+
+/*
+ * One nested transaction per request: its compares, its log puts. The
+ * outer compares make a copy that arrives late harmless: the batch
+ * commits once (its first log key is new) and not after its fence.
+ */
+static json_object *
+batch_txn(struct jetcd *j, struct batch *b)
+{
+	json_object	*txn = json_object_new_object();
+	json_object	*cmp = json_object_new_array();
+	json_object	*ok = json_object_new_array();
+	char		*keys[JREQ_MAX_CHANGES], *bodies[JREQ_MAX_CHANGES];
+	char		 key[300];
+	size_t		 lens[JREQ_MAX_CHANGES];
+	const char	*p, *nl;
+	int		 i, k, op = 0;
+
+	fence_key(j, b, key, sizeof(key));
+	json_object_array_add(cmp, ej_compare_absent(key));
+	snprintf(key, sizeof(key), "%s%04d", b->id, 0);
+	json_object_array_add(cmp, ej_compare_absent(key));
+	for (i = 0; i < b->n; i++) {
+		struct jreq *r = b->r[i];
+
+		for (k = 0, p = r->bodies; k < r->n; k++, p = nl + 1) {
+			nl = memchr(p, '\n', r->blen - (size_t)(p - r->bodies));
+			if (asprintf(&keys[k], "%s%04d", b->id, op++) == -1)
+				keys[k] = NULL;
+			bodies[k] = (char *)p;
+			lens[k] = (size_t)(nl - p);
+		}
+		json_object_array_add(ok, ej_change_txn(r->guards, r->nguards,
+		    r->nwritten, r->base, keys, bodies, lens, r->n));
+		for (k = 0; k < r->n; k++)
+			free(keys[k]);
+	}
+	/* The head key's revision tells a read barrier what to wait for. */
+	json_object_array_add(ok, ej_put(j->head, "", 0));
+	json_object_object_add(txn, "compare", cmp);
+	json_object_object_add(txn, "success", ok);
+	return txn;
+}
+
+/* Put the batch's fence; 0 once etcd confirmed it. */
+static int
+batch_fence(struct jetcd *j, struct etcd *h, struct batch *b, uint64_t end)
+{
+	json_object	*txn, *ops, *resp;
+	char		 key[300], err[200];
+	uint64_t	 now = now_ms();
+	int		 amb;
+
+	if (now + 20 >= end)
+		return -1;
+	fence_key(j, b, key, sizeof(key));
+	txn = json_object_new_object();
+	ops = json_object_new_array();
+	json_object_array_add(ops, ej_put(key, "", 0));
+	json_object_object_add(txn, "success", ops);
+	if (etcd_post(h, "/v3/kv/txn", txn, &resp, (int)(end - now), &amb,
+	    err, sizeof(err)) == -1)
+		return -1;
+	json_object_put(resp);
+	return 0;
+}
+
+/* After the fence: the requests whose log keys exist committed, the
+ * others were refused by their compares; none, it never committed.
+ * 1 answered, 0 nothing committed, -1 unknown. */
+static int
+batch_lookup(struct jetcd *j, struct etcd *h, struct batch *b,
+    uint64_t end)
+{
+	struct ereply	 r;
+	json_object	*resp;
+	char		*kend, err[200];
+	uint64_t	 now = now_ms();
+	int		 amb, i, k, rc, op;
+
+	if (now + 20 >= end)
+		return -1;
+	kend = prefix_end(b->id);
+	rc = etcd_post(h, "/v3/kv/range", ej_range(b->id, kend, 0, 0, 0, 0, 1),
+	    &resp, (int)(end - now), &amb, err, sizeof(err));
+	free(kend);
+	if (rc == -1)
+		return -1;
+	rc = ej_parse_range(resp, &r);
+	json_object_put(resp);
+	if (rc == -1) {
+		ereply_free(&r);
+		return -1;
+	}
+	if ((rc = r.nkvs > 0) == 1) {
+		pthread_mutex_lock(&j->mu);
+		for (i = 0, op = 0; i < b->n; op += b->r[i]->n, i++) {
+			for (k = 0; k < (int)r.nkvs; k++)
+				if (atoi(r.kvs[k].key + strlen(b->id)) == op)
+					break;
+			wait_push(j, b->r[i], k < (int)r.nkvs ? JR_DONE :
+			    JR_CONFLICT, k < (int)r.nkvs ? r.kvs[k].mod_rev :
+			    r.revision);
+		}
+		pthread_mutex_unlock(&j->mu);
+	}
+	ereply_free(&r);
+	return rc;
+}
+
+static void
+batch_answer(struct jetcd *j, struct batch *b, const int *ok, int64_t rev)
+{
+	int	i;
+
+	pthread_mutex_lock(&j->mu);
+	for (i = 0; i < b->n; i++)
+		wait_push(j, b->r[i], ok[i] ? JR_DONE : JR_CONFLICT, rev);
+	pthread_mutex_unlock(&j->mu);
+}
+
+static void
+batch_fail(struct jetcd *j, struct batch *b, const char *why)
+{
+	int	i;
+
+	log_warnx("etcd: %d request(s) not committed: %s", b->n, why);
+	pthread_mutex_lock(&j->mu);
+	for (i = 0; i < b->n; i++)
+		done_push(j, b->r[i], JR_UNAVAILABLE);
+	pthread_mutex_unlock(&j->mu);
+}
+
+/*
+ * Send the batch, answering by the deadline of its oldest request. When
+ * the outcome is unknown (a timeout after sending, a copy that arrived
+ * twice), fence the batch and look: what is not committed then never
+ * will be, so an ERR unavailable is not followed by the change.
+ */
+/* Send the batch once, within ms. 0 answered; 1 no answer after sending
+ * (the outcome is unknown); 2 a copy sent before committed first; -1
+ * refused (no member reachable, or etcd said no). */
+static int
+batch_send(struct jetcd *j, struct etcd *h, struct batch *b, int ms,
+    char *err, size_t errlen)
+{
+	json_object	*resp;
+	int64_t		 rev;
+	int		 ok[ETCD_MAX_OPS], amb, rc;
+
+	if (etcd_post(h, "/v3/kv/txn", batch_txn(j, b), &resp, ms, &amb, err,
+	    errlen) == -1)
+		return amb ? 1 : -1;
+	rc = ej_parse_txn(resp, &rev, ok, b->n, err, errlen);
+	json_object_put(resp);
+	if (rc == 0)
+		batch_answer(j, b, ok, rev);
+	return rc == 1 ? 2 : rc;
+}
+
+/*
+ * Send the batch, answering by the deadline of its oldest request. A
+ * member that does not answer within ATTEMPT_MS (a dead leader, an
+ * election) is left for another; a copy that still arrives commits
+ * nothing (the outer compares). When the outcome is unknown at the end,
+ * fence the batch and look: what is not committed then never will be,
+ * so an ERR unavailable is not followed by the change.
+ */
+static void
+batch_commit(struct jetcd *j, struct etcd *h, struct batch *b)
+{
+	uint64_t	 now = now_ms(), end = UINT64_MAX, send_end;
+	int		 i, rc, unknown = 0;
+	char		 err[200] = "no time left";
+
+	for (i = 0; i < b->n; i++)
+		if (b->r[i]->deadline < end)
+			end = b->r[i]->deadline;
+	send_end = end > now + FENCE_MS ? end - FENCE_MS : now;
+	while ((now = now_ms()) + 50 < send_end) {
+		rc = batch_send(j, h, b, (int)(send_end - now < ATTEMPT_MS ?
+		    send_end - now : ATTEMPT_MS), err, sizeof(err));
+		if (rc == 0)
+			return;
+		if (rc == -1)
+			break;
+		unknown = 1;
+		if (rc == 2)
+			break;
+		etcd_next(h);
+	}
+	if (unknown) {
+		if (batch_fence(j, h, b, end) == 0) {
+			if (batch_lookup(j, h, b, end) == 1)
+				return;
+		} else
+			log_warnx("etcd: a batch of %d request(s) could not be "
+			    "fenced: it may still be applied", b->n);
+	}
+	batch_fail(j, b, err);
+}
+
+/*
+ * Master, at start: commit one change outside the workers' batches (the
+ * tracker's ticket key). Its log key is new, so a copy that arrives twice
+ * commits once; each endpoint is tried in turn within COMMIT_MS. 0 once
+ * etcd committed it (the watch applies it), -1 otherwise (t->err).
+ */
+int
+jetcd_publish(struct tracker *t, const char *body)
+{
+	struct jetcd	*j = t->etcd;
+	struct etcd	*h;
+	json_object	*txn, *cmp, *ok, *resp;
+	char		 key[300], err[200] = "no endpoint answered";
+	uint64_t	 end = now_ms() + COMMIT_MS;
+	int64_t		 rev;
+	int		 amb, rc = -1;
+
+	if ((h = etcd_new(&t->cfg.etcd)) == NULL)
+		return -1;
+	snprintf(key, sizeof(key), "%s%02d-%08x-%08x-p000", j->logc,
+	    t->cfg.tracker_no, (unsigned)getpid(), (unsigned)now_ms());
+	while (rc != 0 && now_ms() < end) {
+		txn = json_object_new_object();
+		cmp = json_object_new_array();
+		ok = json_object_new_array();
+		json_object_array_add(cmp, ej_compare_absent(key));
+		json_object_array_add(ok, ej_put(key, body, strlen(body)));
+		json_object_array_add(ok, ej_put(j->head, "", 0));
+		json_object_object_add(txn, "compare", cmp);
+		json_object_object_add(txn, "success", ok);
+		if (etcd_post(h, "/v3/kv/txn", txn, &resp, ATTEMPT_MS, &amb,
+		    err, sizeof(err)) == -1) {
+			etcd_next(h);
+			continue;
+		}
+		/* succeeded, or not because an earlier copy committed */
+		if (ej_parse_txn(resp, &rev, NULL, 0, err, sizeof(err)) != -1)
+			rc = 0;
+		json_object_put(resp);
+	}
+	etcd_free(h);
+	if (rc == -1)
+		snprintf(t->err, sizeof(t->err), "etcd: %s", err);
+	return rc;
+}
+
+static void *
+committer_thread(void *arg)
+{
+	struct jetcd	*j = arg;
+	struct etcd	*h = etcd_new(&j->t->cfg.etcd);
+	struct batch	 b;
+
+	if (h == NULL)
+		fatalx("etcd: cannot start a committer");
+	pthread_mutex_lock(&j->mu);
+	for (;;) {
+		while (j->commitq.head == NULL)
+			pthread_cond_wait(&j->cv_commit, &j->mu);
+		batch_fill(j, &b);
+		if (b.n == 0)
+			continue;
+		pthread_mutex_unlock(&j->mu);
+		batch_commit(j, h, &b);
+		pthread_mutex_lock(&j->mu);
+	}
+	return NULL;
+}
+
+/* ---- read barriers: one probe for every read waiting ---- */
+
+/* The revision of the latest transaction that committed changes (the
+ * head key's); 0 if there is none, -1 if etcd did not answer. */
+static int64_t
+probe_head(struct jetcd *j, struct etcd *h, int ms)
+{
+	struct ereply	 r;
+	json_object	*resp;
+	char		 err[200];
+	int64_t		 rev = -1;
+	int		 amb;
+
+	if (etcd_post(h, "/v3/kv/range", ej_range(j->head, NULL, 0, 0, 0, 0, 1),
+	    &resp, ms, &amb, err, sizeof(err)) == -1)
+		return -1;
+	if (ej_parse_range(resp, &r) == 0)
+		rev = r.nkvs > 0 ? r.kvs[0].mod_rev : 0;
+	ereply_free(&r);
+	json_object_put(resp);
+	return rev;
+}
+
+static void *
+probe_thread(void *arg)
+{
+	struct jetcd	*j = arg;
+	struct etcd	*h = etcd_new(&j->t->cfg.etcd);
+	struct jqueue	 q;
+	struct jreq	*r;
+	int64_t		 rev;
+
+	if (h == NULL)
+		fatalx("etcd: cannot start the probe thread");
+	pthread_mutex_lock(&j->mu);
+	for (;;) {
+		while (j->probeq.head == NULL)
+			pthread_cond_wait(&j->cv_probe, &j->mu);
+		q = j->probeq;
+		j->probeq.head = j->probeq.tail = NULL;
+		pthread_mutex_unlock(&j->mu);
+		/* etcd down: reads go on from the state at hand */
+		if ((rev = probe_head(j, h, PROBE_MS)) == -1)
+			__atomic_store_n(&j->down_until, now_ms() + DOWN_MS,
+			    __ATOMIC_RELAXED);
+		pthread_mutex_lock(&j->mu);
+		while ((r = q_pop(&q)) != NULL)
+			wait_push(j, r, JR_DONE, rev > 0 ? rev : 0);
+	}
+	return NULL;
+}
+
+/* ---- answering once applied ---- */
+
+static void *
+waiter_thread(void *arg)
+{
+	struct jetcd	*j = arg;
+	struct jreq	*r, *keep, **kt, *next;
+	uint32_t	 gen;
+	uint64_t	 now;
+
+	pthread_mutex_lock(&j->mu);
+	for (;;) {
+		while (j->waitq.head == NULL)
+			pthread_cond_wait(&j->cv_wait, &j->mu);
+		gen = __atomic_load_n(&j->t->hdr->applied_gen, __ATOMIC_ACQUIRE);
+		now = now_ms();
+		keep = NULL;
+		kt = &keep;
+		for (r = j->waitq.head; r != NULL; r = next) {
+			next = r->next;
+			if (r->wait_rev <= applied_rev(j->t))
+				done_push(j, r, r->result);
+			else if (r->deadline <= now) {
+				log_warnx("etcd: revision %" PRId64 " not applied "
+				    "after %d ms (applied %" PRId64 ")",
+				    r->wait_rev, APPLY_WAIT_MS, applied_rev(j->t));
+				done_push(j, r, r->result == JR_CONFLICT ?
+				    JR_UNAVAILABLE : r->result);
+			} else {
+				*kt = r;
+				kt = &r->next;
+			}
+		}
+		*kt = NULL;
+		j->waitq.head = keep;
+		j->waitq.tail = NULL;
+		for (r = keep; r != NULL; r = r->next)
+			j->waitq.tail = r;
+		if (keep == NULL)
+			continue;
+		pthread_mutex_unlock(&j->mu);
+		applied_wait(j->t, gen, 100);
+		pthread_mutex_lock(&j->mu);
+	}
+	return NULL;
+}
+
+/* ---- lifetime ---- */
+
+static struct jetcd *
+jetcd_new(struct tracker *t)
+{
+	struct jetcd	*j;
+	const char	*p = t->cfg.etcd.prefix;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return NULL;
+	j->t = t;
+	j->efd = -1;
+	snprintf(j->logc, sizeof(j->logc), "%s/log/c/", p);
+	snprintf(j->logc_end, sizeof(j->logc_end), "%s/log/c0", p);
+	snprintf(j->head, sizeof(j->head), "%s/log/head", p);
+	snprintf(j->wbeg, sizeof(j->wbeg), "%s/log/", p);
+	snprintf(j->wend, sizeof(j->wend), "%s/log0", p);
+	pthread_mutex_init(&j->sync_mu, NULL);
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_cond_init(&j->cv_commit, NULL);
+	pthread_cond_init(&j->cv_probe, NULL);
+	pthread_cond_init(&j->cv_wait, NULL);
+	buf_init(&j->stage, ETCD_MAX_BATCH_BYTES + 16);
+	if ((j->sync = etcd_new(&t->cfg.etcd)) == NULL) {
+		free(j);
+		return NULL;
+	}
+	t->etcd = j;
+	t->rebuild = rebuild_locked;
+	return j;
+}
+
+int
+jetcd_create(struct tracker *t, char *err, size_t errlen)
+{
+	uint64_t	end = now_ms() + LOAD_MS;
+	struct timespec	ts = { 0, 200 * 1000000L };
+	int		rc;
+
+	etcd_init();
+	if (jetcd_new(t) == NULL) {
+		snprintf(err, errlen, "etcd: out of memory");
+		return -1;
+	}
+	do {
+		state_lock_meta(t);
+		state_lock_all_buckets(t);
+		rc = rebuild_locked(t);
+		state_unlock_all_buckets(t);
+		state_unlock_meta(t);
+	} while (rc == -1 && now_ms() < end && nanosleep(&ts, NULL) == 0);
+	if (rc == -1)
+		snprintf(err, errlen, "etcd at %s did not answer: cannot load "
+		    "the state", t->cfg.etcd.endpoints[0]);
+	return rc;
+}
+
+static void
+start_thread(void *(*fn)(void *), struct jetcd *j)
+{
+	pthread_t	tid;
+
+	if (pthread_create(&tid, NULL, fn, j) != 0)
+		fatalx("etcd: pthread_create");
+	pthread_detach(tid);
+}
+
+int
+jetcd_attach(struct tracker *t, char *err, size_t errlen)
+{
+	struct jetcd	*j;
+	int		 i;
+
+	if ((j = jetcd_new(t)) == NULL ||
+	    (j->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "etcd: cannot set up the committers");
+		return -1;
+	}
+	for (i = 0; i < COMMITTERS; i++)
+		start_thread(committer_thread, j);
+	start_thread(probe_thread, j);
+	start_thread(waiter_thread, j);
+	j->started = 1;
+	return 0;
+}
+
+/* Threads are left to the process's exit: they may be inside a request
+ * to an etcd that does not answer. */
+void
+jetcd_free(struct tracker *t)
+{
+	struct jetcd	*j = t->etcd;
+
+	if (j == NULL)
+		return;
+	j->stop = 1;
+	if (j->started || j->watching)
+		return;
+	etcd_free(j->sync);
+	buf_free(&j->stage);
+	free(j);
+	t->etcd = NULL;
+}
+
+int
+jetcd_catch_up(struct tracker *t)
+{
+	struct jetcd	*j = t->etcd;
+	uint64_t	 end = now_ms() + PROBE_MS;
+	int64_t		 rev;
+	uint32_t	 gen;
+
+	pthread_mutex_lock(&j->sync_mu);
+	rev = probe_head(j, j->sync, PROBE_MS);
+	pthread_mutex_unlock(&j->sync_mu);
+	while (rev > applied_rev(t) && now_ms() < end) {
+		gen = __atomic_load_n(&t->hdr->applied_gen, __ATOMIC_ACQUIRE);
+		if (rev > applied_rev(t))
+			applied_wait(t, gen, 20);
+	}
+	return 0;
+}
+
+void
+jetcd_poll(struct tracker *t)
+{
+	struct jetcd	*j = t->etcd;
+
+	if (!j->watching) {
+		/* after daemon(3): threads do not survive a fork */
+		if ((j->watch = etcd_new(&t->cfg.etcd)) == NULL ||
+		    (j->snap = etcd_new(&t->cfg.etcd)) == NULL)
+			fatalx("etcd: cannot start the watch");
+		if (pthread_create(&j->watch_tid, NULL, watch_thread, j) != 0)
+			fatalx("etcd: pthread_create");
+		pthread_detach(j->watch_tid);
+		j->watching = 1;
+	}
+	snapshot_due(t, j->snap);
+}

@@ -1,0 +1,278 @@
+/* etcd snapshots: the live state in chunks under PREFIX/snap/, switched in
+ * by one compare, then the changes it covers deleted and etcd compacted. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ipc/log.h"
+#include "ipc/proto.h"
+#include "trackerd/etcd.h"
+#include "trackerd/etcd_codec.h"
+#include "trackerd/journal.h"
+#include "trackerd/snapshot.h"
+
+#define CHUNK_BYTES	(900u * 1000u)	/* one put, under etcd's 1.5 MiB */
+#define SNAP_MS		5000
+#define MAX_CHUNKS	100000
+
+struct chunks {
+	struct buf	*v;
+	size_t		 n;
+};
+
+static int
+add_body(void *arg, const char *body, size_t len)
+{
+	struct chunks	*c = arg;
+	struct buf	*b, *nv;
+
+	if (c->n == 0 || c->v[c->n - 1].len + len + 1 > CHUNK_BYTES) {
+		if (c->n == MAX_CHUNKS ||
+		    (nv = realloc(c->v, (c->n + 1) * sizeof(*nv))) == NULL)
+			return -1;
+		c->v = nv;
+		buf_init(&c->v[c->n++], CHUNK_BYTES + JOURNAL_MAX_LINE);
+	}
+	b = &c->v[c->n - 1];
+	if (buf_append(b, body, len) == -1 || buf_append(b, "\n", 1) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+chunks_free(struct chunks *c)
+{
+	size_t	i;
+
+	for (i = 0; i < c->n; i++)
+		buf_free(&c->v[i]);
+	free(c->v);
+}
+
+/* POST a request and check it for an etcd error; 0 or -1. */
+static int
+call(struct etcd *h, const char *path, json_object *req, json_object **out)
+{
+	json_object	*resp;
+	char		 err[200];
+	int		 amb;
+
+	if (etcd_post(h, path, req, &resp, SNAP_MS, &amb, err,
+	    sizeof(err)) == -1) {
+		log_warnx("etcd snapshot: %s: %s", path, err);
+		return -1;
+	}
+	if (out != NULL)
+		*out = resp;
+	else
+		json_object_put(resp);
+	return 0;
+}
+
+static json_object *
+txn_of(json_object *cmp, json_object *ops)
+{
+	json_object	*t = json_object_new_object();
+
+	if (cmp != NULL)
+		json_object_object_add(t, "compare", cmp);
+	json_object_object_add(t, "success", ops);
+	return t;
+}
+
+/* The pointer's value and mod_revision (0 if none). */
+static int
+read_ptr(struct etcd *h, const char *key, int64_t *mod, char *val,
+    size_t vlen)
+{
+	struct ereply	 r;
+	json_object	*resp;
+
+	if (call(h, "/v3/kv/range", ej_range(key, NULL, 0, 0, 0, 0, 0),
+	    &resp) == -1)
+		return -1;
+	if (ej_parse_range(resp, &r) == -1) {
+		json_object_put(resp);
+		return -1;
+	}
+	*mod = r.nkvs > 0 ? r.kvs[0].mod_rev : 0;
+	snprintf(val, vlen, "%s", r.nkvs > 0 ? r.kvs[0].value : "");
+	ereply_free(&r);
+	json_object_put(resp);
+	return 0;
+}
+
+static int
+put_chunks(struct etcd *h, const char *dir, struct chunks *c)
+{
+	json_object	*ops;
+	char		 key[256];
+	size_t		 i;
+
+	for (i = 0; i < c->n; i++) {
+		snprintf(key, sizeof(key), "%s%06zu", dir, i);
+		ops = json_object_new_array();
+		json_object_array_add(ops, ej_put(key, c->v[i].data,
+		    c->v[i].len));
+		if (call(h, "/v3/kv/txn", txn_of(NULL, ops), NULL) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Switch the pointer if nobody else did since we read it: 1 switched,
+ * 0 another tracker did, -1 etcd failed. */
+static int
+switch_ptr(struct etcd *h, const char *key, int64_t old_mod,
+    const char *val)
+{
+	json_object	*cmp = json_object_new_array(), *ops, *resp, *ok;
+	char		 err[200];
+	int		 rc;
+
+	json_object_array_add(cmp, ej_compare_mod(key, "EQUAL", old_mod));
+	ops = json_object_new_array();
+	json_object_array_add(ops, ej_put(key, val, strlen(val)));
+	if (call(h, "/v3/kv/txn", txn_of(cmp, ops), &resp) == -1)
+		return -1;
+	if (ej_error(resp, err, sizeof(err)))
+		rc = -1;
+	else
+		rc = json_object_object_get_ex(resp, "succeeded", &ok) &&
+		    json_object_get_boolean(ok);
+	json_object_put(resp);
+	return rc;
+}
+
+static int
+delete_range(struct etcd *h, const char *dir)
+{
+	json_object	*ops = json_object_new_array();
+	char		*end = prefix_end(dir);
+	int		 rc;
+
+	json_object_array_add(ops, ej_delete(dir, end));
+	rc = call(h, "/v3/kv/txn", txn_of(NULL, ops), NULL);
+	free(end);
+	return rc;
+}
+
+/* Delete the keys under dir at or below revision rev (the changes a
+ * snapshot covers, old fences), 127 per request. */
+static int
+delete_covered(struct etcd *h, const char *logc, int64_t rev)
+{
+	struct ereply	 r;
+	json_object	*resp, *ops;
+	char		*end = prefix_end(logc);
+	size_t		 i;
+	int		 rc = 0, more = 1;
+
+	while (rc == 0 && more) {
+		if (call(h, "/v3/kv/range", ej_range(logc, end, 0, 0, rev,
+		    ETCD_MAX_OPS - 1, 1), &resp) == -1 ||
+		    ej_parse_range(resp, &r) == -1) {
+			rc = -1;
+			break;
+		}
+		json_object_put(resp);
+		more = r.more && r.nkvs > 0;
+		if (r.nkvs > 0) {
+			ops = json_object_new_array();
+			for (i = 0; i < r.nkvs; i++)
+				json_object_array_add(ops, ej_delete(r.kvs[i].key,
+				    NULL));
+			rc = call(h, "/v3/kv/txn", txn_of(NULL, ops), NULL);
+		}
+		ereply_free(&r);
+	}
+	free(end);
+	return rc;
+}
+
+static int
+dump(struct tracker *t, struct chunks *c, int64_t *rev)
+{
+	int	rc;
+
+	if (state_lock_meta(t) == -1)
+		return -1;
+	*rev = __atomic_load_n(&t->hdr->applied_rev, __ATOMIC_ACQUIRE);
+	rc = journal_dump_locked(t, add_body, c);
+	state_unlock_meta(t);
+	return rc;
+}
+
+int
+snapshot_write(struct tracker *t, struct etcd *h)
+{
+	const char	*p = t->cfg.etcd.prefix;
+	struct chunks	 c = { NULL, 0 };
+	char		 ptr[200], old[256], dir[200], val[256], logc[200];
+	char		 olddir[200] = "";
+	int64_t		 mod, rev, oldrev;
+	int		 rc = -1;
+
+	snprintf(ptr, sizeof(ptr), "%s/snapshot", p);
+	snprintf(logc, sizeof(logc), "%s/log/c/", p);
+	if (read_ptr(h, ptr, &mod, old, sizeof(old)) == -1)
+		return -1;
+	if (old[0] != '\0' && sscanf(old, "%" SCNd64 " %190s", &oldrev,
+	    olddir) != 2)
+		olddir[0] = '\0';
+	if (olddir[0] != '\0' && oldrev > __atomic_load_n(&t->hdr->snap_rev,
+	    __ATOMIC_ACQUIRE)) {
+		/* Another tracker wrote one since: count from there. */
+		__atomic_store_n(&t->hdr->snap_rev, oldrev, __ATOMIC_RELEASE);
+		__atomic_store_n(&t->hdr->since_snap, 0, __ATOMIC_RELEASE);
+		return 0;
+	}
+	if (dump(t, &c, &rev) == -1)
+		goto done;
+	snprintf(dir, sizeof(dir), "%s/snap/%016" PRIx64 "-%02d/", p, rev,
+	    t->cfg.tracker_no);
+	snprintf(val, sizeof(val), "%" PRId64 " %s", rev, dir);
+	if (put_chunks(h, dir, &c) == -1)
+		goto done;
+	if ((rc = switch_ptr(h, ptr, mod, val)) != 1) {
+		delete_range(h, dir);	/* another tracker's won */
+		rc = -1;
+		goto done;
+	}
+	__atomic_store_n(&t->hdr->snap_rev, rev, __ATOMIC_RELEASE);
+	__atomic_store_n(&t->hdr->since_snap, 0, __ATOMIC_RELEASE);
+	if (olddir[0] != '\0')
+		delete_range(h, olddir);
+	rc = delete_covered(h, logc, rev);
+	snprintf(logc, sizeof(logc), "%s/fence/", p);
+	if (rc == 0)
+		rc = delete_covered(h, logc, rev);
+	if (rc == 0) {
+		json_object *req = json_object_new_object();
+
+		json_object_object_add(req, "revision", ej_i64(rev));
+		rc = call(h, "/v3/kv/compaction", req, NULL);
+	}
+	log_info("etcd: snapshot at revision %" PRId64 " (%zu chunk%s), older "
+	    "changes deleted and compacted%s", rev, c.n, c.n == 1 ? "" : "s",
+	    rc == 0 ? "" : " (partly: will retry)");
+done:
+	chunks_free(&c);
+	return rc;
+}
+
+void
+snapshot_due(struct tracker *t, struct etcd *h)
+{
+	static time_t	last_try;
+	time_t		now = time(NULL);
+
+	if (t->cfg.snapshot_lines == 0 || now == last_try ||
+	    __atomic_load_n(&t->hdr->since_snap, __ATOMIC_ACQUIRE) <
+	    t->cfg.snapshot_lines)
+		return;
+	last_try = now;
+	snapshot_write(t, h);
+}
