@@ -1,5 +1,7 @@
 /* The control protocol shared by sharectl and peerd: the command table,
  * argument validation, and the one parser of request and reply lines. */
+#include <sys/stat.h>
+
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,24 +16,37 @@
 #define F	CTL_ARG_FILE
 #define PW	CTL_ARG_PASSWORD
 #define PA	CTL_ARG_PATH
+#define K	CTL_ARG_KEEP
+#define LN	CTL_ARG_LIMIT
+#define LV	CTL_ARG_AMOUNT
 
 static const struct ctl_cmd cmds[] = {
-	{ "create_user",	2, { U, PW },	0, 0, "USER PASSWORD" },
-	{ "login",		2, { U, PW },	0, 0, "USER PASSWORD" },
-	{ "logout",		0, { 0 },	1, 0, "" },
-	{ "create_group",	1, { G },	1, 0, "GROUP" },
-	{ "join_group",		1, { G },	1, 0, "GROUP" },
-	{ "leave_group",	1, { G },	1, 0, "GROUP" },
-	{ "list_requests",	1, { G },	1, 1, "GROUP" },
-	{ "accept_request",	2, { G, U },	1, 0, "GROUP USER" },
-	{ "reject_request",	2, { G, U },	1, 0, "GROUP USER" },
-	{ "list_groups",	0, { 0 },	1, 1, "" },
-	{ "list_files",		1, { G },	1, 1, "GROUP" },
-	{ "upload_file",	2, { PA, G },	1, 0, "PATH GROUP" },
-	{ "download_file",	3, { G, F, PA },	1, 0, "GROUP FILE DEST_DIR" },
-	{ "show_downloads",	0, { 0 },	0, 1, "" },
-	{ "stop_share",		2, { G, F },	1, 0, "GROUP FILE" },
-	{ "wait",		2, { G, F },	0, 0, "GROUP FILE" },
+	{ "create_user",	2, { U, PW },	0, 0, "USER PASSWORD", 0 },
+	{ "login",		2, { U, PW },	0, 0, "USER PASSWORD", 0 },
+	{ "logout",		0, { 0 },	1, 0, "", 0 },
+	{ "create_group",	1, { G },	1, 0, "GROUP", 0 },
+	{ "join_group",		1, { G },	1, 0, "GROUP", 0 },
+	{ "leave_group",	1, { G },	1, 0, "GROUP", 0 },
+	{ "list_requests",	1, { G },	1, 1, "GROUP", 0 },
+	{ "accept_request",	2, { G, U },	1, 0, "GROUP USER", 0 },
+	{ "reject_request",	2, { G, U },	1, 0, "GROUP USER", 0 },
+	{ "list_groups",	0, { 0 },	1, 1, "", 0 },
+	{ "list_files",		1, { G },	1, 1, "GROUP", 0 },
+	{ "upload_file",	2, { PA, G },	1, 0, "PATH GROUP", 0 },
+	{ "download_file",	3, { G, F, PA },	1, 0, "GROUP FILE DEST_DIR", 0 },
+	{ "show_downloads",	0, { 0 },	0, 1, "", 0 },
+	{ "stop_share",		2, { G, F },	1, 0, "GROUP FILE", 0 },
+	{ "wait",		2, { G, F },	0, 0, "GROUP FILE", 0 },
+	{ "show_download",	2, { G, F },	0, 0, "GROUP FILE", 0 },
+	{ "cancel_download",	2, { G, F, K },	0, 0, "GROUP FILE [keep]", 1 },
+	{ "pause_download",	2, { G, F },	0, 0, "GROUP FILE", 0 },
+	{ "resume_download",	2, { G, F },	0, 0, "GROUP FILE", 0 },
+	{ "show_history",	0, { 0 },	0, 1, "", 0 },
+	{ "clear_history",	0, { 0 },	0, 0, "", 0 },
+	{ "show_shares",	0, { 0 },	0, 1, "", 0 },
+	{ "show_limits",	0, { 0 },	0, 0, "", 0 },
+	{ "set_limit",		2, { LN, LV },	0, 0,
+	    "upload_rate|download_rate|max_active VALUE", 0 },
 };
 
 const struct ctl_cmd *
@@ -89,7 +104,47 @@ arg_valid(enum ctl_argtype t, const char *s, int relpath_ok)
 		return password_valid(s);
 	case CTL_ARG_PATH:
 		return path_valid(s, relpath_ok);
+	case CTL_ARG_KEEP:
+		return strcmp(s, "keep") == 0;
+	case CTL_ARG_LIMIT:
+		return strcmp(s, "upload_rate") == 0 ||
+		    strcmp(s, "download_rate") == 0 ||
+		    strcmp(s, "max_active") == 0;
+	case CTL_ARG_AMOUNT:
+		return ctl_parse_amount(s, NULL) == 0;
 	}
+	return 0;
+}
+
+/* "0", "512", "10M", "1.5M" is not allowed: digits and one of k, M, G
+ * (powers of 1000, as rates are quoted). */
+int
+ctl_parse_amount(const char *s, uint64_t *out)
+{
+	char		 num[24];
+	size_t		 n = strlen(s);
+	uint64_t	 v, mul = 1;
+
+	if (n == 0 || n >= sizeof(num))
+		return -1;
+	memcpy(num, s, n + 1);
+	switch (num[n - 1]) {
+	case 'k': case 'K':
+		mul = 1000;
+		break;
+	case 'm': case 'M':
+		mul = 1000000;
+		break;
+	case 'g': case 'G':
+		mul = 1000000000;
+		break;
+	}
+	if (mul != 1)
+		num[n - 1] = '\0';
+	if (parse_u64(num, 0, UINT64_MAX / mul, &v) == -1)
+		return -1;
+	if (out != NULL)
+		*out = v * mul;
 	return 0;
 }
 
@@ -107,6 +162,12 @@ arg_what(enum ctl_argtype t)
 		return "password";
 	case CTL_ARG_PATH:
 		return "path";
+	case CTL_ARG_KEEP:
+		return "option (only 'keep')";
+	case CTL_ARG_LIMIT:
+		return "limit (upload_rate, download_rate or max_active)";
+	case CTL_ARG_AMOUNT:
+		return "amount (digits, optionally k, M or G)";
 	}
 	return "argument";
 }
@@ -117,7 +178,7 @@ ctl_validate(const struct ctl_cmd *c, int argc, char *const argv[],
 {
 	int	i;
 
-	if (argc != c->argc) {
+	if (argc < c->argc || argc > c->argc + c->optional) {
 		snprintf(err, errlen, "usage: %s%s%s", c->name,
 		    c->usage[0] ? " " : "", c->usage);
 		return -1;
@@ -130,6 +191,9 @@ ctl_validate(const struct ctl_cmd *c, int argc, char *const argv[],
 			    "characters without spaces", PASSWORD_MAX_LEN);
 		else if (c->args[i] == CTL_ARG_PATH)
 			snprintf(err, errlen, "bad path");
+		else if (c->args[i] >= CTL_ARG_KEEP)
+			snprintf(err, errlen, "bad %s '%.64s'",
+			    arg_what(c->args[i]), argv[i]);
 		else
 			snprintf(err, errlen, "bad %s '%.64s': 1 to %d of "
 			    "[A-Za-z0-9._-], not starting with '.'",
@@ -343,23 +407,40 @@ ctl_put_status(struct buf *b, int code, const char *message)
 	return buf_append(b, "\n", 1);
 }
 
+/* The home directory: $HOME when absolute, else the password file's. */
+static const char *
+home_dir(void)
+{
+	const char	*home = getenv("HOME");
+	struct passwd	*pw;
+
+	if ((home == NULL || home[0] != '/') &&
+	    (pw = getpwuid(getuid())) != NULL)
+		home = pw->pw_dir;
+	if (home == NULL || strcmp(home, "/") == 0)
+		home = "";
+	return home;
+}
+
 int
 ctl_default_socket(char *out, size_t outlen)
 {
-	const char	*xdg = getenv("XDG_RUNTIME_DIR"), *home = getenv("HOME");
-	struct passwd	*pw;
+	const char	*env = getenv(CTL_SOCKET_ENV);
+	const char	*xdg = getenv("XDG_RUNTIME_DIR");
+	char		 run[64];
+	struct stat	 st;
 	int		 n;
 
-	if (xdg != NULL && xdg[0] == '/')
+	snprintf(run, sizeof(run), "/run/user/%u", (unsigned)getuid());
+	if (env != NULL && env[0] != '\0')
+		n = snprintf(out, outlen, "%s", env);
+	else if (xdg != NULL && xdg[0] == '/')
 		n = snprintf(out, outlen, "%s/p2pshare/peerd.sock", xdg);
-	else {
-		if ((home == NULL || home[0] != '/') &&
-		    (pw = getpwuid(getuid())) != NULL)
-			home = pw->pw_dir;
-		if (home == NULL)
-			home = "/";
+	else if (stat(run, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    st.st_uid == getuid())
+		n = snprintf(out, outlen, "%s/p2pshare/peerd.sock", run);
+	else
 		n = snprintf(out, outlen, "%s/.p2pshare/peerd.sock",
-		    strcmp(home, "/") == 0 ? "" : home);
-	}
+		    home_dir());
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }

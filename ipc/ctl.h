@@ -4,6 +4,7 @@
 #define IPC_CTL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sysexits.h>
 
 #include "ipc/proto.h"
@@ -32,7 +33,10 @@ enum ctl_argtype {
 	CTL_ARG_GROUP,
 	CTL_ARG_FILE,
 	CTL_ARG_PASSWORD,
-	CTL_ARG_PATH		/* absolute, no control characters */
+	CTL_ARG_PATH,		/* absolute, no control characters */
+	CTL_ARG_KEEP,		/* the word "keep" */
+	CTL_ARG_LIMIT,		/* upload_rate, download_rate, max_active */
+	CTL_ARG_AMOUNT		/* digits with an optional k, M, G */
 };
 
 struct ctl_cmd {
@@ -42,6 +46,7 @@ struct ctl_cmd {
 	int		 session;	/* needs a logged-in peerd */
 	int		 list;		/* answer is a list (JSON array) */
 	const char	*usage;		/* argument synopsis */
+	int		 optional;	/* trailing arguments that may be left out */
 };
 
 const struct ctl_cmd *ctl_cmd_find(const char *name);
@@ -96,8 +101,17 @@ const char *ctl_get(const struct ctl_reply *, const char *key);
 int	ctl_put_record(struct buf *b, char kind, const char *const kv[]);
 int	ctl_put_status(struct buf *b, int code, const char *message);
 
-/* Default control socket: $XDG_RUNTIME_DIR/p2pshare/peerd.sock, else
- * ~/.p2pshare/peerd.sock. -1 if it does not fit. */
+/* An amount: digits with an optional k, M or G suffix (x1000); 0 or -1. */
+int	ctl_parse_amount(const char *, uint64_t *out);
+
+/*
+ * The control socket when -S is not given, the one rule of peerd and
+ * sharectl: $P2PSHARE_SOCKET, else $XDG_RUNTIME_DIR/p2pshare/peerd.sock,
+ * else /run/user/UID/p2pshare/peerd.sock when that directory exists (cron
+ * and su have no XDG_RUNTIME_DIR), else ~/.p2pshare/peerd.sock. -1 if it
+ * does not fit.
+ */
+#define CTL_SOCKET_ENV	"P2PSHARE_SOCKET"
 int	ctl_default_socket(char *out, size_t outlen);
 
 #endif

@@ -1,5 +1,6 @@
 /* What the tracker has been told of our shares: all of them announced
  * when a session begins, one withdrawn when its file changed on disk. */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,7 +35,7 @@ announce_one(struct share *s)
 
 	buf_init(&b, (size_t)s->npieces * (SHA1_HEX_LEN + 1) + 1024);
 	if ((a = calloc(1, sizeof(*a))) == NULL ||
-	    tproto_upload(&b, s->group, s->name, s->size, &conf.self, s->sha1,
+	    tproto_upload(&b, s->group, s->name, s->size, peer_advertised(), s->sha1,
 	    s->npieces, s->piece_sha1) == -1) {
 		log_warnx("share %s/%s: out of memory", s->group, s->name);
 		free(a);
@@ -107,7 +108,27 @@ announce_changed(struct share *s)
 		return;
 	s->announced = 0;
 	buf_init(&b, 256);
-	if (tproto_stop_share(&b, s->group, s->name, &conf.self) == 0)
+	if (tproto_stop_share(&b, s->group, s->name, peer_advertised()) == 0)
 		tracker_send(buf_head(&b), NULL, NULL);
 	buf_free(&b);
+}
+
+const struct endpoint *
+peer_advertised(void)
+{
+	static struct endpoint	ep;
+	struct in_addr		ip = conf.advertise;
+	char			text[INET_ADDRSTRLEN];
+
+	ep = conf.self;
+	if (ip.s_addr == htonl(INADDR_ANY) &&
+	    conf.self.sin.sin_addr.s_addr == htonl(INADDR_ANY))
+		(void)tracker_local_addr(&ip);
+	if (ip.s_addr == htonl(INADDR_ANY))
+		return &ep;
+	ep.sin.sin_addr = ip;
+	inet_ntop(AF_INET, &ip, text, sizeof(text));
+	snprintf(ep.text, sizeof(ep.text), "%s:%u", text,
+	    ntohs(conf.self.sin.sin_port));
+	return &ep;
 }

@@ -17,6 +17,7 @@
 #include "ipc/util.h"
 #include "peerd/ev.h"
 #include "peerd/peerd.h"
+#include "peerd/ratelimit.h"
 
 #define MAX_CLIENTS	256
 #define MAX_OUT		(32u << 20)	/* a reply bigger than this is cut */
@@ -319,6 +320,7 @@ done_leave(struct client *c, const struct treply *r)
 		    (s->user[0] == '\0' || strcmp(s->user, tracker_user()) == 0))
 			store_remove_share(s->group, s->name);
 	}
+	download_stop_group(group);
 	snprintf(msg, sizeof(msg), "left group %s", group);
 	reply_message(c, msg);
 }
@@ -405,8 +407,10 @@ on_logout(void *arg, const struct treply *r)
 {
 	struct client	*c = arg;
 
-	if (r->kind == TREPLY_OK)
+	if (r->kind == TREPLY_OK) {
 		announce_logged_out();
+		download_pause_all();
+	}
 	if (c_unref(c))
 		return;
 	if (tracker_failed(c, r))
@@ -446,7 +450,7 @@ h_stop_share(struct client *c)
 	buf_init(&b, CTL_MAX_LINE);
 	if ((f = malloc(sizeof(*f))) == NULL ||
 	    tproto_stop_share(&b, c->req.argv[0], c->req.argv[1],
-	    &conf.self) == -1) {
+	    peer_advertised()) == -1) {
 		free(f);
 		buf_free(&b);
 		reply_status(c, CTL_FAIL, "out of memory");
@@ -530,7 +534,7 @@ on_hashed(void *arg, struct hash_result *h)
 	}
 	buf_init(&b, (size_t)h->npieces * (SHA1_HEX_LEN + 1) + 1024);
 	if (tproto_upload(&b, c->req.argv[1], strrchr(path, '/') + 1, h->size,
-	    &conf.self, h->sha1, h->npieces, h->piece_sha1) == -1) {
+	    peer_advertised(), h->sha1, h->npieces, h->piece_sha1) == -1) {
 		buf_free(&b);
 		reply_status(c, CTL_FAIL, "file too large");
 		return;
@@ -600,28 +604,48 @@ h_download(struct client *c)
 }
 
 static const char *
-state_name(enum dl_state s)
+state_name(const struct dl_info *d)
 {
-	switch (s) {
+	switch (d->state) {
 	case DL_RUNNING:
-		return "downloading";
+		return d->stalled ? "stalled" : "downloading";
 	case DL_COMPLETE:
 		return "complete";
 	case DL_FAILED:
 		return "failed";
+	case DL_PAUSED:
+		return "paused";
+	case DL_QUEUED:
+		return "queued";
 	}
 	return "unknown";
+}
+
+/* Seconds left at the current rate; "" when unknown. */
+static void
+eta(const struct dl_info *d, char *out, size_t outlen)
+{
+	out[0] = '\0';
+	if (d->state == DL_COMPLETE)
+		snprintf(out, outlen, "0");
+	else if (d->state == DL_RUNNING && d->bytes_per_second > 0 &&
+	    d->bytes_total >= d->bytes_done)
+		snprintf(out, outlen, "%llu", (unsigned long long)
+		    ((d->bytes_total - d->bytes_done + d->bytes_per_second - 1) /
+		    d->bytes_per_second));
 }
 
 static void
 put_download(struct client *c, char kind, const struct dl_info *d)
 {
-	char	n[5][24];
-	const char *kv[] = { "state", state_name(d->state), "group", d->group,
+	char	n[8][24];
+	const char *kv[] = { "state", state_name(d), "group", d->group,
 	    "file", d->name, "destination", d->dest, "bytes_done", n[0],
 	    "bytes_total", n[1], "pieces_done", n[2], "pieces_total", n[3],
-	    "bytes_per_second", n[4],
-	    d->state == DL_FAILED ? "error" : NULL, d->error, NULL };
+	    "bytes_per_second", n[4], "seeders", n[5], "eta_seconds", n[6],
+	    "finished_at", n[7],
+	    d->error[0] || d->state == DL_FAILED ? "error" : NULL, d->error,
+	    NULL };
 
 	snprintf(n[0], sizeof(n[0]), "%llu", (unsigned long long)d->bytes_done);
 	snprintf(n[1], sizeof(n[1]), "%llu", (unsigned long long)d->bytes_total);
@@ -629,6 +653,10 @@ put_download(struct client *c, char kind, const struct dl_info *d)
 	snprintf(n[3], sizeof(n[3]), "%u", d->pieces_total);
 	snprintf(n[4], sizeof(n[4]), "%llu",
 	    (unsigned long long)d->bytes_per_second);
+	snprintf(n[5], sizeof(n[5]), "%u", d->seeders);
+	eta(d, n[6], sizeof(n[6]));
+	snprintf(n[7], sizeof(n[7]), "%llu",
+	    (unsigned long long)d->finished_at);
 	put_record(c, kind, kv);
 }
 
@@ -697,6 +725,9 @@ on_wait_done(void *arg, const struct dl_info *d)
 	put_download(c, 'R', d);
 	if (d->state == DL_COMPLETE)
 		reply_status(c, CTL_OK, "");
+	else if (d->state == DL_RUNNING && d->stalled)
+		reply_errorf(c, CTL_FAIL, "download of %s stalled (still "
+		    "retrying): %s", d->name, d->error);
 	else
 		reply_errorf(c, CTL_FAIL, "download of %s failed: %s", d->name,
 		    d->error[0] ? d->error : "unknown error");
@@ -730,10 +761,170 @@ h_wait(struct client *c)
 	}
 }
 
+/* ---- control of downloads, shares and limits ---- */
+
+static void
+h_show_download(struct client *c)
+{
+	struct dl_info	d;
+
+	if (download_get(c->req.argv[0], c->req.argv[1], &d) == -1) {
+		reply_errorf(c, CTL_FAIL, "no download of %s in group %s",
+		    c->req.argv[1], c->req.argv[0]);
+		return;
+	}
+	put_download(c, 'R', &d);
+	reply_status(c, CTL_OK, "");
+}
+
+/* pause_download, resume_download, cancel_download. */
+static void
+h_control(struct client *c)
+{
+	const char	*cmd = c->req.cmd->name, *g = c->req.argv[0];
+	const char	*f = c->req.argv[1];
+	char		 err[512], msg[256];
+	int		 r;
+
+	if (strcmp(cmd, "pause_download") == 0)
+		r = download_pause(g, f, err, sizeof(err));
+	else if (strcmp(cmd, "resume_download") == 0)
+		r = download_resume(g, f, err, sizeof(err));
+	else
+		r = download_cancel(g, f, c->req.argc == 3, err, sizeof(err));
+	if (r == -1) {
+		reply_status(c, CTL_FAIL, err);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "%s %s in group %s",
+	    strcmp(cmd, "pause_download") == 0 ? "paused" :
+	    strcmp(cmd, "resume_download") == 0 ? "resumed" :
+	    c->req.argc == 3 ? "cancelled (progress kept)" : "cancelled",
+	    f, g);
+	reply_message(c, msg);
+}
+
+static void
+each_finished(void *arg, const struct dl_info *d)
+{
+	if (d->state == DL_COMPLETE || d->state == DL_FAILED)
+		put_download(arg, 'R', d);
+}
+
+static void
+h_show_history(struct client *c)
+{
+	download_foreach(each_finished, c);
+	reply_status(c, CTL_OK, "");
+}
+
+static void
+h_clear_history(struct client *c)
+{
+	char	msg[64];
+	int	n = download_clear_history();
+
+	snprintf(msg, sizeof(msg), "%d download%s forgotten", n,
+	    n == 1 ? "" : "s");
+	reply_message(c, msg);
+}
+
+static void
+h_show_shares(struct client *c)
+{
+	struct share	*s;
+	char		 n[3][24];
+
+	for (s = store_shares(); s != NULL; s = s->next) {
+		const char *kv[] = { "group", s->group, "file", s->name,
+		    "size", n[0], "listed", s->announced && !s->stale ?
+		    "yes" : "no", "uploaded", n[1], "peers_served", n[2],
+		    "path", s->path, NULL };
+
+		snprintf(n[0], sizeof(n[0]), "%llu",
+		    (unsigned long long)s->size);
+		snprintf(n[1], sizeof(n[1]), "%llu",
+		    (unsigned long long)s->uploaded);
+		snprintf(n[2], sizeof(n[2]), "%llu",
+		    (unsigned long long)s->peers_served);
+		put_record(c, 'R', kv);
+	}
+	reply_status(c, CTL_OK, "");
+}
+
+static void
+count_states(void *arg, const struct dl_info *d)
+{
+	int	*n = arg;
+
+	n[0] += d->state == DL_RUNNING;
+	n[1] += d->state == DL_QUEUED;
+}
+
+static void
+h_show_limits(struct client *c)
+{
+	char		 v[7][24];
+	int		 n[2] = { 0, 0 };
+	uint64_t	 now = ev_now_ms();
+	const char	*kv[] = { "upload_rate", v[0], "download_rate", v[1],
+	    "max_active", v[2], "upload_bytes_per_second", v[3],
+	    "download_bytes_per_second", v[4], "active", v[5], "queued", v[6],
+	    NULL };
+
+	download_foreach(count_states, n);
+	snprintf(v[0], sizeof(v[0]), "%llu", (unsigned long long)rl_up.rate);
+	snprintf(v[1], sizeof(v[1]), "%llu", (unsigned long long)rl_down.rate);
+	snprintf(v[2], sizeof(v[2]), "%d", conf.max_active);
+	snprintf(v[3], sizeof(v[3]), "%llu",
+	    (unsigned long long)rl_measured(&rl_up, now));
+	snprintf(v[4], sizeof(v[4]), "%llu",
+	    (unsigned long long)rl_measured(&rl_down, now));
+	snprintf(v[5], sizeof(v[5]), "%d", n[0]);
+	snprintf(v[6], sizeof(v[6]), "%d", n[1]);
+	put_record(c, 'R', kv);
+	reply_status(c, CTL_OK, "");
+}
+
+static void
+h_set_limit(struct client *c)
+{
+	const char	*what = c->req.argv[0];
+	uint64_t	 v;
+	char		 msg[128];
+
+	if (ctl_parse_amount(c->req.argv[1], &v) == -1 ||
+	    (strcmp(what, "max_active") == 0 && v > 10000)) {
+		reply_status(c, CTL_USAGE, "bad value");
+		return;
+	}
+	if (strcmp(what, "upload_rate") == 0)
+		rl_set(&rl_up, v, ev_now_ms());
+	else if (strcmp(what, "download_rate") == 0)
+		rl_set(&rl_down, v, ev_now_ms());
+	else {
+		conf.max_active = (int)v;
+		download_queue_changed();
+	}
+	log_info("control: %s set to %llu", what, (unsigned long long)v);
+	snprintf(msg, sizeof(msg), "%s %llu%s", what, (unsigned long long)v,
+	    v == 0 ? " (unlimited)" : "");
+	reply_message(c, msg);
+}
+
 static const struct {
 	const char	*name;
 	void		(*fn)(struct client *);
 } handlers[] = {
+	{ "show_download",	h_show_download },
+	{ "pause_download",	h_control },
+	{ "resume_download",	h_control },
+	{ "cancel_download",	h_control },
+	{ "show_history",	h_show_history },
+	{ "clear_history",	h_clear_history },
+	{ "show_shares",	h_show_shares },
+	{ "show_limits",	h_show_limits },
+	{ "set_limit",		h_set_limit },
 	{ "login",		h_login },
 	{ "logout",		h_logout },
 	{ "upload_file",	h_upload },

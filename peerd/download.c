@@ -1,6 +1,7 @@
 /* The download registry and each download's lifecycle: the tracker's
  * answer, the seeders known, .part file and resume state, the periodic
- * tick, the finish (whole-file check, rename) and becoming a seeder. */
+ * tick, pause, queue, cancel, the history of finished downloads, the
+ * finish (whole-file check, rename) and becoming a seeder. */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipc/log.h"
@@ -21,12 +23,7 @@
 #include "peerd/offer.h"
 
 #define RESUME_MAX_FILE	(64u << 20)
-
-/* The verified pieces a failed download left, for the next attempt. */
-struct kept {
-	uint8_t		*have;		/* NULL: nothing kept */
-	uint8_t		 sha1[SHA1_LEN];
-};
+#define HISTORY_MAX	100		/* finished downloads remembered */
 
 struct start_req {
 	char		 group[NAME_MAX_LEN + 1];
@@ -37,6 +34,11 @@ struct start_req {
 };
 
 static struct dl	*dls;
+static uint64_t		 next_seq = 1;
+
+static void	save_state(struct dl *);
+static void	history_save(void);
+static void	queue_run(void);
 
 static void
 dl_enter(struct dl *d, enum dl_phase phase)
@@ -46,10 +48,31 @@ dl_enter(struct dl *d, enum dl_phase phase)
 		[DLP_FINISHING] = DL_RUNNING,
 		[DLP_COMPLETE] = DL_COMPLETE,
 		[DLP_FAILED] = DL_FAILED,
+		[DLP_QUEUED] = DL_QUEUED,
+		[DLP_PAUSED] = DL_PAUSED,
 	};
 
 	d->phase = phase;
 	d->info.state = shown[phase];
+	d->info.stalled = 0;
+	if (phase == DLP_COMPLETE || phase == DLP_FAILED)
+		d->info.finished_at = (uint64_t)time(NULL);
+	if (phase != DLP_FAILED)
+		d->info.error[0] = '\0';
+}
+
+/* Fetching, or about to be: it holds (or will hold) connections. */
+static int
+dl_active(const struct dl *d)
+{
+	return d->phase == DLP_FETCHING || d->phase == DLP_FINISHING;
+}
+
+/* Not over yet: active, queued or paused. */
+static int
+dl_pending(const struct dl *d)
+{
+	return d->phase != DLP_COMPLETE && d->phase != DLP_FAILED;
 }
 static uint64_t		 rng_seed = 0x243f6a8885a308d3ull;
 
@@ -78,8 +101,7 @@ dl_by_dest(const char *dest)
 	struct dl	*d;
 
 	for (d = dls; d != NULL; d = d->next)
-		if (d->info.state == DL_RUNNING &&
-		    strcmp(d->info.dest, dest) == 0)
+		if (dl_pending(d) && strcmp(d->info.dest, dest) == 0)
 			return d;
 	return NULL;
 }
@@ -87,8 +109,10 @@ dl_by_dest(const char *dest)
 static int
 is_self(const struct endpoint *ep)
 {
-	return ep->sin.sin_addr.s_addr == conf.self.sin.sin_addr.s_addr &&
-	    ep->sin.sin_port == conf.self.sin.sin_port;
+	const struct endpoint	*me = peer_advertised();
+
+	return ep->sin.sin_addr.s_addr == me->sin.sin_addr.s_addr &&
+	    ep->sin.sin_port == me->sin.sin_port;
 }
 
 static void
@@ -121,6 +145,11 @@ state_paths(struct dl *d)
 	if (n1 < 0 || (size_t)n1 >= sizeof(d->state_meta) || n2 < 0 ||
 	    (size_t)n2 >= sizeof(d->state_have))
 		return -1;
+	n2 = snprintf(d->state_file, sizeof(d->state_file),
+	    "%s/downloads/%s@%s.state", conf.state_dir, d->info.group,
+	    d->info.name);
+	if (n2 < 0 || (size_t)n2 >= sizeof(d->state_file))
+		return -1;
 	n1 = snprintf(d->part, sizeof(d->part), "%s.part", d->info.dest);
 	return n1 < 0 || (size_t)n1 >= sizeof(d->part) ? -1 : 0;
 }
@@ -132,14 +161,17 @@ hashed_cb(void *arg)
 	struct pbuf	*b = arg;
 	struct dl	*d = b->dl;
 
-	if (d->info.state != DL_RUNNING || d->fd == -1) {
+	/* a piece of a run that was paused since (the buffers are new) */
+	if (d->info.state != DL_RUNNING || d->fd == -1 || b->run != d->run) {
 		verify_buf_free(b);
 		dl_unref(d);
 		return;
 	}
 	sched_released(&d->s, b->idx);
-	if (b->ok)
+	if (b->ok) {
+		b->k->fails = 0;	/* it delivers: no backoff */
 		dl_piece_verified(d, b->idx, b->data, b->len);
+	}
 	else
 		seeder_piece_bad(d, b->k, b->idx);
 	if (d->info.state == DL_RUNNING && d->fd != -1)
@@ -184,6 +216,42 @@ drop_state(struct dl *d)
 {
 	unlink(d->state_have);
 	unlink(d->state_meta);
+	unlink(d->state_file);
+}
+
+/* Record whether d runs, is paused, failed or was cancelled with its
+ * progress kept, so a restart finds it as it was. */
+static void
+save_status(struct dl *d, enum resume_status status)
+{
+	struct resume_state	st;
+	struct buf		b;
+
+	memset(&st, 0, sizeof(st));
+	st.status = status;
+	st.seq = d->seq;
+	if (status == RS_FAILED)
+		strlcpy(st.reason, d->info.error, sizeof(st.reason));
+	buf_init(&b, 1024);
+	if (resume_state_format(&st, &b) == -1 ||
+	    write_file_atomic(d->state_file, buf_head(&b), buf_avail(&b)) == -1)
+		log_warnx("download %s: cannot save its state", d->info.name);
+	buf_free(&b);
+}
+
+static void
+save_state(struct dl *d)
+{
+	switch (d->phase) {
+	case DLP_PAUSED:
+		save_status(d, RS_PAUSED);
+		break;
+	case DLP_FAILED:
+		save_status(d, RS_FAILED);
+		break;
+	default:
+		save_status(d, RS_RUNNING);
+	}
 }
 
 static void
@@ -229,15 +297,16 @@ dl_fail(struct dl *d, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(d->info.error, sizeof(d->info.error), fmt, ap);
 	va_end(ap);
-	log_warnx("download %s/%s failed: %s", d->info.group, d->info.name,
-	    d->info.error);
-	dl_enter(d, DLP_FAILED);
-	/* Its verified pieces stay (FILE.part and the resume state), so
-	 * download_file again goes on from them. */
-	if (d->fd != -1 && d->s.have != NULL)
+	log_warnx("download %s/%s failed: %s (verified pieces kept)",
+	    d->info.group, d->info.name, d->info.error);
+	if (d->dirty)
 		save_have(d);
+	dl_enter(d, DLP_FAILED);
 	dl_stop(d);
+	save_state(d);
 	notify(d);
+	history_save();
+	queue_run();
 }
 
 static int
@@ -315,6 +384,7 @@ dl_finish(struct dl *d)
 	dl_stop(d);
 	drop_state(d);
 	dl_enter(d, DLP_COMPLETE);
+	d->info.stalled = 0;
 	d->info.bytes_done = d->info.bytes_total;
 	d->info.pieces_done = d->info.pieces_total;
 	el = ev_now_ms() - d->started_ms;
@@ -327,6 +397,8 @@ dl_finish(struct dl *d)
 	    (unsigned long long)t, left, d->w.hot, d->meta.npieces);
 	become_seeder(d);
 	notify(d);
+	history_save();
+	queue_run();
 }
 
 static void
@@ -354,7 +426,7 @@ dl_announce(struct dl *d)
 		return;
 	buf_init(&b, (size_t)d->meta.npieces * 41 + 1024);
 	if (tproto_upload_partial(&b, d->info.group, d->info.name,
-	    d->meta.size, &conf.self, d->meta.sha1, d->meta.npieces,
+	    d->meta.size, peer_advertised(), d->meta.sha1, d->meta.npieces,
 	    d->meta.piece_sha1) == -1)
 		goto out;
 	if (tracker_send(buf_head(&b), announced_cb, d) == 0) {
@@ -400,7 +472,8 @@ dl_piece_verified(struct dl *d, uint32_t idx, const uint8_t *data, uint32_t len)
 	sched_verified(&d->s, idx);
 	d->info.pieces_done = d->s.ndone;
 	d->info.bytes_done += len;
-	d->last_live = ev_now_ms();
+	d->last_live = d->last_progress = ev_now_ms();
+	d->info.stalled = 0;
 	d->dirty++;
 	if (d->s.front != front)
 		verify_whole_advance(d);
@@ -432,6 +505,12 @@ dl_connect_more(struct dl *d)
 	for (i = 0; i < d->nknown && d->npeers < DL_MAX_PEERS; i++) {
 		k = &d->known[(start + i) % d->nknown];
 		limit = k->fallback ? DL_GP_CONNS : 1;
+		if (k->banned && k->ban_until != 0 && now >= k->ban_until) {
+			/* a ban for failures lapses; one more failure
+			 * brings it back */
+			k->banned = 0;
+			k->fails = DL_MAX_FAILS - 1;
+		}
 		if (k->banned || k->nconn >= limit || k->retry_at > now ||
 		    (!k->fallback && !dlticket_ready(d)))
 			continue;
@@ -459,6 +538,46 @@ update_rate(struct dl *d)
 	d->rate_bytes = d->info.bytes_done;
 }
 
+/* Why nothing arrives, in one line. */
+static void
+stall_reason(struct dl *d, uint64_t now, char *out, size_t outlen)
+{
+	const char	*last = d->last_why[0] ? d->last_why : "none";
+	int		 i, banned = 0;
+
+	for (i = 0; i < d->nknown; i++)
+		banned += d->known[i].banned;
+	if (d->nknown == 0)
+		snprintf(out, outlen, "no seeder is known%s",
+		    d->tracker_ok ? " (the tracker lists none)" :
+		    " (no tracker answers)");
+	else if (banned == d->nknown)
+		snprintf(out, outlen, "every seeder is banned (last failure: "
+		    "%s)", last);
+	else if (now - d->last_live > DL_STALLED_MS)
+		snprintf(out, outlen, "no seeder could be reached (last "
+		    "failure: %s)", last);
+	else
+		snprintf(out, outlen, "no verified piece for %llu s (last "
+		    "failure: %s)", (unsigned long long)((now -
+		    d->last_progress) / 1000), last);
+}
+
+/*
+ * No verified piece for a while: say so (show_downloads, show_download,
+ * and waits end with exit 1) but keep trying, at the backed-off rate of
+ * the seeders' retries and the tracker refresh.
+ */
+static void
+dl_stall(struct dl *d, uint64_t now)
+{
+	stall_reason(d, now, d->info.error, sizeof(d->info.error));
+	d->info.stalled = 1;
+	log_warnx("download %s/%s stalled: %s", d->info.group, d->info.name,
+	    d->info.error);
+	notify(d);
+}
+
 static void
 dl_tick(void *arg)
 {
@@ -476,6 +595,7 @@ dl_tick(void *arg)
 		return;
 	for (p = d->peers; p != NULL; p = p->next)
 		live += p->counted || p->st == P_GP;
+	d->info.seeders = (uint32_t)live;
 	if (live > 0)
 		d->last_live = now;
 	dl_connect_more(d);
@@ -485,13 +605,15 @@ dl_tick(void *arg)
 	if (d->dirty && now - d->last_save >= DL_SAVE_MS)
 		save_have(d);
 	update_rate(d);
-	if (d->tracker_ok && now - d->last_live > DL_NO_SEEDER_MS) {
-		if (seeder_all_bad(d, why, sizeof(why)))
-			dl_fail(d, "%s", why);
-		else
-			dl_fail(d, "no seeder could be reached");
+	/* every seeder proven bad: fail and say which pieces (the
+	 * verified ones are kept); otherwise stalled, still trying */
+	if (d->tracker_ok && now - d->last_live > DL_NO_SEEDER_MS &&
+	    seeder_all_bad(d, why, sizeof(why))) {
+		dl_fail(d, "%s", why);
 		return;
 	}
+	if (!d->info.stalled && now - d->last_progress > DL_STALLED_MS)
+		dl_stall(d, now);
 	d->tick = ev_timer(DL_TICK_MS, dl_tick, d);
 }
 
@@ -547,7 +669,7 @@ dl_new(const char *group, const char *name, const char *dest)
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return NULL;
 	d->fd = -1;
-	dl_enter(d, DLP_FETCHING);
+	dl_enter(d, DLP_QUEUED);	/* until dl_activate */
 	strlcpy(d->info.group, group, sizeof(d->info.group));
 	strlcpy(d->info.name, name, sizeof(d->info.name));
 	strlcpy(d->info.dest, dest, sizeof(d->info.dest));
@@ -597,23 +719,37 @@ dl_unref(struct dl *d)
 	return d->zombie;
 }
 
+/* pieces_done and bytes_done from a bitfield of verified pieces. */
+static void
+set_progress(struct dl *d, const uint8_t *have)
+{
+	uint32_t	i;
+
+	d->info.bytes_total = d->meta.size;
+	d->info.pieces_total = d->meta.npieces;
+	d->info.pieces_done = 0;
+	d->info.bytes_done = 0;
+	for (i = 0; have != NULL && i < d->meta.npieces; i++)
+		if (bf_test(have, i)) {
+			d->info.pieces_done++;
+			d->info.bytes_done += piece_len(d->meta.size, i);
+		}
+}
+
 /* Start the engine on a download whose meta, fd and have bits are set. */
 static int
 dl_run(struct dl *d, const uint8_t *have)
 {
 	rng_seed = rng_seed * 6364136223846793005ull + (uint64_t)ev_now_ms();
+	sched_free(&d->s);		/* a paused one had one */
+	d->run++;
 	if (sched_init(&d->s, d->meta.npieces, have, rng_seed) == -1 ||
 	    offer_partial(d, d->meta.sha1, d->info.group, d->meta.size,
 	    d->s.n, d->s.have, d->fd) == -1)
 		return -1;
-	d->info.bytes_total = d->meta.size;
-	d->info.pieces_total = d->meta.npieces;
-	d->info.pieces_done = d->s.ndone;
-	d->info.bytes_done = (uint64_t)d->s.ndone * PIECE_SIZE;
-	if (d->s.ndone > 0 && bf_test(d->s.have, d->s.n - 1))
-		d->info.bytes_done -= PIECE_SIZE - piece_len(d->meta.size,
-		    d->s.n - 1);
-	d->rate_at = d->last_live = d->last_save = d->started_ms = ev_now_ms();
+	set_progress(d, d->s.have);
+	d->rate_at = d->last_live = d->last_save = d->started_ms =
+	    d->last_progress = ev_now_ms();
 	d->rate_bytes = d->started_bytes = d->info.bytes_done;
 	if (d->meta.npieces > 0 && (verify_whole_start(d) == -1 ||
 	    verify_hasher_start(d, hashed_cb) == -1))
@@ -635,11 +771,13 @@ dest_exists(const char *dest)
 	return lstat(dest, &st) == 0 || errno != ENOENT;
 }
 
+/* Open FILE.part: an existing one (ours), or a new one that must not
+ * exist yet (O_EXCL: nothing planted there is ever truncated). */
 static int
 open_part(struct dl *d, int create)
 {
 	int	fl = O_RDWR | O_CLOEXEC | O_NOFOLLOW |
-	    (create ? O_CREAT | O_TRUNC : 0);
+	    (create ? O_CREAT | O_EXCL : 0);
 
 	if ((d->fd = open(d->part, fl, 0644)) == -1)
 		return -1;
@@ -651,10 +789,223 @@ open_part(struct dl *d, int create)
 	return 0;
 }
 
+/*
+ * Pieces written after the last progress save (peerd killed): find the
+ * ones with data in the .part file and keep those that hash right. Holes
+ * are skipped without reading, so this costs little.
+ */
+static void
+recover_pieces(struct dl *d, uint8_t *have)
+{
+	uint8_t		*buf;
+	uint32_t	 i, len, found = 0;
+	off_t		 off, data;
+
+	if ((buf = malloc(PIECE_SIZE)) == NULL)
+		return;
+	for (i = 0; i < d->meta.npieces; i++) {
+		if (bf_test(have, i))
+			continue;
+		off = (off_t)((uint64_t)i * PIECE_SIZE);
+		len = piece_len(d->meta.size, i);
+		data = lseek(d->fd, off, SEEK_DATA);
+		if (data == -1 || data >= off + (off_t)len)
+			continue;
+		if (pread(d->fd, buf, len, off) != (ssize_t)len)
+			continue;
+		if (verify_piece(d, i, buf, len)) {
+			bf_set(have, i);
+			found++;
+		}
+	}
+	free(buf);
+	if (found > 0)
+		log_info("download %s: %u verified pieces recovered from %s",
+		    d->info.name, found, d->part);
+}
+
+/* The saved bitfield of d (all clear if absent or unreadable); NULL when
+ * out of memory. */
+static uint8_t *
+load_have(struct dl *d)
+{
+	uint8_t	*have;
+	char	*text;
+
+	if ((have = bf_new(d->meta.npieces)) == NULL)
+		return NULL;
+	if ((text = read_small_file(d->state_have, RESUME_MAX_FILE,
+	    NULL)) != NULL && resume_have_parse(text, d->meta.npieces,
+	    have) == -1)
+		memset(have, 0, bf_bytes(d->meta.npieces));
+	free(text);
+	return have;
+}
+
+/* Number of downloads fetching. */
+static int
+n_active(void)
+{
+	struct dl	*d;
+	int		 n = 0;
+
+	for (d = dls; d != NULL; d = d->next)
+		n += dl_active(d);
+	return n;
+}
+
+static int
+slot_free(void)
+{
+	return conf.max_active <= 0 || n_active() < conf.max_active;
+}
+
+/*
+ * Fetch d (new, queued, paused or failed): open its .part (ours: its
+ * resume state says so), take the pieces verified so far and go. -1 with
+ * d failed (the reason in its error) if it cannot.
+ */
+static int
+dl_activate(struct dl *d)
+{
+	uint8_t	*have;
+
+	if ((have = load_have(d)) == NULL) {
+		snprintf(d->info.error, sizeof(d->info.error), "out of memory");
+		goto fail;
+	}
+	if (open_part(d, 0) == -1) {
+		if (errno != ENOENT || open_part(d, 1) == -1) {
+			snprintf(d->info.error, sizeof(d->info.error),
+			    "%.200s: %s", d->part, strerror(errno));
+			goto fail;
+		}
+		memset(have, 0, bf_bytes(d->meta.npieces));	/* .part lost */
+	} else
+		recover_pieces(d, have);
+	dl_enter(d, DLP_FETCHING);
+	d->auto_paused = 0;
+	if (dl_run(d, have) == -1) {
+		snprintf(d->info.error, sizeof(d->info.error),
+		    "cannot start the download");
+		goto fail;
+	}
+	free(have);
+	if (d->s.ndone > 0)
+		log_info("download %s/%s resumed with %u of %u pieces",
+		    d->info.group, d->info.name, d->s.ndone, d->s.n);
+	if (d->phase == DLP_FETCHING) {
+		save_state(d);
+		d->last_refresh = 0;	/* ask for seeders at the next tick */
+		dl_connect_more(d);
+	}
+	return 0;
+fail:
+	free(have);
+	if (d->fd != -1)
+		close(d->fd);
+	d->fd = -1;
+	dl_enter(d, DLP_FAILED);
+	log_warnx("download %s/%s failed: %s", d->info.group, d->info.name,
+	    d->info.error);
+	save_state(d);
+	notify(d);
+	return -1;
+}
+
+/* Start queued downloads, in order, while there are free slots. */
+static void
+queue_run(void)
+{
+	static int	 running, again;
+	struct dl	*d;
+
+	if (running) {
+		again = 1;
+		return;
+	}
+	running = 1;
+	do {
+		again = 0;
+		for (d = dls; d != NULL && slot_free(); d = d->next)
+			if (d->phase == DLP_QUEUED) {
+				(void)dl_activate(d);
+				again = 1;
+				break;
+			}
+	} while (again);
+	running = 0;
+}
+
+/* Read a resume meta file; 0, or -1 if absent or unreadable. */
+static int
+meta_read(const char *path, struct resume_meta *m)
+{
+	char	*text;
+	int	 r;
+
+	if ((text = read_small_file(path, RESUME_MAX_FILE, NULL)) == NULL)
+		return -1;
+	r = resume_meta_parse(text, m);
+	free(text);
+	return r;
+}
+
+/*
+ * Whose is an existing FILE.part? 1: this download's, same content; 2:
+ * this download's, but the tracker's file changed since; 0: not ours (no
+ * resume state of this group and file names that destination).
+ */
+static int
+part_owner(struct dl *d)
+{
+	struct resume_meta	m;
+	int			r = 0;
+
+	if (meta_read(d->state_meta, &m) == -1)
+		return 0;
+	if (strcmp(m.dest, d->info.dest) == 0)
+		r = memcmp(m.sha1, d->meta.sha1, SHA1_LEN) == 0 &&
+		    m.size == d->meta.size ? 1 : 2;
+	free(m.piece_sha1);
+	return r;
+}
+
+/* FILE.part before a start: ours is kept, ours of an older content is
+ * restarted, anybody else's is refused. 0, or -1 with err set. */
+static int
+claim_part(struct dl *d, char *err, size_t errlen)
+{
+	struct stat	st;
+
+	if (lstat(d->part, &st) == -1) {
+		if (errno != ENOENT) {
+			snprintf(err, errlen, "%s: %s", d->part,
+			    strerror(errno));
+			return -1;
+		}
+		unlink(d->state_have);		/* no pieces without it */
+		return 0;
+	}
+	switch (S_ISREG(st.st_mode) ? part_owner(d) : 0) {
+	case 1:
+		return 0;
+	case 2:
+		log_info("download %s: %s holds an older content, restarted",
+		    d->info.name, d->part);
+		unlink(d->part);
+		unlink(d->state_have);
+		return 0;
+	}
+	snprintf(err, errlen, "%s exists and is not this download's own "
+	    "(move it away or download elsewhere)", d->part);
+	return -1;
+}
+
 /* Build a download from the tracker's answer; NULL with err set if not. */
 static struct dl *
-dl_create(const struct start_req *sr, const struct treply *r,
-    const struct kept *kp, char *err, size_t errlen)
+dl_create(const struct start_req *sr, const struct treply *r, char *err,
+    size_t errlen)
 {
 	struct endpoint	 eps[DL_MAX_KNOWN];
 	struct tfile	 f;
@@ -682,30 +1033,12 @@ dl_create(const struct start_req *sr, const struct treply *r,
 		strlcpy(err, "no seeder has this file", errlen);
 		goto fail;
 	}
-	if ((kp->have == NULL || memcmp(kp->sha1, d->meta.sha1, SHA1_LEN) != 0 ||
-	    open_part(d, 0) == -1) && open_part(d, 1) == -1) {
-		snprintf(err, errlen, "%s: %s", d->part, strerror(errno));
+	if (claim_part(d, err, errlen) == -1)
 		goto fail;
-	}
 	return d;
 fail:
 	dl_unlink(d);
 	return NULL;
-}
-
-/* What a failed attempt at the same download kept: its verified pieces,
- * for the same content into the same FILE.part. */
-static void
-kept_take(struct dl *old, const char *dest, struct kept *kp)
-{
-	memset(kp, 0, sizeof(*kp));
-	if (old->info.state != DL_FAILED || old->s.have == NULL ||
-	    strcmp(old->info.dest, dest) != 0 || old->s.ndone == 0)
-		return;
-	if ((kp->have = bf_new(old->s.n)) == NULL)
-		return;
-	memcpy(kp->have, old->s.have, bf_bytes(old->s.n));
-	memcpy(kp->sha1, old->meta.sha1, SHA1_LEN);
 }
 
 /* 0 when dir is a directory; -1 with errno set otherwise. */
@@ -734,7 +1067,10 @@ start_refused(const char *group, const char *name, const char *destdir,
 {
 	struct dl	*d;
 
-	if ((d = dl_find(group, name)) != NULL && d->info.state == DL_RUNNING)
+	if ((d = dl_find(group, name)) != NULL && d->phase == DLP_PAUSED)
+		snprintf(err, errlen, "paused (sharectl resume_download %s %s)",
+		    group, name);
+	else if (d != NULL && dl_pending(d))
 		snprintf(err, errlen, "already downloading");
 	else if (destdir != NULL && check_dir(destdir) == -1)
 		snprintf(err, errlen, "%.*s: %s", PATH_MAX, destdir,
@@ -748,13 +1084,13 @@ start_refused(const char *group, const char *name, const char *destdir,
 	return 1;
 }
 
-/* The tracker answered download_file: refuse, or start in the background. */
+/* The tracker answered download_file: refuse, or start in the background
+ * (or queue it behind conf.max_active others). */
 static void
 start_reply(void *arg, const struct treply *r)
 {
 	struct start_req	*sr = arg;
 	struct dl		*d;
-	struct kept		 kp = { NULL, { 0 } };
 	char			 err[PATH_MAX + 128];
 
 	if (r->kind != TREPLY_OK) {
@@ -768,38 +1104,29 @@ start_reply(void *arg, const struct treply *r)
 		sr->cb(sr->arg, DL_REFUSED, err);
 		goto out;
 	}
-	if ((d = dl_find(sr->group, sr->name)) != NULL) {
-		kept_take(d, sr->dest, &kp);
+	if ((d = dl_find(sr->group, sr->name)) != NULL)
 		dl_unlink(d);	/* an earlier, finished attempt */
-	}
-	if ((d = dl_create(sr, r, &kp, err, sizeof(err))) == NULL) {
+	if ((d = dl_create(sr, r, err, sizeof(err))) == NULL) {
 		sr->cb(sr->arg, DL_REFUSED, err);
 		goto out;
 	}
 	if (save_meta(d) == -1)
 		log_warnx("download %s: cannot save resume state", sr->name);
+	d->seq = next_seq++;
 	d->tracker_ok = 1;
 	d->last_refresh = ev_now_ms();
-	if (kp.have != NULL && memcmp(kp.sha1, d->meta.sha1, SHA1_LEN) != 0) {
-		free(kp.have);
-		kp.have = NULL;
+	log_info("download %s/%s started: %llu bytes, %d seeders", sr->group,
+	    sr->name, (unsigned long long)d->meta.size, d->nknown);
+	if (slot_free())
+		(void)dl_activate(d);
+	else {
+		dl_enter(d, DLP_QUEUED);
+		set_progress(d, NULL);
+		save_state(d);
 	}
-	if (dl_run(d, kp.have) == -1) {
-		sr->cb(sr->arg, DL_REFUSED, "cannot start the download");
-		dl_stop(d);
-		unlink(d->part);
-		drop_state(d);
-		dl_unlink(d);
-		goto out;
-	}
-	log_info("download %s/%s started: %llu bytes, %d seeders, %u pieces "
-	    "kept", sr->group, sr->name, (unsigned long long)d->meta.size,
-	    d->nknown, d->s.ndone);
 	sr->cb(sr->arg, DL_STARTED, NULL);
-	if (d->info.state == DL_RUNNING)
-		dl_connect_more(d);
+	history_save();
 out:
-	free(kp.have);
 	free(sr);
 }
 
@@ -846,91 +1173,179 @@ download_start(const char *group, const char *name, const char *destdir,
 	buf_free(&b);
 }
 
-/*
- * Pieces written after the last progress save (peerd killed): find the
- * ones with data in the .part file and keep those that hash right. Holes
- * are skipped without reading, so this costs little.
- */
-static void
-recover_pieces(struct dl *d, uint8_t *have)
-{
-	uint8_t		*buf;
-	uint32_t	 i, len, found = 0;
-	off_t		 off, data;
+/* ---- restart: downloads in progress, then the history ---- */
 
-	if ((buf = malloc(PIECE_SIZE)) == NULL)
-		return;
-	for (i = 0; i < d->meta.npieces; i++) {
-		if (bf_test(have, i))
-			continue;
-		off = (off_t)((uint64_t)i * PIECE_SIZE);
-		len = piece_len(d->meta.size, i);
-		data = lseek(d->fd, off, SEEK_DATA);
-		if (data == -1 || data >= off + (off_t)len)
-			continue;
-		if (pread(d->fd, buf, len, off) != (ssize_t)len)
-			continue;
-		if (verify_piece(d, i, buf, len)) {
-			bf_set(have, i);
-			found++;
-		}
-	}
-	free(buf);
-	if (found > 0)
-		log_info("download %s: %u verified pieces recovered from %s",
-		    d->info.name, found, d->part);
+static int
+state_read(const char *path, struct resume_state *st)
+{
+	char	*text;
+	int	 r;
+
+	memset(st, 0, sizeof(*st));
+	if ((text = read_small_file(path, 4096, NULL)) == NULL)
+		return errno == ENOENT ? 0 : -1;	/* older peerd: running */
+	r = resume_state_parse(text, st);
+	free(text);
+	return r;
 }
 
+/* A download found in state_dir as it was left: queued to run again,
+ * paused, or failed (listed, its progress kept). */
 static void
 resume_one(const char *metapath)
 {
 	struct resume_meta	 m;
+	struct resume_state	 st;
 	struct dl		*d;
-	char			*text = NULL;
-	uint8_t			*have = NULL;
+	uint8_t			*have;
 
-	if ((text = read_small_file(metapath, RESUME_MAX_FILE, NULL)) == NULL ||
-	    resume_meta_parse(text, &m) == -1) {
+	if (meta_read(metapath, &m) == -1) {
 		log_warnx("%s: unreadable resume file, ignored", metapath);
-		free(text);
 		return;
 	}
-	free(text);
-	text = NULL;
 	if (dl_find(m.group, m.name) != NULL ||
 	    (d = dl_new(m.group, m.name, m.dest)) == NULL) {
 		free(m.piece_sha1);
 		return;
 	}
 	d->meta = m;
-	if ((have = bf_new(m.npieces)) == NULL)
-		goto fail;
-	if ((text = read_small_file(d->state_have, RESUME_MAX_FILE,
-	    NULL)) != NULL && resume_have_parse(text, m.npieces, have) == -1)
-		memset(have, 0, bf_bytes(m.npieces));
-	free(text);
-	if (dest_exists(d->info.dest)) {
+	if (state_read(d->state_file, &st) == -1 || st.status == RS_KEPT) {
+		dl_unlink(d);		/* kept for a later download_file */
+		return;
+	}
+	d->seq = st.seq;
+	if (next_seq <= st.seq)
+		next_seq = st.seq + 1;
+	if (st.status == RS_RUNNING && dest_exists(d->info.dest)) {
 		log_warnx("download %s: %s exists; not resumed", m.name,
 		    d->info.dest);
 		drop_state(d);
-		goto fail;
+		dl_unlink(d);
+		return;
 	}
-	if (open_part(d, 0) == -1) {
-		memset(have, 0, bf_bytes(m.npieces));	/* .part lost */
-		if (open_part(d, 1) == -1)
-			goto fail;
+	have = load_have(d);
+	set_progress(d, have);
+	free(have);
+	if (st.status == RS_FAILED) {
+		dl_enter(d, DLP_FAILED);
+		strlcpy(d->info.error, st.reason, sizeof(d->info.error));
 	} else
-		recover_pieces(d, have);
-	if (dl_run(d, have) == -1)
-		goto fail;
-	log_info("download %s/%s resumed with %u of %u pieces", m.group,
-	    m.name, d->s.ndone, d->s.n);
-	free(have);
-	return;
-fail:
-	free(have);
-	dl_stop(d);
-	dl_unlink(d);
+		dl_enter(d, st.status == RS_PAUSED ? DLP_PAUSED : DLP_QUEUED);
+	log_info("download %s/%s found %s with %u of %u pieces", m.group,
+	    m.name, st.status == RS_PAUSED ? "paused" : st.status ==
+	    RS_FAILED ? "failed" : "unfinished", d->info.pieces_done,
+	    m.npieces);
+}
+
+static char *
+history_path(char *out, size_t outlen)
+{
+	if ((size_t)snprintf(out, outlen, "%s/history", conf.state_dir) >=
+	    outlen)
+		return NULL;
+	return out;
+}
+
+static void
+history_add(const struct history_entry *h)
+{
+	struct dl	*d;
+
+	if (dl_find(h->group, h->name) != NULL ||
+	    (d = dl_new(h->group, h->name, h->dest)) == NULL)
+		return;
+	dl_enter(d, h->failed ? DLP_FAILED : DLP_COMPLETE);
+	d->info.finished_at = h->when;
+	d->info.bytes_total = h->size;
+	d->info.bytes_done = h->failed ? 0 : h->size;
+	strlcpy(d->info.error, h->reason, sizeof(d->info.error));
+}
+
+static void
+history_load(void)
+{
+	struct history_entry	 h;
+	char			 path[PATH_MAX], *text, *p, *nl;
+
+	if (history_path(path, sizeof(path)) == NULL ||
+	    (text = read_small_file(path, RESUME_MAX_FILE, NULL)) == NULL)
+		return;
+	for (p = text; *p != '\0'; p = nl + 1) {
+		if ((nl = strchr(p, '\n')) == NULL)
+			break;		/* a torn last line */
+		*nl = '\0';
+		if (history_parse(p, &h) == 0)
+			history_add(&h);
+		else
+			log_warnx("%s: a malformed line skipped", path);
+	}
+	free(text);
+}
+
+/* Keep at most HISTORY_MAX finished downloads: the oldest go first. */
+static void
+history_trim(void)
+{
+	struct dl	*d, *next;
+	int		 n = 0;
+
+	for (d = dls; d != NULL; d = d->next)
+		n += !dl_pending(d);
+	for (d = dls; d != NULL && n > HISTORY_MAX; d = next) {
+		next = d->next;
+		if (dl_pending(d) || d->waiters != NULL)
+			continue;
+		dl_unlink(d);
+		n--;
+	}
+}
+
+static void
+history_save(void)
+{
+	struct history_entry	 h;
+	struct dl		*d;
+	struct buf		 b;
+	char			 path[PATH_MAX];
+
+	history_trim();
+	if (history_path(path, sizeof(path)) == NULL)
+		return;
+	buf_init(&b, (size_t)HISTORY_MAX * (PATH_MAX + 512));
+	for (d = dls; d != NULL; d = d->next) {
+		if (dl_pending(d))
+			continue;
+		memset(&h, 0, sizeof(h));
+		h.failed = d->phase == DLP_FAILED;
+		strlcpy(h.group, d->info.group, sizeof(h.group));
+		strlcpy(h.name, d->info.name, sizeof(h.name));
+		strlcpy(h.dest, d->info.dest, sizeof(h.dest));
+		strlcpy(h.reason, d->info.error, sizeof(h.reason));
+		h.size = d->info.bytes_total;
+		h.when = d->info.finished_at;
+		if (history_format(&h, &b) == -1)
+			log_warnx("history: %s not recorded", d->info.name);
+	}
+	if (write_file_atomic(path, buf_head(&b), buf_avail(&b)) == -1)
+		log_warnx("cannot save the download history");
+	buf_free(&b);
+}
+
+/* Start order: the queue's order, kept across restarts. */
+static void
+sort_by_seq(void)
+{
+	struct dl	*sorted = NULL, *d, **pp;
+
+	while ((d = dls) != NULL) {
+		dls = d->next;
+		for (pp = &sorted; *pp != NULL && (*pp)->seq <= d->seq;
+		    pp = &(*pp)->next)
+			;
+		d->next = *pp;
+		*pp = d;
+	}
+	dls = sorted;
 }
 
 int
@@ -961,8 +1376,13 @@ download_init(void)
 		resume_one(path);
 	}
 	closedir(dp);
+	history_load();
+	sort_by_seq();
+	queue_run();
 	return 0;
 }
+
+/* ---- the control socket's view ---- */
 
 void
 download_foreach(void (*fn)(void *, const struct dl_info *), void *arg)
@@ -974,6 +1394,17 @@ download_foreach(void (*fn)(void *, const struct dl_info *), void *arg)
 }
 
 int
+download_get(const char *group, const char *name, struct dl_info *out)
+{
+	struct dl	*d;
+
+	if ((d = dl_find(group, name)) == NULL)
+		return -1;
+	*out = d->info;
+	return 0;
+}
+
+int
 download_wait(const char *group, const char *name, dl_done_cb *cb, void *arg)
 {
 	struct dl	*d;
@@ -981,7 +1412,7 @@ download_wait(const char *group, const char *name, dl_done_cb *cb, void *arg)
 
 	if ((d = dl_find(group, name)) == NULL)
 		return -1;
-	if (d->info.state != DL_RUNNING) {
+	if (!dl_pending(d) || d->info.stalled) {
 		cb(arg, &d->info);
 		return 0;
 	}
@@ -1014,15 +1445,197 @@ download_unwait(dl_done_cb *cb, void *arg)
 	return n;
 }
 
+/* ---- control of one download ---- */
+
+static struct dl *
+dl_lookup(const char *group, const char *name, char *err, size_t errlen)
+{
+	struct dl	*d;
+
+	if ((d = dl_find(group, name)) == NULL)
+		snprintf(err, errlen, "no download of %s in group %s", name,
+		    group);
+	return d;
+}
+
+/* Stop fetching d: its pieces saved, its connections closed. */
+static void
+dl_hold(struct dl *d, enum dl_phase phase)
+{
+	if (dl_active(d)) {
+		if (d->s.have != NULL)
+			save_have(d);
+		dl_stop(d);
+	}
+	dl_enter(d, phase);
+	set_progress(d, d->s.have);
+}
+
+int
+download_pause(const char *group, const char *name, char *err,
+    size_t errlen)
+{
+	struct dl	*d;
+
+	if ((d = dl_lookup(group, name, err, errlen)) == NULL)
+		return -1;
+	if (!dl_pending(d)) {
+		snprintf(err, errlen, "%s is %s", name, d->phase ==
+		    DLP_COMPLETE ? "complete" : "failed (download_file again "
+		    "resumes it)");
+		return -1;
+	}
+	d->auto_paused = 0;
+	if (d->phase == DLP_PAUSED)
+		return 0;
+	dl_hold(d, DLP_PAUSED);
+	save_state(d);
+	log_info("download %s/%s paused", group, name);
+	queue_run();
+	return 0;
+}
+
+int
+download_resume(const char *group, const char *name, char *err,
+    size_t errlen)
+{
+	struct dl	*d;
+
+	if ((d = dl_lookup(group, name, err, errlen)) == NULL)
+		return -1;
+	if (d->phase == DLP_COMPLETE ||
+	    (d->phase == DLP_FAILED && d->meta.piece_sha1 == NULL)) {
+		snprintf(err, errlen, "%s is %s", name, d->phase ==
+		    DLP_COMPLETE ? "complete" : "failed (download_file again "
+		    "resumes it)");
+		return -1;
+	}
+	if (d->phase != DLP_PAUSED && d->phase != DLP_FAILED)
+		return 0;		/* running or queued already */
+	if (d->phase == DLP_FAILED && dest_exists(d->info.dest)) {
+		snprintf(err, errlen, "%s exists", d->info.dest);
+		return -1;
+	}
+	dl_enter(d, DLP_QUEUED);
+	save_state(d);
+	log_info("download %s/%s resumed", group, name);
+	queue_run();
+	history_save();
+	return 0;
+}
+
+int
+download_cancel(const char *group, const char *name, int keep, char *err,
+    size_t errlen)
+{
+	struct dl	*d;
+
+	if ((d = dl_lookup(group, name, err, errlen)) == NULL)
+		return -1;
+	if (d->phase != DLP_COMPLETE) {
+		if (dl_active(d) && keep && d->s.have != NULL)
+			save_have(d);
+		if (dl_active(d))
+			dl_stop(d);
+		if (keep && d->meta.piece_sha1 != NULL)
+			save_status(d, RS_KEPT);
+		else if (d->meta.piece_sha1 != NULL || dl_pending(d)) {
+			unlink(d->part);
+			drop_state(d);
+		}
+		log_info("download %s/%s cancelled%s", group, name,
+		    keep ? ", progress kept" : "");
+	}
+	if (dl_pending(d)) {
+		dl_enter(d, DLP_FAILED);
+		strlcpy(d->info.error, "cancelled", sizeof(d->info.error));
+		notify(d);
+	}
+	dl_unlink(d);
+	history_save();
+	queue_run();
+	return 0;
+}
+
+int
+download_clear_history(void)
+{
+	struct dl	*d, *next;
+	int		 n = 0;
+
+	for (d = dls; d != NULL; d = next) {
+		next = d->next;
+		if (d->phase != DLP_COMPLETE && !(d->phase == DLP_FAILED &&
+		    d->meta.piece_sha1 == NULL))
+			continue;
+		dl_unlink(d);
+		n++;
+	}
+	history_save();
+	return n;
+}
+
 void
-download_announce(void)
+download_queue_changed(void)
+{
+	queue_run();
+}
+
+void
+download_pause_all(void)
 {
 	struct dl	*d;
 
 	for (d = dls; d != NULL; d = d->next) {
+		if (d->phase != DLP_FETCHING && d->phase != DLP_QUEUED)
+			continue;
+		dl_hold(d, DLP_PAUSED);
+		d->auto_paused = 1;
+		save_state(d);
+		log_info("download %s/%s paused by logout", d->info.group,
+		    d->info.name);
+	}
+}
+
+void
+download_stop_group(const char *group)
+{
+	struct dl	*d;
+
+	for (d = dls; d != NULL; d = d->next) {
+		if (!dl_pending(d) || strcmp(d->info.group, group) != 0)
+			continue;
+		dl_hold(d, DLP_FAILED);
+		snprintf(d->info.error, sizeof(d->info.error), "left group %s",
+		    group);
+		save_state(d);
+		notify(d);
+		log_info("download %s/%s stopped: left the group", group,
+		    d->info.name);
+	}
+	history_save();
+	queue_run();
+}
+
+/* A session began: downloads paused by a logout go on, and the tracker
+ * hears again of the pieces we have. */
+void
+download_announce(void)
+{
+	struct dl	*d;
+	int		 resumed = 0;
+
+	for (d = dls; d != NULL; d = d->next) {
 		d->announced = 0;
+		if (d->phase == DLP_PAUSED && d->auto_paused) {
+			dl_enter(d, DLP_QUEUED);
+			save_state(d);
+			resumed = 1;
+		}
 		dl_announce(d);
 	}
+	if (resumed)
+		queue_run();
 }
 
 void
@@ -1031,7 +1644,7 @@ download_shutdown(void)
 	struct dl	*d;
 
 	for (d = dls; d != NULL; d = d->next) {
-		if (d->info.state != DL_RUNNING)
+		if (!dl_active(d))
 			continue;
 		save_have(d);
 		dl_stop(d);

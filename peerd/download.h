@@ -23,7 +23,12 @@
 #define DL_TICK_MS	500
 #define DL_REFRESH_MS	10000
 #define DL_SAVE_MS	200
-#define DL_NO_SEEDER_MS	20000
+#define DL_STALLED_MS	20000		/* no verified piece: "stalled" */
+#define DL_NO_SEEDER_MS	20000		/* every seeder bad this long: failed */
+#define DL_PIECE_MS	30000		/* one piece's bytes (drips are cut) */
+#define DL_BACKOFF_MAX_MS 60000		/* retry delay after failures, at most */
+#define DL_MAX_FAILS	5		/* failed connections before a ban */
+#define DL_BAN_MS	300000
 #define DL_MAX_BAD	3		/* bad pieces before a seeder is dropped */
 #define DL_BAD_KEPT	8		/* failed pieces named in the reason */
 #define DL_RETRY_MS	3000
@@ -41,14 +46,18 @@ enum dl_phase {
 	DLP_FETCHING,		/* seeders asked, pieces verified as they come */
 	DLP_FINISHING,		/* every piece in: whole-file check, rename */
 	DLP_COMPLETE,		/* in place and a share */
-	DLP_FAILED		/* stopped; info.error says why */
+	DLP_FAILED,		/* stopped; info.error says why */
+	DLP_QUEUED,		/* waits for a slot (conf.max_active) */
+	DLP_PAUSED		/* by the user, or by logout (auto_paused) */
 };
 
 struct known {
 	struct endpoint	 ep;
 	int		 fallback;	/* speaks only GET_PIECE */
-	int		 banned;	/* sent bad data repeatedly */
+	int		 banned;	/* sent bad data or failed repeatedly */
 	int		 bad;
+	int		 fails;		/* connections failed in a row */
+	uint64_t	 ban_until;	/* 0: for good (bad data) */
 	int		 nconn;
 	uint64_t	 retry_at;
 };
@@ -63,6 +72,7 @@ struct pbuf {
 	struct known	*k;		/* who sent it */
 	uint32_t	 idx, len;
 	int		 ok;		/* its SHA-1 matched */
+	uint32_t	 run;		/* the dl's run it was queued in */
 	uint8_t		*data;		/* PIECE_SIZE bytes */
 	struct pbuf	*next;
 };
@@ -78,6 +88,8 @@ struct session {
 	int		 fd;
 	enum pstate	 st;
 	uint64_t	 since, last;
+	uint64_t	 piece_since;	/* the current piece's first byte */
+	uint64_t	 rl_timer;	/* rate limit: reading resumes then */
 	uint8_t		*has, *req;
 	int		 counted;	/* has is in the scheduler's counts */
 	uint8_t		 out[DL_OUT_MAX];
@@ -154,6 +166,12 @@ struct dl {
 	struct pbuf	*ph_head, *ph_tail;
 	void		(*ph_done)(void *);	/* on the loop, per piece */
 	enum dl_phase	 phase;
+	uint32_t	 run;		/* runs started (pause and resume) */
+	char		 state_file[PATH_MAX];
+	uint64_t	 seq;		/* start order (queue) */
+	int		 auto_paused;	/* by logout: the next login resumes */
+	uint64_t	 last_progress;	/* a piece verified */
+	char		 last_why[160];	/* the last seeder's failure */
 	int		 announced, announcing;
 	int		 dirty;
 	int		 refreshing;

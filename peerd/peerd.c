@@ -1,5 +1,6 @@
 /* peerd: the per-user peer daemon. Options, directories, one-instance
  * locks, detaching, signals, and the start of every module. */
+#include <arpa/inet.h>
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,12 +22,14 @@
 
 #include "ipc/ctl.h"
 #include "ipc/log.h"
+#include "ipc/util.h"
 #include "ipc/notify.h"
 #include "ipc/version.h"
 #include "peerd/check.h"
 #include "peerd/ev.h"
 #include "peerd/offer.h"
 #include "peerd/peerd.h"
+#include "peerd/ratelimit.h"
 
 struct peerd_config	 conf;
 static struct pidfh	*pfh;
@@ -38,8 +41,23 @@ static void __attribute__((noreturn))
 usage(FILE *fp, int code)
 {
 	fprintf(fp, "usage: peerd [-fghnvV] [-C ca_file | -P pin] [-S socket] "
-	    "[-d state_dir] [-p pidfile] IP:PORT tracker_info.txt\n");
+	    "[-d state_dir] [-p pidfile]\n"
+	    "             [-Q max_active] [-U upload_rate] [-D download_rate] "
+	    "[-a address]\n"
+	    "             IP:PORT tracker_info.txt\n");
 	exit(code);
+}
+
+/* A rate or count option: digits with an optional k, M, G. */
+static uint64_t
+amount(const char *opt, const char *s, uint64_t max)
+{
+	uint64_t	v;
+
+	if (ctl_parse_amount(s, &v) == -1 || v > max)
+		errx(EX_USAGE, "-%s %s: expected a number (k, M, G allowed)",
+		    opt, s);
+	return v;
 }
 
 /* mkdir -p with mode 0700 for every directory created. */
@@ -88,7 +106,7 @@ parse_args(int argc, char *argv[])
 	char	err[512];
 	int	ch;
 
-	while ((ch = getopt_long(argc, argv, "fghnvVC:P:S:d:p:", longopts,
+	while ((ch = getopt_long(argc, argv, "fghnvVC:P:S:d:p:Q:U:D:a:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'h':
@@ -98,6 +116,21 @@ parse_args(int argc, char *argv[])
 			exit(0);
 		case 'n':
 			check_only = 1;
+			break;
+		case 'a':
+			if (inet_pton(AF_INET, optarg, &conf.advertise) != 1 ||
+			    conf.advertise.s_addr == htonl(INADDR_ANY))
+				errx(EX_USAGE, "-a %s: expected an IPv4 address",
+				    optarg);
+			break;
+		case 'Q':
+			conf.max_active = (int)amount("Q", optarg, 10000);
+			break;
+		case 'U':
+			conf.upload_rate = amount("U", optarg, UINT64_MAX);
+			break;
+		case 'D':
+			conf.download_rate = amount("D", optarg, UINT64_MAX);
 			break;
 		case 'f':
 			conf.foreground = 1;
@@ -324,6 +357,7 @@ shutdown_all(void)
 {
 	download_shutdown();
 	serve_shutdown();
+	store_save_stats();
 	control_shutdown();
 	tracker_shutdown();
 	remove_pidfile();
@@ -349,6 +383,8 @@ main(int argc, char *argv[], char *envp[])
 	log_setverbose(conf.verbose);
 	if (block_signals(&sigs) == -1 || ev_init() == -1)
 		err(1, "event loop");
+	rl_set(&rl_up, conf.upload_rate, ev_now_ms());
+	rl_set(&rl_down, conf.download_rate, ev_now_ms());
 	if (store_init() == -1)
 		errx(1, "cannot load shares from %s", conf.state_dir);
 	if (control_init() == -1)
@@ -372,6 +408,7 @@ main(int argc, char *argv[], char *envp[])
 	tracker_on_session(session_started);
 	store_on_changed(announce_changed);
 	offer_on_piece(serve_have);
+	serve_on_upload(store_count_upload);
 	if (tracker_init() == -1 || download_init() == -1) {
 		shutdown_all();
 		fatalx("initialisation failed");

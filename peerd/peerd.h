@@ -17,7 +17,8 @@
 #include "peerd/tproto.h"
 
 struct peerd_config {
-	struct endpoint	 self;			/* IP:PORT peers connect to */
+	struct endpoint	 self;			/* IP:PORT listened on */
+	struct in_addr	 advertise;		/* -a: told to the tracker */
 	struct endpoint	 trackers[MAX_TRACKERS];
 	int		 ntrackers;
 	char		 socket_path[PATH_MAX];	/* -S */
@@ -25,6 +26,9 @@ struct peerd_config {
 	const char	*pidfile;		/* -p */
 	int		 foreground;		/* -f */
 	int		 verbose;		/* -v */
+	int		 max_active;		/* -Q: downloads at once (0: any) */
+	uint64_t	 upload_rate;		/* -U: bytes/s (0: unlimited) */
+	uint64_t	 download_rate;		/* -D */
 	/* -g: answer the seed client's GET_PIECE, which proves nothing:
 	 * anyone who knows a shared file's name can fetch it */
 	int		 serve_get_piece;
@@ -52,6 +56,8 @@ struct share {
 	/* who shared it ("": not known, announced for any user) */
 	char		 user[NAME_MAX_LEN + 1];
 	int		 stale;			/* changed on disk: withdrawn */
+	uint64_t	 uploaded;		/* bytes sent to peers */
+	uint64_t	 peers_served;		/* connections that got bytes */
 	struct share	*next;
 };
 
@@ -72,6 +78,12 @@ struct share	*store_find_share(const char *group, const char *name);
 struct share	*store_share_by_hash(const uint8_t sha1[SHA1_LEN],
 		    const char *group);
 struct share	*store_share_by_name(const char *name);
+/* Count bytes sent of a share (by hash, or by name when sha1 is NULL);
+ * first: a new peer. store_save_stats keeps the counters in
+ * state_dir/share_stats (at shutdown); store_init reads them back. */
+void		 store_count_upload(const uint8_t *sha1, const char *name,
+		    uint64_t bytes, int first);
+void		 store_save_stats(void);
 /* 1 if the share's file no longer matches (size, mtime) or is gone. */
 int		 store_share_changed(struct share *);
 
@@ -89,6 +101,8 @@ int		 tracker_init(void);
  * logged in; retried on the next tracker if the connection breaks. */
 int		 tracker_send(const char *line, tracker_cb *, void *arg);
 int		 tracker_logged_in(void);
+/* The local address of the last tracker connection; -1 if none yet. */
+int		 tracker_local_addr(struct in_addr *);
 const char	*tracker_user(void);
 /* login/logout: like tracker_send, and they keep (or drop) the session
  * and the credentials (in memory only) used to log in again on failover. */
@@ -102,10 +116,13 @@ void		 tracker_on_session(void (*fn)(void));
 
 /* ---- download.c: background verified multi-seeder downloads ---- */
 
-enum dl_state { DL_RUNNING, DL_COMPLETE, DL_FAILED };
+enum dl_state { DL_RUNNING, DL_COMPLETE, DL_FAILED, DL_PAUSED, DL_QUEUED };
 
 struct dl_info {			/* a snapshot for show_downloads / wait */
 	enum dl_state	 state;
+	int		 stalled;		/* running, no progress: error says why */
+	uint32_t	 seeders;		/* connections delivering */
+	uint64_t	 finished_at;		/* seconds since the epoch */
 	char		 group[NAME_MAX_LEN + 1];
 	char		 name[NAME_MAX_LEN + 1];
 	char		 dest[PATH_MAX];	/* DEST_DIR/FILE */
@@ -139,6 +156,33 @@ int		 download_wait(const char *group, const char *name,
  * returns how many there were. */
 int		 download_unwait(dl_done_cb *, void *arg);
 void		 download_shutdown(void);	/* persist progress */
+/*
+ * Control of one download; 0, or -1 with a one-line reason in err.
+ * cancel stops it and deletes FILE.part and its resume state (keep: both
+ * stay, and download_file later resumes from them); a finished or failed
+ * one is dropped from the list. pause closes its connections and keeps
+ * its pieces, across restarts too; resume queues it again (a failed one
+ * too).
+ */
+int		 download_cancel(const char *group, const char *name, int keep,
+		    char *err, size_t errlen);
+int		 download_pause(const char *group, const char *name,
+		    char *err, size_t errlen);
+int		 download_resume(const char *group, const char *name,
+		    char *err, size_t errlen);
+/* A snapshot of one download; -1 if there is none. */
+int		 download_get(const char *group, const char *name,
+		    struct dl_info *);
+/* Forget finished downloads (failed ones keep their progress: cancel
+ * them to drop it); returns how many went. */
+int		 download_clear_history(void);
+/* conf.max_active changed: start what the queue allows. */
+void		 download_queue_changed(void);
+/* The session ended (logout): pause every download; the next session
+ * resumes the ones paused this way. */
+void		 download_pause_all(void);
+/* The user left group: its downloads stop (progress kept). */
+void		 download_stop_group(const char *group);
 /* Re-register as seeder of partially downloaded files (after login). */
 void		 download_announce(void);
 
@@ -148,6 +192,12 @@ int		 serve_init(void);
 /* Tell connected downloaders that piece i of sha1 became available (the
  * offer table's hook, wired by peerd.c). */
 void		 serve_have(const uint8_t sha1[SHA1_LEN], uint32_t i);
+/* Bytes of a file sent to a peer (sha1, or NULL and the name for the
+ * seed client's GET_PIECE); first: the first bytes this connection got.
+ * peerd.c wires it to the store's counters. */
+typedef void	serve_upload_fn(const uint8_t *sha1, const char *name,
+		    uint64_t bytes, int first);
+void		 serve_on_upload(serve_upload_fn *);
 void		 serve_shutdown(void);
 
 /* ---- keyring.c: the trackers' public keys, to check tickets ---- */
@@ -191,5 +241,9 @@ void		 announce_completed(struct share *s);
 void		 announce_logged_out(void);
 /* The store's hook: s changed on disk; withdraw it from the tracker. */
 void		 announce_changed(struct share *s);
+/* The address other peers reach us at, as told to the tracker: -a, else
+ * the listening address, or when that is 0.0.0.0 the local address of the
+ * tracker connection (which the tracker checks against). */
+const struct endpoint *peer_advertised(void);
 
 #endif

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ipc/ctl.h"
+
 #include "ipc/pieces.h"
 #include "peerd/bitfield.h"
 #include "peerd/record.h"
@@ -11,6 +13,7 @@
 
 #define META_MAGIC	"p2pshare-download 1"
 #define HAVE_MAGIC	"p2pshare-have 1"
+#define STATE_MAGIC	"p2pshare-state 1"
 
 int
 resume_meta_format(const struct resume_meta *m, struct buf *out)
@@ -142,4 +145,101 @@ resume_have_parse(const char *text, uint32_t n, uint8_t *bits)
 	if ((size_t)(end - p) != 2 * nb)
 		return -1;
 	return decode_bits(p, nb, bits) == 0 && bf_tail_clear(bits, n) ? 0 : -1;
+}
+
+static const char *const status_names[] = {
+	[RS_RUNNING] = "running",
+	[RS_PAUSED] = "paused",
+	[RS_FAILED] = "failed",
+	[RS_KEPT] = "kept",
+};
+
+/* A reason is one line of printable text (it came from the network). */
+static void
+one_line(const char *in, char *out, size_t outlen)
+{
+	size_t	i;
+
+	for (i = 0; in[i] != '\0' && i + 1 < outlen; i++)
+		out[i] = (unsigned char)in[i] < 0x20 || in[i] == 0x7f ?
+		    '?' : in[i];
+	out[i] = '\0';
+}
+
+int
+resume_state_format(const struct resume_state *st, struct buf *out)
+{
+	char	reason[sizeof(st->reason)];
+
+	one_line(st->reason, reason, sizeof(reason));
+	return buf_printf(out, "%s\nstatus %s\nseq %llu\nreason %s\nend\n",
+	    STATE_MAGIC, status_names[st->status],
+	    (unsigned long long)st->seq, reason);
+}
+
+int
+resume_state_parse(char *text, struct resume_state *st)
+{
+	char	*p = text, *l, *v, num[24];
+	size_t	 i;
+
+	memset(st, 0, sizeof(*st));
+	if ((l = rec_line(&p)) == NULL || strcmp(l, STATE_MAGIC) != 0)
+		return -1;
+	if ((v = rec_field(rec_line(&p), "status")) == NULL)
+		return -1;
+	for (i = 0; i < sizeof(status_names) / sizeof(status_names[0]); i++)
+		if (strcmp(v, status_names[i]) == 0)
+			break;
+	if (i == sizeof(status_names) / sizeof(status_names[0]))
+		return -1;
+	st->status = (enum resume_status)i;
+	if (keyed(&p, "seq", num, sizeof(num)) == -1 ||
+	    parse_u64(num, 0, UINT64_MAX, &st->seq) == -1)
+		return -1;
+	if ((v = rec_field(rec_line(&p), "reason")) == NULL ||
+	    strlcpy(st->reason, v, sizeof(st->reason)) >= sizeof(st->reason))
+		return -1;
+	if ((l = rec_line(&p)) == NULL || strcmp(l, "end") != 0 || *p != '\0')
+		return -1;
+	return 0;
+}
+
+int
+history_format(const struct history_entry *h, struct buf *out)
+{
+	char	reason[sizeof(h->reason)];
+
+	if (strchr(h->dest, '\n') != NULL || strchr(h->dest, '\t') != NULL)
+		return -1;
+	one_line(h->reason, reason, sizeof(reason));
+	if (buf_printf(out, "%s\t%s\t%s\t%s\t%llu\t%llu\t",
+	    h->failed ? "failed" : "complete", h->group, h->name, h->dest,
+	    (unsigned long long)h->size, (unsigned long long)h->when) == -1 ||
+	    ctl_put_field(out, reason, 1) == -1)
+		return -1;
+	return buf_append(out, "\n", 1);
+}
+
+int
+history_parse(char *line, struct history_entry *h)
+{
+	char	*f[8];
+
+	memset(h, 0, sizeof(*h));
+	if (ctl_split(line, f, 8) != 7)
+		return -1;
+	if (strcmp(f[0], "failed") == 0)
+		h->failed = 1;
+	else if (strcmp(f[0], "complete") != 0)
+		return -1;
+	if (!name_valid(f[1]) || !name_valid(f[2]) || f[3][0] != '/' ||
+	    strlcpy(h->group, f[1], sizeof(h->group)) >= sizeof(h->group) ||
+	    strlcpy(h->name, f[2], sizeof(h->name)) >= sizeof(h->name) ||
+	    strlcpy(h->dest, f[3], sizeof(h->dest)) >= sizeof(h->dest) ||
+	    parse_u64(f[4], 0, UINT64_MAX, &h->size) == -1 ||
+	    parse_u64(f[5], 0, UINT64_MAX, &h->when) == -1 ||
+	    strlcpy(h->reason, f[6], sizeof(h->reason)) >= sizeof(h->reason))
+		return -1;
+	return 0;
 }

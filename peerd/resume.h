@@ -1,7 +1,9 @@
-/* The files that let an unfinished download survive a restart, in
- * state_dir/downloads: GROUP@FILE.meta (what is fetched, where, and the
- * tracker's hashes; written once) and GROUP@FILE.have (the verified pieces;
- * rewritten as pieces arrive). Format and parse only: pure, unit-tested. */
+/* The files that let a download survive a restart, in state_dir/downloads:
+ * GROUP@FILE.meta (what is fetched, where, and the tracker's hashes; written
+ * once), GROUP@FILE.have (the verified pieces; rewritten as pieces arrive),
+ * GROUP@FILE.state (running, paused, failed or cancelled-but-kept, and the
+ * start order); and state_dir/history (finished and failed downloads).
+ * Format and parse only: pure, unit-tested. */
 #ifndef PEERD_RESUME_H
 #define PEERD_RESUME_H
 
@@ -32,5 +34,36 @@ int	resume_meta_parse(char *text, struct resume_meta *m);
 int	resume_have_format(const uint8_t *bits, uint32_t n, struct buf *out);
 /* Fills bits (bf_bytes(n)) from text made for n pieces; 0 or -1. */
 int	resume_have_parse(const char *text, uint32_t n, uint8_t *bits);
+
+enum resume_status {
+	RS_RUNNING,		/* fetching or queued */
+	RS_PAUSED,
+	RS_FAILED,
+	RS_KEPT			/* cancelled, progress kept for a later start */
+};
+
+struct resume_state {
+	enum resume_status status;
+	uint64_t	 seq;		/* start order, for the queue */
+	char		 reason[256];	/* when failed: one line */
+};
+
+int	resume_state_format(const struct resume_state *, struct buf *out);
+int	resume_state_parse(char *text, struct resume_state *);
+
+/* One finished or failed download remembered across restarts. */
+struct history_entry {
+	int		 failed;
+	char		 group[NAME_MAX_LEN + 1];
+	char		 name[NAME_MAX_LEN + 1];
+	char		 dest[PATH_MAX];
+	uint64_t	 size;
+	uint64_t	 when;		/* seconds since the epoch */
+	char		 reason[256];
+};
+
+int	history_format(const struct history_entry *, struct buf *out);
+/* Parse one line (no '\n'), modified in place; 0 or -1. */
+int	history_parse(char *line, struct history_entry *);
 
 #endif

@@ -16,6 +16,7 @@
 #include "peerd/bitfield.h"
 #include "peerd/download.h"
 #include "peerd/ev.h"
+#include "peerd/ratelimit.h"
 
 static void	session_event(int, uint32_t, void *);
 static void	fill_requests(struct session *);
@@ -151,6 +152,7 @@ piece_arrived(struct session *p, uint32_t idx, const uint8_t *data, uint32_t len
 		seeder_piece_bad(d, k, idx);
 		return k->banned ? -1 : 0;
 	}
+	k->fails = 0;
 	return dl_piece_verified(d, idx, data, len);
 }
 
@@ -161,9 +163,13 @@ seeder_drop(struct session *p, const char *why)
 	struct session	**pp;
 	unsigned	 k;
 
-	if (why != NULL)
+	if (why != NULL) {
 		log_info("download %s: dropping %s: %s", d->info.name,
 		    p->k->ep.text, why);
+		snprintf(d->last_why, sizeof(d->last_why), "%s: %s",
+		    p->k->ep.text, why);
+	}
+	ev_timer_cancel(p->rl_timer);
 	for (pp = &d->peers; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == p) {
 			*pp = p->next;
@@ -191,13 +197,49 @@ seeder_drop(struct session *p, const char *why)
 	free(p);
 }
 
-/* Drop p and keep the seeder out for a while (1 if dropped). */
+/*
+ * Drop p and keep the seeder out for a while, longer after each failure
+ * in a row (a piece from it resets the count); after DL_MAX_FAILS it is
+ * banned for DL_BAN_MS. 1 (p is gone).
+ */
 static int
 peer_fail(struct session *p, const char *why)
 {
-	p->k->retry_at = ev_now_ms() + DL_RETRY_MS;
+	struct known	*k = p->k;
+	uint64_t	 now = ev_now_ms(), delay;
+
+	k->fails++;
+	delay = (uint64_t)DL_RETRY_MS << (k->fails < 6 ? k->fails - 1 : 5);
+	k->retry_at = now + (delay < DL_BACKOFF_MAX_MS ? delay :
+	    DL_BACKOFF_MAX_MS);
+	if (k->fails >= DL_MAX_FAILS && !k->banned) {
+		k->banned = 1;
+		k->ban_until = now + DL_BAN_MS;
+		log_warnx("download %s: %s banned for %d s after %d failures",
+		    p->dl->info.name, k->ep.text, DL_BAN_MS / 1000, k->fails);
+	}
 	seeder_drop(p, why);
 	return 1;
+}
+
+/* The download rate limit is reached: stop reading p until it refills. */
+static void
+rl_resume(void *arg)
+{
+	struct session	*p = arg;
+
+	p->rl_timer = 0;
+	ev_mod(p->fd, (p->st == P_WAITBUF ? 0 : EPOLLIN) |
+	    (p->outlen > 0 ? EPOLLOUT : 0));
+}
+
+static void
+rl_throttle(struct session *p)
+{
+	if (p->rl_timer != 0)
+		return;
+	ev_mod(p->fd, p->outlen > 0 ? EPOLLOUT : 0);
+	p->rl_timer = ev_timer(rl_delay_ms(&rl_down), rl_resume, p);
 }
 
 static int
@@ -211,7 +253,7 @@ peer_flush(struct session *p)
 		memmove(p->out, p->out + w, p->outlen - (size_t)w);
 		p->outlen -= (size_t)w;
 	}
-	ev_mod(p->fd, (p->st == P_WAITBUF ? 0 : EPOLLIN) |
+	ev_mod(p->fd, (p->st == P_WAITBUF || p->rl_timer ? 0 : EPOLLIN) |
 	    (p->outlen > 0 ? EPOLLOUT : 0));
 	return 0;
 }
@@ -228,6 +270,8 @@ fill_requests(struct session *p)
 	while (p->qn < DL_DEPTH && out_room(p)) {
 		if ((i = sched_pick(&d->s, p->has, p->req)) < 0)
 			break;
+		if (p->qn == 0)
+			p->piece_since = ev_now_ms();	/* a piece is owed */
 		sched_requested(&d->s, (uint32_t)i);
 		bf_set(p->req, (uint32_t)i);
 		p->q[p->qn].idx = (uint32_t)i;
@@ -355,6 +399,12 @@ peer_recv(struct session *p, void *dst, size_t n)
 {
 	ssize_t	r;
 
+	if (p->rl_timer != 0)
+		return 0;
+	if ((n = rl_allow(&rl_down, n, ev_now_ms())) == 0) {
+		rl_throttle(p);
+		return 0;
+	}
 	do
 		r = recv(p->fd, dst, n, 0);
 	while (r == -1 && errno == EINTR);
@@ -363,6 +413,7 @@ peer_recv(struct session *p, void *dst, size_t n)
 	if (r <= 0)
 		return -1;
 	p->last = ev_now_ms();
+	rl_used(&rl_down, (size_t)r, p->last);
 	return r;
 }
 
@@ -401,6 +452,7 @@ piece_received(struct session *p)
 
 	p->cur = NULL;
 	p->st = P_HDR;
+	p->piece_since = ev_now_ms();
 	if (!p->cur_live || bf_test(d->s.have, p->pidx)) {
 		if (p->cur_live)
 			sched_released(&d->s, p->pidx);
@@ -599,6 +651,7 @@ gp_start(struct session *p)
 	p->pidx = (uint32_t)i;
 	p->plen = piece_len(d->meta.size, p->pidx);
 	p->pgot = 0;
+	p->piece_since = ev_now_ms();
 	sched_requested(&d->s, p->pidx);
 	p->q[0].idx = p->pidx;
 	p->q[0].cancelled = 0;
@@ -751,8 +804,13 @@ seeder_check_all(struct dl *d)
 			continue;
 		}
 		if (p->st == P_WAITBUF)
-			p->last = now;	/* our wait, not the peer's */
-		else if ((p->qn > 0 || p->st == P_PIECE ||
+			p->last = p->piece_since = now;	/* our wait */
+		else if (p->qn > 0 && rl_down.rate == 0 &&
+		    now - p->piece_since > DL_PIECE_MS) {
+			/* bytes dripping in keep 'last' fresh */
+			peer_fail(p, "too slow: no piece in 30 s");
+			continue;
+		} else if ((p->qn > 0 || p->st == P_PIECE ||
 		    p->st == P_PAYLOAD) && now - p->last > DL_STALL_MS) {
 			peer_fail(p, "stalled");
 			continue;
@@ -776,6 +834,7 @@ seeder_buffer_release(struct dl *d, struct pbuf *b)
 			return;
 		p->st = P_PIECE;
 		p->last = ev_now_ms();
-		ev_mod(p->fd, EPOLLIN | (p->outlen > 0 ? EPOLLOUT : 0));
+		ev_mod(p->fd, (p->rl_timer ? 0 : EPOLLIN) |
+		    (p->outlen > 0 ? EPOLLOUT : 0));
 	}
 }

@@ -22,6 +22,7 @@
 #include "peerd/ev.h"
 #include "peerd/offer.h"
 #include "peerd/peerd.h"
+#include "peerd/ratelimit.h"
 #include "peerd/spread.h"
 #include "peerd/wire.h"
 
@@ -59,6 +60,10 @@ struct sconn {
 	uint64_t	 born;			/* ms: accepted */
 	uint64_t	 useful;		/* ms: last request */
 	uint64_t	 last;			/* ms: last byte sent */
+	uint64_t	 rl_timer;		/* upload limit: sending resumes */
+	int		 throttled;		/* out of upload tokens */
+	int		 served;		/* counted as a peer served */
+	char		 gp_name[NAME_MAX_LEN + 1];	/* GET_PIECE's file */
 	struct sconn	*next;
 };
 
@@ -66,6 +71,7 @@ static int		 lfd = -1;
 static struct sconn	*conns;
 static unsigned		 nconns;
 static uint64_t		 sweep_timer;
+static serve_upload_fn	*upload_hook;
 
 static void	conn_event(int, uint32_t, void *);
 static void	conn_close(struct sconn *, const char *);
@@ -224,6 +230,7 @@ conn_close(struct sconn *c, const char *why)
 			break;
 		}
 	nconns--;
+	ev_timer_cancel(c->rl_timer);
 	ev_del(c->fd);
 	close(c->fd);
 	if (c->pfd != -1)
@@ -326,11 +333,33 @@ start_piece(struct sconn *c)
 	return 0;
 }
 
+/* Bytes sent for the share: the store's counters (uploaded, peers). */
+static void
+count_upload(struct sconn *c, uint64_t n)
+{
+	if (upload_hook != NULL)
+		upload_hook(c->gp_name[0] ? NULL : c->sha1, c->gp_name, n,
+		    !c->served);
+	c->served = 1;
+}
+
+/* The upload limit refilled: go on sending. */
+static void
+rl_resume(void *arg)
+{
+	struct sconn	*c = arg;
+
+	c->rl_timer = 0;
+	c->throttled = 0;
+	pump(c);
+}
+
 /* Send the current piece: header then sendfile. 1 done, 0 blocked, -1. */
 static int
 send_piece(struct sconn *c)
 {
 	ssize_t	w;
+	size_t	n;
 
 	if (c->phdr_off < c->phdr_len) {
 		w = send_until_blocked(c->fd, c->phdr + c->phdr_off,
@@ -341,7 +370,11 @@ send_piece(struct sconn *c)
 			return 0;
 	}
 	while (c->premain > 0) {
-		w = sendfile(c->fd, c->pfd, &c->poff, c->premain);
+		if ((n = rl_allow(&rl_up, c->premain, ev_now_ms())) == 0) {
+			c->throttled = 1;
+			return 0;
+		}
+		w = sendfile(c->fd, c->pfd, &c->poff, n);
 		if (w == -1)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
 		if (w == 0)
@@ -349,6 +382,8 @@ send_piece(struct sconn *c)
 		c->premain -= (uint64_t)w;
 		c->sent_bytes += (uint64_t)w;
 		c->last = ev_now_ms();
+		rl_used(&rl_up, (size_t)w, c->last);
+		count_upload(c, (uint64_t)w);
 	}
 	close(c->pfd);
 	c->pfd = -1;
@@ -409,7 +444,10 @@ pump(struct sconn *c)
 		conn_close(c, "write failed");
 		return -1;
 	}
-	ev_mod(c->fd, (c->closing ? 0 : EPOLLIN) | (r == 0 ? EPOLLOUT : 0));
+	if (c->throttled && c->rl_timer == 0)
+		c->rl_timer = ev_timer(rl_delay_ms(&rl_up), rl_resume, c);
+	ev_mod(c->fd, (c->closing ? 0 : EPOLLIN) |
+	    (r == 0 && !c->throttled ? EPOLLOUT : 0));
 	return 0;
 }
 
@@ -428,6 +466,7 @@ handle_get_piece(struct sconn *c)
 		return -1;
 	if ((c->pfd = fcntl(v.fd, F_DUPFD_CLOEXEC, 0)) == -1)
 		return -1;
+	strlcpy(c->gp_name, name, sizeof(c->gp_name));
 	c->poff = (off_t)((uint64_t)i * PIECE_SIZE);
 	c->premain = piece_len(v.size, i);
 	c->phdr_len = c->phdr_off = 0;
@@ -731,6 +770,12 @@ serve_have(const uint8_t sha1[SHA1_LEN], uint32_t i)
 		if (c->pfd == -1)
 			pump(c);
 	}
+}
+
+void
+serve_on_upload(serve_upload_fn *fn)
+{
+	upload_hook = fn;
 }
 
 void

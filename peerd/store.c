@@ -20,6 +20,7 @@
 #define STORE_MAX_FILE	(16u << 20)	/* 64 GiB of piece hashes fit */
 
 static struct share	*shares;
+static void		 stats_load(void);
 static void		(*changed_hook)(struct share *);
 static char		 dir[PATH_MAX];
 
@@ -190,6 +191,7 @@ store_init(void)
 	}
 	closedir(d);
 	log_debug("%d share%s loaded from %s", n, n == 1 ? "" : "s", dir);
+	stats_load();
 	return 0;
 }
 
@@ -363,4 +365,88 @@ store_share_by_name(const char *name)
 			found = s;
 	}
 	return found;
+}
+
+void
+store_count_upload(const uint8_t *sha1, const char *name, uint64_t bytes,
+    int first)
+{
+	struct share	*s;
+
+	for (s = shares; s != NULL; s = s->next) {
+		if (s->stale || (sha1 != NULL ?
+		    memcmp(s->sha1, sha1, SHA1_LEN) != 0 :
+		    strcmp(s->name, name) != 0))
+			continue;
+		s->uploaded += bytes;
+		s->peers_served += first != 0;
+		return;
+	}
+}
+
+/* ---- counters of what was served, kept across restarts ---- */
+
+static int
+stats_path(char *out, size_t len)
+{
+	return (size_t)snprintf(out, len, "%s/share_stats", conf.state_dir) <
+	    len ? 0 : -1;
+}
+
+/* "GROUP\tNAME\tUPLOADED\tPEERS": the counters of that share, if any. */
+static void
+stats_line(char *line)
+{
+	char		*f[4], *p = line;
+	struct share	*s;
+	uint64_t	 up, peers;
+	int		 n;
+
+	for (n = 0; n < 4 && p != NULL; n++) {
+		f[n] = p;
+		if ((p = strchr(p, '\t')) != NULL)
+			*p++ = '\0';
+	}
+	if (n != 4 || p != NULL || parse_u64(f[2], 0, UINT64_MAX, &up) == -1 ||
+	    parse_u64(f[3], 0, UINT64_MAX, &peers) == -1 ||
+	    (s = store_find_share(f[0], f[1])) == NULL)
+		return;
+	s->uploaded = up;
+	s->peers_served = peers;
+}
+
+static void
+stats_load(void)
+{
+	char	path[PATH_MAX], *text, *line, *nl;
+
+	if (stats_path(path, sizeof(path)) == -1 ||
+	    (text = read_small_file(path, STORE_MAX_FILE, NULL)) == NULL)
+		return;
+	for (line = text; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+		*nl = '\0';
+		stats_line(line);
+	}
+	free(text);
+}
+
+void
+store_save_stats(void)
+{
+	struct share	*s;
+	struct buf	 b;
+	char		 path[PATH_MAX];
+
+	if (stats_path(path, sizeof(path)) == -1)
+		return;
+	buf_init(&b, STORE_MAX_FILE);
+	for (s = shares; s != NULL; s = s->next)
+		if ((s->uploaded > 0 || s->peers_served > 0) &&
+		    buf_printf(&b, "%s\t%s\t%llu\t%llu\n", s->group, s->name,
+		    (unsigned long long)s->uploaded,
+		    (unsigned long long)s->peers_served) == -1)
+			break;
+	if (write_file_atomic(path, buf_head(&b), buf_avail(&b)) == -1)
+		log_warnx("cannot save the share counters");
+	buf_free(&b);
 }

@@ -21,6 +21,11 @@
 
 #define CONNECT_MS	2000	/* to open a connection */
 #define REPLY_MS	5000	/* from sending to the end of the reply */
+/* A request that changes nothing: silence this long means that tracker
+ * hangs, and the request goes to the next one (once: a loaded tracker
+ * after that gets the full REPLY_MS). A login is no read: the tracker
+ * hashes the password, which may well take longer. */
+#define READ_SILENCE_MS	1000
 #define REQUEST_MS	15000	/* a request waits this long for some tracker */
 /* PEERD_TRACKER_WAIT_MS sets it (peerd(1), ENVIRONMENT). */
 static uint64_t	request_ms = REQUEST_MS;
@@ -42,6 +47,7 @@ struct treq {
 	uint64_t	 deadline;
 	int		 relogged;	/* already logged in again for it */
 	int		 prefixed;	/* sent with the session prefix */
+	int		 hurried;	/* already failed over after 1 s */
 	char		 user[NAME_MAX_LEN + 1];	/* login */
 	char		 pass[PASSWORD_MAX_LEN + 1];
 	struct treq	*next;
@@ -59,6 +65,7 @@ static struct {
 	struct treq	*head, *tail;
 	int		 inflight;	/* head was sent */
 	uint64_t	 t_conn, t_reply, t_retry, t_touch;
+	struct in_addr	 local;		/* our address on the last connection */
 	/* the session; the password only to log in again on failover */
 	int		 logged_in;
 	char		 user[NAME_MAX_LEN + 1];
@@ -214,6 +221,17 @@ conn_close(void)
 static void	on_io(int fd, uint32_t events, void *arg);
 
 static void
+remember_local(int fd)
+{
+	struct sockaddr_in	sin;
+	socklen_t		len = sizeof(sin);
+
+	if (getsockname(fd, (struct sockaddr *)&sin, &len) == 0 &&
+	    sin.sin_family == AF_INET)
+		t.local = sin.sin_addr;
+}
+
+static void
 on_connect_timeout(void *arg)
 {
 	t.t_conn = 0;
@@ -307,6 +325,49 @@ on_reply_timeout(void *arg)
 	conn_failed("no reply within 5 s");
 }
 
+static void
+on_read_silence(void *arg)
+{
+	t.t_reply = 0;
+	errno = 0;
+	if (t.head != NULL)
+		t.head->hurried = 1;
+	conn_failed("no answer within 1 s, trying the next tracker");
+}
+
+/* Safe to send again elsewhere at once: it changes no state. */
+static int
+repeatable(const struct treq *r)
+{
+	static const char *const reads[] = { "list_groups", "list_files",
+	    "list_requests", "download_file", "touch", NULL };
+	size_t	n;
+	int	i;
+
+	if (r->kind != REQ_PLAIN || r->line == NULL || r->hurried)
+		return 0;
+	for (i = 0; reads[i] != NULL; i++) {
+		n = strlen(reads[i]);
+		if (strncmp(r->line, reads[i], n) == 0 &&
+		    (r->line[n] == ' ' || r->line[n] == '\0'))
+			return 1;
+	}
+	return 0;
+}
+
+/* Arm the wait for the head's reply: short for a repeatable request, and
+ * started again by every byte that comes (a long reply is no hang). */
+static void
+arm_reply_timer(void)
+{
+	ev_timer_cancel(t.t_reply);
+	if (t.head != NULL && t.inflight && repeatable(t.head) &&
+	    conf.ntrackers > 1)
+		t.t_reply = ev_timer(READ_SILENCE_MS, on_read_silence, NULL);
+	else
+		t.t_reply = ev_timer(REPLY_MS, on_reply_timeout, NULL);
+}
+
 static int
 flush_out(void)
 {
@@ -347,7 +408,7 @@ send_head(void)
 		return;
 	}
 	t.inflight = 1;
-	t.t_reply = ev_timer(REPLY_MS, on_reply_timeout, NULL);
+	arm_reply_timer();
 	if (flush_out() == -1)
 		conn_failed("send");
 }
@@ -545,6 +606,8 @@ read_in(void)
 		t.in.len += (size_t)n;
 		if (parse_replies() == -1)
 			return;
+		if (t.inflight && t.head != NULL && repeatable(t.head))
+			arm_reply_timer();
 	}
 }
 
@@ -556,6 +619,7 @@ conn_up(int fd)
 	t.state = T_UP;
 	log_debug("connected to tracker %s%s", conf.trackers[t.idx].text,
 	    t.tls != NULL ? " over TLS" : "");
+	remember_local(fd);
 	if (ev_mod(fd, EPOLLIN) == -1) {
 		conn_failed("epoll");
 		return;
@@ -708,6 +772,15 @@ tracker_init(void)
 	t.idx = 0;
 	t.state = T_DOWN;
 	restore_session();
+	return 0;
+}
+
+int
+tracker_local_addr(struct in_addr *ip)
+{
+	if (t.local.s_addr == 0)
+		return -1;
+	*ip = t.local;
 	return 0;
 }
 

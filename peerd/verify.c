@@ -211,6 +211,7 @@ int
 verify_hasher_start(struct dl *d, void (*done)(void *))
 {
 	d->ph_done = done;
+	d->ph_stop = 0;		/* a paused download starts it again */
 	pthread_mutex_init(&d->ph_mtx, NULL);
 	pthread_cond_init(&d->ph_cond, NULL);
 	if (pthread_create(&d->ph_thr, NULL, ph_main, d) != 0)
@@ -223,6 +224,7 @@ void
 verify_hasher_queue(struct dl *d, struct pbuf *b)
 {
 	d->refs++;		/* ph_done will run for it */
+	b->run = d->run;
 	b->next = NULL;
 	pthread_mutex_lock(&d->ph_mtx);
 	if (d->ph_tail != NULL)

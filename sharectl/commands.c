@@ -11,6 +11,8 @@
 
 static void	print_values(FILE *, const struct ctl_reply *);
 static void	print_download(FILE *, const struct ctl_reply *);
+static void	print_status(FILE *, const struct ctl_reply *);
+static void	print_keys(FILE *, const struct ctl_reply *);
 
 /* Argument counts, types and whether a session is needed come from the
  * protocol table in ipc/ctl.c, which peerd checks against too. */
@@ -31,6 +33,15 @@ static struct sc_cmd commands[] = {
 	{ "show_downloads",	print_download,	NULL },
 	{ "stop_share",		print_values,	NULL },
 	{ "wait",		print_download,	NULL },
+	{ "show_download",	print_status,	NULL },
+	{ "cancel_download",	print_values,	NULL },
+	{ "pause_download",	print_values,	NULL },
+	{ "resume_download",	print_values,	NULL },
+	{ "show_history",	print_status,	NULL },
+	{ "clear_history",	print_values,	NULL },
+	{ "show_shares",	print_values,	NULL },
+	{ "show_limits",	print_keys,	NULL },
+	{ "set_limit",		print_values,	NULL },
 };
 
 const struct sc_cmd *
@@ -127,7 +138,8 @@ sc_prepare(int argc, char *const argv[], struct sc_call *call, char *err,
 		return CTL_USAGE;
 	}
 	sc_usage_line(call->cmd->proto, usage, sizeof(usage));
-	if (argc - 1 != call->cmd->proto->argc) {
+	if (argc - 1 < call->cmd->proto->argc ||
+	    argc - 1 > call->cmd->proto->argc + call->cmd->proto->optional) {
 		snprintf(err, errlen, "%s", usage);
 		return CTL_USAGE;
 	}
@@ -188,11 +200,54 @@ print_download(FILE *fp, const struct ctl_reply *r)
 		tag = "C";
 	else if (strcmp(state, "failed") == 0)
 		tag = "F";
+	else if (strcmp(state, "paused") == 0)
+		tag = "P";
+	else if (strcmp(state, "queued") == 0)
+		tag = "Q";
 	g = ctl_get(r, "group");
 	f = ctl_get(r, "file");
 	fprintf(fp, "[%s] [%s] %s\t%u\t%llu\t%llu\n", tag, g ? g : "",
 	    f ? f : "", sc_percent(num(r, "bytes_done"), num(r, "bytes_total"),
 	    *tag == 'C'), num(r, "bytes_done"), num(r, "bytes_total"));
+}
+
+/*
+ * One download, one field per column: state, group, file, destination,
+ * percent, bytes done, bytes total, pieces done, pieces total, bytes per
+ * second, seconds left ("-" unknown), seeders connected, and the reason
+ * of a failure or stall ("-" if none).
+ */
+static void
+print_status(FILE *fp, const struct ctl_reply *r)
+{
+	const char	*state = ctl_get(r, "state"), *eta, *err;
+
+	if (state == NULL) {
+		print_values(fp, r);
+		return;
+	}
+	eta = ctl_get(r, "eta_seconds");
+	err = ctl_get(r, "error");
+	fprintf(fp, "%s\t%s\t%s\t%s\t%u\t%llu\t%llu\t%llu\t%llu\t%llu\t%s"
+	    "\t%llu\t%s\n", state, ctl_get(r, "group") ? ctl_get(r, "group") :
+	    "", ctl_get(r, "file") ? ctl_get(r, "file") : "",
+	    ctl_get(r, "destination") ? ctl_get(r, "destination") : "",
+	    sc_percent(num(r, "bytes_done"), num(r, "bytes_total"),
+	    strcmp(state, "complete") == 0), num(r, "bytes_done"),
+	    num(r, "bytes_total"), num(r, "pieces_done"),
+	    num(r, "pieces_total"), num(r, "bytes_per_second"),
+	    eta != NULL && eta[0] != '\0' ? eta : "-", num(r, "seeders"),
+	    err != NULL && err[0] != '\0' ? err : "-");
+}
+
+/* A settings record: one "key<TAB>value" line per field. */
+static void
+print_keys(FILE *fp, const struct ctl_reply *r)
+{
+	int	i;
+
+	for (i = 0; i < r->nfields; i++)
+		fprintf(fp, "%s\t%s\n", r->key[i], r->value[i]);
 }
 
 void
@@ -234,7 +289,10 @@ numeric_key(const char *k)
 {
 	static const char *keys[] = { "size", "seeders", "bytes_done",
 	    "bytes_total", "pieces_done", "pieces_total", "bytes_per_second",
-	    "percent", NULL };
+	    "percent", "seeders", "eta_seconds", "finished_at", "uploaded",
+	    "peers_served", "upload_rate", "download_rate", "max_active",
+	    "upload_bytes_per_second", "download_bytes_per_second", "active",
+	    "queued", NULL };
 	int	i;
 
 	for (i = 0; keys[i]; i++)

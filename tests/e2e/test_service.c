@@ -449,6 +449,8 @@ Test(service, install_keeps_changed_config_and_uninstall_removes_all)
 	make_install();
 	cr_assert(exists("%s/usr/sbin/%s", "trackerd"));
 	cr_assert(exists("%s/usr/bin/%s", "peerd"));
+	cr_assert(exists("%s/usr/share/bash-completion/completions/%s",
+	    "sharectl"));
 	cr_assert(exists("%s/usr/share/man/man1/%s", "peerd.1"));
 	cr_assert(exists("%s/usr/share/man/man7/%s", "p2pshare.7"));
 	cr_assert(exists("%s/usr/share/doc/p2pshare/%s", "LICENSE"));

@@ -196,10 +196,55 @@ Test(ctl, table_complete)
 	    "create_group", "join_group", "leave_group", "list_requests",
 	    "accept_request", "reject_request", "list_groups", "list_files",
 	    "upload_file", "download_file", "show_downloads", "stop_share",
-	    "wait" };
+	    "wait", "show_download", "cancel_download", "pause_download",
+	    "resume_download", "show_history", "clear_history", "show_shares",
+	    "show_limits", "set_limit" };
 	size_t	i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		cr_assert_not_null(ctl_cmd_find(names[i]), "%s", names[i]);
-	cr_assert_null(ctl_cmd_at(16));
+	cr_assert_null(ctl_cmd_at(25));
+}
+
+Test(ctl, amounts)
+{
+	uint64_t	v;
+
+	cr_assert_eq(ctl_parse_amount("0", &v), 0);
+	cr_assert_eq(v, 0);
+	cr_assert_eq(ctl_parse_amount("512", &v), 0);
+	cr_assert_eq(v, 512);
+	cr_assert_eq(ctl_parse_amount("10M", &v), 0);
+	cr_assert_eq(v, 10000000);
+	cr_assert_eq(ctl_parse_amount("2k", &v), 0);
+	cr_assert_eq(v, 2000);
+	cr_assert_eq(ctl_parse_amount("1G", &v), 0);
+	cr_assert_eq(v, 1000000000);
+	cr_assert_eq(ctl_parse_amount("", &v), -1);
+	cr_assert_eq(ctl_parse_amount("M", &v), -1);
+	cr_assert_eq(ctl_parse_amount("1.5M", &v), -1);
+	cr_assert_eq(ctl_parse_amount("-1", &v), -1);
+	cr_assert_eq(ctl_parse_amount("10MB", &v), -1);
+	cr_assert_eq(ctl_parse_amount("99999999999999999999", &v), -1);
+	cr_assert_eq(ctl_parse_amount("18446744073709552G", &v), -1);
+}
+
+Test(ctl, socket_rule)
+{
+	char	path[256];
+
+	setenv("P2PSHARE_SOCKET", "/x/p.sock", 1);
+	setenv("XDG_RUNTIME_DIR", "/run/xdg", 1);
+	cr_assert_eq(ctl_default_socket(path, sizeof(path)), 0);
+	cr_assert_str_eq(path, "/x/p.sock");
+	unsetenv("P2PSHARE_SOCKET");
+	cr_assert_eq(ctl_default_socket(path, sizeof(path)), 0);
+	cr_assert_str_eq(path, "/run/xdg/p2pshare/peerd.sock");
+	unsetenv("XDG_RUNTIME_DIR");
+	setenv("HOME", "/home/u", 1);
+	cr_assert_eq(ctl_default_socket(path, sizeof(path)), 0);
+	/* /run/user/UID when it exists, else the home directory */
+	cr_assert(strcmp(path, "/home/u/.p2pshare/peerd.sock") == 0 ||
+	    strncmp(path, "/run/user/", 10) == 0, "%s", path);
+	cr_assert_eq(ctl_default_socket(path, 8), -1);
 }

@@ -126,3 +126,73 @@ Test(resume, have_roundtrip)
 	cr_assert_eq(resume_have_parse("garbage\n", 18, out), -1);
 	buf_free(&b);
 }
+
+Test(resume, state_roundtrip_and_refusals)
+{
+	struct resume_state	st, back;
+	struct buf		b;
+	char			text[1024];
+
+	memset(&st, 0, sizeof(st));
+	st.status = RS_FAILED;
+	st.seq = 42;
+	strlcpy(st.reason, "write /d/f.part: No space\nleft", sizeof(st.reason));
+	buf_init(&b, 4096);
+	cr_assert_eq(resume_state_format(&st, &b), 0);
+	cr_assert_eq(buf_append(&b, "", 1), 0);
+	strlcpy(text, b.data, sizeof(text));
+	cr_assert_eq(resume_state_parse(b.data, &back), 0);
+	cr_assert_eq(back.status, RS_FAILED);
+	cr_assert_eq(back.seq, 42);
+	cr_assert_str_eq(back.reason, "write /d/f.part: No space?left");
+	buf_free(&b);
+	text[strlen(text) - 4] = '\0';		/* torn: no "end" */
+	cr_assert_eq(resume_state_parse(text, &back), -1);
+	strlcpy(text, "p2pshare-state 1\nstatus dancing\nseq 1\nreason \nend\n",
+	    sizeof(text));
+	cr_assert_eq(resume_state_parse(text, &back), -1);
+	strlcpy(text, "p2pshare-state 1\nstatus paused\nseq x\nreason \nend\n",
+	    sizeof(text));
+	cr_assert_eq(resume_state_parse(text, &back), -1);
+	strlcpy(text, "p2pshare-state 1\nstatus kept\nseq 7\nreason \nend\n",
+	    sizeof(text));
+	cr_assert_eq(resume_state_parse(text, &back), 0);
+	cr_assert_eq(back.status, RS_KEPT);
+}
+
+Test(resume, history_roundtrip_and_refusals)
+{
+	struct history_entry	h, back;
+	struct buf		b;
+	char			line[PATH_MAX + 512];
+
+	memset(&h, 0, sizeof(h));
+	h.failed = 1;
+	strlcpy(h.group, "g", sizeof(h.group));
+	strlcpy(h.name, "f.bin", sizeof(h.name));
+	strlcpy(h.dest, "/tmp/a dir/f.bin", sizeof(h.dest));
+	h.size = 1234;
+	h.when = 1700000000;
+	strlcpy(h.reason, "bad\ttab", sizeof(h.reason));
+	buf_init(&b, 4096);
+	cr_assert_eq(history_format(&h, &b), 0);
+	cr_assert_eq(buf_append(&b, "", 1), 0);
+	cr_assert_eq(b.data[strlen(b.data) - 1], '\n');
+	b.data[strlen(b.data) - 1] = '\0';
+	cr_assert_eq(history_parse(b.data, &back), 0);
+	cr_assert_eq(back.failed, 1);
+	cr_assert_str_eq(back.dest, "/tmp/a dir/f.bin");
+	cr_assert_str_eq(back.reason, "bad?tab");
+	cr_assert_eq(back.size, 1234);
+	buf_free(&b);
+	strlcpy(line, "complete\tg\t../x\t/d/x\t1\t2\t", sizeof(line));
+	cr_assert_eq(history_parse(line, &back), -1);
+	strlcpy(line, "complete\tg\tx\td/x\t1\t2\t", sizeof(line));
+	cr_assert_eq(history_parse(line, &back), -1);
+	strlcpy(line, "done\tg\tx\t/d/x\t1\t2\t", sizeof(line));
+	cr_assert_eq(history_parse(line, &back), -1);
+	strlcpy(line, "complete\tg\tx\t/d/x\t1\t2", sizeof(line));
+	cr_assert_eq(history_parse(line, &back), -1);
+	strlcpy(line, "complete\tg\tx\t/d/x\t1\t2\t", sizeof(line));
+	cr_assert_eq(history_parse(line, &back), 0);
+}

@@ -172,3 +172,53 @@ Test(sharectl, percent)
 	cr_assert_eq(sc_percent(3, 3, 0), 99);
 	cr_assert_eq(sc_percent(1ull << 40, 1ull << 41, 0), 50);
 }
+
+Test(sharectl, optional_keep_argument)
+{
+	struct sc_call	 call;
+	char		 err[256];
+	char		*c2[] = { "cancel_download", "g", "f" };
+	char		*c3[] = { "cancel_download", "g", "f", "keep" };
+	char		*bad[] = { "cancel_download", "g", "f", "kept" };
+	char		*four[] = { "cancel_download", "g", "f", "keep", "x" };
+	char		*lim[] = { "set_limit", "download_rate", "10M" };
+	char		*badlim[] = { "set_limit", "speed", "10M" };
+	char		*badval[] = { "set_limit", "upload_rate", "1.5M" };
+
+	cr_assert_eq(sc_prepare(3, c2, &call, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sc_prepare(4, c3, &call, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sc_prepare(4, bad, &call, err, sizeof(err)), CTL_USAGE);
+	cr_assert_eq(sc_prepare(5, four, &call, err, sizeof(err)), CTL_USAGE);
+	cr_assert_eq(sc_prepare(3, lim, &call, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sc_prepare(3, badlim, &call, err, sizeof(err)), CTL_USAGE);
+	cr_assert_eq(sc_prepare(3, badval, &call, err, sizeof(err)), CTL_USAGE);
+}
+
+Test(sharectl, tsv_new_states_and_one_download)
+{
+	const char *lines[] = {
+	    "R\tstate=paused\tgroup=g\tfile=p\tbytes_done=1\tbytes_total=4",
+	    "R\tstate=queued\tgroup=g\tfile=q\tbytes_done=0\tbytes_total=4",
+	    "R\tstate=stalled\tgroup=g\tfile=s\tbytes_done=0\tbytes_total=4"
+	    "\terror=no seeder",
+	    NULL };
+	const char *one[] = {
+	    "R\tstate=stalled\tgroup=g\tfile=s\tdestination=/d/s"
+	    "\tbytes_done=1024\tbytes_total=4096\tpieces_done=1"
+	    "\tpieces_total=4\tbytes_per_second=0\tseeders=0\teta_seconds="
+	    "\terror=no seeder could be reached",
+	    NULL };
+	char	*s = render("show_downloads", 0, lines, 1);
+
+	cr_assert_str_eq(s, "[P] [g] p\t25\t1\t4\n[Q] [g] q\t0\t0\t4\n"
+	    "[D] [g] s\t0\t0\t4\n");
+	free(s);
+	s = render("show_download", 0, one, 1);
+	cr_assert_str_eq(s, "stalled\tg\ts\t/d/s\t25\t1024\t4096\t1\t4\t0\t-\t0"
+	    "\tno seeder could be reached\n");
+	free(s);
+	s = render("show_download", 1, one, 1);
+	cr_assert(strstr(s, "\"seeders\":0") != NULL, "%s", s);
+	cr_assert(strstr(s, "\"eta_seconds\":\"\"") != NULL, "%s", s);
+	free(s);
+}
