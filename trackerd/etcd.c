@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 
 #include "ipc/net.h"
+#include "ipc/util.h"
 #include "trackerd/etcd.h"
 #include "trackerd/etcd_codec.h"
 
@@ -30,15 +31,6 @@ struct etcd {
 	volatile int		*stop;
 	int			 stopped_by_cb;
 };
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- the -J argument ---- */
 
@@ -256,20 +248,20 @@ etcd_post(struct etcd *e, const char *path, json_object *req,
 {
 	const char	*body = json_object_to_json_string_ext(req,
 			    JSON_C_TO_STRING_PLAIN);
-	uint64_t	 end = now_ms() + (uint64_t)timeout_ms, now;
+	uint64_t	 end = mono_ms() + (uint64_t)timeout_ms, now;
 	int		 rc = -1, tries = 0;
 
 	*ambiguous = 0;
 	*resp = NULL;
 	snprintf(err, errlen, "no etcd endpoint");
-	while ((now = now_ms()) < end) {
+	while ((now = mono_ms()) < end) {
 		rc = post_once(e, path, body, (long)(end - now), resp,
 		    ambiguous, err, errlen);
 		if (rc != -1)
 			break;
 		etcd_next(e);
 		/* every endpoint refused: wait a little before the next round */
-		if (++tries % e->tg.n == 0 && now_ms() + 50 < end) {
+		if (++tries % e->tg.n == 0 && mono_ms() + 50 < end) {
 			struct timespec	ts = { 0, 50 * 1000000L };
 
 			nanosleep(&ts, NULL);

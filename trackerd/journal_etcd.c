@@ -16,6 +16,7 @@
 
 #include "ipc/log.h"
 #include "ipc/proto.h"
+#include "ipc/util.h"
 #include "trackerd/etcd.h"
 #include "trackerd/etcd_codec.h"
 #include "trackerd/journal.h"
@@ -84,15 +85,6 @@ struct jetcd {
 	uint32_t	 batches;
 	int		 started;
 };
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void
 q_push(struct jqueue *q, struct jreq *r)
@@ -594,7 +586,7 @@ wait_push(struct jetcd *j, struct jreq *r, enum jresult res, int64_t rev)
 {
 	r->result = res;
 	r->wait_rev = rev;
-	r->deadline = now_ms() + APPLY_WAIT_MS;
+	r->deadline = mono_ms() + APPLY_WAIT_MS;
 	if (rev <= applied_rev(j->t))
 		done_push(j, r, res);
 	else {
@@ -620,7 +612,7 @@ journal_submit_staged(struct tracker *t, void *cookie)
 	r->blen = j->stage.len;
 	r->n = j->nstaged;
 	r->base = j->base;
-	r->deadline = now_ms() + COMMIT_MS;
+	r->deadline = mono_ms() + COMMIT_MS;
 	explicit_bzero(j->stage.data, j->stage.len);
 	j->stage.len = j->stage.off = 0;
 	j->nstaged = 0;
@@ -653,11 +645,11 @@ journal_probe(struct tracker *t, void *cookie)
 
 	/* etcd unreachable just now: reads go on from the state at hand */
 	if (j == NULL || __atomic_load_n(&j->down_until, __ATOMIC_RELAXED) >
-	    now_ms() || (r = calloc(1, sizeof(*r))) == NULL)
+	    mono_ms() || (r = calloc(1, sizeof(*r))) == NULL)
 		return -1;
 	r->kind = JQ_PROBE;
 	r->cookie = cookie;
-	r->deadline = now_ms() + PROBE_MS;
+	r->deadline = mono_ms() + PROBE_MS;
 	pthread_mutex_lock(&j->mu);
 	q_push(&j->probeq, r);
 	pthread_cond_signal(&j->cv_probe);
@@ -724,7 +716,7 @@ static void
 batch_fill(struct jetcd *j, struct batch *b)
 {
 	struct jreq	*r, *keep = NULL, **kt = &keep, *next;
-	uint64_t	 now = now_ms();
+	uint64_t	 now = mono_ms();
 
 	b->n = 0;
 	b->bytes = 0;
@@ -810,7 +802,7 @@ batch_fence(struct jetcd *j, struct etcd *h, struct batch *b, uint64_t end)
 {
 	json_object	*txn, *ops, *resp;
 	char		 key[300], err[200];
-	uint64_t	 now = now_ms();
+	uint64_t	 now = mono_ms();
 	int		 amb;
 
 	if (now + 20 >= end)
@@ -837,7 +829,7 @@ batch_lookup(struct jetcd *j, struct etcd *h, struct batch *b,
 	struct ereply	 r;
 	json_object	*resp;
 	char		*kend, err[200];
-	uint64_t	 now = now_ms();
+	uint64_t	 now = mono_ms();
 	int		 amb, i, k, rc, op;
 
 	if (now + 20 >= end)
@@ -931,7 +923,7 @@ batch_send(struct jetcd *j, struct etcd *h, struct batch *b, int ms,
 static void
 batch_commit(struct jetcd *j, struct etcd *h, struct batch *b)
 {
-	uint64_t	 now = now_ms(), end = UINT64_MAX, send_end;
+	uint64_t	 now = mono_ms(), end = UINT64_MAX, send_end;
 	int		 i, rc, unknown = 0;
 	char		 err[200] = "no time left";
 
@@ -939,7 +931,7 @@ batch_commit(struct jetcd *j, struct etcd *h, struct batch *b)
 		if (b->r[i]->deadline < end)
 			end = b->r[i]->deadline;
 	send_end = end > now + FENCE_MS ? end - FENCE_MS : now;
-	while ((now = now_ms()) + 50 < send_end) {
+	while ((now = mono_ms()) + 50 < send_end) {
 		rc = batch_send(j, h, b, (int)(send_end - now < ATTEMPT_MS ?
 		    send_end - now : ATTEMPT_MS), err, sizeof(err));
 		if (rc == 0)
@@ -975,15 +967,15 @@ jetcd_publish(struct tracker *t, const char *body)
 	struct etcd	*h;
 	json_object	*txn, *cmp, *ok, *resp;
 	char		 key[300], err[200] = "no endpoint answered";
-	uint64_t	 end = now_ms() + COMMIT_MS;
+	uint64_t	 end = mono_ms() + COMMIT_MS;
 	int64_t		 rev;
 	int		 amb, rc = -1;
 
 	if ((h = etcd_new(&t->cfg.etcd)) == NULL)
 		return -1;
 	snprintf(key, sizeof(key), "%s%02d-%08x-%08x-p000", j->logc,
-	    t->cfg.tracker_no, (unsigned)getpid(), (unsigned)now_ms());
-	while (rc != 0 && now_ms() < end) {
+	    t->cfg.tracker_no, (unsigned)getpid(), (unsigned)mono_ms());
+	while (rc != 0 && mono_ms() < end) {
 		txn = json_object_new_object();
 		cmp = json_object_new_array();
 		ok = json_object_new_array();
@@ -1074,7 +1066,7 @@ probe_thread(void *arg)
 		pthread_mutex_unlock(&j->mu);
 		/* etcd down: reads go on from the state at hand */
 		if ((rev = probe_head(j, h, PROBE_MS)) == -1)
-			__atomic_store_n(&j->down_until, now_ms() + DOWN_MS,
+			__atomic_store_n(&j->down_until, mono_ms() + DOWN_MS,
 			    __ATOMIC_RELAXED);
 		pthread_mutex_lock(&j->mu);
 		while ((r = q_pop(&q)) != NULL)
@@ -1098,7 +1090,7 @@ waiter_thread(void *arg)
 		while (j->waitq.head == NULL)
 			pthread_cond_wait(&j->cv_wait, &j->mu);
 		gen = __atomic_load_n(&j->t->hdr->applied_gen, __ATOMIC_ACQUIRE);
-		now = now_ms();
+		now = mono_ms();
 		keep = NULL;
 		kt = &keep;
 		for (r = j->waitq.head; r != NULL; r = next) {
@@ -1165,7 +1157,7 @@ jetcd_new(struct tracker *t)
 int
 jetcd_create(struct tracker *t, char *err, size_t errlen)
 {
-	uint64_t	end = now_ms() + LOAD_MS;
+	uint64_t	end = mono_ms() + LOAD_MS;
 	struct timespec	ts = { 0, 200 * 1000000L };
 	int		rc;
 
@@ -1180,7 +1172,7 @@ jetcd_create(struct tracker *t, char *err, size_t errlen)
 		rc = rebuild_locked(t);
 		state_unlock_all_buckets(t);
 		state_unlock_meta(t);
-	} while (rc == -1 && now_ms() < end && nanosleep(&ts, NULL) == 0);
+	} while (rc == -1 && mono_ms() < end && nanosleep(&ts, NULL) == 0);
 	if (rc == -1)
 		snprintf(err, errlen, "etcd at %s did not answer: cannot load "
 		    "the state", t->cfg.etcd.endpoints[0]);
@@ -1238,14 +1230,14 @@ int
 jetcd_catch_up(struct tracker *t)
 {
 	struct jetcd	*j = t->etcd;
-	uint64_t	 end = now_ms() + PROBE_MS;
+	uint64_t	 end = mono_ms() + PROBE_MS;
 	int64_t		 rev;
 	uint32_t	 gen;
 
 	pthread_mutex_lock(&j->sync_mu);
 	rev = probe_head(j, j->sync, PROBE_MS);
 	pthread_mutex_unlock(&j->sync_mu);
-	while (rev > applied_rev(t) && now_ms() < end) {
+	while (rev > applied_rev(t) && mono_ms() < end) {
 		gen = __atomic_load_n(&t->hdr->applied_gen, __ATOMIC_ACQUIRE);
 		if (rev > applied_rev(t))
 			applied_wait(t, gen, 20);

@@ -25,6 +25,7 @@
 #include "ipc/net.h"
 #include "ipc/notify.h"
 #include "ipc/proto.h"
+#include "ipc/util.h"
 #include "ipc/version.h"
 #include "trackerd/check.h"
 #include "trackerd/commands.h"
@@ -82,15 +83,6 @@ usage_error(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\n");
 	exit(EX_USAGE_CODE);
-}
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static uint64_t
@@ -515,7 +507,7 @@ spawn_worker(int i)
 	pid = fork();
 	if (pid == -1) {
 		log_warn("fork worker %d", i + 1);
-		w->respawn_ms = now_ms() + 1000;
+		w->respawn_ms = mono_ms() + 1000;
 		return;
 	}
 	if (pid == 0) {
@@ -535,7 +527,7 @@ spawn_worker(int i)
 	}
 	w->pid = pid;
 	w->exiting = 0;
-	w->started_ms = now_ms();
+	w->started_ms = mono_ms();
 	log_debug("worker %d started, pid %d", i + 1, (int)pid);
 }
 
@@ -558,7 +550,7 @@ log_death(int i, pid_t pid, int status)
 static void
 schedule_respawn(struct worker_slot *w)
 {
-	uint64_t	now = now_ms();
+	uint64_t	now = mono_ms();
 
 	if (now - w->started_ms < 1000)
 		w->backoff_ms = w->backoff_ms ? w->backoff_ms * 2 : 100;
@@ -593,7 +585,7 @@ reap_workers(void)
 static void
 respawn_due(void)
 {
-	uint64_t	now = now_ms();
+	uint64_t	now = mono_ms();
 	int		i;
 
 	for (i = 0; i < cfg.workers; i++)
@@ -625,14 +617,14 @@ workers_left(void)
 static void
 stop_workers(void)
 {
-	uint64_t	deadline = now_ms() + STOP_WAIT_MS;
+	uint64_t	deadline = mono_ms() + STOP_WAIT_MS;
 	struct timespec	ts = { 0, 10 * 1000000L };
 	int		i;
 
 	for (i = 0; i < cfg.workers; i++)
 		slots[i].exiting = 1;
 	signal_workers(SIGTERM);
-	while (workers_left() > 0 && now_ms() < deadline) {
+	while (workers_left() > 0 && mono_ms() < deadline) {
 		reap_workers();
 		if (workers_left() > 0)
 			nanosleep(&ts, NULL);
@@ -652,7 +644,7 @@ stop_workers(void)
 static int
 next_timeout(void)
 {
-	uint64_t	now = now_ms(), t = now + POLL_MS;
+	uint64_t	now = mono_ms(), t = now + POLL_MS;
 	int		i;
 
 	for (i = 0; i < cfg.workers; i++)
@@ -676,7 +668,7 @@ master_loop(const sigset_t *blocked)
 	while (!sig_term) {
 		/* Every append wakes the watch: look at most every
 		 * POLL_MIN_MS, so a busy journal costs the master little. */
-		nfds = pfd.fd >= 0 && now_ms() - last_poll >= POLL_MIN_MS;
+		nfds = pfd.fd >= 0 && mono_ms() - last_poll >= POLL_MIN_MS;
 		ms = nfds ? next_timeout() : POLL_MIN_MS;
 		ts.tv_sec = ms / 1000;
 		ts.tv_nsec = (long)(ms % 1000) * 1000000L;
@@ -697,9 +689,9 @@ master_loop(const sigset_t *blocked)
 		}
 		if (sig_term)
 			break;
-		if (now_ms() - last_poll >= POLL_MIN_MS) {
+		if (mono_ms() - last_poll >= POLL_MIN_MS) {
 			journal_poll(tracker);
-			last_poll = now_ms();
+			last_poll = mono_ms();
 		}
 		respawn_due();
 	}

@@ -19,9 +19,10 @@
 #include <fcntl.h>
 
 #include "ipc/log.h"
-#include "ipc/tls.h"
 #include "ipc/pieces.h"
 #include "ipc/proto.h"
+#include "ipc/tls.h"
+#include "ipc/util.h"
 #include "trackerd/commands.h"
 #include "trackerd/journal.h"
 #include "trackerd/worker.h"
@@ -175,15 +176,6 @@ mono_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void
