@@ -37,6 +37,8 @@ fj_cleanup(void)
 	unlink(fj_path);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", fj_path);
 	unlink(tmp);
+	snprintf(tmp, sizeof(tmp), "%s.seq", fj_path);	/* the read barrier's page */
+	unlink(tmp);
 	rmdir(fj_dir);
 }
 
