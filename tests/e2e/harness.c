@@ -279,23 +279,34 @@ wait_bounded(pid_t pid, int ms, int *status)
 }
 
 int
-h_stop(struct h_proc *p, int sig, int ms)
+h_reap(pid_t pid, int sig, int ms)
 {
 	int	st = 0;
 
-	if (p->pid <= 0)
+	if (pid <= 0)
 		return -1;
-	kill(p->pid, sig);
-	if (wait_bounded(p->pid, ms, &st) == -1) {
-		kill(p->pid, SIGKILL);
-		waitpid(p->pid, &st, 0);
-		p->pid = 0;
+	if (sig != 0)
+		kill(pid, sig);
+	if (wait_bounded(pid, ms, &st) == -1) {
+		kill(pid, SIGKILL);
+		(void)wait_bounded(pid, 5000, &st);
 		return -1;
 	}
-	p->pid = 0;
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st);
 	return 128 + WTERMSIG(st);
+}
+
+int
+h_stop(struct h_proc *p, int sig, int ms)
+{
+	int	r;
+
+	if (p->pid <= 0)
+		return -1;
+	r = h_reap(p->pid, sig, ms);
+	p->pid = 0;
+	return r;
 }
 
 static void
@@ -388,7 +399,7 @@ h_run(struct h_run *r, char *const argv[], const char *input, int ms)
 	if (wait_bounded(pid, (int)(end - now_ms() > 0 ? end - now_ms() : 1),
 	    &st) == -1) {
 		kill(pid, SIGKILL);
-		waitpid(pid, &st, 0);
+		(void)wait_bounded(pid, 5000, &st);
 		r->status = -1;
 		return -1;
 	}

@@ -41,11 +41,8 @@ setup(void)
 static void
 stop_attack(void)
 {
-	int	st;
-
 	if (attacker > 0) {
-		kill(attacker, SIGTERM);
-		waitpid(attacker, &st, 0);
+		h_reap(attacker, SIGTERM, 5000);
 		attacker = 0;
 	}
 }

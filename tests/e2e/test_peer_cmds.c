@@ -436,8 +436,7 @@ Test(peer_cmds, other_uid_refused)
 			_exit(0);	/* refused with a reason */
 		_exit(n <= 0 ? 0 : 11);
 	}
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+	cr_assert_eq(st = h_reap(pid, 0, 10000), 0, "status %d", st);
 	cr_assert_not_null(strstr(h_read_file(SW.plog[0], NULL),
 	    "connection from uid 65534"));
 	chmod(SW.sock[0], 0600);

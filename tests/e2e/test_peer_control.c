@@ -432,7 +432,7 @@ Test(peer_control, password_from_stdin_not_in_cmdline)
 	char	 path[PATH_MAX * 2], cmdline[4096], *argv[] = {
 	    "sharectl/sharectl", "-S", SW.sock[0], "--password-stdin",
 	    "create_user", "dora", NULL };
-	int	 in[2], st, fd;
+	int	 in[2], fd;
 	ssize_t	 n;
 	pid_t	 pid;
 
@@ -458,8 +458,7 @@ Test(peer_control, password_from_stdin_not_in_cmdline)
 	cr_assert_null(strstr(cmdline, "Zq9secret"), "%s", cmdline);
 	cr_assert_eq(write(in[1], "Zq9secret\n", 10), 10);
 	close(in[1]);
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	cr_assert_eq(h_reap(pid, 0, 10000), 0);
 	snprintf(path, sizeof(path), "%s/pw", SW.dir);
 	h_write_file(path, "Zq9secret\n");
 	SC(0, 2, "login dora -P %s", path);	/* an option after the command */
@@ -488,14 +487,8 @@ run_env(char *const argv[], char *const env[])
 		execv(path, argv);
 		_exit(127);
 	}
-	for (i = 0; i < 100; i++) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-		sw_sleep_ms(100);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
-	return -1;
+	st = h_reap(pid, 0, 10000);
+	return st >= 128 ? -1 : st;
 }
 
 /* cron and su have no XDG_RUNTIME_DIR: peerd and sharectl agree on the

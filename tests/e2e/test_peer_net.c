@@ -24,8 +24,7 @@ teardown(void)
 		if (SW.trk[i].pid > 0)
 			kill(-SW.trk[i].pid, SIGCONT);
 	if (fake > 0) {
-		kill(fake, SIGKILL);
-		waitpid(fake, NULL, 0);
+		h_reap(fake, SIGKILL, 5000);
 		fake = -1;
 	}
 	sw_fini();

@@ -21,11 +21,8 @@ setup(void)
 static void
 unthrottle(void)
 {
-	int	st;
-
 	if (throttler > 0) {
-		kill(throttler, SIGTERM);
-		waitpid(throttler, &st, 0);
+		h_reap(throttler, SIGTERM, 5000);
 		throttler = 0;
 	}
 }
