@@ -223,10 +223,41 @@ tproto_login(struct buf *b, const char *user, const char *password)
 }
 
 int
-tproto_in_session(struct buf *b, const char *user, const char *token,
-    const char *line)
+tproto_request(struct buf *b, const char *user, const char *token,
+    const char *rid, const char *line)
 {
-	return buf_printf(b, "session %s %s %s", user, token, line);
+	if (user != NULL &&
+	    buf_printf(b, "session %s %s ", user, token) == -1)
+		return -1;
+	if (rid != NULL && buf_printf(b, "rid %s ", rid) == -1)
+		return -1;
+	return buf_printf(b, "%s", line);
+}
+
+int
+tproto_changes(const char *line)
+{
+	static const char *const reads[] = { "list_groups", "list_files",
+	    "list_requests", "download_file", "touch", "ticket", "keys", NULL };
+	size_t	n;
+	int	i;
+
+	for (i = 0; reads[i] != NULL; i++) {
+		n = strlen(reads[i]);
+		if (strncmp(line, reads[i], n) == 0 &&
+		    (line[n] == ' ' || line[n] == '\0'))
+			return 0;
+	}
+	return 1;
+}
+
+void
+tproto_new_rid(char rid[TPROTO_RID_LEN + 1])
+{
+	uint8_t	raw[TPROTO_RID_LEN / 2];
+
+	arc4random_buf(raw, sizeof(raw));
+	hex_encode(raw, sizeof(raw), rid);
 }
 
 static const char *

@@ -62,8 +62,17 @@ int	tproto_file_text(char *text, struct tfile *f,
 int	tproto_words(struct buf *, const char *cmd, char *const argv[],
 	    int argc);
 int	tproto_login(struct buf *, const char *user, const char *password);
-int	tproto_in_session(struct buf *, const char *user, const char *token,
-	    const char *line);
+/* peerd's form of a request, "[session <user> <token>] [rid <id>] line"
+ * (user NULL: no session; rid NULL: no id). The id, the same on every
+ * attempt, lets a tracker answer a change sent again without applying it
+ * twice; the seed client's form has neither prefix. */
+#define TPROTO_RID_LEN	32	/* hex digits */
+int	tproto_request(struct buf *, const char *user, const char *token,
+	    const char *rid, const char *line);
+/* 1 if the request line changes the tracker's state (else a read). */
+int	tproto_changes(const char *line);
+/* A fresh random request id. */
+void	tproto_new_rid(char rid[TPROTO_RID_LEN + 1]);
 int	tproto_upload(struct buf *, const char *group, const char *name,
 	    uint64_t size, const struct endpoint *self,
 	    const uint8_t sha1[SHA1_LEN], uint32_t n,

@@ -21,10 +21,12 @@
 
 #define CONNECT_MS	2000	/* to open a connection */
 #define REPLY_MS	5000	/* from sending to the end of the reply */
-/* A request that changes nothing: silence this long means that tracker
+/* A read, or a change sent with its request id (which the trackers apply
+ * once however often it is sent): silence this long means that tracker
  * hangs, and the request goes to the next one (once: a loaded tracker
- * after that gets the full REPLY_MS). A login is no read: the tracker
- * hashes the password, which may well take longer. */
+ * after that gets the full REPLY_MS). A login has no id: the tracker
+ * hashes the password, which may well take longer, and its answer, a
+ * new session, cannot be given again. */
 #define READ_SILENCE_MS	1000
 #define REQUEST_MS	15000	/* a request waits this long for some tracker */
 /* PEERD_TRACKER_WAIT_MS sets it (peerd(1), ENVIRONMENT). */
@@ -48,6 +50,7 @@ struct treq {
 	int		 relogged;	/* already logged in again for it */
 	int		 prefixed;	/* sent with the session prefix */
 	int		 hurried;	/* already failed over after 1 s */
+	char		 rid[TPROTO_RID_LEN + 1];	/* a change's id, or "" */
 	char		 user[NAME_MAX_LEN + 1];	/* login */
 	char		 pass[PASSWORD_MAX_LEN + 1];
 	struct treq	*next;
@@ -156,6 +159,8 @@ req_new(const char *line, enum req_kind kind, tracker_cb *cb, void *arg)
 	r->kind = kind;
 	r->cb = cb;
 	r->arg = arg;
+	if ((kind == REQ_PLAIN || kind == REQ_LOGOUT) && tproto_changes(line))
+		tproto_new_rid(r->rid);
 	r->deadline = ev_now_ms() + request_ms;
 	return r;
 }
@@ -335,24 +340,13 @@ on_read_silence(void *arg)
 	conn_failed("no answer within 1 s, trying the next tracker");
 }
 
-/* Safe to send again elsewhere at once: it changes no state. */
+/* Safe to send again elsewhere at once: it changes no state, or it
+ * carries its id. */
 static int
 repeatable(const struct treq *r)
 {
-	static const char *const reads[] = { "list_groups", "list_files",
-	    "list_requests", "download_file", "touch", NULL };
-	size_t	n;
-	int	i;
-
-	if (r->kind != REQ_PLAIN || r->line == NULL || r->hurried)
-		return 0;
-	for (i = 0; reads[i] != NULL; i++) {
-		n = strlen(reads[i]);
-		if (strncmp(r->line, reads[i], n) == 0 &&
-		    (r->line[n] == ' ' || r->line[n] == '\0'))
-			return 1;
-	}
-	return 0;
+	return (r->kind == REQ_PLAIN || r->kind == REQ_LOGOUT) &&
+	    r->line != NULL && !r->hurried;
 }
 
 /* Arm the wait for the head's reply: short for a repeatable request, and
@@ -388,10 +382,9 @@ send_head(void)
 
 	if (r->kind == REQ_LOGIN || r->kind == REQ_RELOGIN)
 		rc = tproto_login(&t.out, r->user, r->pass);
-	else if (t.logged_in)
-		rc = tproto_in_session(&t.out, t.user, t.token, r->line);
 	else
-		rc = buf_printf(&t.out, "%s", r->line);
+		rc = tproto_request(&t.out, t.logged_in ? t.user : NULL,
+		    t.token, r->rid[0] != '\0' ? r->rid : NULL, r->line);
 	if (rc != -1)
 		rc = buf_append(&t.out, "\n", 1);
 	r->prefixed = t.logged_in && r->kind != REQ_LOGIN &&

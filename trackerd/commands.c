@@ -37,6 +37,11 @@
  *   download_file    OK <size> <sha1> <n> <h1>..<hn> <m> <ip:port>..
  *   ticket           OK <ticket hex> <expiry unix time>
  *   keys             OK <n>, then "<keyid hex> <Ed25519 public key hex>"
+ *
+ * peerd's form: "[session <user> <token>] rid <id> <request>", the id 32
+ * random hex digits the same on every attempt of one request; a change
+ * whose id was applied before gets its success reply and is not applied
+ * again (reqid.c).
  */
 
 #define R_DONE		0	/* reply written */
@@ -55,6 +60,8 @@ struct ctx {
 	int		  argc;
 	const char	 *pfx_user;	/* from a "session" prefix, or NULL */
 	const char	 *pfx_token;
+	char		  rid[2 * RID_LEN + 1];	/* from a "rid" prefix, or "" */
+	int		  nchanges;	/* changes journaled so far */
 	int		  retried;
 	int		  write;	/* running under journal_begin */
 	int		  meta_held;
@@ -71,6 +78,7 @@ struct command {
 	int		 minargs, maxargs;		/* argc, command included */
 	int		 flags;
 	const char	*usage;
+	const char	*done;	/* a change's success reply, after "OK " */
 };
 
 enum kdf_kind { KDF_CREATE, KDF_LOGIN };
@@ -81,6 +89,7 @@ struct kdf_job {
 	char		 password[PASSWORD_MAX_LEN + 1];
 	size_t		 pwlen;
 	struct pw_record rec;		/* create: the new record; login: stored */
+	char		 rid[2 * RID_LEN + 1];	/* create: the request's id */
 	int		 known;		/* login: the user exists */
 	int		 ok;		/* result */
 };
@@ -90,6 +99,7 @@ reply_err(struct ctx *x, const char *reason, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static const struct command	*find_command(const char *);
+static int			 applied_before(struct ctx *);
 
 /* For -v: who did what, by address and user; never a password or a
  * token, and no text from the request but a known command's name. */
@@ -146,12 +156,26 @@ reply_ok(struct ctx *x, const char *what)
 	return R_DONE;
 }
 
+/* Journal and apply one change; a request with an id marks each of its
+ * changes with it (journal.h). */
 static int
 commit(struct ctx *x, const char *body, size_t len)
 {
-	if ((x->seq = journal_commit(x->t, body, len)) == 0)
-		return -1;
-	return 0;
+	char	*line = NULL;
+	int	 n;
+
+	if (x->rid[0] != '\0') {
+		if ((line = malloc(len + 64)) == NULL)
+			return -1;
+		n = snprintf(line, 64, "rid %s %d ", x->rid, x->nchanges);
+		memcpy(line + n, body, len);
+		body = line;
+		len += (size_t)n;
+	}
+	x->nchanges++;
+	x->seq = journal_commit(x->t, body, len);
+	free(line);
+	return x->seq == 0 ? -1 : 0;
 }
 
 static int
@@ -361,6 +385,8 @@ cmd_create_user(struct ctx *x)
 {
 	struct kdf_job	*j;
 
+	if (applied_before(x))
+		return reply_ok(x, "user_created");
 	if (state_find_user_locked(x->t, x->argv[1]) != NIL)
 		return reply_err(x, "user_exists", "user %s exists",
 		    x->argv[1]);
@@ -373,6 +399,7 @@ cmd_create_user(struct ctx *x)
 	j->rec.algo = PW_ALGO_PBKDF2_SHA256;
 	j->rec.iterations = x->t->cfg.kdf_iterations;
 	pw_new_salt(j->rec.salt);
+	strlcpy(j->rid, x->rid, sizeof(j->rid));
 	*x->job = j;
 	return R_KDF;
 }
@@ -1051,43 +1078,45 @@ cmd_test_hold_lock_dirty(struct ctx *x)
 
 static const struct command commands[] = {
 	{ "create_user", check_credentials, cmd_create_user, 3, 3, 0,
-	    "create_user <user> <password>" },
+	    "create_user <user> <password>", "user_created" },
 	{ "login", check_credentials, cmd_login, 3, 3, 0,
-	    "login <user> <password>" },
-	{ "logout", NULL, cmd_logout, 1, 1, F_AUTH | F_WRITE, "logout" },
-	{ "touch", NULL, cmd_touch, 1, 1, F_AUTH, "touch" },
+	    "login <user> <password>", NULL },
+	{ "logout", NULL, cmd_logout, 1, 1, F_AUTH | F_WRITE, "logout",
+	    "logout_success" },
+	{ "touch", NULL, cmd_touch, 1, 1, F_AUTH, "touch", NULL },
 	{ "create_group", NULL, cmd_create_group, 2, 2, F_AUTH | F_WRITE,
-	    "create_group <group>" },
+	    "create_group <group>", "group_created" },
 	{ "join_group", NULL, cmd_join_group, 2, 2, F_AUTH | F_WRITE,
-	    "join_group <group>" },
+	    "join_group <group>", "request_sent" },
 	{ "leave_group", NULL, cmd_leave_group, 2, 2, F_AUTH | F_WRITE,
-	    "leave_group <group>" },
+	    "leave_group <group>", "left_group" },
 	{ "list_requests", NULL, cmd_list_requests, 2, 2, F_AUTH,
-	    "list_requests <group>" },
+	    "list_requests <group>", NULL },
 	{ "accept_request", NULL, cmd_accept_request, 3, 3, F_AUTH | F_WRITE,
-	    "accept_request <group> <user>" },
+	    "accept_request <group> <user>", "request_accepted" },
 	{ "reject_request", NULL, cmd_reject_request, 3, 3, F_AUTH | F_WRITE,
-	    "reject_request <group> <user>" },
-	{ "list_groups", NULL, cmd_list_groups, 1, 1, F_AUTH, "list_groups" },
+	    "reject_request <group> <user>", "request_rejected" },
+	{ "list_groups", NULL, cmd_list_groups, 1, 1, F_AUTH, "list_groups",
+	    NULL },
 	{ "list_files", NULL, cmd_list_files, 2, 2, F_AUTH,
-	    "list_files <group>" },
+	    "list_files <group>", NULL },
 	{ "upload_file", check_upload, cmd_upload_file, 8, -1,
 	    F_AUTH | F_WRITE, "upload_file <group> <name> <size> <ip> <port> "
-	    "<sha1> <n> <h1>..<hn> [partial]" },
+	    "<sha1> <n> <h1>..<hn> [partial]", "file_uploaded" },
 	{ "download_file", NULL, cmd_download_file, 3, 4, F_AUTH,
-	    "download_file <group> <name> [partial]" },
+	    "download_file <group> <name> [partial]", NULL },
 	{ "stop_share", NULL, cmd_stop_share, 5, 5, F_AUTH | F_WRITE,
-	    "stop_share <group> <name> <ip> <port>" },
-	{ "ticket", NULL, cmd_ticket, 3, 3, F_AUTH, "ticket <group> <name>" },
-	{ "keys", NULL, cmd_keys, 1, 1, 0, "keys" },
+	    "stop_share <group> <name> <ip> <port>", "share_stopped" },
+	{ "ticket", NULL, cmd_ticket, 3, 3, F_AUTH, "ticket <group> <name>", NULL },
+	{ "keys", NULL, cmd_keys, 1, 1, 0, "keys", NULL },
 };
 
 #ifdef TEST_HOOKS
 static const struct command hook_commands[] = {
 	{ "test_hold_lock", NULL, cmd_test_hold_lock, 2, 2, 0,
-	    "test_hold_lock <ms>" },
+	    "test_hold_lock <ms>", NULL },
 	{ "test_hold_lock_dirty", NULL, cmd_test_hold_lock_dirty, 2, 2,
-	    F_WRITE, "test_hold_lock_dirty <ms>" },
+	    F_WRITE, "test_hold_lock_dirty <ms>", NULL },
 };
 #endif
 
@@ -1108,6 +1137,24 @@ find_command(const char *name)
 	return NULL;
 }
 
+/*
+ * A request sent again with its id, whose changes were applied before
+ * (here, or on another tracker and caught up with under the journal's
+ * lock): answered as it was, applied once. Before the session check: a
+ * logout sent again finds its session gone.
+ */
+static int
+applied_before(struct ctx *x)
+{
+	uint8_t	id[RID_LEN];
+
+	if (x->rid[0] == '\0' || reqid_parse(x->rid, id) == -1 ||
+	    !reqid_seen_locked(x->t, id))
+		return 0;
+	log_client(x, "request sent again", ": answered, not applied twice");
+	return 1;
+}
+
 /* Run cmd once under the locks its kind needs. */
 static int
 run_locked(struct ctx *x, const struct command *cmd, int write)
@@ -1124,7 +1171,9 @@ run_locked(struct ctx *x, const struct command *cmd, int write)
 	}
 	x->meta_held = 1;
 	rc = -1;
-	if ((cmd->flags & F_AUTH) || x->pfx_token != NULL)
+	if (write && cmd->done != NULL && applied_before(x))
+		rc = reply_ok(x, cmd->done);
+	else if ((cmd->flags & F_AUTH) || x->pfx_token != NULL)
 		rc = auth_locked(x);
 	if (rc == -1)
 		rc = cmd->run(x);
@@ -1173,6 +1222,24 @@ session_prefix(struct ctx *x)
 	return -1;
 }
 
+/* Strip and check a "rid <id>" prefix (peerd's: the seed client never
+ * sends one). */
+static int
+rid_prefix(struct ctx *x)
+{
+	uint8_t	id[RID_LEN];
+
+	if (x->argc < 3)
+		return reply_err(x, "bad_request", "usage: rid <id> <request>");
+	if (reqid_parse(x->argv[1], id) == -1)
+		return reply_err(x, "bad_request",
+		    "a request id is %d hex digits", 2 * RID_LEN);
+	strlcpy(x->rid, x->argv[1], sizeof(x->rid));
+	x->argv += 2;
+	x->argc -= 2;
+	return -1;
+}
+
 static int
 execute(struct ctx *x, size_t len)
 {
@@ -1181,6 +1248,8 @@ execute(struct ctx *x, size_t len)
 	if (x->argc == 0)
 		return reply_err(x, "bad_request", "empty request");
 	if (strcmp(x->argv[0], "session") == 0 && session_prefix(x) != -1)
+		return R_DONE;
+	if (strcmp(x->argv[0], "rid") == 0 && rid_prefix(x) != -1)
 		return R_DONE;
 	if ((cmd = find_command(x->argv[0])) == NULL)
 		return reply_err(x, "unknown_command", "unknown command %.64s",
@@ -1254,6 +1323,9 @@ finish_create(struct ctx *x, struct kdf_job *j)
 	char	salt[2 * PW_SALT_LEN + 1], hash[2 * PW_HASH_LEN + 1];
 	char	ip[INET_ADDRSTRLEN];
 
+	strlcpy(x->rid, j->rid, sizeof(x->rid));
+	if (applied_before(x))
+		return reply_ok(x, "user_created");
 	if (state_find_user_locked(x->t, j->user) != NIL)
 		return reply_err(x, "user_exists", "user %s exists", j->user);
 	if (state_free_count(x->t, T_USER) == 0)

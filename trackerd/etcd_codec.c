@@ -260,6 +260,29 @@ group_change_keys(char **keys, int *n, const char *prefix, const char *op_,
 	return -1;
 }
 
+/* Past a "rid <id> <k> " prefix (journal.h), to the change it marks:
+ * 1 if there was one. */
+static int
+skip_rid(const char **body, size_t *len)
+{
+	const char	*p = *body, *end = *body + *len;
+	int		 w;
+
+	if (*len < 4 || memcmp(p, "rid ", 4) != 0)
+		return 0;
+	for (w = 0; w < 3; w++) {
+		while (p < end && *p == ' ')
+			p++;
+		while (p < end && *p != ' ')
+			p++;
+	}
+	while (p < end && *p == ' ')
+		p++;
+	*len -= (size_t)(p - *body);
+	*body = p;
+	return 1;
+}
+
 int
 change_guards(const char *prefix, const char *body, size_t len,
     char *keys[ETCD_MAX_GUARDS], int *nw)
@@ -268,6 +291,8 @@ change_guards(const char *prefix, const char *body, size_t len,
 	int	n = 0, rc;
 
 	*nw = 0;
+	if (skip_rid(&body, &len) && len == 0)
+		return 0;		/* an id alone guards nothing */
 	if (word(body, len, 0, op_, sizeof(op_)) == -1)
 		return -1;
 	if (strcmp(op_, "login") == 0 || strcmp(op_, "logout") == 0 ||

@@ -254,14 +254,19 @@ apply_seed(struct tracker *t, char **argv, int argc)
 int
 journal_apply_body(struct tracker *t, char *body, size_t len, uint64_t seq)
 {
-	char	*small[256], **argv = small, *op;
+	char	*small[256], **argv = small, **base = small, *op;
 	int	 argc, rc = -1;
 	size_t	 maxv = len / 2 + 2;
 
-	if (maxv > 256 && (argv = malloc(maxv * sizeof(*argv))) == NULL)
+	if (maxv > 256 && (argv = base = malloc(maxv * sizeof(*argv))) == NULL)
 		return -1;
 	if ((argc = proto_split(body, argv, maxv > 256 ? (int)maxv : 256)) < 1)
 		goto done;
+	if (strcmp(argv[0], "rid") == 0 &&
+	    ((rc = reqid_apply_locked(t, &argv, &argc)) != 0 || argc == 0)) {
+		rc = rc == 1 ? 0 : rc;	/* applied before: skipped */
+		goto done;
+	}
 	op = argv[0];
 	if (strcmp(op, "user") == 0)
 		rc = apply_user(t, argv, argc, seq);
@@ -277,8 +282,8 @@ journal_apply_body(struct tracker *t, char *body, size_t len, uint64_t seq)
 	else
 		rc = apply_membership(t, argv, argc, seq);
 done:
-	if (argv != small)
-		free(argv);
+	if (base != small)
+		free(base);
 	return rc;
 }
 
@@ -1323,6 +1328,8 @@ journal_dump_locked(struct tracker *t,
 	cw_users_sessions(&w);
 	cw_groups(&w);
 	buf_free(&w.body);
+	if (!w.failed && reqid_dump_locked(t, emit, arg) == -1)
+		w.failed = 1;
 	return w.failed ? -1 : 0;
 }
 

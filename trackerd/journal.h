@@ -22,6 +22,11 @@
  *   unseed <group> <name> <ip> <port>
  *   key <tracker_no> <keyid hex> <Ed25519 public key hex>   (keys.c)
  * A file is registered with its first seeder and removed with its last.
+ * A change made by a request that carried an id (peerd's) is prefixed
+ * "rid <id, 32 hex> <k> ", k counting the request's changes from 0; a
+ * request whose id was applied before is skipped whole (reqid.c), and
+ * "rid <id> 0" alone only notes an id (compaction). Lines without the
+ * prefix, as older trackers wrote them, read as before.
  */
 #define JOURNAL_CRC_SUFFIX	10	/* " *xxxxxxxx" */
 #define JOURNAL_MAX_LINE	(64u << 20)

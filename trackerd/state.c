@@ -297,6 +297,7 @@ state_reset_locked(struct tracker *t)
 	memset(&h->groups, 0, sizeof(h->groups));
 	memset(h->keys, 0, sizeof(h->keys));
 	h->signups_total = 0;
+	memset(&h->rids, 0, sizeof(h->rids));
 }
 
 /* ---- locks ---- */

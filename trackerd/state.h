@@ -15,11 +15,14 @@
 #include "trackerd/password.h"
 
 #define STATE_MAGIC		0x70327073747261ull	/* "p2pstra" */
-#define STATE_VERSION		1
+#define STATE_VERSION		2
 #define STATE_NBUCKETS		64
 #define TOKEN_LEN		SESSION_TOKEN_LEN
 #define NIL			0	/* index 0 is never a record */
 #define STATE_SIGNUPS		65536	/* recent account creations kept */
+#define STATE_RIDS		16384	/* ids of recent requests kept */
+#define STATE_RID_BUCKETS	4096
+#define RID_LEN			16	/* bytes; 32 hex digits on the wire */
 
 /*
  * LOCK ORDER (the one place it is written down):
@@ -155,6 +158,23 @@ struct seeder_rec {
 	struct link	slink;		/* session's seeders */
 };
 
+/*
+ * The ids of the latest requests that changed something (reqid.c): a
+ * request sent again with its id, to this tracker or another, is answered
+ * without being applied twice. A ring, oldest overwritten first, with a
+ * hash index; derived from the journal's "rid" prefixes, refilled on
+ * replay. skipping: the changes of a request applied twice (etcd) are
+ * being skipped, dup its id.
+ */
+struct rid_table {
+	uint64_t	total;				/* ids ever added */
+	uint32_t	head[STATE_RID_BUCKETS];	/* slot + 1; 0: none */
+	uint32_t	next[STATE_RIDS];		/* slot + 1; 0: none */
+	uint8_t		id[STATE_RIDS][RID_LEN];
+	uint8_t		dup[RID_LEN];
+	uint32_t	skipping;
+};
+
 /* A tracker's public key: [0] its newest, [1] the one before (tickets it
  * signed before a restart stay good until they expire). */
 #define KEYS_PER_TRACKER	2
@@ -222,6 +242,8 @@ struct state_hdr {
 
 	/* Trackers' ticket-signing public keys (keys.c), under meta. */
 	struct tracker_pubkey keys[MAX_TRACKERS][KEYS_PER_TRACKER];
+	/* Request ids applied lately (reqid.c), under meta. */
+	struct rid_table rids;
 };
 
 struct listcache;
@@ -352,6 +374,18 @@ int	state_note_signup_locked(struct tracker *, const char *name,
 /* Accounts created from ip at or after since. */
 uint32_t state_signups_since_locked(struct tracker *, uint32_t ip,
 	    uint64_t since);
+
+/* Request ids (reqid.c), meta held. reqid_parse: 32 hex digits, 0 or
+ * -1. reqid_seen_locked: 1 if id was applied lately. reqid_apply_locked:
+ * the "rid <id> <k>" prefix of a change body (argv at "rid"): 1 if the
+ * change is one of a request applied before (skip it), else 0 with *argv
+ * and *argc past the prefix (the id noted when k is 0); -1 malformed.
+ * reqid_dump_locked: each id kept, oldest first, as "rid <id> 0". */
+int	reqid_parse(const char *hex, uint8_t id[RID_LEN]);
+int	reqid_seen_locked(struct tracker *, const uint8_t id[RID_LEN]);
+int	reqid_apply_locked(struct tracker *, char ***argv, int *argc);
+int	reqid_dump_locked(struct tracker *,
+	    int (*emit)(void *, const char *body, size_t len), void *arg);
 
 /* Live records, for compaction heuristics. */
 uint64_t state_live_count(struct tracker *);

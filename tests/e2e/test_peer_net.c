@@ -76,6 +76,106 @@ Test(peer_net, stopped_tracker_reads_fail_over)
 	kill(-SW.trk[0].pid, SIGCONT);
 }
 
+/* sharectl on peer i within ms (the 5 s reply timeout would exceed it). */
+static void
+sc_within(int i, int ms, const char *fmt, ...)
+{
+	struct h_run	r;
+	va_list		ap;
+	int		st;
+
+	va_start(ap, fmt);
+	st = sc_v(&r, i, 0, NULL, ms, fmt, ap);
+	va_end(ap);
+	cr_assert_eq(st, 0, "peer %d: %s: %s", i, fmt, r.err);
+	h_run_free(&r);
+}
+
+/* Occurrences of text in file path. */
+static int
+count_in(const char *path, const char *text)
+{
+	char	*all, *p;
+	int	 n = 0;
+
+	if ((all = h_read_file(path, NULL)) == NULL)
+		return -1;
+	for (p = all; (p = strstr(p, text)) != NULL; p += strlen(text))
+		n++;
+	free(all);
+	return n;
+}
+
+/* Tracker i's answer to line in alice's session. */
+static char *
+ask_tracker(int i, const char *line)
+{
+	char	*rep;
+	int	 fd;
+
+	cr_assert_geq(fd = h_connect(SW.tport[i]), 0);
+	rep = h_request(fd, "login alice pa");
+	cr_assert(rep != NULL && strncmp(rep, "OK", 2) == 0, "%s", rep);
+	free(rep);
+	rep = h_request(fd, line);
+	cr_assert_not_null(rep);
+	close(fd);
+	return rep;
+}
+
+/*
+ * A change sent to a stopped tracker goes to the next one within about
+ * a second, and is applied once: the stopped tracker, continued, finds
+ * its id applied and leaves it, although what it would have changed has
+ * been undone meanwhile (a group created then left, a share uploaded then
+ * stopped, a join request then rejected).
+ */
+Test(peer_net, stopped_tracker_changes_apply_once)
+{
+	char	path[PATH_MAX], *rep;
+	int	i, k;
+
+	sw_users_and_group();
+	SC(0, 0, "create_group g3");
+	snprintf(path, sizeof(path), "%s/x.bin", SW.dir);
+	h_random_file(path, 1 << 20, 7);
+	cr_assert_eq(kill(-SW.trk[0].pid, SIGSTOP), 0);
+	sc_within(0, 2500, "create_group g2");
+	sc_within(1, 2500, "upload_file %s g", path);
+	sc_within(2, 2500, "join_group g3");
+	for (i = 0; i < NPEER; i++)
+		cr_assert_eq(count_in(SW.plog[i], "no answer within 1 s"), 1,
+		    "peer %d did not fail over", i);
+	SC(0, 0, "leave_group g2");
+	SC(0, 1, "stop_share g x.bin");
+	SC(0, 0, "reject_request g3 carol");
+	cr_assert_eq(kill(-SW.trk[0].pid, SIGCONT), 0);
+	/* The stopped tracker reads the requests waiting in its sockets as
+	 * soon as it runs: let it answer, then give it a moment more. */
+	for (k = 0; k < 50; k++) {
+		rep = ask_tracker(0, "list_groups");
+		k = strncmp(rep, "OK", 2) == 0 ? 50 : k;
+		free(rep);
+		sw_sleep_ms(100);
+	}
+	sw_sleep_ms(1000);
+	cr_assert_eq(count_in(SW.journal, " group g2 alice "), 1);
+	cr_assert_eq(count_in(SW.journal, " join_req g3 carol "), 1);
+	cr_assert_eq(count_in(SW.journal, " g x.bin "), 2, "upload, unseed");
+	for (i = 0; i < NTRK; i++) {
+		rep = ask_tracker(i, "list_groups");
+		cr_assert_str_eq(rep, "OK 2\ng alice\ng3 alice\nEND_OF_REPLY\n",
+		    "tracker %d", i + 1);
+		free(rep);
+		rep = ask_tracker(i, "list_requests g3");
+		cr_assert_str_eq(rep, "OK 0\nEND_OF_REPLY\n", "tracker %d", i + 1);
+		free(rep);
+		rep = ask_tracker(i, "list_files g");
+		cr_assert_str_eq(rep, "OK 0\nEND_OF_REPLY\n", "tracker %d", i + 1);
+		free(rep);
+	}
+}
+
 /* The fake seeder: speaks the opening, then answers every request with a
  * piece of the wrong length; every connection is counted in countfile. */
 static void

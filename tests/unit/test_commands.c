@@ -732,3 +732,64 @@ Test(commands, key_lines_keep_the_previous_key)
 	r = fx_req(T, &C, "keys");
 	cr_assert(strncmp(r, "OK 2\n", 5) == 0, "newest and previous: %s", r);
 }
+
+#define RID_A	"0123456789abcdef0123456789abcdef"
+#define RID_B	"fedcba9876543210fedcba9876543210"
+
+/* A change sent again with its id (peerd's failover) is answered as the
+ * first time and applied once, from any client, after a restart too. */
+Test(commands, request_id_applies_once)
+{
+	fx_login(T, &A, "alice", 1);
+	fx_login(T, &B, "bob", 1);
+	fx_expect(T, &A, "rid " RID_A " create_group g1", "OK group_created\n");
+	fx_expect(T, &A, "rid " RID_A " create_group g1", "OK group_created\n");
+	fx_expect(T, &A, "rid " RID_B " create_group g1", "ERR group_exists ");
+	fx_expect(T, &A, "create_group g1", "ERR group_exists ");
+	fx_expect(T, &B, "rid " RID_B " join_group g1", "OK request_sent\n");
+	fx_expect(T, &B, "rid " RID_B " join_group g1", "OK request_sent\n");
+	fx_expect(T, &A, "list_requests g1", "OK 1\nbob\nEND_OF_REPLY\n");
+	fx_expect(T, &C, "rid " RID_A " create_user carol pw",
+	    "OK user_created\n");
+	fx_expect(T, &C, "login carol pw", "ERR invalid_credentials ");
+	fx_expect(T, &C, "rid 0123 create_group g2", "ERR bad_request ");
+	fx_expect(T, &C, "rid " RID_A, "ERR bad_request ");
+	fx_expect(T, &A, "rid " RID_A "0 create_group g2", "ERR bad_request ");
+	cr_assert_eq(journal_compact(T), 0);
+	tracker_destroy(T);
+	T = fx_open(&fx_cfg);
+	fx_client(&A, "127.0.0.1");
+	fx_login(T, &A, "alice", 0);
+	fx_expect(T, &A, "rid " RID_A " create_group g1", "OK group_created\n");
+	fx_expect(T, &A, "list_groups", "OK 1\ng1 alice\nEND_OF_REPLY\n");
+}
+
+/* Two trackers on etcd may both commit one request: the second copy of
+ * its changes is skipped whole when applied, other requests are not. */
+Test(commands, request_id_copy_skipped_when_applied)
+{
+	char	body[200];
+
+	fx_login(T, &A, "alice", 1);
+	fx_login(T, &B, "bob", 1);
+	cr_assert_eq(state_lock_meta(T), 0);
+	strcpy(body, "rid " RID_A " 0 group g1 alice");
+	cr_assert_eq(journal_apply_body(T, body, strlen(body), 100), 0);
+	strcpy(body, "rid " RID_A " 1 join_req g1 bob");
+	cr_assert_eq(journal_apply_body(T, body, strlen(body), 100), 0);
+	strcpy(body, "rid " RID_B " 0 group g2 bob");
+	cr_assert_eq(journal_apply_body(T, body, strlen(body), 100), 0);
+	/* the copy: group exists, the request too; neither is applied */
+	strcpy(body, "rid " RID_A " 0 group g1 alice");
+	cr_assert_eq(journal_apply_body(T, body, strlen(body), 101), 0);
+	strcpy(body, "rid " RID_A " 1 reject g1 bob");
+	cr_assert_eq(journal_apply_body(T, body, strlen(body), 101), 0);
+	/* a change without an id after it is applied as always */
+	strcpy(body, "join_req g2 alice");
+	cr_assert_eq(journal_apply_body(T, body, strlen(body), 102), 0);
+	strcpy(body, "rid " RID_B " x group g3 bob");
+	cr_assert_eq(journal_apply_body(T, body, strlen(body), 103), -1);
+	state_unlock_meta(T);
+	fx_expect(T, &A, "list_requests g1", "OK 1\nbob\nEND_OF_REPLY\n");
+	fx_expect(T, &B, "list_requests g2", "OK 1\nalice\nEND_OF_REPLY\n");
+}

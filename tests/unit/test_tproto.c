@@ -258,3 +258,41 @@ Test(tproto, keys_answer)
 	tproto_parse("OK 1\nabc def", 12, &r);
 	cr_assert_eq(tproto_keys(&r, k, 4, &n), -1);
 }
+
+/* peerd's form of a request: session and id prefixes, each optional; the
+ * seed client's form (neither) is the bare line. */
+Test(tproto, request_forms_and_ids)
+{
+	struct buf	b;
+	char		rid[TPROTO_RID_LEN + 1], rid2[TPROTO_RID_LEN + 1];
+
+	buf_init(&b, 4096);
+	cr_assert_eq(tproto_request(&b, NULL, NULL, NULL, "list_groups"), 0);
+	cr_assert_eq(buf_append(&b, "", 1), 0);
+	cr_assert_str_eq(buf_head(&b), "list_groups");
+	b.len = b.off = 0;
+	cr_assert_eq(tproto_request(&b, "alice", "TOKEN", "00ff",
+	    "create_group g"), 0);
+	cr_assert_eq(buf_append(&b, "", 1), 0);
+	cr_assert_str_eq(buf_head(&b), "session alice TOKEN rid 00ff "
+	    "create_group g");
+	b.len = b.off = 0;
+	cr_assert_eq(tproto_request(&b, NULL, NULL, "00ff",
+	    "create_user bob pw"), 0);
+	cr_assert_eq(buf_append(&b, "", 1), 0);
+	cr_assert_str_eq(buf_head(&b), "rid 00ff create_user bob pw");
+	buf_free(&b);
+	tproto_new_rid(rid);
+	tproto_new_rid(rid2);
+	cr_assert_eq(strlen(rid), TPROTO_RID_LEN);
+	cr_assert_eq(strspn(rid, "0123456789abcdef"), TPROTO_RID_LEN);
+	cr_assert_str_neq(rid, rid2);
+	cr_assert_eq(tproto_changes("list_groups"), 0);
+	cr_assert_eq(tproto_changes("download_file g f partial"), 0);
+	cr_assert_eq(tproto_changes("touch"), 0);
+	cr_assert_eq(tproto_changes("keys"), 0);
+	cr_assert_eq(tproto_changes("list_filesx g"), 1);
+	cr_assert_eq(tproto_changes("create_group g"), 1);
+	cr_assert_eq(tproto_changes("upload_file g f 1"), 1);
+	cr_assert_eq(tproto_changes("logout"), 1);
+}
