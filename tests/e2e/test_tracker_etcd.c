@@ -91,6 +91,56 @@ Test(tracker_etcd, cross_tracker_read_after_write)
 	close(a);
 }
 
+/* Send line (with '\n') on fd without waiting for the reply. */
+static void
+send_line(int fd, const char *line)
+{
+	char	buf[512];
+	int	n = snprintf(buf, sizeof(buf), "%s\n", line);
+
+	cr_assert_eq(send(fd, buf, (size_t)n, MSG_NOSIGNAL), n);
+}
+
+/* One change sent with its id to both trackers at once (peerd's failover
+ * from a tracker that was only slow): both answer it as done, it is
+ * applied once; and once undone, a late copy changes nothing. */
+Test(tracker_etcd, request_id_applied_once_across_trackers)
+{
+	char		 tok[32], line[256], *r;
+	int		 a, b, i;
+
+	start_trackers(2);
+	a = et_conn(0);
+	b = et_conn(1);
+	OK(a, "create_user alice pw");
+	snprintf(tok, sizeof(tok), "%s", trk_login(a, "alice", "pw"));
+	for (i = 0; i < 20; i++) {
+		snprintf(line, sizeof(line), "session alice %s rid "
+		    "%032x create_group g%d", tok, i + 1, i);
+		send_line(a, line);
+		send_line(b, line);
+		cr_assert_not_null(r = h_read_reply(a));
+		cr_assert_str_eq(r, "OK group_created\nEND_OF_REPLY\n");
+		free(r);
+		cr_assert_not_null(r = h_read_reply(b));
+		cr_assert_str_eq(r, "OK group_created\nEND_OF_REPLY\n");
+		free(r);
+	}
+	/* undone, then the same request again on the other tracker */
+	OK(a, "session alice %s leave_group g0", tok);
+	r = rq(b, "session alice %s rid %032x create_group g0", tok, 1);
+	cr_assert_str_eq(r, "OK group_created\nEND_OF_REPLY\n");
+	free(r);
+	for (i = 0; i < 2; i++) {
+		r = rq(i ? b : a, "session alice %s list_groups", tok);
+		cr_assert_eq(reply_count(r), 19, "tracker %d: %s", i + 1, r);
+		cr_assert(!has_line(r, "g0"), "%s", r);
+		free(r);
+	}
+	close(a);
+	close(b);
+}
+
 /* With -o reads=linearizable, a read on any connection sees every change
  * acknowledged before it was sent. */
 Test(tracker_etcd, linearizable_reads)
