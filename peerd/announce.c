@@ -117,18 +117,12 @@ const struct endpoint *
 peer_advertised(void)
 {
 	static struct endpoint	ep;
-	struct in_addr		ip = conf.advertise;
-	char			text[INET_ADDRSTRLEN];
+	struct ipaddr		ip = conf.advertise;
 
 	ep = conf.self;
-	if (ip.s_addr == htonl(INADDR_ANY) &&
-	    conf.self.sin.sin_addr.s_addr == htonl(INADDR_ANY))
-		(void)tracker_local_addr(&ip);
-	if (ip.s_addr == htonl(INADDR_ANY))
+	if (!conf.advertise_set && (!endpoint_is_any(&conf.self) ||
+	    tracker_local_addr(&ip) == -1))
 		return &ep;
-	ep.sin.sin_addr = ip;
-	inet_ntop(AF_INET, &ip, text, sizeof(text));
-	snprintf(ep.text, sizeof(ep.text), "%s:%u", text,
-	    ntohs(conf.self.sin.sin_port));
+	endpoint_set(&ep, &ip, endpoint_port(&conf.self));
 	return &ep;
 }

@@ -111,8 +111,7 @@ is_self(const struct endpoint *ep)
 {
 	const struct endpoint	*me = peer_advertised();
 
-	return ep->sin.sin_addr.s_addr == me->sin.sin_addr.s_addr &&
-	    ep->sin.sin_port == me->sin.sin_port;
+	return endpoint_eq(ep, me);
 }
 
 static void
@@ -123,7 +122,7 @@ known_add(struct dl *d, const struct endpoint *ep)
 	if (is_self(ep))
 		return;
 	for (i = 0; i < d->nknown; i++)
-		if (memcmp(&d->known[i].ep.sin, &ep->sin, sizeof(ep->sin)) == 0)
+		if (endpoint_eq(&d->known[i].ep, ep))
 			return;
 	if (d->nknown == DL_MAX_KNOWN)
 		return;

@@ -103,8 +103,9 @@ parse_args(int argc, char *argv[])
 		{ "version",	no_argument,	NULL,	'V' },
 		{ NULL,		0,		NULL,	0 }
 	};
-	char	err[512];
-	int	ch;
+	char		 err[512];
+	const char	*why;
+	int		 ch;
 
 	while ((ch = getopt_long(argc, argv, "fghnvVC:P:S:d:p:Q:U:D:a:", longopts,
 	    NULL)) != -1) {
@@ -118,10 +119,11 @@ parse_args(int argc, char *argv[])
 			check_only = 1;
 			break;
 		case 'a':
-			if (inet_pton(AF_INET, optarg, &conf.advertise) != 1 ||
-			    conf.advertise.s_addr == htonl(INADDR_ANY))
-				errx(EX_USAGE, "-a %s: expected an IPv4 address",
-				    optarg);
+			if (ipaddr_parse(optarg, &conf.advertise) == -1 ||
+			    ipaddr_is_any(&conf.advertise))
+				errx(EX_USAGE, "-a %s: expected an IPv4 or IPv6 "
+				    "address (not 0.0.0.0 or ::)", optarg);
+			conf.advertise_set = 1;
 			break;
 		case 'Q':
 			conf.max_active = (int)amount("Q", optarg, 10000);
@@ -171,8 +173,8 @@ parse_args(int argc, char *argv[])
 	argv += optind;
 	if (argc != 2)
 		usage(stderr, EX_USAGE);
-	if (endpoint_parse(argv[0], &conf.self) == -1)
-		errx(EX_USAGE, "%s: expected IP:PORT", argv[0]);
+	if (endpoint_parse_why(argv[0], &conf.self, &why) == -1)
+		errx(EX_USAGE, "%s: %s", argv[0], why);
 	if ((conf.ntrackers = tracker_info_load(argv[1], conf.trackers,
 	    MAX_TRACKERS, err, sizeof(err))) == -1)
 		errx(1, "%s", err);

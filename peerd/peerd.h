@@ -18,7 +18,8 @@
 
 struct peerd_config {
 	struct endpoint	 self;			/* IP:PORT listened on */
-	struct in_addr	 advertise;		/* -a: told to the tracker */
+	struct ipaddr	 advertise;		/* -a: told to the tracker */
+	int		 advertise_set;
 	struct endpoint	 trackers[MAX_TRACKERS];
 	int		 ntrackers;
 	char		 socket_path[PATH_MAX];	/* -S */
@@ -102,7 +103,7 @@ int		 tracker_init(void);
 int		 tracker_send(const char *line, tracker_cb *, void *arg);
 int		 tracker_logged_in(void);
 /* The local address of the last tracker connection; -1 if none yet. */
-int		 tracker_local_addr(struct in_addr *);
+int		 tracker_local_addr(struct ipaddr *);
 const char	*tracker_user(void);
 /* login/logout: like tracker_send, and they keep (or drop) the session
  * and the credentials (in memory only) used to log in again on failover. */

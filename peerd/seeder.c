@@ -686,8 +686,8 @@ send_hello(struct session *p)
 		memcpy(p->out + n + WIRE_HDR_LEN, d->s.have, bl);
 		n += WIRE_HDR_LEN + bl;
 	}
-	if (conf.self.sin.sin_port != 0) {
-		wire_hdr(p->out + n, WIRE_LISTEN, ntohs(conf.self.sin.sin_port),
+	if (endpoint_port(&conf.self) != 0) {
+		wire_hdr(p->out + n, WIRE_LISTEN, endpoint_port(&conf.self),
 		    0);
 		n += WIRE_HDR_LEN;
 	}
@@ -744,7 +744,8 @@ session_event(int fd, uint32_t events, void *arg)
 void
 seeder_connect(struct dl *d, struct known *k)
 {
-	struct sockaddr_in	 src;
+	struct endpoint		 src;
+	struct ipaddr		 ip;
 	struct session		*p;
 	int			 r;
 
@@ -753,19 +754,19 @@ seeder_connect(struct dl *d, struct known *k)
 	p->dl = d;
 	p->k = k;
 	p->since = p->last = ev_now_ms();
-	p->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	p->fd = socket(endpoint_family(&k->ep), SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
 	if (p->fd == -1)
 		goto fail;
 	/* From our own address, which is where peers we meet reach us. */
-	if (conf.self.sin.sin_addr.s_addr != htonl(INADDR_ANY)) {
-		memset(&src, 0, sizeof(src));
-		src.sin_family = AF_INET;
-		src.sin_addr = conf.self.sin.sin_addr;
-		if (bind(p->fd, (struct sockaddr *)&src, sizeof(src)) == -1)
+	if (!endpoint_is_any(&conf.self) &&
+	    endpoint_family(&conf.self) == endpoint_family(&k->ep)) {
+		endpoint_ip(&conf.self, &ip);
+		endpoint_set(&src, &ip, 0);
+		if (bind(p->fd, &src.sa, endpoint_len(&src)) == -1)
 			goto fail;
 	}
-	r = connect(p->fd, (const struct sockaddr *)&k->ep.sin,
-	    sizeof(k->ep.sin));
+	r = connect(p->fd, &k->ep.sa, endpoint_len(&k->ep));
 	if (r == -1 && errno != EINPROGRESS)
 		goto fail;
 	if (ev_add(p->fd, EPOLLOUT, session_event, p) == -1)

@@ -36,7 +36,8 @@ enum sstate { S_MAGIC, S_HELLO, S_READY, S_GETPIECE, S_DRAIN };
 
 struct sconn {
 	int		 fd;
-	struct in_addr	 ip;
+	struct ipaddr	 ip;
+	char		 ipname[IP_TEXT_LEN];
 	enum sstate	 state;
 	uint8_t		 sha1[SHA1_LEN];
 	char		 group[NAME_MAX_LEN + 1];	/* from the ticket */
@@ -77,10 +78,24 @@ static void	conn_event(int, uint32_t, void *);
 static void	conn_close(struct sconn *, const char *);
 static int	pump(struct sconn *);
 
+/* The address as admission counts it: an IPv4 address, or an IPv6
+ * address's /64 (what one host usually has), folded. */
+static uint32_t
+admit_key(const struct ipaddr *ip)
+{
+	uint32_t	a, b;
+
+	if (ipaddr_is_v4(ip))
+		return ipaddr_v4(ip);
+	memcpy(&a, ip->a, 4);
+	memcpy(&b, ip->a + 4, 4);
+	return a ^ b;
+}
+
 static void
 view_of(const struct sconn *c, struct admit_view *v)
 {
-	v->ip = c->ip.s_addr;
+	v->ip = admit_key(&c->ip);
 	v->ready = c->state == S_READY || c->state == S_DRAIN ||
 	    (c->state == S_GETPIECE && c->closing);
 	v->busy = c->qlen > 0 || c->pfd != -1 || buf_avail(&c->out) > 0;
@@ -147,14 +162,14 @@ admitted(struct sconn *c)
 
 /* Make room for a connection from ip: 0 if there is (now), -1 if not. */
 static int
-make_room(struct in_addr ip)
+make_room(const struct ipaddr *ip)
 {
 	struct admit_view	 v[SERVE_MAX_VIEWS];
 	struct sconn		*by[SERVE_MAX_VIEWS];
 	size_t			 n = views(v, by);
 	int			 k;
 
-	if ((k = admit_victim(v, n, ip.s_addr, ev_now_ms())) == -1)
+	if ((k = admit_victim(v, n, admit_key(ip), ev_now_ms())) == -1)
 		return 0;
 	if (k < 0)
 		return -1;
@@ -166,28 +181,34 @@ make_room(struct in_addr ip)
 static void
 accept_one(int fd)
 {
-	struct sockaddr_in	 sin;
-	socklen_t		 len = sizeof(sin);
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	struct ipaddr		 ip;
+	char			 name[IP_TEXT_LEN];
 	struct sconn		*c;
 	int			 s, sz = SERVE_SNDBUF;
 
-	s = accept4(fd, (struct sockaddr *)&sin, &len,
+	s = accept4(fd, (struct sockaddr *)&ss, &len,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (s == -1) {
 		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 			log_warn("serve: accept");
 		return;
 	}
-	if (make_room(sin.sin_addr) == -1 ||
-	    (c = calloc(1, sizeof(*c))) == NULL) {
-		log_debug("serve: refusing %s: too many connections",
-		    inet_ntoa(sin.sin_addr));
+	if (ipaddr_from_sa((struct sockaddr *)&ss, &ip) == -1) {
+		close(s);
+		return;
+	}
+	ipaddr_text(&ip, name);
+	if (make_room(&ip) == -1 || (c = calloc(1, sizeof(*c))) == NULL) {
+		log_debug("serve: refusing %s: too many connections", name);
 		close(s);
 		return;
 	}
 	setsockopt(s, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	c->fd = s;
-	c->ip = sin.sin_addr;
+	c->ip = ip;
+	strlcpy(c->ipname, name, sizeof(c->ipname));
 	c->pfd = -1;
 	c->born = c->useful = c->last = ev_now_ms();
 	buf_init(&c->out, SERVE_OUT_MAX);
@@ -216,11 +237,11 @@ conn_close(struct sconn *c, const char *why)
 	struct sconn	**pp;
 
 	if (why != NULL)
-		log_debug("serve: %s: closing: %s", inet_ntoa(c->ip), why);
+		log_debug("serve: %s: closing: %s", c->ipname, why);
 	/* What each downloader got from us: the swarm's upload, per peer. */
 	if (c->sent > 0)
 		log_info("serve: %s: sent %u pieces (%llu bytes) of file "
-		    "%02x%02x%02x%02x", inet_ntoa(c->ip), c->sent,
+		    "%02x%02x%02x%02x", c->ipname, c->sent,
 		    (unsigned long long)c->sent_bytes, c->sha1[0], c->sha1[1],
 		    c->sha1[2], c->sha1[3]);
 	spread_leave(&c->sp);
@@ -290,7 +311,7 @@ offer(struct sconn *c)
 	else if (!c->swarm || spread_join(&c->sp, c->sha1, n) == -1)
 		bf_fill(bits, n);
 	/* else: super-seeding, pieces are advertised by spread_more() */
-	log_debug("serve: %s: offering %u of %u pieces", inet_ntoa(c->ip),
+	log_debug("serve: %s: offering %u of %u pieces", c->ipname,
 	    bf_count(bits, n), n);
 	r = send_ctl(c, WIRE_BITFIELD, n, bits, (uint32_t)bf_bytes(n));
 	free(bits);
@@ -515,12 +536,12 @@ hello(struct sconn *c, const struct wire_msg *m)
 	    &t);
 	if (v != TICKET_OK) {
 		/* debug only: a flood of forged tickets must not flood logs */
-		log_debug("serve: %s: %s", inet_ntoa(c->ip),
+		log_debug("serve: %s: %s", c->ipname,
 		    ticket_verdict_text(v));
 		return send_error(c, ticket_verdict_text(v));
 	}
 	strlcpy(c->group, t.group, sizeof(c->group));
-	log_debug("serve: %s: %s of %s", inet_ntoa(c->ip), t.user, t.group);
+	log_debug("serve: %s: %s of %s", c->ipname, t.user, t.group);
 	admitted(c);
 	c->swarm = m->a == WIRE_V_SWARM;
 	return offer(c);
@@ -545,9 +566,11 @@ cancel_queued(struct sconn *c, uint32_t i)
 
 /* Append one address to a PEERS payload being built. */
 static void
-peer_addr(uint8_t *out, struct in_addr ip, uint16_t port)
+peer_addr(uint8_t *out, const struct ipaddr *ip, uint16_t port)
 {
-	memcpy(out, &ip.s_addr, 4);
+	uint32_t	v4 = ipaddr_v4(ip);
+
+	memcpy(out, &v4, 4);
 	out[4] = (uint8_t)(port >> 8);
 	out[5] = (uint8_t)port;
 }
@@ -555,6 +578,8 @@ peer_addr(uint8_t *out, struct in_addr ip, uint16_t port)
 /*
  * Peer exchange: c told us where it serves the file. Tell it of the other
  * downloaders of that file in the same group that did, and them of it.
+ * PEERS carries IPv4 addresses: IPv6 peers learn of each other from the
+ * tracker only.
  */
 static int
 exchange_peers(struct sconn *c)
@@ -563,25 +588,28 @@ exchange_peers(struct sconn *c)
 	struct sconn	*o, *next;
 	uint32_t	 n = 0;
 
-	peer_addr(one, c->ip, c->listen_port);
+	if (!ipaddr_is_v4(&c->ip))
+		return 0;
+	peer_addr(one, &c->ip, c->listen_port);
 	for (o = conns; o != NULL; o = next) {
 		next = o->next;
 		if (o == c || !o->swarm || o->listen_port == 0 ||
+		    !ipaddr_is_v4(&o->ip) ||
 		    o->state != S_READY ||
 		    memcmp(o->sha1, c->sha1, SHA1_LEN) != 0 ||
 		    strcmp(o->group, c->group) != 0 ||
-		    (o->ip.s_addr == c->ip.s_addr &&
+		    (ipaddr_eq(&o->ip, &c->ip) &&
 		    o->listen_port == c->listen_port))
 			continue;
 		if (n < WIRE_MAX_PEERS)
-			peer_addr(list + WIRE_ADDR_LEN * n++, o->ip,
+			peer_addr(list + WIRE_ADDR_LEN * n++, &o->ip,
 			    o->listen_port);
 		if (send_ctl(o, WIRE_PEERS, 1, one, WIRE_ADDR_LEN) == 0 &&
 		    o->pfd == -1)
 			pump(o);
 	}
 	log_debug("serve: %s: serves on port %u; %u other downloaders",
-	    inet_ntoa(c->ip), c->listen_port, n);
+	    c->ipname, c->listen_port, n);
 	if (n == 0)
 		return 0;
 	return send_ctl(c, WIRE_PEERS, n, list, n * WIRE_ADDR_LEN);

@@ -261,9 +261,12 @@ tproto_new_rid(char rid[TPROTO_RID_LEN + 1])
 }
 
 static const char *
-self_ip(const struct endpoint *self, char ip[INET_ADDRSTRLEN])
+self_ip(const struct endpoint *self, char ip[IP_TEXT_LEN])
 {
-	return inet_ntop(AF_INET, &self->sin.sin_addr, ip, INET_ADDRSTRLEN);
+	struct ipaddr	addr;
+
+	endpoint_ip(self, &addr);
+	return ipaddr_text(&addr, ip);
 }
 
 /* "upload_file G N SIZE IP PORT SHA1 N H1 ... HN" */
@@ -272,12 +275,12 @@ tproto_upload(struct buf *b, const char *group, const char *name,
     uint64_t size, const struct endpoint *self, const uint8_t sha1[SHA1_LEN],
     uint32_t n, uint8_t (*pieces)[SHA1_LEN])
 {
-	char	hex[SHA1_HEX_LEN + 1], ip[INET_ADDRSTRLEN];
+	char	hex[SHA1_HEX_LEN + 1], ip[IP_TEXT_LEN];
 
 	sha1_to_hex(sha1, hex);
 	if (buf_printf(b, "upload_file %s %s %llu %s %u %s %u", group, name,
 	    (unsigned long long)size, self_ip(self, ip),
-	    ntohs(self->sin.sin_port), hex, n) == -1)
+	    endpoint_port(self), hex, n) == -1)
 		return -1;
 	return rec_put_hashes(b, pieces, n, " ");
 }
@@ -286,10 +289,10 @@ int
 tproto_stop_share(struct buf *b, const char *group, const char *name,
     const struct endpoint *self)
 {
-	char	ip[INET_ADDRSTRLEN];
+	char	ip[IP_TEXT_LEN];
 
 	return buf_printf(b, "stop_share %s %s %s %u", group, name,
-	    self_ip(self, ip), ntohs(self->sin.sin_port));
+	    self_ip(self, ip), endpoint_port(self));
 }
 
 int

@@ -68,7 +68,8 @@ static struct {
 	struct treq	*head, *tail;
 	int		 inflight;	/* head was sent */
 	uint64_t	 t_conn, t_reply, t_retry, t_touch;
-	struct in_addr	 local;		/* our address on the last connection */
+	struct ipaddr	 local;		/* our address on the last connection */
+	int		 has_local;
 	/* the session; the password only to log in again on failover */
 	int		 logged_in;
 	char		 user[NAME_MAX_LEN + 1];
@@ -228,12 +229,12 @@ static void	on_io(int fd, uint32_t events, void *arg);
 static void
 remember_local(int fd)
 {
-	struct sockaddr_in	sin;
-	socklen_t		len = sizeof(sin);
+	struct sockaddr_storage	ss;
+	socklen_t		len = sizeof(ss);
 
-	if (getsockname(fd, (struct sockaddr *)&sin, &len) == 0 &&
-	    sin.sin_family == AF_INET)
-		t.local = sin.sin_addr;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+	    ipaddr_from_sa((struct sockaddr *)&ss, &t.local) == 0)
+		t.has_local = 1;
 }
 
 static void
@@ -251,7 +252,8 @@ conn_open(void)
 
 	buf_init(&t.in, MAX_REPLY + 64);
 	buf_init(&t.out, MAX_REQUEST + 256);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(endpoint_family(ep), SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
 	if (fd == -1) {
 		conn_failed("socket");
 		return;
@@ -259,8 +261,8 @@ conn_open(void)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	t.fd = fd;
 	t.state = T_CONNECTING;
-	if (connect(fd, (const struct sockaddr *)&ep->sin, sizeof(ep->sin)) ==
-	    -1 && errno != EINPROGRESS) {
+	if (connect(fd, &ep->sa, endpoint_len(ep)) == -1 &&
+	    errno != EINPROGRESS) {
 		conn_failed("connect");
 		return;
 	}
@@ -641,7 +643,8 @@ static void
 tls_start(int fd)
 {
 	static SSL_CTX	*ctx;
-	char		 err[256], ip[INET_ADDRSTRLEN];
+	char		 err[256], ip[IP_TEXT_LEN];
+	struct ipaddr	 addr;
 
 	if (ctx == NULL && (ctx = tls_client_ctx(conf.tls_ca,
 	    conf.tls_pinned ? conf.tls_pin : NULL, err, sizeof(err))) == NULL) {
@@ -649,7 +652,8 @@ tls_start(int fd)
 		conn_failed(err);
 		return;
 	}
-	inet_ntop(AF_INET, &conf.trackers[t.idx].sin.sin_addr, ip, sizeof(ip));
+	endpoint_ip(&conf.trackers[t.idx], &addr);
+	ipaddr_text(&addr, ip);
 	if ((t.tls = tls_connect_new(ctx, fd, ip)) == NULL) {
 		errno = 0;
 		conn_failed("TLS: out of memory");
@@ -769,9 +773,9 @@ tracker_init(void)
 }
 
 int
-tracker_local_addr(struct in_addr *ip)
+tracker_local_addr(struct ipaddr *ip)
 {
-	if (t.local.s_addr == 0)
+	if (!t.has_local)
 		return -1;
 	*ip = t.local;
 	return 0;

@@ -106,12 +106,12 @@ static int			 applied_before(struct ctx *);
 static void
 log_client(struct ctx *x, const char *what, const char *detail)
 {
-	char		 ip[INET_ADDRSTRLEN];
+	char		 ip[IP_TEXT_LEN];
 	const char	*user = x->c->user[0] ? x->c->user : x->pfx_user;
 
 	if (!log_debugging())
 		return;
-	inet_ntop(AF_INET, &x->c->peer_ip, ip, sizeof(ip));
+	ipaddr_text(&x->c->peer, ip);
 	log_debug("%s from %s%s%s%s%s", what, ip, user ? " (user " : "",
 	    user ? user : "", user ? ")" : "", detail ? detail : "");
 }
@@ -338,17 +338,17 @@ static int
 signups_exceeded(struct ctx *x)
 {
 	struct tracker_config	*cfg = &x->t->cfg;
-	char			 ip[INET_ADDRSTRLEN];
+	char			 ip[IP_TEXT_LEN];
 	uint64_t		 since;
 
 	if (cfg->signups == 0)
 		return 0;
 	since = x->now >= cfg->signup_window ? x->now - cfg->signup_window + 1 :
 	    0;
-	if (state_signups_since_locked(x->t, x->c->peer_ip, since) <
+	if (state_signups_since_locked(x->t, &x->c->peer, since) <
 	    cfg->signups)
 		return 0;
-	inet_ntop(AF_INET, &x->c->peer_ip, ip, sizeof(ip));
+	ipaddr_text(&x->c->peer, ip);
 	reply_err(x, "quota", "%u accounts were created from %s within %u "
 	    "seconds; try later", cfg->signups, ip, cfg->signup_window);
 	return 1;
@@ -616,11 +616,19 @@ out_sha1(struct ctx *x, const uint8_t sha1[SHA1_LEN])
 	out_str(x, hex, SHA1_HEX_LEN + 1);
 }
 
+/* " a.b.c.d:port", or " [v6]:port" (peerd's form of the answer only). */
 static void
-out_ip_port(struct ctx *x, uint32_t ip, uint16_t port)
+out_ip_port(struct ctx *x, const struct ipaddr *ip, uint16_t port)
 {
-	const uint8_t	*b = (const uint8_t *)&ip;
+	const uint8_t	*b = ip->a + 12;
+	char		 text[EP_TEXT_LEN + 1];
 
+	if (!ipaddr_is_v4(ip)) {
+		text[0] = ' ';
+		ip_port_text(ip, port, text + 1);
+		out_str(x, text, strlen(text));
+		return;
+	}
 	out_u64(x, ' ', b[0]);
 	out_u64(x, '.', b[1]);
 	out_u64(x, '.', b[2]);
@@ -718,9 +726,10 @@ print_file(struct ctx *x, uint32_t fi, int with_partial)
 	x->out = &addrs;
 	for (i = f->seeders.head; i != NIL; i = s->flink.next) {
 		s = SEEDER(t, i);
-		if ((with_partial || !s->partial) &&
+		/* the seed client's form: whole files, IPv4 (all it parses) */
+		if ((with_partial || (!s->partial && ipaddr_is_v4(&s->ip))) &&
 		    state_seeder_active(t, i, x->now)) {
-			out_ip_port(x, s->ip, s->port);
+			out_ip_port(x, &s->ip, s->port);
 			n++;
 		}
 	}
@@ -814,7 +823,7 @@ static int
 check_upload(struct ctx *x)
 {
 	char		**v = x->argv;
-	struct in_addr	  in;
+	struct ipaddr	  ip;
 	uint64_t	  size, n, i;
 	uint16_t	  port;
 	uint8_t		  sha1[SHA1_LEN];
@@ -824,9 +833,9 @@ check_upload(struct ctx *x)
 	if (parse_u64(v[3], 0, x->t->cfg.max_file_size, &size) == -1)
 		return reply_err(x, "bad_request", "bad size (at most %llu)",
 		    (unsigned long long)x->t->cfg.max_file_size);
-	if (inet_pton(AF_INET, v[4], &in) != 1 || parse_port(v[5], &port))
+	if (ipaddr_parse(v[4], &ip) == -1 || parse_port(v[5], &port))
 		return reply_err(x, "bad_request", "bad seeder address");
-	if (in.s_addr != x->c->peer_ip)
+	if (!ipaddr_eq(&ip, &x->c->peer))
 		return reply_err(x, "bad_address",
 		    "the seeder address must be the connection's own IP");
 	if (hex_to_sha1(v[6], sha1) == -1)
@@ -896,12 +905,12 @@ drop_lapsed_file(struct ctx *x, uint32_t fi)
 {
 	struct tracker		*t = x->t;
 	struct seeder_rec	*s;
-	char			 ip[INET_ADDRSTRLEN];
+	char			 ip[IP_TEXT_LEN];
 	uint32_t		 n = FILEREC(t, fi)->seeders.count;
 
 	while (n-- > 0) {
 		s = SEEDER(t, FILEREC(t, fi)->seeders.head);
-		inet_ntop(AF_INET, &s->ip, ip, sizeof(ip));
+		ipaddr_text(&s->ip, ip);
 		if (commitf(x, "unseed %s %s %s %u", x->argv[1], x->argv[2], ip,
 		    s->port) == -1)
 			return -1;
@@ -931,7 +940,7 @@ upload_over_quota(struct ctx *x, uint32_t fi, uint32_t dropped, uint16_t port,
 				use.hashes -= FILEREC(t, dropped)->npieces;
 			}
 	if (fi != NIL &&
-	    (si = state_find_seeder_locked(t, fi, x->c->peer_ip, port)) != NIL &&
+	    (si = state_find_seeder_locked(t, fi, &x->c->peer, port)) != NIL &&
 	    SEEDER(t, si)->user == x->user)
 		return 0;
 	return over_quota(x, Q_FILES, use.shares, 1, "files shared") ||
@@ -943,7 +952,7 @@ static int
 cmd_upload_file(struct ctx *x)
 {
 	struct tracker	*t = x->t;
-	char		 ip[INET_ADDRSTRLEN];
+	char		 ip[IP_TEXT_LEN];
 	uint32_t	 g, fi, si;
 	uint16_t	 port;
 	uint64_t	 size;
@@ -951,7 +960,7 @@ cmd_upload_file(struct ctx *x)
 
 	if ((g = need_member(x, x->argv[1])) == NIL)
 		return R_DONE;
-	inet_ntop(AF_INET, &x->c->peer_ip, ip, sizeof(ip));
+	ipaddr_text(&x->c->peer, ip);
 	parse_port(x->argv[5], &port);
 	parse_u64(x->argv[3], 0, UINT64_MAX, &size);
 	fi = state_find_file_locked(t, g, x->argv[2]);
@@ -980,7 +989,7 @@ cmd_upload_file(struct ctx *x)
 		fi = NIL;
 	}
 	if (fi != NIL) {
-		si = state_find_seeder_locked(t, fi, x->c->peer_ip, port);
+		si = state_find_seeder_locked(t, fi, &x->c->peer, port);
 		if (si != NIL && SEEDER(t, si)->session == x->sess &&
 		    SEEDER(t, si)->partial == partial)
 			return reply_ok(x, "file_uploaded");
@@ -1005,14 +1014,14 @@ static int
 cmd_stop_share(struct ctx *x)
 {
 	struct tracker	*t = x->t;
-	struct in_addr	 in;
+	struct ipaddr	 in;
 	uint32_t	 g, fi, si;
 	uint16_t	 port;
-	char		 ip[INET_ADDRSTRLEN];
+	char		 ip[IP_TEXT_LEN];
 
 	if (!name_valid(x->argv[2]))
 		return reply_err(x, "bad_request", "invalid file name");
-	if (inet_pton(AF_INET, x->argv[3], &in) != 1 ||
+	if (ipaddr_parse(x->argv[3], &in) == -1 ||
 	    parse_port(x->argv[4], &port) == -1)
 		return reply_err(x, "bad_request", "bad seeder address");
 	if ((g = need_group(x, x->argv[1])) == NIL)
@@ -1020,11 +1029,11 @@ cmd_stop_share(struct ctx *x)
 	if ((fi = state_find_file_locked(t, g, x->argv[2])) == NIL)
 		return reply_err(x, "no_such_file", "no file %s in %s",
 		    x->argv[2], x->argv[1]);
-	si = state_find_seeder_locked(t, fi, in.s_addr, port);
+	si = state_find_seeder_locked(t, fi, &in, port);
 	if (si == NIL || SEEDER(t, si)->user != x->user)
 		return reply_err(x, "not_seeder", "you do not seed %s from "
 		    "%s:%u", x->argv[2], x->argv[3], port);
-	inet_ntop(AF_INET, &in, ip, sizeof(ip));
+	ipaddr_text(&in, ip);
 	if (commitf(x, "unseed %s %s %s %u", x->argv[1], x->argv[2], ip,
 	    port) == -1)
 		return journal_failed(x);
@@ -1321,7 +1330,7 @@ static int
 finish_create(struct ctx *x, struct kdf_job *j)
 {
 	char	salt[2 * PW_SALT_LEN + 1], hash[2 * PW_HASH_LEN + 1];
-	char	ip[INET_ADDRSTRLEN];
+	char	ip[IP_TEXT_LEN];
 
 	strlcpy(x->rid, j->rid, sizeof(x->rid));
 	if (applied_before(x))
@@ -1334,7 +1343,7 @@ finish_create(struct ctx *x, struct kdf_job *j)
 		return R_DONE;
 	hex_encode(j->rec.salt, PW_SALT_LEN, salt);
 	hex_encode(j->rec.hash, PW_HASH_LEN, hash);
-	inet_ntop(AF_INET, &x->c->peer_ip, ip, sizeof(ip));
+	ipaddr_text(&x->c->peer, ip);
 	if (commitf(x, "user %s %u %u %s %s %s %llu", j->user, j->rec.algo,
 	    j->rec.iterations, salt, hash, ip,
 	    (unsigned long long)x->now) == -1)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "ipc/names.h"
+#include "ipc/net.h"
 #include "ipc/proto.h"
 #include "trackerd/config.h"
 
@@ -17,7 +18,7 @@ struct kdf_job;		/* a password hash to compute off the event loop */
 
 /* Authentication state of one client connection. */
 struct client {
-	uint32_t	peer_ip;		/* source IPv4, network order */
+	struct ipaddr	peer;			/* source address */
 	char		user[NAME_MAX_LEN + 1];	/* "" until login */
 	char		token[17];		/* session token, "" until login */
 };

@@ -113,16 +113,6 @@ journal_parse_line(const char *line, size_t len, uint64_t *seq,
 
 /* ---- applying one change ---- */
 
-static int
-arg_ip(const char *s, uint32_t *ip)
-{
-	struct in_addr	in;
-
-	if (inet_pton(AF_INET, s, &in) != 1)
-		return -1;
-	*ip = in.s_addr;
-	return 0;
-}
 
 static int
 names_ok(char **argv, int from, int to)
@@ -139,11 +129,11 @@ static int
 apply_user(struct tracker *t, char **argv, int argc, uint64_t seq)
 {
 	struct pw_record	pw;
-	struct in_addr		ip = { 0 };
+	struct ipaddr		ip = { { 0 } };
 	uint64_t		algo, iter, when = 0;
 
 	/* since quotas: "<ip> <time>" of the creation follow */
-	if (argc == 8 && (inet_pton(AF_INET, argv[6], &ip) != 1 ||
+	if (argc == 8 && (ipaddr_parse(argv[6], &ip) == -1 ||
 	    parse_u64(argv[7], 1, UINT64_MAX, &when) == -1))
 		return -1;
 	if ((argc != 6 && argc != 8) || !names_ok(argv, 1, 1) ||
@@ -157,7 +147,7 @@ apply_user(struct tracker *t, char **argv, int argc, uint64_t seq)
 	if (state_add_user_locked(t, argv[1], &pw, seq) == -1)
 		return -1;
 	return when == 0 ? 0 :
-	    state_note_signup_locked(t, argv[1], ip.s_addr, when);
+	    state_note_signup_locked(t, argv[1], &ip, when);
 }
 
 static int
@@ -205,7 +195,7 @@ apply_file(struct tracker *t, char **argv, int argc)
 {
 	uint8_t		 sha1[SHA1_LEN], (*hashes)[SHA1_LEN] = NULL;
 	uint64_t	 size, n, i;
-	uint32_t	 ip;
+	struct ipaddr	 ip;
 	uint16_t	 port;
 	int		 rc = -1;
 
@@ -214,7 +204,7 @@ apply_file(struct tracker *t, char **argv, int argc)
 	    hex_to_sha1(argv[4], sha1) == -1 ||
 	    parse_u64(argv[5], 0, UINT32_MAX, &n) == -1 ||
 	    n != pieces_count(size) || (uint64_t)argc != 9 + n ||
-	    arg_ip(argv[argc - 3], &ip) == -1 ||
+	    ipaddr_parse(argv[argc - 3], &ip) == -1 ||
 	    parse_port(argv[argc - 2], &port) == -1 || !session_token_valid(argv[argc - 1]))
 		return -1;
 	if (n > 0 && (hashes = malloc(n * SHA1_LEN)) == NULL)
@@ -223,7 +213,7 @@ apply_file(struct tracker *t, char **argv, int argc)
 		if (hex_to_sha1(argv[6 + i], hashes[i]) == -1)
 			goto done;
 	rc = state_add_file_locked(t, argv[1], argv[2], size, sha1, (uint32_t)n,
-	    (const uint8_t (*)[SHA1_LEN])hashes, ip, port, argv[argc - 1]);
+	    (const uint8_t (*)[SHA1_LEN])hashes, &ip, port, argv[argc - 1]);
 done:
 	free(hashes);
 	return rc;
@@ -232,22 +222,22 @@ done:
 static int
 apply_seed(struct tracker *t, char **argv, int argc)
 {
-	uint32_t	ip;
+	struct ipaddr	ip;
 	uint16_t	port;
 	int		unseed = strcmp(argv[0], "unseed") == 0;
 	int		partial = argc == 7;
 
 	/* seed G N IP PORT TOKEN [partial]: partial, a peerd downloading */
 	if ((unseed ? argc != 5 : argc != 6 && argc != 7) ||
-	    !names_ok(argv, 1, 2) || arg_ip(argv[3], &ip) == -1 ||
+	    !names_ok(argv, 1, 2) || ipaddr_parse(argv[3], &ip) == -1 ||
 	    parse_port(argv[4], &port) == -1 ||
 	    (partial && strcmp(argv[6], "partial") != 0))
 		return -1;
 	if (unseed)
-		return state_del_seeder_locked(t, argv[1], argv[2], ip, port);
+		return state_del_seeder_locked(t, argv[1], argv[2], &ip, port);
 	if (!session_token_valid(argv[5]))
 		return -1;
-	return state_add_seeder_locked(t, argv[1], argv[2], ip, port, argv[5],
+	return state_add_seeder_locked(t, argv[1], argv[2], &ip, port, argv[5],
 	    partial);
 }
 
@@ -594,7 +584,7 @@ tracker_new(const struct tracker_config *cfg)
 	pthread_mutex_init(&t->sync_mu, NULL);
 	if (t->cfg.shm_name[0] == '\0')
 		snprintf(t->cfg.shm_name, sizeof(t->cfg.shm_name),
-		    "/p2pshare-trackerd-%u", ntohs(cfg->self.sin.sin_port));
+		    "/p2pshare-trackerd-%u", endpoint_port(&cfg->self));
 	return t;
 }
 
@@ -1217,6 +1207,7 @@ cw_users_sessions(struct cwriter *w)
 {
 	struct tracker	*t = w->t;
 	char		 salt[2 * PW_SALT_LEN + 1], hash[2 * PW_HASH_LEN + 1];
+	char		 ip[IP_TEXT_LEN];
 	uint32_t	 i;
 
 	for (i = 1; i <= t->hdr->t[T_USER].hiwater; i++) {
@@ -1230,7 +1221,7 @@ cw_users_sessions(struct cwriter *w)
 		    u->pw.algo, u->pw.iterations, salt, hash);
 		if (u->created != 0)
 			buf_printf(&w->body, " %s %llu",
-			    inet_ntoa((struct in_addr){ u->created_ip }),
+			    ipaddr_text(&u->created_ip, ip),
 			    (unsigned long long)u->created);
 		cw_line(w);
 	}
@@ -1250,12 +1241,12 @@ cw_file(struct cwriter *w, struct group_rec *g, struct file_rec *f)
 {
 	struct tracker		*t = w->t;
 	struct seeder_rec	*s;
-	char			 hex[SHA1_HEX_LEN + 1], ip[INET_ADDRSTRLEN];
+	char			 hex[SHA1_HEX_LEN + 1], ip[IP_TEXT_LEN];
 	uint32_t		 i, si;
 
 	for (si = f->seeders.head; si != NIL; si = s->flink.next) {
 		s = SEEDER(t, si);
-		inet_ntop(AF_INET, &s->ip, ip, sizeof(ip));
+		ipaddr_text(&s->ip, ip);
 		if (si == f->seeders.head) {
 			sha1_to_hex(f->sha1, hex);
 			buf_printf(&w->body, "file %s %s %llu %s %u", g->name,

@@ -681,7 +681,8 @@ state_find_file_locked(struct tracker *t, uint32_t g, const char *name)
 }
 
 uint32_t
-state_find_seeder_locked(struct tracker *t, uint32_t f, uint32_t ip,
+state_find_seeder_locked(struct tracker *t, uint32_t f,
+    const struct ipaddr *ip,
     uint16_t port)
 {
 	uint32_t		 i = FILEREC(t, f)->seeders.head;
@@ -689,7 +690,7 @@ state_find_seeder_locked(struct tracker *t, uint32_t f, uint32_t ip,
 
 	for (; i != NIL; i = s->flink.next) {
 		s = SEEDER(t, i);
-		if (s->ip == ip && s->port == port)
+		if (ipaddr_eq(&s->ip, ip) && s->port == port)
 			return i;
 	}
 	return NIL;
@@ -771,7 +772,8 @@ state_session_touch_locked(struct tracker *t, uint32_t si, uint64_t when)
 /* ---- users and sessions ---- */
 
 int
-state_note_signup_locked(struct tracker *t, const char *name, uint32_t ip,
+state_note_signup_locked(struct tracker *t, const char *name,
+    const struct ipaddr *ip,
     uint64_t when)
 {
 	struct state_hdr	*h = t->hdr;
@@ -781,17 +783,17 @@ state_note_signup_locked(struct tracker *t, const char *name, uint32_t ip,
 	if ((i = state_find_user_locked(t, name)) == NIL)
 		return -1;
 	u = USER(t, i);
-	u->created_ip = ip;
+	u->created_ip = *ip;
 	u->created = when;
 	h->signup[h->signups_total % STATE_SIGNUPS] =
-	    (struct signup){ .ip = ip, .user = i, .when = when };
+	    (struct signup){ .ip = *ip, .user = i, .when = when };
 	h->signups_total++;
 	return 0;
 }
 
 /* Every user record: for a window longer than the ring remembers. */
 static uint32_t
-signups_scan(struct tracker *t, uint32_t ip, uint64_t since)
+signups_scan(struct tracker *t, const struct ipaddr *ip, uint64_t since)
 {
 	struct user_rec	*u;
 	uint32_t	 i, n = 0;
@@ -799,7 +801,7 @@ signups_scan(struct tracker *t, uint32_t ip, uint64_t since)
 	for (i = 1; i <= t->hdr->t[T_USER].hiwater; i++) {
 		u = USER(t, i);
 		n += u->h.used && u->created != 0 && u->created >= since &&
-		    u->created_ip == ip;
+		    ipaddr_eq(&u->created_ip, ip);
 	}
 	return n;
 }
@@ -810,7 +812,8 @@ signups_scan(struct tracker *t, uint32_t ip, uint64_t since)
  * the whole ring is inside the window are the user records counted.
  */
 uint32_t
-state_signups_since_locked(struct tracker *t, uint32_t ip, uint64_t since)
+state_signups_since_locked(struct tracker *t, const struct ipaddr *ip,
+    uint64_t since)
 {
 	struct state_hdr	*h = t->hdr;
 	struct signup		*s;
@@ -823,7 +826,7 @@ state_signups_since_locked(struct tracker *t, uint32_t ip, uint64_t since)
 		s = &h->signup[(h->signups_total - i) % STATE_SIGNUPS];
 		if (s->when < since)
 			return n;
-		n += s->ip == ip;
+		n += ipaddr_eq(&s->ip, ip);
 	}
 	if (h->signups_total <= STATE_SIGNUPS)
 		return n;
@@ -1156,7 +1159,8 @@ seeder_place(struct tracker *t, uint32_t fi, uint32_t si, uint32_t sess)
 /* Add or move the seeder (ip, port) of file fi to session sess; bucket of
  * fi held. */
 static int
-seeder_set(struct tracker *t, uint32_t fi, uint32_t ip, uint16_t port,
+seeder_set(struct tracker *t, uint32_t fi, const struct ipaddr *ip,
+    uint16_t port,
     uint32_t sess, int partial)
 {
 	struct seeder_rec	*s;
@@ -1175,7 +1179,7 @@ seeder_set(struct tracker *t, uint32_t fi, uint32_t ip, uint16_t port,
 	if ((si = rec_alloc(t, T_SEEDER)) == NIL)
 		return -1;
 	s = SEEDER(t, si);
-	s->ip = ip;
+	s->ip = *ip;
 	s->port = port;
 	s->partial = partial != 0;
 	list_append(t, T_SEEDER, offsetof(struct seeder_rec, flink),
@@ -1187,7 +1191,7 @@ seeder_set(struct tracker *t, uint32_t fi, uint32_t ip, uint16_t port,
 int
 state_add_file_locked(struct tracker *t, const char *group, const char *name,
     uint64_t size, const uint8_t sha1[SHA1_LEN], uint32_t npieces,
-    const uint8_t (*hashes)[SHA1_LEN], uint32_t ip, uint16_t port,
+    const uint8_t (*hashes)[SHA1_LEN], const struct ipaddr *ip, uint16_t port,
     const char *token)
 {
 	struct state_hdr	*h = t->hdr;
@@ -1227,7 +1231,8 @@ state_add_file_locked(struct tracker *t, const char *group, const char *name,
 
 int
 state_add_seeder_locked(struct tracker *t, const char *group,
-    const char *name, uint32_t ip, uint16_t port, const char *token,
+    const char *name, const struct ipaddr *ip, uint16_t port,
+    const char *token,
     int partial)
 {
 	uint32_t	g, fi, sess, b;
@@ -1246,7 +1251,7 @@ state_add_seeder_locked(struct tracker *t, const char *group,
 
 int
 state_del_seeder_locked(struct tracker *t, const char *group,
-    const char *name, uint32_t ip, uint16_t port)
+    const char *name, const struct ipaddr *ip, uint16_t port)
 {
 	uint32_t	g, fi, si;
 

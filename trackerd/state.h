@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "ipc/names.h"
+#include "ipc/net.h"
 #include "ipc/proto.h"
 #include "trackerd/config.h"
 #include "trackerd/password.h"
@@ -95,13 +96,13 @@ struct user_rec {
 	struct pw_record pw;
 	uint64_t	seq;		/* journal seq that created it */
 	struct user_usage use;
-	uint32_t	created_ip;	/* source address (network order) and */
+	struct ipaddr	created_ip;	/* source address and */
 	uint64_t	created;	/* unix time of create_user; 0: unknown */
 };
 
 /* An account creation, for the limit per source address and time. */
 struct signup {
-	uint32_t	ip;		/* network order */
+	struct ipaddr	ip;
 	uint32_t	user;
 	uint64_t	when;
 };
@@ -151,7 +152,7 @@ struct file_rec {
 struct seeder_rec {
 	struct rec_head	h;
 	uint32_t	file, user, session;
-	uint32_t	ip;		/* network order */
+	struct ipaddr	ip;
 	uint16_t	port;		/* host order */
 	uint8_t		partial;	/* a peerd still downloading it */
 	struct link	flink;		/* file's seeders */
@@ -317,8 +318,8 @@ uint32_t state_find_request_locked(struct tracker *, uint32_t g, uint32_t u);
 uint32_t state_find_session_locked(struct tracker *, const char *token);
 uint32_t state_find_file_locked(struct tracker *, uint32_t g,
 	    const char *name);
-uint32_t state_find_seeder_locked(struct tracker *, uint32_t f, uint32_t ip,
-	    uint16_t port);
+uint32_t state_find_seeder_locked(struct tracker *, uint32_t f,
+	    const struct ipaddr *ip, uint16_t port);
 /* 1 if the seeder's session touched within the lease. */
 int	state_seeder_active(struct tracker *, uint32_t s, uint64_t now);
 uint32_t state_file_active_seeders(struct tracker *, uint32_t f,
@@ -358,22 +359,22 @@ int	state_leave_locked(struct tracker *, const char *group,
 /* A new file always comes with its first seeder. */
 int	state_add_file_locked(struct tracker *, const char *group,
 	    const char *name, uint64_t size, const uint8_t sha1[SHA1_LEN],
-	    uint32_t npieces, const uint8_t (*hashes)[SHA1_LEN], uint32_t ip,
-	    uint16_t port, const char *token);
+	    uint32_t npieces, const uint8_t (*hashes)[SHA1_LEN],
+	    const struct ipaddr *ip, uint16_t port, const char *token);
 /* A seeder added (or its session and partial flag updated). */
 int	state_add_seeder_locked(struct tracker *, const char *group,
-	    const char *name, uint32_t ip, uint16_t port, const char *token,
-	    int partial);
+	    const char *name, const struct ipaddr *ip, uint16_t port,
+	    const char *token, int partial);
 int	state_del_seeder_locked(struct tracker *, const char *group,
-	    const char *name, uint32_t ip, uint16_t port);
+	    const char *name, const struct ipaddr *ip, uint16_t port);
 
 /* Record where and when user name was created (after its
  * state_add_user_locked; the journal's user line carries them). */
 int	state_note_signup_locked(struct tracker *, const char *name,
-	    uint32_t ip, uint64_t when);
+	    const struct ipaddr *ip, uint64_t when);
 /* Accounts created from ip at or after since. */
-uint32_t state_signups_since_locked(struct tracker *, uint32_t ip,
-	    uint64_t since);
+uint32_t state_signups_since_locked(struct tracker *,
+	    const struct ipaddr *ip, uint64_t since);
 
 /* Request ids (reqid.c), meta held. reqid_parse: 32 hex digits, 0 or
  * -1. reqid_seen_locked: 1 if id was applied lately. reqid_apply_locked:

@@ -312,7 +312,7 @@ parse_args(int argc, char *argv[])
 	cfg.journal_path = absolute(cfg.journal_path);
 	cfg.pidfile = absolute(cfg.pidfile);
 	snprintf(cfg.shm_name, sizeof(cfg.shm_name), "/p2pshare-trackerd-%u",
-	    (unsigned)ntohs(cfg.self.sin.sin_port));
+	    (unsigned)endpoint_port(&cfg.self));
 }
 
 static void
@@ -369,12 +369,11 @@ probe_port(void)
 {
 	int	fd, on = 1, rc;
 
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(endpoint_family(&cfg.self), SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	rc = bind(fd, (const struct sockaddr *)&cfg.self.sin,
-	    sizeof(cfg.self.sin));
+	rc = bind(fd, &cfg.self.sa, endpoint_len(&cfg.self));
 	on = errno;
 	close(fd);
 	errno = on;
@@ -386,13 +385,14 @@ reuseport_listen(void)
 {
 	int	fd, on = 1, secs = 1;
 
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(endpoint_family(&cfg.self), SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -1;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1 ||
-	    bind(fd, (const struct sockaddr *)&cfg.self.sin,
-	    sizeof(cfg.self.sin)) == -1 || listen(fd, 4096) == -1) {
+	    bind(fd, &cfg.self.sa, endpoint_len(&cfg.self)) == -1 ||
+	    listen(fd, 4096) == -1) {
 		on = errno;
 		close(fd);
 		errno = on;

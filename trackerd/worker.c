@@ -965,7 +965,7 @@ journal_results(struct worker *w)
 }
 
 static void
-accept_one(struct worker *w, int fd, const struct sockaddr_in *sin)
+accept_one(struct worker *w, int fd, const struct sockaddr *sa)
 {
 	struct epoll_event	 ev;
 	struct conn		*c;
@@ -979,7 +979,7 @@ accept_one(struct worker *w, int fd, const struct sockaddr_in *sin)
 	}
 	c->src.kind = SRC_CONN;
 	c->fd = fd;
-	c->cl.peer_ip = sin->sin_addr.s_addr;
+	ipaddr_from_sa(sa, &c->cl.peer);
 	buf_init(&c->in, w->max_line + 2);
 	buf_init(&c->out, OUT_MAX);
 	c->can_read = 1;
@@ -1023,16 +1023,16 @@ accept_emfile(struct worker *w)
 static void
 accept_all(struct worker *w)
 {
-	struct sockaddr_in	sin;
+	struct sockaddr_storage	ss;
 	socklen_t		len;
 	int			fd, i;
 
 	for (i = 0; i < 256 && !w->stopping; i++) {
-		len = sizeof(sin);
-		fd = accept4(w->listen_fd, (struct sockaddr *)&sin, &len,
+		len = sizeof(ss);
+		fd = accept4(w->listen_fd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
-			accept_one(w, fd, &sin);
+			accept_one(w, fd, (struct sockaddr *)&ss);
 			continue;
 		}
 		if (errno == EINTR || errno == ECONNABORTED)

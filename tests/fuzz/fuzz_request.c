@@ -97,9 +97,10 @@ fz_line(struct client *c, const char *data, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct client	 c = { .peer_ip = htonl(0x7f000001) };
+	struct client	 c = { .user = "" };
 	const char	*p = (const char *)data, *end = p + size, *nl;
 
+	ipaddr_parse("127.0.0.1", &c.peer);
 	if (fz == NULL)
 		fz_init();
 	while (p < end) {

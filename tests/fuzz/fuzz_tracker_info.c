@@ -67,8 +67,8 @@ check_endpoint(const struct endpoint *ep)
 	    sizeof(ep->text)) == NULL)
 		abort();
 	if (endpoint_parse(ep->text, &again) == -1 ||
-	    again.sin.sin_addr.s_addr != ep->sin.sin_addr.s_addr ||
-	    again.sin.sin_port != ep->sin.sin_port)
+	    !endpoint_eq(&again, ep) ||
+	    endpoint_family(&again) != endpoint_family(ep))
 		abort();
 }
 

@@ -214,9 +214,11 @@ static uint8_t	H[4][SHA1_LEN];
 Test(state, files_seeders_and_the_arena)
 {
 	uint8_t		 sha[SHA1_LEN] = { 1 };
-	uint32_t	 g, f, ip = htonl(0x7f000001);
+	uint32_t	 g, f;
+	struct ipaddr	 ip_, *ip = &ip_;
 	struct file_rec	*fr;
 
+	ipaddr_parse("127.0.0.1", ip);
 	users(2);
 	memset(H, 0xab, sizeof(H));
 	cr_assert_eq(state_add_group_locked(T, "g", "u0", 1), 0);
@@ -263,9 +265,10 @@ Test(state, files_full)
 {
 	uint8_t		sha[SHA1_LEN] = { 2 };
 	char		name[16];
-	uint32_t	ip = htonl(0x7f000001);
+	struct ipaddr	ip_, *ip = &ip_;
 	int		i;
 
+	ipaddr_parse("127.0.0.1", ip);
 	users(1);
 	cr_assert_eq(state_add_group_locked(T, "g", "u0", 1), 0);
 	cr_assert_eq(state_add_session_locked(T, "u0", "AAAAAAAAAAAAAAAA", 10), 0);

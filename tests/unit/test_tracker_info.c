@@ -106,3 +106,47 @@ Test(tracker_info, bad_lines_refused)
 	cr_assert_eq(load_text("127.0.0.1:7001 tls tls\n", eps, err, sizeof(err)), -1);
 	cr_assert(strstr(err, ":1:") != NULL, "%s", err);
 }
+
+/* IPv6 trackers in brackets (or bare before a space); each bad address
+ * is refused with its reason. */
+Test(tracker_info, ipv6_lines_and_reasons)
+{
+	struct endpoint	 eps[MAX_TRACKERS];
+	struct ipaddr	 ip;
+	char		 err[256];
+	const char	*why;
+
+	cr_assert_eq(load_text("[::1]:7001\n[fe80::1:2] 7002\n::1 7003\n"
+	    "tls://[2001:db8::5]:7004\n[::ffff:127.0.0.1]:7005\n", eps, err,
+	    sizeof(err)), 5, "%s", err);
+	cr_assert_str_eq(eps[0].text, "[::1]:7001");
+	cr_assert_eq(endpoint_family(&eps[0]), AF_INET6);
+	cr_assert_eq(endpoint_port(&eps[0]), 7001);
+	cr_assert_str_eq(eps[1].text, "[fe80::1:2]:7002");
+	cr_assert_str_eq(eps[2].text, "[::1]:7003");
+	cr_assert_str_eq(eps[3].text, "[2001:db8::5]:7004");
+	cr_assert_eq(eps[3].tls, 1);
+	/* an IPv4-mapped address is IPv4 */
+	cr_assert_str_eq(eps[4].text, "127.0.0.1:7005");
+	cr_assert_eq(endpoint_family(&eps[4]), AF_INET);
+	cr_assert_eq(load_text("::1:7001\n", eps, err, sizeof(err)), -1);
+	cr_assert(strstr(err, ":1: expected IP:PORT") != NULL &&
+	    strstr(err, "brackets") != NULL, "%s", err);
+	cr_assert_eq(endpoint_parse_why("[::1:7001", &eps[0], &why), -1);
+	cr_assert_str_eq(why, "no ']' after an IPv6 address");
+	cr_assert_eq(endpoint_parse_why("[::1]7001", &eps[0], &why), -1);
+	cr_assert_str_eq(why, "expected :PORT after ']'");
+	cr_assert_eq(endpoint_parse_why("[::g]:7001", &eps[0], &why), -1);
+	cr_assert_str_eq(why, "not an IPv4 or IPv6 address");
+	cr_assert_eq(endpoint_parse_why("[127.0.0.1]:7001", &eps[0], &why), -1);
+	cr_assert_str_eq(why, "brackets are for IPv6 addresses");
+	cr_assert_eq(endpoint_parse_why("[::1]:70000", &eps[0], &why), -1);
+	cr_assert_str_eq(why, "the port is a number from 1 to 65535");
+	cr_assert_eq(endpoint_parse_why("1.2.3:80", &eps[0], &why), -1);
+	cr_assert_eq(endpoint_parse_why("[::]:80", &eps[0], &why), 0);
+	cr_assert(endpoint_is_any(&eps[0]));
+	cr_assert_eq(ipaddr_parse("::ffff:10.0.0.1", &ip), 0);
+	cr_assert(ipaddr_is_v4(&ip));
+	cr_assert_eq(ipaddr_parse("10.0.0.1 ", &ip), -1);
+	cr_assert_eq(ipaddr_parse("", &ip), -1);
+}

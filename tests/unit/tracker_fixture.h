@@ -98,11 +98,8 @@ fx_open(const struct tracker_config *cfg)
 static __attribute__((unused)) void
 fx_client(struct client *c, const char *ip)
 {
-	struct in_addr	in;
-
 	memset(c, 0, sizeof(*c));
-	inet_pton(AF_INET, ip, &in);
-	c->peer_ip = in.s_addr;
+	ipaddr_parse(ip, &c->peer);
 }
 
 /* Execute one request line as the worker would; returns the whole reply
