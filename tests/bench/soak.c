@@ -47,7 +47,7 @@ static struct {
 	int		 active, idle, rate_ms, seconds, interval;
 	pid_t		 pid;
 	struct endpoint	 ep;
-} O = { 1000, 10000, 1000, 300, 30, 0, { { 0 }, "" } };
+} O = { 1000, 10000, 1000, 300, 30, 0, { .tls = 0 } };
 
 /* latency histograms of this interval: reads, and journaled writes
  * (held until fdatasync) */

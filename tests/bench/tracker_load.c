@@ -738,7 +738,7 @@ usage(void)
 int
 main(int argc, char *argv[])
 {
-	struct opts	o = { M_READ, 64, 1, 3, 3, 2, 0, { { 0 }, "" } };
+	struct opts	o = { M_READ, 64, 1, 3, 3, 2, 0, { .tls = 0 } };
 	struct result	tr, rr = { 0, 0, 0, 0 };
 	struct endpoint	rep;
 	pid_t		rp[2] = { -1, -1 };
