@@ -85,7 +85,8 @@ ipaddr_from_sa(const struct sockaddr *sa, struct ipaddr *ip)
 		return 0;
 	}
 	if (sa->sa_family == AF_INET6) {
-		memcpy(ip->a, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		memcpy(ip->a, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+		    16);
 		return 0;
 	}
 	return -1;

@@ -10,7 +10,7 @@
 #include <sys/types.h>
 
 #define MAX_TRACKERS	16
-#define IP_TEXT_LEN	INET6_ADDRSTRLEN	/* an address as text, NUL too */
+#define IP_TEXT_LEN	INET6_ADDRSTRLEN	/* an address as text, NUL */
 #define EP_TEXT_LEN	(IP_TEXT_LEN + 8)	/* "[v6]:port" */
 
 /* An IP address of either family, 16 bytes: IPv6, or IPv4 mapped

@@ -121,8 +121,8 @@ parse_args(int argc, char *argv[])
 		case 'a':
 			if (ipaddr_parse(optarg, &conf.advertise) == -1 ||
 			    ipaddr_is_any(&conf.advertise))
-				errx(EX_USAGE, "-a %s: expected an IPv4 or IPv6 "
-				    "address (not 0.0.0.0 or ::)", optarg);
+				errx(EX_USAGE, "-a %s: expected an IPv4 or "
+				    "IPv6 address (not 0.0.0.0 or ::)", optarg);
 			conf.advertise_set = 1;
 			break;
 		case 'Q':
