@@ -155,6 +155,36 @@ Test(peer_ipv6, download_over_ipv6)
 	free(rep);
 }
 
+/* peerd on [::]:PORT listens on every address and registers its shares
+ * with the IPv6 address of its tracker connection. */
+Test(peer_ipv6, bind_any_advertises_tracker_address)
+{
+	char	 self[64], path[PATH_MAX], dl[PATH_MAX], got[PATH_MAX + 16];
+	char	 want[64], *rep;
+	char	*argv[] = { "peerd/peerd", "-f", "-v", "-S", SW.sock[0], "-d",
+	    SW.state[0], self, SW.info, NULL };
+
+	cr_assert_eq(h_stop(&SW.peer[0], SIGTERM, 10000), 0);
+	snprintf(self, sizeof(self), "[::]:%u", SW.pport[0]);
+	unlink(SW.sock[0]);
+	cr_assert_eq(sw_spawn(&SW.peer[0], argv, NULL, SW.plog[0]), 0);
+	cr_assert_eq(h_wait_unix(SW.sock[0], 10000), 0);
+	sw_users_and_group();
+	snprintf(path, sizeof(path), "%s/any6.bin", SW.dir);
+	h_random_file(path, 1 << 20, 23);
+	SC(0, 0, "upload_file %s g", path);
+	snprintf(want, sizeof(want), " [::1]:%u\n", SW.pport[0]);
+	rep = ask6(0, "download_file g any6.bin partial");
+	cr_assert_not_null(strstr(rep, want), "%s", rep);
+	free(rep);
+	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
+	cr_assert_eq(mkdir(dl, 0755), 0);
+	SC(0, 1, "download_file g any6.bin %s", dl);
+	SC(0, 1, "wait g any6.bin");
+	snprintf(got, sizeof(got), "%s/any6.bin", dl);
+	cr_assert(h_same_file(path, got));
+}
+
 /* A tracker restarted replays the IPv6 seeders of its journal. */
 Test(peer_ipv6, ipv6_seeders_survive_replay)
 {
