@@ -793,3 +793,46 @@ Test(commands, request_id_copy_skipped_when_applied)
 	fx_expect(T, &A, "list_requests g1", "OK 1\nbob\nEND_OF_REPLY\n");
 	fx_expect(T, &B, "list_requests g2", "OK 1\nalice\nEND_OF_REPLY\n");
 }
+
+/* A seeder on IPv6: registered from its own address, stored, journaled
+ * and replayed as 16 bytes, handed out in peerd's form only ("[v6]:port";
+ * the seed client parses IPv4 addresses), stopped by its address. */
+Test(commands, ipv6_seeders_to_peerd_only)
+{
+	char	*l, *r;
+
+	file_group();
+	fx_client(&B, "2001:db8::7");
+	fx_login(T, &B, "bob", 0);
+	l = fx_upload_line("g", "f1", 1000000, "127.0.0.1", 7001, 3);
+	fx_expect(T, &A, l, "OK file_uploaded\n");
+	free(l);
+	l = fx_upload_line("g", "f1", 1000000, "2001:db8::8", 7002, 3);
+	fx_expect(T, &B, l, "ERR bad_address ");
+	free(l);
+	l = fx_upload_line("g", "f1", 1000000, "[2001:db8::7]", 7002, 3);
+	fx_expect(T, &B, l, "ERR bad_request ");
+	free(l);
+	l = fx_upload_line("g", "f1", 1000000, "2001:DB8:0::7", 7002, 3);
+	fx_expect(T, &B, l, "OK file_uploaded\n");
+	free(l);
+	r = fx_req(T, &B, "download_file g f1");
+	cr_assert_not_null(strstr(r, " 1 127.0.0.1:7001\nEND_OF_REPLY\n"),
+	    "%s", r);
+	r = fx_req(T, &B, "download_file g f1 partial");
+	cr_assert_not_null(strstr(r, " 2 127.0.0.1:7001 [2001:db8::7]:7002\n"),
+	    "%s", r);
+	r = fx_req(T, &A, "list_files g");
+	cr_assert(strncmp(r, "OK 1\nf1 1000000 ", 16) == 0, "%s", r);
+	cr_assert_not_null(strstr(r, " 2\nEND_OF_REPLY\n"), "%s", r);
+	cr_assert_eq(journal_compact(T), 0);
+	tracker_destroy(T);
+	T = fx_open(&fx_cfg);
+	r = fx_req(T, &B, "download_file g f1 partial");
+	cr_assert_not_null(strstr(r, " 2 127.0.0.1:7001 [2001:db8::7]:7002\n"),
+	    "%s", r);
+	fx_expect(T, &B, "stop_share g f1 2001:db8::7 7002",
+	    "OK share_stopped\n");
+	r = fx_req(T, &B, "download_file g f1 partial");
+	cr_assert_not_null(strstr(r, " 1 127.0.0.1:7001\n"), "%s", r);
+}

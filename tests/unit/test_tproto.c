@@ -170,6 +170,18 @@ Test(tproto, file_answer)
 	cr_assert_eq(tproto_file_text(reply, &m, eps, 4, &n), 0);
 	cr_assert_eq(n, 0);
 	free(m.piece_sha1);
+
+	/* peerd's form: IPv6 seeders in brackets */
+	snprintf(reply, sizeof(reply), "OK 1 %s 1 %s 2 [::1]:7001 "
+	    "127.0.0.1:7002", h, h);
+	cr_assert_eq(tproto_file_text(reply, &m, eps, 4, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(eps[0].text, "[::1]:7001");
+	cr_assert_eq(endpoint_family(&eps[0]), AF_INET6);
+	cr_assert_eq(endpoint_port(&eps[0]), 7001);
+	free(m.piece_sha1);
+	snprintf(reply, sizeof(reply), "OK 1 %s 1 %s 1 ::1:7001", h, h);
+	cr_assert_eq(tproto_file_text(reply, &m, eps, 4, &n), -1);
 }
 
 Test(tproto, file_answer_malformed)
