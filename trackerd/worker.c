@@ -466,29 +466,39 @@ out_sendable(const struct conn *c)
 	return (size_t)(c->marks[c->mhead].start - c->out_sent);
 }
 
-/* "upload_file ..." or "session USER TOKEN upload_file ...": the only
- * requests allowed past PROTO_MAX_LINE. */
+/* Past nwords words of s[*i..n) and the spaces after them. */
+static void
+skip_words(const char *s, size_t n, size_t *i, int nwords)
+{
+	while (nwords-- > 0) {
+		while (*i < n && s[*i] != ' ')
+			(*i)++;
+		while (*i < n && s[*i] == ' ')
+			(*i)++;
+	}
+}
+
+/* 1 if s[i..n) starts with word w and a space. */
+static int
+starts_with(const char *s, size_t n, size_t i, const char *w)
+{
+	size_t	len = strlen(w);
+
+	return n - i > len && memcmp(s + i, w, len) == 0 && s[i + len] == ' ';
+}
+
+/* "[session USER TOKEN] [rid ID] upload_file ...": the only requests
+ * allowed past PROTO_MAX_LINE. */
 static int
 is_upload(const char *s, size_t n)
 {
-	static const char	cmd[] = "upload_file ";
-	size_t			i = 0;
-	int			word;
+	size_t	i = 0;
 
-	if (n >= sizeof(cmd) - 1 && memcmp(s, cmd, sizeof(cmd) - 1) == 0)
-		return 1;
-	if (n < 8 || memcmp(s, "session ", 8) != 0)
-		return 0;
-	for (word = 0; word < 3; word++) {
-		while (i < n && s[i] == ' ')
-			i++;
-		while (i < n && s[i] != ' ')
-			i++;
-	}
-	while (i < n && s[i] == ' ')
-		i++;
-	return n - i >= sizeof(cmd) - 1 &&
-	    memcmp(s + i, cmd, sizeof(cmd) - 1) == 0;
+	if (starts_with(s, n, i, "session"))
+		skip_words(s, n, &i, 3);
+	if (starts_with(s, n, i, "rid"))
+		skip_words(s, n, &i, 2);
+	return starts_with(s, n, i, "upload_file");
 }
 
 /* One error for an over-long request; with skip, the line (the part still

@@ -226,7 +226,16 @@ Test(tracker_cmds, big_file_hash_list)
 	memset(r, 'a', 9999);
 	r[9999] = '\0';
 	ERR(b, "too_long", "list_files %s", r);
+	ERR(b, "too_long", "rid 0123456789abcdef0123456789abcdef list_files %s",
+	    r);
 	free(r);
+	/* peerd's form, with a session and a request id, as long */
+	p = upload_line("g", "big2.iso", 1ull << 30, "127.0.0.1", 7002, 10);
+	r = rq(b, "session bob %s rid 0123456789abcdef0123456789abcdef %s",
+	    trk_login(b, "bob", "pb"), p);
+	cr_assert_str_eq(r, "OK file_uploaded\nEND_OF_REPLY\n");
+	free(r);
+	free(p);
 	close(a);
 	close(b);
 }
