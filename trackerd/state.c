@@ -502,6 +502,8 @@ state_live_count(struct tracker *t)
 
 	for (i = 0; i < T_NTABLES; i++)
 		n += t->hdr->t[i].used;
+	/* the request ids kept are lines of a compacted journal too */
+	n += t->hdr->rids.total < STATE_RIDS ? t->hdr->rids.total : STATE_RIDS;
 	return n;
 }
 

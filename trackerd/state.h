@@ -388,7 +388,8 @@ int	reqid_apply_locked(struct tracker *, char ***argv, int *argc);
 int	reqid_dump_locked(struct tracker *,
 	    int (*emit)(void *, const char *body, size_t len), void *arg);
 
-/* Live records, for compaction heuristics. */
+/* Live records and request ids: the lines of a compacted journal, for
+ * compaction heuristics. */
 uint64_t state_live_count(struct tracker *);
 
 #endif
