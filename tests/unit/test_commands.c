@@ -836,3 +836,35 @@ Test(commands, ipv6_seeders_to_peerd_only)
 	r = fx_req(T, &B, "download_file g f1 partial");
 	cr_assert_not_null(strstr(r, " 1 127.0.0.1:7001\n"), "%s", r);
 }
+
+/* The ids kept are the latest STATE_RIDS: older ones give way, oldest
+ * first, and a compaction keeps exactly those kept. */
+Test(commands, request_ids_bounded_oldest_first)
+{
+	char		body[64];
+	uint8_t		id[RID_LEN];
+	uint32_t	i, n = STATE_RIDS + 100;
+
+	cr_assert_eq(state_lock_meta(T), 0);
+	for (i = 0; i < n; i++) {
+		snprintf(body, sizeof(body), "rid %08x%024x 0", i * 2654435761u,
+		    i);
+		cr_assert_eq(journal_apply_body(T, body, strlen(body), i + 1), 0);
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(body, sizeof(body), "%08x%024x", i * 2654435761u, i);
+		cr_assert_eq(reqid_parse(body, id), 0);
+		cr_assert_eq(reqid_seen_locked(T, id), i >= 100, "id %u", i);
+	}
+	state_unlock_meta(T);
+	cr_assert_eq(journal_compact(T), 0);
+	tracker_destroy(T);
+	T = fx_open(&fx_cfg);
+	cr_assert_eq(state_lock_meta(T), 0);
+	for (i = 0; i < n; i++) {
+		snprintf(body, sizeof(body), "%08x%024x", i * 2654435761u, i);
+		cr_assert_eq(reqid_parse(body, id), 0);
+		cr_assert_eq(reqid_seen_locked(T, id), i >= 100, "id %u", i);
+	}
+	state_unlock_meta(T);
+}
