@@ -282,8 +282,8 @@ scj(struct h_run *r, int i, const char *fmt, ...)
 #define SC(want, i, ...) do {						\
 	struct h_run _r;						\
 	int _st = sc(&_r, i, __VA_ARGS__);				\
-	cr_assert_eq(_st, want, "peer %d: sharectl " #__VA_ARGS__	\
-	    ": exit %d, stderr: %s", i, _st, _r.err);			\
+	cr_assert_eq(_st, want, "peer %d: sharectl %s: exit %d, "	\
+	    "stderr: %s", i, #__VA_ARGS__, _st, _r.err);		\
 	h_run_free(&_r);						\
 } while (0)
 

@@ -116,9 +116,10 @@ conns_to(uint16_t port)
 		char *rem = strchr(line, ':');
 		if (rem == NULL || (rem = strchr(rem + 1, ' ')) == NULL)
 			continue;
-		rem = strchr(rem + 1, ' ');
-		if (rem != NULL && strncmp(strchr(rem, ':'), want,
-		    strlen(want)) == 0)
+		if ((rem = strchr(rem + 1, ' ')) == NULL ||
+		    (rem = strchr(rem, ':')) == NULL)
+			continue;
+		if (strncmp(rem, want, strlen(want)) == 0)
 			n++;
 	}
 	fclose(fp);
