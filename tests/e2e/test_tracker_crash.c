@@ -78,6 +78,21 @@ shm_path(int i, char *out, size_t n)
 	snprintf(out, n, "/dev/shm/p2pshare-trackerd-%u", T.port[i]);
 }
 
+/* The workers of tracker i, and wait until the master has n again. */
+static int
+workers_now(int i, pid_t *kids)
+{
+	int	n = 0;
+
+	for (long end = trk_now_ms() + 5000; trk_now_ms() < end;) {
+		n = child_pids(T.p[i].pid, kids, 8);
+		if (n == 2)
+			break;
+		trk_sleep_ms(10);
+	}
+	return n;
+}
+
 Test(tracker_crash, sigterm_is_clean)
 {
 	char	shm[128];
@@ -88,7 +103,7 @@ Test(tracker_crash, sigterm_is_clean)
 	shm_path(0, shm, sizeof(shm));
 	cr_assert_eq(access(shm, F_OK), 0, "no shm object %s", shm);
 	cr_assert_eq(access(T.pidfile[0], F_OK), 0, "no pidfile");
-	n = child_pids(T.p[0].pid, kids, 8);
+	n = workers_now(0, kids);	/* forked after the port opened */
 	cr_assert_eq(n, 2, "expected 2 workers, found %d", n);
 	cr_assert_eq(trk_stop(0), 0, "SIGTERM: non-zero exit");
 	cr_assert_eq(wait_gone(kids, n, 3000), 0, "workers left behind");
@@ -191,21 +206,6 @@ Test(tracker_crash, corrupt_middle_refused)
 	shm_path(0, shm, sizeof(shm));
 	cr_assert_neq(access(shm, F_OK), 0, "%s left behind", shm);
 	cr_assert_neq(h_wait_port(T.port[0], 100), 0, "listening anyway");
-}
-
-/* The workers of tracker i, and wait until the master has n again. */
-static int
-workers_now(int i, pid_t *kids)
-{
-	int	n = 0;
-
-	for (long end = trk_now_ms() + 5000; trk_now_ms() < end;) {
-		n = child_pids(T.p[i].pid, kids, 8);
-		if (n == 2)
-			break;
-		trk_sleep_ms(10);
-	}
-	return n;
 }
 
 Test(tracker_crash, sigkill_worker_loses_nothing)
