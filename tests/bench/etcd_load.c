@@ -102,7 +102,11 @@ login(struct worker *w, int fd)
 	char	line[128], r[4096];
 
 	snprintf(line, sizeof(line), "create_user %s pw\n", w->user);
-	request(fd, line, r, sizeof(r));
+	if (request(fd, line, r, sizeof(r)) == -1 ||
+	    strncmp(r, "OK", 2) != 0) {
+		fprintf(stderr, "etcd_load: create_user %s: %s", w->user, r);
+		exit(1);
+	}
 	snprintf(line, sizeof(line), "login %s pw\n", w->user);
 	if (request(fd, line, r, sizeof(r)) == -1 ||
 	    strncmp(r, "OK login_success ", 17) != 0) {

@@ -13,7 +13,7 @@ pd="$root/peerd/peerd"
 sc="$root/sharectl/sharectl"
 secs=${BENCH_SECONDS:-3}
 runs=${BENCH_RUNS:-3}
-caps=users=100000,groups=2000000,members=1000000,requests=100000,sessions=100000,files=100000,seeders=100000,hashes=1000000
+caps=signups=0,user_groups=1000000,user_requests=1000000,users=100000,groups=2000000,members=1000000,requests=100000,sessions=100000,files=100000,seeders=100000,hashes=1000000
 dir=$(mktemp -d /tmp/p2p-etcd-bench.XXXXXX)
 pids=""
 
