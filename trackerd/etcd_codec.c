@@ -149,12 +149,21 @@ ej_range(const char *key, const char *end, int64_t rev, int64_t min_mod,
 json_object *
 ej_compare_mod(const char *key, const char *result, int64_t rev)
 {
+	return ej_compare_mod_range(key, NULL, result, rev);
+}
+
+json_object *
+ej_compare_mod_range(const char *key, const char *end, const char *result,
+    int64_t rev)
+{
 	json_object	*c = json_object_new_object();
 
 	json_object_object_add(c, "key", ej_str(key));
 	json_object_object_add(c, "target", json_object_new_string("MOD"));
 	json_object_object_add(c, "result", json_object_new_string(result));
 	json_object_object_add(c, "mod_revision", ej_i64(rev));
+	if (end != NULL)
+		json_object_object_add(c, "range_end", ej_str(end));
 	return c;
 }
 
@@ -182,22 +191,23 @@ ej_watch_create(const char *key, const char *end, int64_t start_rev)
 }
 
 json_object *
-ej_change_txn(char *const *guards, int nguards, int nwritten, int64_t base,
-    char *const *logkeys, char *const *bodies, const size_t *lens, int n)
+ej_change_txn(char *const *guards, int nguards, int64_t base,
+    char *const *keys, char *const *vals, const size_t *lens, int n)
 {
 	json_object	*t = json_object_new_object();
 	json_object	*cmp = json_object_new_array();
 	json_object	*ok = json_object_new_array();
+	char		*end;
 	int		 i;
 
-	for (i = 0; i < nguards; i++)
-		json_object_array_add(cmp, ej_compare_mod(guards[i], "LESS",
-		    base + 1));
+	for (i = 0; i < nguards; i++) {
+		end = prefix_end(guards[i]);
+		json_object_array_add(cmp, ej_compare_mod_range(guards[i], end,
+		    "LESS", base + 1));
+		free(end);
+	}
 	for (i = 0; i < n; i++)
-		json_object_array_add(ok, ej_put(logkeys[i], bodies[i],
-		    lens[i]));
-	for (i = 0; i < nwritten; i++)
-		json_object_array_add(ok, ej_put(guards[i], "", 0));
+		json_object_array_add(ok, ej_put(keys[i], vals[i], lens[i]));
 	json_object_object_add(t, "compare", cmp);
 	json_object_object_add(t, "success", ok);
 	return op("request_txn", t);
@@ -234,7 +244,7 @@ static int
 add_key(char **keys, int *n, const char *prefix, const char *kind,
     const char *a, const char *b)
 {
-	if (asprintf(&keys[*n], "%s/e/%s/%s%s%s", prefix, kind, a,
+	if (asprintf(&keys[*n], "%s/e/%s/%s%s%s/", prefix, kind, a,
 	    b ? "/" : "", b ? b : "") == -1)
 		return -1;
 	(*n)++;
@@ -400,6 +410,32 @@ ej_parse_txn(json_object *o, int64_t *revision, int *ok, int n, char *err,
 			return -1;
 		}
 		ok[i] = get_bool(t, "succeeded");
+	}
+	return 0;
+}
+
+int
+ej_parse_found(json_object *o, int *found, int n, char *err, size_t errlen)
+{
+	json_object	*rs, *r, *rr, *c;
+	int		 i;
+
+	if (ej_error(o, err, errlen))
+		return -1;
+	if (!json_object_object_get_ex(o, "responses", &rs) ||
+	    !json_object_is_type(rs, json_type_array) ||
+	    json_object_array_length(rs) != (size_t)n) {
+		snprintf(err, errlen, "malformed txn reply");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		r = json_object_array_get_idx(rs, (size_t)i);
+		if (!json_object_object_get_ex(r, "response_range", &rr)) {
+			snprintf(err, errlen, "malformed txn reply");
+			return -1;
+		}
+		found[i] = json_object_object_get_ex(rr, "count", &c) &&
+		    json_object_get_int64(c) > 0;
 	}
 	return 0;
 }

@@ -23,6 +23,10 @@ struct ekv {
 	int		 deleted;	/* a watch DELETE event */
 };
 
+/* A transaction of count-only ranges: found[i] is 1 if the i-th range
+ * matched a key. 0 or -1 (err). */
+int	ej_parse_found(json_object *, int *found, int n, char *err,
+	    size_t errlen);
 /* A range reply or a watch message, decoded. */
 struct ereply {
 	int64_t		 revision;	/* header.revision */
@@ -52,36 +56,45 @@ json_object *ej_put(const char *key, const void *val, size_t vlen);
 json_object *ej_delete(const char *key, const char *end);
 json_object *ej_range(const char *key, const char *end, int64_t rev,
 	    int64_t min_mod, int64_t max_mod, int64_t limit, int keys_only);
-/* Compare the key's mod_revision: result "LESS", "EQUAL", ... rev. */
+/* Compare the key's mod_revision: result "LESS", "EQUAL", ... rev; the
+ * range form compares every key of [key, end). */
 json_object *ej_compare_mod(const char *key, const char *result, int64_t rev);
+json_object *ej_compare_mod_range(const char *key, const char *end,
+	    const char *result, int64_t rev);
 /* Compare: the key does not exist. */
 json_object *ej_compare_absent(const char *key);
 json_object *ej_watch_create(const char *key, const char *end,
 	    int64_t start_rev);
 
 /*
- * Guard keys of a change body (the journal's "op args..." text): what two
- * trackers could race on, as entity keys under prefix/e/. *nw written keys
- * first, then read ones; returns the total (0..ETCD_MAX_GUARDS), each key
- * malloc'd into keys[]. -1 for a body that is not a change.
+ * The entities a change body (the journal's "op args...") touches, which
+ * two trackers could race on: each a key prefix under prefix/e/ ending in
+ * '/' ("prefix/e/g/g1/"), under which the changes to it are stored. *nw
+ * written ones first, then read ones; returns the total (0 for a change
+ * on no entity: sessions), each malloc'd into keys[]. -1 for a body that
+ * is not a change.
  */
 int	change_guards(const char *prefix, const char *body, size_t len,
 	    char *keys[ETCD_MAX_GUARDS], int *nw);
 
 /*
- * One request's changes as a nested transaction: compares that no guard
- * key changed after revision base, then the log puts (keys[i] = bodies[i])
- * and a put of each written guard key.
+ * One request's changes as a nested transaction: compares that nothing
+ * under any of its entities changed after revision base, then its puts
+ * (each change under its first written entity, an empty value under the
+ * others, so the next compare on them sees it).
  */
-json_object *ej_change_txn(char *const *guards, int nguards, int nwritten,
-	    int64_t base, char *const *logkeys, char *const *bodies,
-	    const size_t *lens, int n);
+json_object *ej_change_txn(char *const *guards, int nguards, int64_t base,
+	    char *const *keys, char *const *vals, const size_t *lens, int n);
 
 /* A transaction reply: header revision and, per nested transaction, 1 if
  * it succeeded. 0; 1 if the outer compares failed; -1 if malformed or an
  * etcd error (err set). */
 int	ej_parse_txn(json_object *, int64_t *revision, int *ok, int n,
 	    char *err, size_t errlen);
+/* A transaction of count-only ranges: found[i] is 1 if the i-th range
+ * matched a key. 0 or -1 (err). */
+int	ej_parse_found(json_object *, int *found, int n, char *err,
+	    size_t errlen);
 /* A range reply or a watch message ({"result": ...}). 0 or -1 (err in r). */
 int	ej_parse_range(json_object *, struct ereply *);
 int	ej_parse_watch(json_object *, struct ereply *);

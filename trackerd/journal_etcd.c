@@ -32,7 +32,7 @@
 #define LOAD_MS		10000	/* at start, etcd may take this to answer */
 #define COMMITTERS	4	/* txns in flight per worker */
 #define PAGE_KEYS	256	/* keys per range page */
-#define JREQ_MAX_CHANGES 100	/* changes of one request */
+#define BATCH_CHANGES	9999	/* changes of one txn: a 4-digit index */
 
 enum jkind { JQ_COMMIT, JQ_PROBE };
 
@@ -42,6 +42,7 @@ struct jreq {
 	enum jkind	  kind;
 	void		 *cookie;
 	char		 *bodies;	/* each ends in '\n' */
+	char		 *rkey;		/* where its first change went */
 	size_t		  blen;
 	int		  n;
 	char		**guards;	/* written ones first */
@@ -58,8 +59,7 @@ struct jqueue {
 
 struct jetcd {
 	struct tracker	*t;
-	char		 logc[160], logc_end[160], head[160];
-	char		 wbeg[160], wend[160];
+	char		 ent[160], ent_end[160], head[160], anon[160];
 	struct etcd	*sync;		/* loads, catch-ups, snapshots */
 	pthread_mutex_t	 sync_mu;
 
@@ -73,7 +73,7 @@ struct jetcd {
 
 	/* worker: the request being validated */
 	struct buf	 stage;
-	int		 nstaged;
+	int		 nstaged, nputs;
 	int64_t		 base;
 
 	/* worker: committers, the probe thread and the apply waiter */
@@ -117,6 +117,7 @@ jreq_free(struct jreq *r)
 	for (i = 0; i < r->nguards; i++)
 		free(r->guards[i]);
 	free(r->guards);
+	free(r->rkey);
 	if (r->bodies != NULL)
 		explicit_bzero(r->bodies, r->blen);
 	free(r->bodies);
@@ -185,10 +186,13 @@ apply_lines(struct tracker *t, const char *p, size_t len, int64_t rev)
 	}
 }
 
+/* A change (not an empty put that only marks an entity, not the head). */
 static int
-is_change_key(struct jetcd *j, const char *key)
+is_change(struct jetcd *j, const struct ekv *e)
 {
-	return strncmp(key, j->logc, strlen(j->logc)) == 0;
+	return !e->deleted && e->vlen > 0 &&
+	    strncmp(e->key, j->ent, strlen(j->ent)) == 0 &&
+	    strcmp(e->key, j->head) != 0;
 }
 
 /* ---- loading at one revision ---- */
@@ -249,6 +253,8 @@ collect(struct jetcd *j, struct ereply *r, void *arg)
 	size_t		 i;
 
 	for (i = 0; i < r->nkvs; i++) {
+		if (!is_change(j, &r->kvs[i]))
+			continue;
 		if (c->n == c->cap) {
 			c->cap = c->cap ? c->cap * 2 : 1024;
 			if ((nv = realloc(c->v, c->cap * sizeof(*nv))) == NULL)
@@ -256,13 +262,19 @@ collect(struct jetcd *j, struct ereply *r, void *arg)
 			c->v = nv;
 		}
 		c->v[c->n++] = r->kvs[i];	/* takes the strings */
+		r->kvs[i].key = r->kvs[i].value = NULL;
 	}
-	r->nkvs = 0;
 	return 0;
 }
 
-/* Revision order; inside one transaction, the order of its puts (the
- * keys end in the index of the change in the batch). */
+/* The index of a change in its transaction: its key's last 4 digits. */
+static int
+change_index(const struct ekv *e)
+{
+	return e->keylen >= 4 ? atoi(e->key + e->keylen - 4) : 0;
+}
+
+/* Revision order; inside one transaction, the order of its puts. */
 static int
 cmp_change(const void *a, const void *b)
 {
@@ -270,7 +282,7 @@ cmp_change(const void *a, const void *b)
 
 	if (x->mod_rev != y->mod_rev)
 		return x->mod_rev < y->mod_rev ? -1 : 1;
-	return strcmp(x->key, y->key);
+	return change_index(x) - change_index(y);
 }
 
 static int
@@ -343,7 +355,7 @@ load_locked(struct jetcd *j, struct etcd *h)
 			return -1;
 		t->hdr->since_snap = 0;
 	}
-	if (range_all(j, h, j->logc, j->logc_end, &rev, srev + 1, 0, 0,
+	if (range_all(j, h, j->ent, j->ent_end, &rev, srev + 1, 0, 0,
 	    collect, &c) == 0) {
 		qsort(c.v, c.n, sizeof(*c.v), cmp_change);
 		for (i = 0; i < c.n; i++)
@@ -394,7 +406,7 @@ apply_events(struct jetcd *j, struct ereply *r)
 
 		if (e->mod_rev <= done)
 			continue;	/* already in a load */
-		if (!e->deleted && is_change_key(j, e->key))
+		if (is_change(j, e))
 			apply_one(t, e->value, e->vlen, e->mod_rev);
 		if (e->mod_rev > top)
 			top = e->mod_rev;
@@ -461,7 +473,7 @@ watch_thread(void *arg)
 				continue;
 			}
 		}
-		rc = etcd_watch(j->watch, ej_watch_create(j->wbeg, j->wend,
+		rc = etcd_watch(j->watch, ej_watch_create(j->ent, j->ent_end,
 		    applied_rev(j->t) + 1), on_watch_msg, j, &j->stop, err,
 		    sizeof(err));
 		if (rc == -1) {
@@ -490,14 +502,24 @@ uint64_t
 jetcd_stage(struct tracker *t, const char *body, size_t len)
 {
 	struct jetcd	*j = t->etcd;
+	char		*keys[ETCD_MAX_GUARDS];
+	int		 n, nw;
 
 	/* One request is one nested transaction: at most 128 operations,
-	 * its puts among them. */
+	 * its puts among them (one per entity it writes). */
+	if ((n = change_guards(t->cfg.etcd.prefix, body, len, keys, &nw)) == -1) {
+		snprintf(t->err, sizeof(t->err), "change not known to etcd");
+		return 0;
+	}
+	while (n > 0)
+		free(keys[--n]);
 	if (len + 1 > ETCD_MAX_BATCH_BYTES - j->stage.len ||
-	    j->nstaged >= JREQ_MAX_CHANGES || memchr(body, '\n', len) != NULL) {
+	    j->nputs + (nw > 0 ? nw : 1) > ETCD_MAX_OPS ||
+	    memchr(body, '\n', len) != NULL) {
 		snprintf(t->err, sizeof(t->err), "change too large for etcd");
 		return 0;
 	}
+	j->nputs += nw > 0 ? nw : 1;
 	if (j->nstaged == 0)
 		j->base = applied_rev(t);
 	if (buf_append(&j->stage, body, len) == -1 ||
@@ -572,6 +594,7 @@ request_guards(struct jetcd *j, struct jreq *r)
 
 /* ---- the worker's side ---- */
 
+
 static void
 done_push(struct jetcd *j, struct jreq *r, enum jresult res)
 {
@@ -615,7 +638,7 @@ journal_submit_staged(struct tracker *t, void *cookie)
 	r->deadline = mono_ms() + COMMIT_MS;
 	explicit_bzero(j->stage.data, j->stage.len);
 	j->stage.len = j->stage.off = 0;
-	j->nstaged = 0;
+	j->nstaged = j->nputs = 0;
 	if (request_guards(j, r) == -1)
 		goto fail_req;
 	pthread_mutex_lock(&j->mu);
@@ -625,7 +648,7 @@ journal_submit_staged(struct tracker *t, void *cookie)
 	return 1;
 fail:
 	j->stage.len = j->stage.off = 0;
-	j->nstaged = 0;
+	j->nstaged = j->nputs = 0;
 fail_req:
 	log_warnx("etcd: cannot queue a change (out of memory or malformed)");
 	if (r == NULL)
@@ -686,11 +709,12 @@ journal_done(struct tracker *t, void **cookie, enum jresult *res)
 
 /* ---- committers: many requests per transaction ---- */
 
+
 struct batch {
 	struct jreq	*r[ETCD_MAX_OPS];
-	int		 n;
+	int		 n, changes;
 	size_t		 bytes;
-	char		 id[224];	/* the log keys' common part */
+	char		 id[40];	/* "NN-pid-batch-": its keys end in it + index */
 };
 
 /* Does r touch a guard key already in the batch? (etcd evaluates every
@@ -718,7 +742,7 @@ batch_fill(struct jetcd *j, struct batch *b)
 	struct jreq	*r, *keep = NULL, **kt = &keep, *next;
 	uint64_t	 now = mono_ms();
 
-	b->n = 0;
+	b->n = b->changes = 0;
 	b->bytes = 0;
 	for (r = j->commitq.head; r != NULL; r = next) {
 		next = r->next;
@@ -726,7 +750,7 @@ batch_fill(struct jetcd *j, struct batch *b)
 			done_push(j, r, JR_UNAVAILABLE);
 			continue;
 		}
-		if (b->n == ETCD_MAX_OPS - 1 ||
+		if (b->n == ETCD_MAX_OPS - 1 || b->changes + r->n > BATCH_CHANGES ||
 		    b->bytes + r->blen > ETCD_MAX_BATCH_BYTES ||
 		    batch_clash(b, r)) {
 			*kt = r;
@@ -735,13 +759,14 @@ batch_fill(struct jetcd *j, struct batch *b)
 		}
 		b->r[b->n++] = r;
 		b->bytes += r->blen;
+		b->changes += r->n;
 	}
 	*kt = NULL;
 	j->commitq.head = keep;
 	j->commitq.tail = NULL;
 	for (r = keep; r != NULL; r = r->next)
 		j->commitq.tail = r;
-	snprintf(b->id, sizeof(b->id), "%s%02d-%08x-%08x-", j->logc,
+	snprintf(b->id, sizeof(b->id), "%02d-%08x-%08x-",
 	    j->t->cfg.tracker_no, (unsigned)getpid(), ++j->batches);
 }
 
@@ -749,14 +774,72 @@ batch_fill(struct jetcd *j, struct batch *b)
 static void
 fence_key(struct jetcd *j, const struct batch *b, char *out, size_t len)
 {
-	snprintf(out, len, "%s/fence/%s", j->t->cfg.etcd.prefix,
-	    b->id + strlen(j->logc));
+	snprintf(out, len, "%s/fence/%s", j->t->cfg.etcd.prefix, b->id);
+}
+
+/* Where the change at index op of the batch goes: under the entity e
+ * (NULL: a change on none, a session's). */
+static char *
+change_key(struct jetcd *j, const struct batch *b, const char *e, int op)
+{
+	char	*key;
+
+	if (asprintf(&key, "%s%s%04d", e != NULL ? e : j->anon, b->id, op) == -1)
+		return NULL;
+	return key;
+}
+
+/* The puts of one body at index op into keys/vals/lens from *n on: the
+ * change under its first written entity, an empty value under the other
+ * written ones. */
+static void
+body_puts(struct jetcd *j, const struct batch *b, const char *body,
+    size_t len, int op, char **keys, char **vals, size_t *lens, int *n)
+{
+	char	*g[ETCD_MAX_GUARDS];
+	int	 ng, nw, i;
+
+	if ((ng = change_guards(j->t->cfg.etcd.prefix, body, len, g, &nw)) == -1)
+		ng = nw = 0;	/* checked when staged */
+	keys[*n] = change_key(j, b, nw > 0 ? g[0] : NULL, op);
+	vals[*n] = (char *)body;
+	lens[(*n)++] = len;
+	for (i = 1; i < nw; i++) {
+		keys[*n] = change_key(j, b, g[i], op);
+		vals[*n] = "";
+		lens[(*n)++] = 0;
+	}
+	while (ng > 0)
+		free(g[--ng]);
+}
+
+/* One request's nested transaction; *op counts the batch's changes. */
+static json_object *
+request_txn(struct jetcd *j, struct batch *b, struct jreq *r, int *op)
+{
+	char		*keys[ETCD_MAX_OPS], *vals[ETCD_MAX_OPS];
+	size_t		 lens[ETCD_MAX_OPS];
+	const char	*p, *nl;
+	json_object	*o;
+	int		 k, n = 0;
+
+	for (k = 0, p = r->bodies; k < r->n; k++, p = nl + 1) {
+		nl = memchr(p, '\n', r->blen - (size_t)(p - r->bodies));
+		body_puts(j, b, p, (size_t)(nl - p), (*op)++, keys, vals, lens,
+		    &n);
+	}
+	free(r->rkey);
+	r->rkey = n > 0 && keys[0] != NULL ? strdup(keys[0]) : NULL;
+	o = ej_change_txn(r->guards, r->nguards, r->base, keys, vals, lens, n);
+	while (n > 0)
+		free(keys[--n]);
+	return o;
 }
 
 /*
- * One nested transaction per request: its compares, its log puts. The
- * outer compares make a copy that arrives late harmless: the batch
- * commits once (its first log key is new) and not after its fence.
+ * One nested transaction per request: its compares, its puts. The outer
+ * compares make a copy that arrives late harmless: the batch commits
+ * once (its first change's key is new) and not after its fence.
  */
 static json_object *
 batch_txn(struct jetcd *j, struct batch *b)
@@ -764,33 +847,17 @@ batch_txn(struct jetcd *j, struct batch *b)
 	json_object	*txn = json_object_new_object();
 	json_object	*cmp = json_object_new_array();
 	json_object	*ok = json_object_new_array();
-	char		*keys[JREQ_MAX_CHANGES], *bodies[JREQ_MAX_CHANGES];
 	char		 key[300];
-	size_t		 lens[JREQ_MAX_CHANGES];
-	const char	*p, *nl;
-	int		 i, k, op = 0;
+	int		 i, op = 0;
 
-	fence_key(j, b, key, sizeof(key));
-	json_object_array_add(cmp, ej_compare_absent(key));
-	snprintf(key, sizeof(key), "%s%04d", b->id, 0);
-	json_object_array_add(cmp, ej_compare_absent(key));
-	for (i = 0; i < b->n; i++) {
-		struct jreq *r = b->r[i];
-
-		for (k = 0, p = r->bodies; k < r->n; k++, p = nl + 1) {
-			nl = memchr(p, '\n', r->blen - (size_t)(p - r->bodies));
-			if (asprintf(&keys[k], "%s%04d", b->id, op++) == -1)
-				keys[k] = NULL;
-			bodies[k] = (char *)p;
-			lens[k] = (size_t)(nl - p);
-		}
-		json_object_array_add(ok, ej_change_txn(r->guards, r->nguards,
-		    r->nwritten, r->base, keys, bodies, lens, r->n));
-		for (k = 0; k < r->n; k++)
-			free(keys[k]);
-	}
+	for (i = 0; i < b->n; i++)
+		json_object_array_add(ok, request_txn(j, b, b->r[i], &op));
 	/* The head key's revision tells a read barrier what to wait for. */
 	json_object_array_add(ok, ej_put(j->head, "", 0));
+	fence_key(j, b, key, sizeof(key));
+	json_object_array_add(cmp, ej_compare_absent(key));
+	if (b->r[0]->rkey != NULL)
+		json_object_array_add(cmp, ej_compare_absent(b->r[0]->rkey));
 	json_object_object_add(txn, "compare", cmp);
 	json_object_object_add(txn, "success", ok);
 	return txn;
@@ -819,47 +886,51 @@ batch_fence(struct jetcd *j, struct etcd *h, struct batch *b, uint64_t end)
 	return 0;
 }
 
-/* After the fence: the requests whose log keys exist committed, the
- * others were refused by their compares; none, it never committed.
- * 1 answered, 0 nothing committed, -1 unknown. */
+/* After the fence: the requests whose first change's key exists
+ * committed, the others were refused by their compares; none, it never
+ * committed. 1 answered, 0 nothing committed, -1 unknown. */
 static int
 batch_lookup(struct jetcd *j, struct etcd *h, struct batch *b,
     uint64_t end)
 {
-	struct ereply	 r;
-	json_object	*resp;
-	char		*kend, err[200];
+	json_object	*txn, *ops, *op, *resp;
+	char		 err[200];
 	uint64_t	 now = mono_ms();
-	int		 amb, i, k, rc, op;
+	int64_t		 rev;
+	int		 found[ETCD_MAX_OPS], amb, i, any = 0, rc;
 
 	if (now + 20 >= end)
 		return -1;
-	kend = prefix_end(b->id);
-	rc = etcd_post(h, "/v3/kv/range", ej_range(b->id, kend, 0, 0, 0, 0, 1),
-	    &resp, (int)(end - now), &amb, err, sizeof(err));
-	free(kend);
+	txn = json_object_new_object();
+	ops = json_object_new_array();
+	for (i = 0; i < b->n; i++) {
+		op = json_object_new_object();
+		json_object_object_add(op, "request_range", ej_range(
+		    b->r[i]->rkey != NULL ? b->r[i]->rkey : j->head, NULL, 0, 0,
+		    0, 0, 1));
+		json_object_array_add(ops, op);
+	}
+	json_object_object_add(txn, "success", ops);
+	if (etcd_post(h, "/v3/kv/txn", txn, &resp, (int)(end - now), &amb,
+	    err, sizeof(err)) == -1)
+		return -1;
+	rc = ej_parse_found(resp, found, b->n, err, sizeof(err));
+	rev = 0;
+	if (rc == 0)
+		ej_parse_txn(resp, &rev, NULL, 0, err, sizeof(err));
+	json_object_put(resp);
 	if (rc == -1)
 		return -1;
-	rc = ej_parse_range(resp, &r);
-	json_object_put(resp);
-	if (rc == -1) {
-		ereply_free(&r);
-		return -1;
-	}
-	if ((rc = r.nkvs > 0) == 1) {
-		pthread_mutex_lock(&j->mu);
-		for (i = 0, op = 0; i < b->n; op += b->r[i]->n, i++) {
-			for (k = 0; k < (int)r.nkvs; k++)
-				if (atoi(r.kvs[k].key + strlen(b->id)) == op)
-					break;
-			wait_push(j, b->r[i], k < (int)r.nkvs ? JR_DONE :
-			    JR_CONFLICT, k < (int)r.nkvs ? r.kvs[k].mod_rev :
-			    r.revision);
-		}
-		pthread_mutex_unlock(&j->mu);
-	}
-	ereply_free(&r);
-	return rc;
+	for (i = 0; i < b->n; i++)
+		any |= found[i] && b->r[i]->rkey != NULL;
+	if (!any)
+		return 0;
+	pthread_mutex_lock(&j->mu);
+	for (i = 0; i < b->n; i++)
+		wait_push(j, b->r[i], found[i] && b->r[i]->rkey != NULL ?
+		    JR_DONE : JR_CONFLICT, rev);
+	pthread_mutex_unlock(&j->mu);
+	return 1;
 }
 
 static void
@@ -891,6 +962,7 @@ batch_fail(struct jetcd *j, struct batch *b, const char *why)
  * twice), fence the batch and look: what is not committed then never
  * will be, so an ERR unavailable is not followed by the change.
  */
+
 /* Send the batch once, within ms. 0 answered; 1 no answer after sending
  * (the outcome is unknown); 2 a copy sent before committed first; -1
  * refused (no member reachable, or etcd said no). */
@@ -920,9 +992,12 @@ batch_send(struct jetcd *j, struct etcd *h, struct batch *b, int ms,
  * fence the batch and look: what is not committed then never will be,
  * so an ERR unavailable is not followed by the change.
  */
+
+
 static void
 batch_commit(struct jetcd *j, struct etcd *h, struct batch *b)
 {
+
 	uint64_t	 now = mono_ms(), end = UINT64_MAX, send_end;
 	int		 i, rc, unknown = 0;
 	char		 err[200] = "no time left";
@@ -956,7 +1031,7 @@ batch_commit(struct jetcd *j, struct etcd *h, struct batch *b)
 
 /*
  * Master, at start: commit one change outside the workers' batches (the
- * tracker's ticket key). Its log key is new, so a copy that arrives twice
+ * tracker's ticket key). Its key is new, so a copy that arrives twice
  * commits once; each endpoint is tried in turn within COMMIT_MS. 0 once
  * etcd committed it (the watch applies it), -1 otherwise (t->err).
  */
@@ -973,7 +1048,7 @@ jetcd_publish(struct tracker *t, const char *body)
 
 	if ((h = etcd_new(&t->cfg.etcd)) == NULL)
 		return -1;
-	snprintf(key, sizeof(key), "%s%02d-%08x-%08x-p000", j->logc,
+	snprintf(key, sizeof(key), "%s%02d-%08x-%08x-p0000", j->anon,
 	    t->cfg.tracker_no, (unsigned)getpid(), (unsigned)mono_ms());
 	while (rc != 0 && mono_ms() < end) {
 		txn = json_object_new_object();
@@ -1134,11 +1209,10 @@ jetcd_new(struct tracker *t)
 		return NULL;
 	j->t = t;
 	j->efd = -1;
-	snprintf(j->logc, sizeof(j->logc), "%s/log/c/", p);
-	snprintf(j->logc_end, sizeof(j->logc_end), "%s/log/c0", p);
-	snprintf(j->head, sizeof(j->head), "%s/log/head", p);
-	snprintf(j->wbeg, sizeof(j->wbeg), "%s/log/", p);
-	snprintf(j->wend, sizeof(j->wend), "%s/log0", p);
+	snprintf(j->ent, sizeof(j->ent), "%s/e/", p);
+	snprintf(j->ent_end, sizeof(j->ent_end), "%s/e0", p);
+	snprintf(j->head, sizeof(j->head), "%s/e/^head", p);
+	snprintf(j->anon, sizeof(j->anon), "%s/e/-/", p);
 	pthread_mutex_init(&j->sync_mu, NULL);
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_cond_init(&j->cv_commit, NULL);

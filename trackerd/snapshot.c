@@ -159,19 +159,45 @@ delete_range(struct etcd *h, const char *dir)
 	return rc;
 }
 
-/* Delete the keys under dir at or below revision rev (the changes a
- * snapshot covers, old fences), 127 per request. */
+/* Deletes gathered into transactions of up to 127. */
+struct dels {
+	json_object	*ops;
+	int		 n;
+};
+
+/* Send the deletes gathered so far; 0 or -1. */
 static int
-delete_covered(struct etcd *h, const char *logc, int64_t rev)
+del_flush(struct etcd *h, struct dels *d)
+{
+	json_object	*ops = d->ops;
+
+	d->ops = NULL;
+	d->n = 0;
+	return ops == NULL ? 0 : call(h, "/v3/kv/txn", txn_of(NULL, ops), NULL);
+}
+
+static int
+del_key(struct etcd *h, struct dels *d, const char *key)
+{
+	if (d->ops == NULL)
+		d->ops = json_object_new_array();
+	json_object_array_add(d->ops, ej_delete(key, NULL));
+	return ++d->n < ETCD_MAX_OPS - 1 ? 0 : del_flush(h, d);
+}
+
+/* Delete the keys under dir at or below revision rev (old fences). */
+static int
+delete_covered(struct etcd *h, const char *dir, int64_t rev)
 {
 	struct ereply	 r;
-	json_object	*resp, *ops;
-	char		*end = prefix_end(logc);
+	struct dels	 d = { NULL, 0 };
+	json_object	*resp;
+	char		*end = prefix_end(dir);
 	size_t		 i;
 	int		 rc = 0, more = 1;
 
 	while (rc == 0 && more) {
-		if (call(h, "/v3/kv/range", ej_range(logc, end, 0, 0, rev,
+		if (call(h, "/v3/kv/range", ej_range(dir, end, 0, 0, rev,
 		    ETCD_MAX_OPS - 1, 1), &resp) == -1 ||
 		    ej_parse_range(resp, &r) == -1) {
 			rc = -1;
@@ -179,15 +205,99 @@ delete_covered(struct etcd *h, const char *logc, int64_t rev)
 		}
 		json_object_put(resp);
 		more = r.more && r.nkvs > 0;
-		if (r.nkvs > 0) {
-			ops = json_object_new_array();
-			for (i = 0; i < r.nkvs; i++)
-				json_object_array_add(ops, ej_delete(r.kvs[i].key,
-				    NULL));
-			rc = call(h, "/v3/kv/txn", txn_of(NULL, ops), NULL);
+		for (i = 0; rc == 0 && i < r.nkvs; i++)
+			rc = del_key(h, &d, r.kvs[i].key);
+		if (rc == 0)
+			rc = del_flush(h, &d);
+		ereply_free(&r);
+	}
+	json_object_put(d.ops);
+	free(end);
+	return rc;
+}
+
+/* The entity a change key is stored under: its length up to the last
+ * '/' (the key ends in the batch id and index). */
+static size_t
+entity_len(const struct ekv *e)
+{
+	const char	*s = strrchr(e->key, '/');
+
+	return s != NULL ? (size_t)(s - e->key) + 1 : 0;
+}
+
+/*
+ * Of one entity's keys (kv[0..n), key order), delete those the snapshot
+ * at rev covers, but keep the newest ones: a compare on the entity must
+ * still see its last change. Changes on no entity (sessions, under
+ * anon) are all deleted.
+ */
+static int
+prune_entity(struct etcd *h, struct dels *d, const struct ekv *kv,
+    size_t n, int64_t rev, int anon)
+{
+	int64_t	top = 0;
+	size_t	i;
+	int	rc = 0;
+
+	for (i = 0; i < n; i++)
+		if (kv[i].mod_rev > top)
+			top = kv[i].mod_rev;
+	for (i = 0; rc == 0 && i < n; i++)
+		if (kv[i].mod_rev <= rev && (anon || kv[i].mod_rev < top))
+			rc = del_key(h, d, kv[i].key);
+	return rc;
+}
+
+/*
+ * The changes a snapshot at rev covers, under prefix/e/, page by page
+ * (an entity's keys may straddle two pages: the last entity of a page
+ * is looked at again with the next).
+ */
+static int
+prune_changes(struct etcd *h, const char *ent, const char *anon,
+    int64_t rev)
+{
+	struct ereply	 r;
+	struct dels	 d = { NULL, 0 };
+	json_object	*resp;
+	char		*end = prefix_end(ent), *from = strdup(ent);
+	size_t		 i, k, el;
+	int		 rc = 0, more = 1;
+
+	while (rc == 0 && more && from != NULL) {
+		if (call(h, "/v3/kv/range", ej_range(from, end, 0, 0, 0, 1024,
+		    1), &resp) == -1 || ej_parse_range(resp, &r) == -1) {
+			rc = -1;
+			break;
+		}
+		json_object_put(resp);
+		more = r.more && r.nkvs > 0;
+		for (i = 0; rc == 0 && i < r.nkvs; i = k) {
+			el = entity_len(&r.kvs[i]);
+			for (k = i + 1; k < r.nkvs && entity_len(&r.kvs[k]) == el &&
+			    strncmp(r.kvs[k].key, r.kvs[i].key, el) == 0; k++)
+				;
+			if (more && k == r.nkvs && i > 0) {
+				/* the next page starts at this entity */
+				free(from);
+				from = strndup(r.kvs[i].key, el);
+				break;
+			}
+			rc = prune_entity(h, &d, &r.kvs[i], k - i, rev,
+			    strncmp(r.kvs[i].key, anon, strlen(anon)) == 0);
+		}
+		if (rc == 0 && more && i >= r.nkvs) {
+			free(from);
+			if (asprintf(&from, "%s\x01", r.kvs[r.nkvs - 1].key) == -1)
+				from = NULL;
 		}
 		ereply_free(&r);
 	}
+	if (rc == 0)
+		rc = del_flush(h, &d);
+	json_object_put(d.ops);
+	free(from);
 	free(end);
 	return rc;
 }
@@ -210,13 +320,15 @@ snapshot_write(struct tracker *t, struct etcd *h)
 {
 	const char	*p = t->cfg.etcd.prefix;
 	struct chunks	 c = { NULL, 0 };
-	char		 ptr[200], old[256], dir[200], val[256], logc[200];
+	char		 ptr[200], old[256], dir[200], val[256], ent[200];
+	char		 anon[200];
 	char		 olddir[200] = "";
 	int64_t		 mod, rev, oldrev;
 	int		 rc = -1;
 
 	snprintf(ptr, sizeof(ptr), "%s/snapshot", p);
-	snprintf(logc, sizeof(logc), "%s/log/c/", p);
+	snprintf(ent, sizeof(ent), "%s/e/", p);
+	snprintf(anon, sizeof(anon), "%s/e/-/", p);
 	if (read_ptr(h, ptr, &mod, old, sizeof(old)) == -1)
 		return -1;
 	if (old[0] != '\0' && sscanf(old, "%" SCNd64 " %190s", &oldrev,
@@ -245,10 +357,10 @@ snapshot_write(struct tracker *t, struct etcd *h)
 	__atomic_store_n(&t->hdr->since_snap, 0, __ATOMIC_RELEASE);
 	if (olddir[0] != '\0')
 		delete_range(h, olddir);
-	rc = delete_covered(h, logc, rev);
-	snprintf(logc, sizeof(logc), "%s/fence/", p);
+	rc = prune_changes(h, ent, anon, rev);
+	snprintf(dir, sizeof(dir), "%s/fence/", p);
 	if (rc == 0)
-		rc = delete_covered(h, logc, rev);
+		rc = delete_covered(h, dir, rev);
 	if (rc == 0) {
 		json_object *req = json_object_new_object();
 

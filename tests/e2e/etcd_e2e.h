@@ -102,6 +102,36 @@ ec_ping(int member, int ms)
 	return rc;
 }
 
+/* The number of keys under prefix (the -J prefix + "/" + sub), or -1. */
+static inline long
+ec_count(const char *sub)
+{
+	struct etcd_target	 tg = { .n = 1 };
+	struct etcd		*h;
+	struct ereply		 r;
+	json_object		*resp;
+	char			 key[256], *end, err[200];
+	long			 n = -1;
+	int			 amb;
+
+	snprintf(tg.endpoints[0], sizeof(tg.endpoints[0]),
+	    "http://127.0.0.1:%u", EC.cport[0]);
+	snprintf(key, sizeof(key), "/p2ptest/%s", sub);
+	if ((h = etcd_new(&tg)) == NULL)
+		return -1;
+	end = prefix_end(key);
+	if (etcd_post(h, "/v3/kv/range", ej_range(key, end, 0, 0, 0, 0, 1),
+	    &resp, 3000, &amb, err, sizeof(err)) == 0) {
+		if (ej_parse_range(resp, &r) == 0)
+			n = (long)r.nkvs;
+		ereply_free(&r);
+		json_object_put(resp);
+	}
+	free(end);
+	etcd_free(h);
+	return n;
+}
+
 static inline int
 ec_wait_ready(int member, int ms)
 {

@@ -491,7 +491,7 @@ Test(tracker_etcd, etcd_down_and_back)
  * was down meanwhile loads the snapshot and the later changes. */
 Test(tracker_etcd, restart_after_snapshot_and_compaction)
 {
-	char	tok[32], *r;
+	char	tok[32], gtok[32], *r;
 	int	a, b, i;
 
 	et_opt("-o");
@@ -501,7 +501,16 @@ Test(tracker_etcd, restart_after_snapshot_and_compaction)
 	OK(a, "create_user fay pw");
 	snprintf(tok, sizeof(tok), "%s", trk_login(a, "fay", "pw"));
 	cr_assert_eq(h_stop(&ET.p[1], SIGTERM, 8000), 0);
-	for (i = 0; i < 60; i++)
+	/* one entity changed many times: gus's request to join s0 */
+	OK(a, "create_user gus pw");
+	snprintf(gtok, sizeof(gtok), "%s", trk_login(a, "gus", "pw"));
+	OK(a, "session fay %s create_group s0", tok);
+	for (i = 0; i < 5; i++) {
+		OK(a, "session gus %s join_group s0", gtok);
+		OK(a, "session fay %s reject_request s0 gus", tok);
+	}
+	cr_assert_eq(ec_count("e/r/s0/gus/"), 10);
+	for (i = 1; i < 60; i++)
 		OK(a, "create_group s%d", i);
 	/* wait for the snapshot: the log in the master says it */
 	for (long end = trk_now_ms() + 10000;;) {
@@ -515,6 +524,11 @@ Test(tracker_etcd, restart_after_snapshot_and_compaction)
 		cr_assert_lt(trk_now_ms(), end, "no snapshot written");
 		trk_sleep_ms(50);
 	}
+	/* the snapshot covers them: only the newest change of an entity
+	 * stays (its compares), none of the sessions' */
+	cr_assert_eq(ec_count("e/r/s0/gus/"), 1);
+	cr_assert_eq(ec_count("e/-/"), 0);
+	cr_assert_eq(ec_count("e/g/s1/"), 1);
 	for (i = 60; i < 65; i++)
 		OK(a, "create_group s%d", i);
 	cr_assert_eq(et_start(1), 0, "tracker 2 did not restart");

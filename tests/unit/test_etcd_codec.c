@@ -64,6 +64,9 @@ Test(etcd_codec, requests)
 	expect_json(ej_range("/a", NULL, 0, 0, 0, 0, 0), "{\"key\":\"L2E=\"}");
 	expect_json(ej_compare_mod("/u", "LESS", 42), "{\"key\":\"L3U=\","
 	    "\"target\":\"MOD\",\"result\":\"LESS\",\"mod_revision\":\"42\"}");
+	expect_json(ej_compare_mod_range("/u/", "/u0", "LESS", 42), "{\"key\":"
+	    "\"L3Uv\",\"target\":\"MOD\",\"result\":\"LESS\",\"mod_revision\":"
+	    "\"42\",\"range_end\":\"L3Uw\"}");
 	expect_json(ej_compare_absent("/u"), "{\"key\":\"L3U=\",\"target\":"
 	    "\"VERSION\",\"result\":\"EQUAL\"}");
 	expect_json(ej_watch_create("/a", "/b", 9), "{\"create_request\":"
@@ -73,21 +76,45 @@ Test(etcd_codec, requests)
 
 Test(etcd_codec, change_transaction)
 {
-	char	*guards[] = { "/g1", "/g2" }, *keys[] = { "/l0", "/l1" };
-	char	*bodies[] = { "a x", "b y" };
-	size_t	 lens[] = { 3, 3 };
+	char	*guards[] = { "/e/g1/", "/e/g2/" };
+	char	*keys[] = { "/e/g1/l0", "/e/g3/l0" }, *vals[] = { "a x", "" };
+	size_t	 lens[] = { 3, 0 };
 
-	/* two guards, the first written; two log puts */
-	expect_json(ej_change_txn(guards, 2, 1, 100, keys, bodies, lens, 2),
+	/* two entities compared as ranges; the change under the first, an
+	 * empty mark under another it writes */
+	expect_json(ej_change_txn(guards, 2, 100, keys, vals, lens, 2),
 	    "{\"request_txn\":{\"compare\":["
-	    "{\"key\":\"L2cx\",\"target\":\"MOD\",\"result\":\"LESS\","
-	    "\"mod_revision\":\"101\"},"
-	    "{\"key\":\"L2cy\",\"target\":\"MOD\",\"result\":\"LESS\","
-	    "\"mod_revision\":\"101\"}],"
+	    "{\"key\":\"L2UvZzEv\",\"target\":\"MOD\",\"result\":\"LESS\","
+	    "\"mod_revision\":\"101\",\"range_end\":\"L2UvZzEw\"},"
+	    "{\"key\":\"L2UvZzIv\",\"target\":\"MOD\",\"result\":\"LESS\","
+	    "\"mod_revision\":\"101\",\"range_end\":\"L2UvZzIw\"}],"
 	    "\"success\":["
-	    "{\"request_put\":{\"key\":\"L2ww\",\"value\":\"YSB4\"}},"
-	    "{\"request_put\":{\"key\":\"L2wx\",\"value\":\"YiB5\"}},"
-	    "{\"request_put\":{\"key\":\"L2cx\",\"value\":\"\"}}]}}");
+	    "{\"request_put\":{\"key\":\"L2UvZzEvbDA=\",\"value\":\"YSB4\"}},"
+	    "{\"request_put\":{\"key\":\"L2UvZzMvbDA=\",\"value\":\"\"}}]}}");
+}
+
+Test(etcd_codec, found_replies)
+{
+	json_object	*o;
+	int		 found[3];
+	char		 err[128];
+
+	/* count-only ranges: etcd leaves "count": 0 out */
+	o = json_tokener_parse("{\"header\":{\"revision\":\"9\"},"
+	    "\"succeeded\":true,\"responses\":["
+	    "{\"response_range\":{\"header\":{},\"count\":\"1\"}},"
+	    "{\"response_range\":{\"header\":{}}},"
+	    "{\"response_range\":{\"header\":{},\"count\":\"2\"}}]}");
+	cr_assert_eq(ej_parse_found(o, found, 3, err, sizeof(err)), 0, "%s",
+	    err);
+	cr_assert(found[0] && !found[1] && found[2]);
+	cr_assert_eq(ej_parse_found(o, found, 2, err, sizeof(err)), -1,
+	    "a reply of another length accepted");
+	json_object_put(o);
+	o = json_tokener_parse("{\"header\":{},\"responses\":["
+	    "{\"response_put\":{}}]}");
+	cr_assert_eq(ej_parse_found(o, found, 1, err, sizeof(err)), -1);
+	json_object_put(o);
 }
 
 static json_object *
@@ -215,19 +242,19 @@ struct guard_case {
 Test(etcd_codec, guards_of_each_change)
 {
 	static const struct guard_case cases[] = {
-		{ "user alice 1 1000 00 00", 1, 1, { "/p/e/u/alice" } },
-		{ "group g alice", 1, 1, { "/p/e/g/g" } },
-		{ "join_req g bob", 2, 1, { "/p/e/r/g/bob", "/p/e/g/g" } },
-		{ "reject g bob", 2, 1, { "/p/e/r/g/bob", "/p/e/g/g" } },
-		{ "accept g bob", 3, 2, { "/p/e/r/g/bob", "/p/e/m/g/bob",
-		    "/p/e/g/g" } },
-		{ "leave g bob", 2, 2, { "/p/e/m/g/bob", "/p/e/g/g" } },
+		{ "user alice 1 1000 00 00", 1, 1, { "/p/e/u/alice/" } },
+		{ "group g alice", 1, 1, { "/p/e/g/g/" } },
+		{ "join_req g bob", 2, 1, { "/p/e/r/g/bob/", "/p/e/g/g/" } },
+		{ "reject g bob", 2, 1, { "/p/e/r/g/bob/", "/p/e/g/g/" } },
+		{ "accept g bob", 3, 2, { "/p/e/r/g/bob/", "/p/e/m/g/bob/",
+		    "/p/e/g/g/" } },
+		{ "leave g bob", 2, 2, { "/p/e/m/g/bob/", "/p/e/g/g/" } },
 		{ "file g f.bin 1 aa 1 bb 1.2.3.4 5 tok", 2, 1,
-		    { "/p/e/f/g/f.bin", "/p/e/g/g" } },
+		    { "/p/e/f/g/f.bin/", "/p/e/g/g/" } },
 		{ "seed g f.bin 1.2.3.4 5 tok", 2, 1,
-		    { "/p/e/f/g/f.bin", "/p/e/g/g" } },
+		    { "/p/e/f/g/f.bin/", "/p/e/g/g/" } },
 		{ "unseed g f.bin 1.2.3.4 5", 2, 1,
-		    { "/p/e/f/g/f.bin", "/p/e/g/g" } },
+		    { "/p/e/f/g/f.bin/", "/p/e/g/g/" } },
 		{ "login alice tok 5", 0, 0, { "" } },
 		{ "logout tok", 0, 0, { "" } },
 		{ "touch tok 5", 0, 0, { "" } },
