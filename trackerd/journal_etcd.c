@@ -30,7 +30,12 @@
 #define DOWN_MS		1000	/* after a failed probe, reads skip them */
 #define APPLY_WAIT_MS	2000	/* committed: wait this long to see it */
 #define LOAD_MS		10000	/* at start, etcd may take this to answer */
-#define COMMITTERS	4	/* txns in flight per worker */
+#define COMMITTERS	4	/* txns in flight per worker, at most */
+#define BATCH_FULL	32	/* requests: a batch worth sending at once */
+#define LINGER_MS	4	/* else, with a txn in flight, wait this long
+				 * for more to join (each answer waits for a
+				 * txn anyway: fewer, fuller ones cost etcd
+				 * less) */
 #define PAGE_KEYS	256	/* keys per range page */
 #define BATCH_CHANGES	9999	/* changes of one txn: a 4-digit index */
 
@@ -50,6 +55,7 @@ struct jreq {
 	int64_t		  base;		/* the revision it was validated at */
 	int64_t		  wait_rev;	/* answered once applied here */
 	uint64_t	  deadline;	/* ms: answer by then */
+	uint64_t	  queued;	/* ms: handed to the committers */
 	enum jresult	  result;
 };
 
@@ -80,6 +86,8 @@ struct jetcd {
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 cv_commit, cv_probe, cv_wait;
 	struct jqueue	 commitq, probeq, waitq, doneq;
+	int		 nqueued;	/* in commitq */
+	int		 inflight;	/* txns being sent */
 	int		 efd;
 	uint64_t	 down_until;	/* ms: etcd did not answer a probe */
 	uint32_t	 batches;
@@ -642,7 +650,9 @@ journal_submit_staged(struct tracker *t, void *cookie)
 	if (request_guards(j, r) == -1)
 		goto fail_req;
 	pthread_mutex_lock(&j->mu);
+	r->queued = mono_ms();
 	q_push(&j->commitq, r);
+	j->nqueued++;
 	pthread_cond_signal(&j->cv_commit);
 	pthread_mutex_unlock(&j->mu);
 	return 1;
@@ -764,8 +774,11 @@ batch_fill(struct jetcd *j, struct batch *b)
 	*kt = NULL;
 	j->commitq.head = keep;
 	j->commitq.tail = NULL;
-	for (r = keep; r != NULL; r = r->next)
+	j->nqueued = 0;
+	for (r = keep; r != NULL; r = r->next) {
 		j->commitq.tail = r;
+		j->nqueued++;
+	}
 	snprintf(b->id, sizeof(b->id), "%02d-%08x-%08x-",
 	    j->t->cfg.tracker_no, (unsigned)getpid(), ++j->batches);
 }
@@ -1031,7 +1044,7 @@ batch_commit(struct jetcd *j, struct etcd *h, struct batch *b)
 
 /*
  * Master, at start: commit one change outside the workers' batches (the
- * tracker's ticket key). Its key is new, so a copy that arrives twice
+ * tracker's ticket key). Its log key is new, so a copy that arrives twice
  * commits once; each endpoint is tried in turn within COMMIT_MS. 0 once
  * etcd committed it (the watch applies it), -1 otherwise (t->err).
  */
@@ -1075,6 +1088,29 @@ jetcd_publish(struct tracker *t, const char *body)
 	return rc;
 }
 
+/*
+ * Send now when no txn of this worker is in flight or a batch is full;
+ * else let more requests join, up to LINGER_MS after the oldest came
+ * (mu held). 1 if it waited (look again), 0 to send.
+ */
+static int
+batch_linger(struct jetcd *j)
+{
+	struct timespec	ts;
+	uint64_t	due = j->commitq.head->queued + LINGER_MS, now = mono_ms();
+
+	if (j->inflight == 0 || j->nqueued >= BATCH_FULL || now >= due)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_nsec += (long)(due - now) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&j->cv_commit, &j->mu, &ts);
+	return 1;
+}
+
 static void *
 committer_thread(void *arg)
 {
@@ -1088,12 +1124,17 @@ committer_thread(void *arg)
 	for (;;) {
 		while (j->commitq.head == NULL)
 			pthread_cond_wait(&j->cv_commit, &j->mu);
+		if (batch_linger(j))
+			continue;
 		batch_fill(j, &b);
 		if (b.n == 0)
 			continue;
+		j->inflight++;
 		pthread_mutex_unlock(&j->mu);
 		batch_commit(j, h, &b);
 		pthread_mutex_lock(&j->mu);
+		j->inflight--;
+		pthread_cond_signal(&j->cv_commit);
 	}
 	return NULL;
 }
@@ -1204,6 +1245,7 @@ jetcd_new(struct tracker *t)
 {
 	struct jetcd	*j;
 	const char	*p = t->cfg.etcd.prefix;
+	pthread_condattr_t ca;
 
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return NULL;
@@ -1215,7 +1257,10 @@ jetcd_new(struct tracker *t)
 	snprintf(j->anon, sizeof(j->anon), "%s/e/-/", p);
 	pthread_mutex_init(&j->sync_mu, NULL);
 	pthread_mutex_init(&j->mu, NULL);
-	pthread_cond_init(&j->cv_commit, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&j->cv_commit, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&j->cv_probe, NULL);
 	pthread_cond_init(&j->cv_wait, NULL);
 	buf_init(&j->stage, ETCD_MAX_BATCH_BYTES + 16);
