@@ -194,13 +194,15 @@ maybe_sent(CURLcode rc)
 }
 
 /* etcd errors worth another try elsewhere: no leader, timeouts, a member
- * going away (gRPC Unavailable, DeadlineExceeded). */
+ * going away (gRPC Unavailable, DeadlineExceeded), a proposal a member
+ * without a leader dropped. */
 static int
 transient(long http, const char *msg)
 {
 	return http == 503 || http == 504 || http == 502 ||
 	    strstr(msg, "leader") != NULL || strstr(msg, "timed out") != NULL ||
-	    strstr(msg, "unavailable") != NULL || strstr(msg, "stopped") != NULL;
+	    strstr(msg, "unavailable") != NULL || strstr(msg, "stopped") != NULL ||
+	    strstr(msg, "dropped") != NULL;
 }
 
 /* One POST to the current endpoint. 0, -1 retry elsewhere, -2 final. */
@@ -315,7 +317,14 @@ on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c,
 {
 	struct etcd	*e = arg;
 
-	return *e->stop ? 1 : 0;
+	if (*e->stop)
+		return 1;
+	/* an idle moment: the callback may look whether the stream lags */
+	if (e->on_msg(e->arg, NULL) != 0) {
+		e->stopped_by_cb = 1;
+		return 1;
+	}
+	return 0;
 }
 
 int

@@ -38,7 +38,8 @@ int	etcd_post(struct etcd *, const char *path, json_object *req,
 /*
  * Stream the watch that req (consumed) creates on the current endpoint:
  * each message is passed to on_msg, which returns 0 to go on and nonzero
- * to stop. *stop is checked at least every second. Returns when on_msg
+ * to stop; on_msg also gets NULL now and then (at least every second),
+ * to stop a stream that fell silent. *stop is checked at least every second. Returns when on_msg
  * stopped it (1), *stop was set (0), or on a transport failure (-1, err
  * set; the caller moves to the next endpoint and resumes).
  */

@@ -26,6 +26,9 @@
 #define COMMIT_MS	1800	/* a change is answered within this */
 #define FENCE_MS	500	/* of which kept for an unknown outcome */
 #define ATTEMPT_MS	400	/* then the transaction goes to another member */
+#define ATTEMPT_MIN_MS	150	/* ... or sooner: 4 times the usual commit
+				 * time, so that a member left behind by a
+				 * dead leader holds a batch less long */
 #define PROBE_MS	400	/* a read barrier waits at most this */
 #define DOWN_MS		1000	/* after a failed probe, reads skip them */
 #define APPLY_WAIT_MS	2000	/* committed: wait this long to see it */
@@ -71,7 +74,10 @@ struct jetcd {
 
 	/* master: the watch, snapshots (its loop's own connection: taking
 	 * meta while holding sync_mu would invert rebuild_locked's order) */
-	struct etcd	*watch, *snap;
+	struct etcd	*watch, *snap, *lag;
+	uint64_t	 lag_check;	/* ms: the next look at the head */
+	int64_t		 lag_applied;	/* applied then, if behind the head */
+	int		 lagging;	/* the stream stalled: next endpoint */
 	pthread_t	 watch_tid;
 	int		 watching;
 	volatile int	 stop;
@@ -88,6 +94,7 @@ struct jetcd {
 	struct jqueue	 commitq, probeq, waitq, doneq;
 	int		 nqueued;	/* in commitq */
 	int		 inflight;	/* txns being sent */
+	uint32_t	 commit_ms8;	/* a txn's usual time, ms x 8 (EWMA) */
 	int		 efd;
 	uint64_t	 down_until;	/* ms: etcd did not answer a probe */
 	uint32_t	 batches;
@@ -424,6 +431,36 @@ apply_events(struct jetcd *j, struct ereply *r)
 	state_unlock_meta(t);
 }
 
+static int64_t	probe_head(struct jetcd *, struct etcd *, int);
+
+/*
+ * Does the watch stream lag? Every 250 ms the head's revision is read: a
+ * head ahead of the applied revision twice in a row, nothing applied in
+ * between, is a member that stopped streaming (one left behind by a dead
+ * leader, one catching up after a restart). 1 to move on.
+ */
+static int
+watch_stalled(struct jetcd *j)
+{
+	uint64_t	now = mono_ms();
+	int64_t		head, done = applied_rev(j->t);
+
+	if (now < j->lag_check)
+		return 0;
+	j->lag_check = now + 250;
+	if ((head = probe_head(j, j->lag, 200)) <= done) {
+		j->lag_applied = -1;
+		return 0;
+	}
+	if (j->lag_applied != done) {
+		j->lag_applied = done;
+		return 0;
+	}
+	j->lag_applied = -1;
+	j->lagging = 1;
+	return 1;
+}
+
 static int
 on_watch_msg(void *arg, json_object *o)
 {
@@ -431,6 +468,8 @@ on_watch_msg(void *arg, json_object *o)
 	struct ereply	 r;
 	int		 stop = 0;
 
+	if (o == NULL)
+		return j->stop || watch_stalled(j);
 	if (ej_parse_watch(o, &r) == -1) {
 		log_warnx("etcd: watch: %s", r.error);
 		stop = 1;
@@ -484,6 +523,12 @@ watch_thread(void *arg)
 		rc = etcd_watch(j->watch, ej_watch_create(j->ent, j->ent_end,
 		    applied_rev(j->t) + 1), on_watch_msg, j, &j->stop, err,
 		    sizeof(err));
+		if (j->lagging) {
+			j->lagging = 0;
+			snprintf(err, sizeof(err), "watch on %s stalled behind "
+			    "the head", etcd_endpoint(j->watch));
+			rc = -1;
+		}
 		if (rc == -1) {
 			log_warnx("etcd: %s; resuming from revision %" PRId64
 			    " on the next endpoint", err, applied_rev(j->t) + 1);
@@ -976,6 +1021,27 @@ batch_fail(struct jetcd *j, struct batch *b, const char *why)
  * will be, so an ERR unavailable is not followed by the change.
  */
 
+/* A txn answered after ms: the usual time moves 1/8 of the way to it. */
+static void
+commit_time(struct jetcd *j, uint64_t ms)
+{
+	uint32_t	old = __atomic_load_n(&j->commit_ms8, __ATOMIC_RELAXED);
+	uint64_t	v = ms > 10000 ? 80000 : ms * 8;
+
+	__atomic_store_n(&j->commit_ms8, (uint32_t)((old * 7 + v) / 8),
+	    __ATOMIC_RELAXED);
+}
+
+/* How long one member gets to answer a txn. */
+static int
+attempt_ms(struct jetcd *j)
+{
+	uint32_t	ms = __atomic_load_n(&j->commit_ms8, __ATOMIC_RELAXED) / 2;
+
+	return ms < ATTEMPT_MIN_MS ? ATTEMPT_MIN_MS : ms > ATTEMPT_MS ?
+	    ATTEMPT_MS : (int)ms;
+}
+
 /* Send the batch once, within ms. 0 answered; 1 no answer after sending
  * (the outcome is unknown); 2 a copy sent before committed first; -1
  * refused (no member reachable, or etcd said no). */
@@ -985,11 +1051,13 @@ batch_send(struct jetcd *j, struct etcd *h, struct batch *b, int ms,
 {
 	json_object	*resp;
 	int64_t		 rev;
+	uint64_t	 t0 = mono_ms();
 	int		 ok[ETCD_MAX_OPS], amb, rc;
 
 	if (etcd_post(h, "/v3/kv/txn", batch_txn(j, b), &resp, ms, &amb, err,
 	    errlen) == -1)
 		return amb ? 1 : -1;
+	commit_time(j, mono_ms() - t0);
 	rc = ej_parse_txn(resp, &rev, ok, b->n, err, errlen);
 	json_object_put(resp);
 	if (rc == 0)
@@ -999,7 +1067,7 @@ batch_send(struct jetcd *j, struct etcd *h, struct batch *b, int ms,
 
 /*
  * Send the batch, answering by the deadline of its oldest request. A
- * member that does not answer within ATTEMPT_MS (a dead leader, an
+ * member that does not answer within attempt_ms() (a dead leader, an
  * election) is left for another; a copy that still arrives commits
  * nothing (the outer compares). When the outcome is unknown at the end,
  * fence the batch and look: what is not committed then never will be,
@@ -1012,7 +1080,7 @@ batch_commit(struct jetcd *j, struct etcd *h, struct batch *b)
 {
 
 	uint64_t	 now = mono_ms(), end = UINT64_MAX, send_end;
-	int		 i, rc, unknown = 0;
+	int		 i, rc, unknown = 0, ams = attempt_ms(j);
 	char		 err[200] = "no time left";
 
 	for (i = 0; i < b->n; i++)
@@ -1020,8 +1088,8 @@ batch_commit(struct jetcd *j, struct etcd *h, struct batch *b)
 			end = b->r[i]->deadline;
 	send_end = end > now + FENCE_MS ? end - FENCE_MS : now;
 	while ((now = mono_ms()) + 50 < send_end) {
-		rc = batch_send(j, h, b, (int)(send_end - now < ATTEMPT_MS ?
-		    send_end - now : ATTEMPT_MS), err, sizeof(err));
+		rc = batch_send(j, h, b, (int)(send_end - now < (uint64_t)ams ?
+		    send_end - now : (uint64_t)ams), err, sizeof(err));
 		if (rc == 0)
 			return;
 		if (rc == -1)
@@ -1372,7 +1440,8 @@ jetcd_poll(struct tracker *t)
 	if (!j->watching) {
 		/* after daemon(3): threads do not survive a fork */
 		if ((j->watch = etcd_new(&t->cfg.etcd)) == NULL ||
-		    (j->snap = etcd_new(&t->cfg.etcd)) == NULL)
+		    (j->snap = etcd_new(&t->cfg.etcd)) == NULL ||
+		    (j->lag = etcd_new(&t->cfg.etcd)) == NULL)
 			fatalx("etcd: cannot start the watch");
 		if (pthread_create(&j->watch_tid, NULL, watch_thread, j) != 0)
 			fatalx("etcd: pthread_create");

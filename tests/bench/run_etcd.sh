@@ -4,7 +4,10 @@
 # transaction rate (and its 128-put ceiling) in the same run; reads on etcd
 # against the file journal; the pause when the etcd leader dies; the time
 # from a tracker's death to peerd's next answered command. Medians of 3.
+# Arguments pick parts: reads writes leader tracker (default: all).
 set -u
+parts=" ${*:-reads writes leader tracker} "
+on() { case "$parts" in *" $1 "*) return 0 ;; esac; return 1; }
 root=$(cd "$(dirname "$0")/../.." && pwd)
 load="$root/tests/bench/tracker_load"
 eload="$root/tests/bench/etcd_load"
@@ -105,12 +108,15 @@ sleep 1
 echo "trackerd -J on a 3-member etcd 3.4 (loopback), 2 trackers x 2 workers;" \
     "$runs runs of ${secs}s, medians"
 # ---- reads: etcd against the file journal (same fresh state) ----
+if on reads; then
 re=$("$load" -m read -c 64 -d 1 -s "$secs" -n "$runs" "127.0.0.1:$p1" | tail -1)
 rf=$("$load" -m read -c 64 -d 1 -s "$secs" -n "$runs" "127.0.0.1:$p3" | tail -1)
 echo "reads, 64 conns, depth 1: etcd backend: $re"
 echo "reads, 64 conns, depth 1: file backend: $rf"
+fi
 
 # ---- journaled changes/s ----
+if on writes; then
 : > "$dir/w"; : > "$dir/r1"; : > "$dir/r128"
 i=0
 while [ $i -lt "$runs" ]; do
@@ -125,7 +131,10 @@ echo "changes/s, 128 clients over both trackers: $w" \
     "(etcd one put per txn, 8 clients: $r1 = $(awk -v a="$w" -v b="$r1" \
     'BEGIN { printf "%.1fx", a / b }'); 128 puts per txn: $r128)"
 
+fi
+
 # ---- the leader dies under writes ----
+if on leader; then
 : > "$dir/gap"
 i=0
 while [ $i -lt "$runs" ]; do
@@ -142,7 +151,10 @@ done
 echo "leader killed: ms to the next acknowledged change (worst client):" \
     "$(median < "$dir/gap") (runs: $(tr '\n' ' ' < "$dir/gap"))"
 
+fi
+
 # ---- a tracker dies under peerd ----
+if on tracker; then
 : > "$dir/fo"
 i=0
 while [ $i -lt "$runs" ]; do
@@ -169,5 +181,6 @@ while [ $i -lt "$runs" ]; do
 done
 echo "tracker killed: ms to peerd's next answered command: $(median < "$dir/fo")" \
     "(runs: $(tr '\n' ' ' < "$dir/fo"))"
+fi
 echo "goals: changes >= 5000/s; etcd reads >= 0.8x file reads at depth 1;" \
     "leader and tracker death <= 1000 ms"
