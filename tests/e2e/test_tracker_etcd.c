@@ -1,6 +1,7 @@
 /* trackerd -J end to end on a real three-member etcd cluster: one history
  * across trackers, races with one winner, failover, a tracker built from
  * etcd alone, the leader killed under load, etcd down and back, snapshots. */
+#include <poll.h>
 #include <pthread.h>
 #include <sys/stat.h>
 
@@ -312,6 +313,46 @@ Test(tracker_etcd, session_failover_across_trackers)
 
 /* A tracker started in an empty directory comes up with the whole state
  * from etcd alone. */
+/*
+ * A session that fails over never reads older than what it saw: tracker
+ * 2's master (its watch) is stopped, so its state stays behind; a change
+ * acknowledged by tracker 1 must still be in the first answer tracker 2
+ * gives the session on its new connection, which waits until tracker 2
+ * applied everything etcd held when it arrived.
+ */
+Test(tracker_etcd, failover_never_reads_older)
+{
+	struct pollfd	 pfd;
+	char		 tok[32], line[160], *r;
+	int		 a, b, n;
+
+	start_trackers(2);
+	a = et_conn(0);
+	OK(a, "create_user ria pw");
+	snprintf(tok, sizeof(tok), "%s", trk_login(a, "ria", "pw"));
+	b = et_conn(1);		/* tracker 2 knows the session now */
+	r = rq_session(b, "ria", tok, "list_groups");
+	cr_assert_eq(reply_count(r), 0, "%s", r);
+	free(r);
+	close(b);
+	cr_assert_eq(kill(ET.p[1].pid, SIGSTOP), 0);
+	OK(a, "session ria %s create_group seen_on_1", tok);
+	b = et_conn(1);		/* its workers still answer */
+	n = snprintf(line, sizeof(line), "session ria %s list_groups\n", tok);
+	cr_assert_eq(write(b, line, (size_t)n), n);
+	pfd = (struct pollfd){ .fd = b, .events = POLLIN };
+	n = poll(&pfd, 1, 300);
+	kill(ET.p[1].pid, SIGCONT);
+	cr_assert_eq(n, 0, "tracker 2 answered from a state older than the "
+	    "session saw");
+	r = h_read_reply(b);
+	cr_assert_not_null(r);
+	cr_assert(has_line(strchr(r, '\n') + 1, "seen_on_1"), "%s", r);
+	free(r);
+	close(a);
+	close(b);
+}
+
 Test(tracker_etcd, fresh_tracker_from_etcd_alone)
 {
 	char	tok[32], *r;
