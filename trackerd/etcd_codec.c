@@ -191,26 +191,25 @@ ej_watch_create(const char *key, const char *end, int64_t start_rev)
 }
 
 json_object *
-ej_change_txn(char *const *guards, int nguards, int64_t base,
-    char *const *keys, char *const *vals, const size_t *lens, int n)
+ej_guard_compare(const char *ent, int64_t base)
 {
-	json_object	*t = json_object_new_object();
-	json_object	*cmp = json_object_new_array();
-	json_object	*ok = json_object_new_array();
-	char		*end;
-	int		 i;
+	char		*end = prefix_end(ent);
+	json_object	*c = ej_compare_mod_range(ent, end, "LESS", base + 1);
 
-	for (i = 0; i < nguards; i++) {
-		end = prefix_end(guards[i]);
-		json_object_array_add(cmp, ej_compare_mod_range(guards[i], end,
-		    "LESS", base + 1));
-		free(end);
-	}
-	for (i = 0; i < n; i++)
-		json_object_array_add(ok, ej_put(keys[i], vals[i], lens[i]));
-	json_object_object_add(t, "compare", cmp);
-	json_object_object_add(t, "success", ok);
-	return op("request_txn", t);
+	free(end);
+	return c;
+}
+
+json_object *
+ej_guard_changed(const char *ent, int64_t base)
+{
+	char		*end = prefix_end(ent);
+	json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "request_range", ej_range(ent, end, 0,
+	    base + 1, 0, 1, 1));
+	free(end);
+	return o;
 }
 
 /* ---- guard keys ---- */
@@ -434,8 +433,10 @@ ej_parse_found(json_object *o, int *found, int n, char *err, size_t errlen)
 			snprintf(err, errlen, "malformed txn reply");
 			return -1;
 		}
-		found[i] = json_object_object_get_ex(rr, "count", &c) &&
-		    json_object_get_int64(c) > 0;
+		/* not "count": etcd counts before the revision filters */
+		found[i] = json_object_object_get_ex(rr, "kvs", &c) &&
+		    json_object_is_type(c, json_type_array) &&
+		    json_object_array_length(c) > 0;
 	}
 	return 0;
 }

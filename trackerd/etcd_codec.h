@@ -23,8 +23,8 @@ struct ekv {
 	int		 deleted;	/* a watch DELETE event */
 };
 
-/* A transaction of count-only ranges: found[i] is 1 if the i-th range
- * matched a key. 0 or -1 (err). */
+/* A transaction reply of ranges (keys only): found[i] is 1 if the i-th
+ * range matched a key. 0 or -1 (err). */
 int	ej_parse_found(json_object *, int *found, int n, char *err,
 	    size_t errlen);
 /* A range reply or a watch message, decoded. */
@@ -77,22 +77,19 @@ json_object *ej_watch_create(const char *key, const char *end,
 int	change_guards(const char *prefix, const char *body, size_t len,
 	    char *keys[ETCD_MAX_GUARDS], int *nw);
 
-/*
- * One request's changes as a nested transaction: compares that nothing
- * under any of its entities changed after revision base, then its puts
- * (each change under its first written entity, an empty value under the
- * others, so the next compare on them sees it).
- */
-json_object *ej_change_txn(char *const *guards, int nguards, int64_t base,
-	    char *const *keys, char *const *vals, const size_t *lens, int n);
+/* The compare guarding an entity (a prefix from change_guards): nothing
+ * under it changed after revision base. And the failure branch's look
+ * at it: a range op that finds a key under it changed after base. */
+json_object *ej_guard_compare(const char *ent, int64_t base);
+json_object *ej_guard_changed(const char *ent, int64_t base);
 
 /* A transaction reply: header revision and, per nested transaction, 1 if
  * it succeeded. 0; 1 if the outer compares failed; -1 if malformed or an
  * etcd error (err set). */
 int	ej_parse_txn(json_object *, int64_t *revision, int *ok, int n,
 	    char *err, size_t errlen);
-/* A transaction of count-only ranges: found[i] is 1 if the i-th range
- * matched a key. 0 or -1 (err). */
+/* A transaction reply of ranges (keys only): found[i] is 1 if the i-th
+ * range matched a key. 0 or -1 (err). */
 int	ej_parse_found(json_object *, int *found, int n, char *err,
 	    size_t errlen);
 /* A range reply or a watch message ({"result": ...}). 0 or -1 (err in r). */

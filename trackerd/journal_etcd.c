@@ -41,6 +41,8 @@
 				 * less) */
 #define PAGE_KEYS	256	/* keys per range page */
 #define BATCH_CHANGES	9999	/* changes of one txn: a 4-digit index */
+#define REQ_MAX_PUTS	(ETCD_MAX_OPS - 8)	/* one request's, so that it
+						 * fits a txn with the head */
 
 enum jkind { JQ_COMMIT, JQ_PROBE };
 
@@ -55,6 +57,7 @@ struct jreq {
 	int		  n;
 	char		**guards;	/* written ones first */
 	int		  nguards, nwritten;
+	int		  nputs;	/* etcd puts of its changes */
 	int64_t		  base;		/* the revision it was validated at */
 	int64_t		  wait_rev;	/* answered once applied here */
 	uint64_t	  deadline;	/* ms: answer by then */
@@ -567,7 +570,7 @@ jetcd_stage(struct tracker *t, const char *body, size_t len)
 	while (n > 0)
 		free(keys[--n]);
 	if (len + 1 > ETCD_MAX_BATCH_BYTES - j->stage.len ||
-	    j->nputs + (nw > 0 ? nw : 1) > ETCD_MAX_OPS ||
+	    j->nputs + (nw > 0 ? nw : 1) > REQ_MAX_PUTS ||
 	    memchr(body, '\n', len) != NULL) {
 		snprintf(t->err, sizeof(t->err), "change too large for etcd");
 		return 0;
@@ -687,12 +690,13 @@ journal_submit_staged(struct tracker *t, void *cookie)
 	memcpy(r->bodies, j->stage.data, j->stage.len);
 	r->blen = j->stage.len;
 	r->n = j->nstaged;
+	r->nputs = j->nputs;
 	r->base = j->base;
 	r->deadline = mono_ms() + COMMIT_MS;
 	explicit_bzero(j->stage.data, j->stage.len);
 	j->stage.len = j->stage.off = 0;
 	j->nstaged = j->nputs = 0;
-	if (request_guards(j, r) == -1)
+	if (request_guards(j, r) == -1 || r->nguards > REQ_MAX_PUTS)
 		goto fail_req;
 	pthread_mutex_lock(&j->mu);
 	r->queued = mono_ms();
@@ -768,6 +772,7 @@ journal_done(struct tracker *t, void **cookie, enum jresult *res)
 struct batch {
 	struct jreq	*r[ETCD_MAX_OPS];
 	int		 n, changes;
+	int		 puts, cmps;	/* of its requests */
 	size_t		 bytes;
 	char		 id[40];	/* "NN-pid-batch-": its keys end in it + index */
 };
@@ -797,7 +802,7 @@ batch_fill(struct jetcd *j, struct batch *b)
 	struct jreq	*r, *keep = NULL, **kt = &keep, *next;
 	uint64_t	 now = mono_ms();
 
-	b->n = b->changes = 0;
+	b->n = b->changes = b->puts = b->cmps = 0;
 	b->bytes = 0;
 	for (r = j->commitq.head; r != NULL; r = next) {
 		next = r->next;
@@ -805,7 +810,9 @@ batch_fill(struct jetcd *j, struct batch *b)
 			done_push(j, r, JR_UNAVAILABLE);
 			continue;
 		}
-		if (b->n == ETCD_MAX_OPS - 1 || b->changes + r->n > BATCH_CHANGES ||
+		if (b->puts + r->nputs > ETCD_MAX_OPS - 1 ||
+		    b->cmps + r->nguards > ETCD_MAX_OPS - 2 ||
+		    b->changes + r->n > BATCH_CHANGES ||
 		    b->bytes + r->blen > ETCD_MAX_BATCH_BYTES ||
 		    batch_clash(b, r)) {
 			*kt = r;
@@ -815,6 +822,8 @@ batch_fill(struct jetcd *j, struct batch *b)
 		b->r[b->n++] = r;
 		b->bytes += r->blen;
 		b->changes += r->n;
+		b->puts += r->nputs;
+		b->cmps += r->nguards;
 	}
 	*kt = NULL;
 	j->commitq.head = keep;
@@ -847,57 +856,68 @@ change_key(struct jetcd *j, const struct batch *b, const char *e, int op)
 	return key;
 }
 
-/* The puts of one body at index op into keys/vals/lens from *n on: the
- * change under its first written entity, an empty value under the other
- * written ones. */
-static void
+/* The puts of one body at index op, appended to ops: the change under
+ * its first written entity, an empty value under the other written ones.
+ * Returns the first one's key (malloc'd). */
+static char *
 body_puts(struct jetcd *j, const struct batch *b, const char *body,
-    size_t len, int op, char **keys, char **vals, size_t *lens, int *n)
+    size_t len, int op, json_object *ops)
 {
-	char	*g[ETCD_MAX_GUARDS];
+	char	*g[ETCD_MAX_GUARDS], *key, *first;
 	int	 ng, nw, i;
 
 	if ((ng = change_guards(j->t->cfg.etcd.prefix, body, len, g, &nw)) == -1)
 		ng = nw = 0;	/* checked when staged */
-	keys[*n] = change_key(j, b, nw > 0 ? g[0] : NULL, op);
-	vals[*n] = (char *)body;
-	lens[(*n)++] = len;
-	for (i = 1; i < nw; i++) {
-		keys[*n] = change_key(j, b, g[i], op);
-		vals[*n] = "";
-		lens[(*n)++] = 0;
-	}
+	first = change_key(j, b, nw > 0 ? g[0] : NULL, op);
+	if (first != NULL)
+		json_object_array_add(ops, ej_put(first, body, len));
+	for (i = 1; i < nw; i++)
+		if ((key = change_key(j, b, g[i], op)) != NULL) {
+			json_object_array_add(ops, ej_put(key, "", 0));
+			free(key);
+		}
 	while (ng > 0)
 		free(g[--ng]);
+	return first;
 }
 
-/* One request's nested transaction; *op counts the batch's changes. */
-static json_object *
-request_txn(struct jetcd *j, struct batch *b, struct jreq *r, int *op)
+/* A request's puts into ok, its compares into cmp and, into fail, a
+ * look at each of its entities for a change after its base. *op counts
+ * the batch's changes. */
+static void
+request_ops(struct jetcd *j, struct batch *b, struct jreq *r, int *op,
+    json_object *ok, json_object *cmp, json_object *fail)
 {
-	char		*keys[ETCD_MAX_OPS], *vals[ETCD_MAX_OPS];
-	size_t		 lens[ETCD_MAX_OPS];
 	const char	*p, *nl;
-	json_object	*o;
-	int		 k, n = 0;
+	char		*first;
+	int		 k;
 
+	free(r->rkey);
+	r->rkey = NULL;
 	for (k = 0, p = r->bodies; k < r->n; k++, p = nl + 1) {
 		nl = memchr(p, '\n', r->blen - (size_t)(p - r->bodies));
-		body_puts(j, b, p, (size_t)(nl - p), (*op)++, keys, vals, lens,
-		    &n);
+		first = body_puts(j, b, p, (size_t)(nl - p), (*op)++, ok);
+		if (r->rkey == NULL)
+			r->rkey = first;
+		else
+			free(first);
 	}
-	free(r->rkey);
-	r->rkey = n > 0 && keys[0] != NULL ? strdup(keys[0]) : NULL;
-	o = ej_change_txn(r->guards, r->nguards, r->base, keys, vals, lens, n);
-	while (n > 0)
-		free(keys[--n]);
-	return o;
+	for (k = 0; k < r->nguards; k++) {
+		json_object_array_add(cmp, ej_guard_compare(r->guards[k],
+		    r->base));
+		json_object_array_add(fail, ej_guard_changed(r->guards[k],
+		    r->base));
+	}
 }
 
 /*
- * One nested transaction per request: its compares, its puts. The outer
- * compares make a copy that arrives late harmless: the batch commits
- * once (its first change's key is new) and not after its fence.
+ * The batch as one flat transaction: every request's compares, then
+ * every request's puts (a nested transaction per request costs etcd
+ * about half as much again per change). When a compare fails, the
+ * failure branch tells which entities changed: those requests are
+ * validated again, the others go out again at once. The outer compares
+ * make a copy that arrives late harmless: the batch commits once (its
+ * first change's key is new) and not after its fence.
  */
 static json_object *
 batch_txn(struct jetcd *j, struct batch *b)
@@ -905,19 +925,29 @@ batch_txn(struct jetcd *j, struct batch *b)
 	json_object	*txn = json_object_new_object();
 	json_object	*cmp = json_object_new_array();
 	json_object	*ok = json_object_new_array();
+	json_object	*fail = json_object_new_array();
+	json_object	*look;
 	char		 key[300];
 	int		 i, op = 0;
 
-	for (i = 0; i < b->n; i++)
-		json_object_array_add(ok, request_txn(j, b, b->r[i], &op));
-	/* The head key's revision tells a read barrier what to wait for. */
-	json_object_array_add(ok, ej_put(j->head, "", 0));
 	fence_key(j, b, key, sizeof(key));
 	json_object_array_add(cmp, ej_compare_absent(key));
-	if (b->r[0]->rkey != NULL)
+	look = json_object_new_object();
+	json_object_array_add(fail, look);
+	for (i = 0; i < b->n; i++)
+		request_ops(j, b, b->r[i], &op, ok, cmp, fail);
+	if (b->r[0]->rkey != NULL) {
 		json_object_array_add(cmp, ej_compare_absent(b->r[0]->rkey));
+		json_object_object_add(look, "request_range",
+		    ej_range(b->r[0]->rkey, NULL, 0, 0, 0, 0, 1));
+	} else	/* out of memory: a look that finds nothing */
+		json_object_object_add(look, "request_range",
+		    ej_range(key, NULL, 0, 0, 0, 0, 1));
+	/* The head key's revision tells a read barrier what to wait for. */
+	json_object_array_add(ok, ej_put(j->head, "", 0));
 	json_object_object_add(txn, "compare", cmp);
 	json_object_object_add(txn, "success", ok);
+	json_object_object_add(txn, "failure", fail);
 	return txn;
 }
 
@@ -992,14 +1022,61 @@ batch_lookup(struct jetcd *j, struct etcd *h, struct batch *b,
 }
 
 static void
-batch_answer(struct jetcd *j, struct batch *b, const int *ok, int64_t rev)
+batch_answer(struct jetcd *j, struct batch *b, int64_t rev)
 {
 	int	i;
 
 	pthread_mutex_lock(&j->mu);
 	for (i = 0; i < b->n; i++)
-		wait_push(j, b->r[i], ok[i] ? JR_DONE : JR_CONFLICT, rev);
+		wait_push(j, b->r[i], JR_DONE, rev);
 	pthread_mutex_unlock(&j->mu);
+}
+
+/*
+ * The batch was refused: found[0] says whether its first change exists
+ * (a copy committed first: 2), then one look per compare. A request one
+ * of whose entities changed after its base is validated again (once the
+ * change is applied here); the others go back to the head of the queue.
+ * 0, or -1 if nothing changed (it was fenced).
+ */
+static int
+batch_refused(struct jetcd *j, struct batch *b, const int *found,
+    int64_t rev)
+{
+	struct jreq	*again = NULL, *last = NULL;
+	int		 changed[ETCD_MAX_OPS], i, k, f = 1, conflicts = 0;
+
+	if (found[0])
+		return 2;
+	for (i = 0; i < b->n; i++) {
+		for (k = 0, changed[i] = 0; k < b->r[i]->nguards; k++)
+			changed[i] |= found[f++];
+		conflicts += changed[i];
+	}
+	if (conflicts == 0)
+		return -1;
+	pthread_mutex_lock(&j->mu);
+	for (i = 0; i < b->n; i++) {
+		if (changed[i]) {
+			wait_push(j, b->r[i], JR_CONFLICT, rev);
+			continue;
+		}
+		if (last != NULL)
+			last->next = b->r[i];
+		else
+			again = b->r[i];
+		last = b->r[i];
+		j->nqueued++;
+	}
+	if (again != NULL) {
+		last->next = j->commitq.head;
+		if (j->commitq.head == NULL)
+			j->commitq.tail = last;
+		j->commitq.head = again;
+		pthread_cond_signal(&j->cv_commit);
+	}
+	pthread_mutex_unlock(&j->mu);
+	return 0;
 }
 
 static void
@@ -1013,13 +1090,6 @@ batch_fail(struct jetcd *j, struct batch *b, const char *why)
 		done_push(j, b->r[i], JR_UNAVAILABLE);
 	pthread_mutex_unlock(&j->mu);
 }
-
-/*
- * Send the batch, answering by the deadline of its oldest request. When
- * the outcome is unknown (a timeout after sending, a copy that arrived
- * twice), fence the batch and look: what is not committed then never
- * will be, so an ERR unavailable is not followed by the change.
- */
 
 /* A txn answered after ms: the usual time moves 1/8 of the way to it. */
 static void
@@ -1052,17 +1122,19 @@ batch_send(struct jetcd *j, struct etcd *h, struct batch *b, int ms,
 	json_object	*resp;
 	int64_t		 rev;
 	uint64_t	 t0 = mono_ms();
-	int		 ok[ETCD_MAX_OPS], amb, rc;
+	int		 found[ETCD_MAX_OPS], amb, rc;
 
 	if (etcd_post(h, "/v3/kv/txn", batch_txn(j, b), &resp, ms, &amb, err,
 	    errlen) == -1)
 		return amb ? 1 : -1;
 	commit_time(j, mono_ms() - t0);
-	rc = ej_parse_txn(resp, &rev, ok, b->n, err, errlen);
+	if ((rc = ej_parse_txn(resp, &rev, NULL, 0, err, errlen)) == 0)
+		batch_answer(j, b, rev);
+	else if (rc == 1 && (rc = ej_parse_found(resp, found, 1 + b->cmps,
+	    err, errlen)) == 0 && (rc = batch_refused(j, b, found, rev)) == -1)
+		snprintf(err, errlen, "the batch was fenced");
 	json_object_put(resp);
-	if (rc == 0)
-		batch_answer(j, b, ok, rev);
-	return rc == 1 ? 2 : rc;
+	return rc;
 }
 
 /*
@@ -1078,7 +1150,6 @@ batch_send(struct jetcd *j, struct etcd *h, struct batch *b, int ms,
 static void
 batch_commit(struct jetcd *j, struct etcd *h, struct batch *b)
 {
-
 	uint64_t	 now = mono_ms(), end = UINT64_MAX, send_end;
 	int		 i, rc, unknown = 0, ams = attempt_ms(j);
 	char		 err[200] = "no time left";

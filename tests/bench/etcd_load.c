@@ -162,6 +162,8 @@ struct raw {
 	pthread_t		 tid;
 	struct etcd_target	*tg;
 	int			 id, puts;	/* puts per transaction */
+	int			 guarded;	/* each put under an entity
+						 * compared, as trackerd's */
 	uint64_t		 done;
 	volatile int		*stop;
 };
@@ -171,7 +173,7 @@ raw_writer(void *arg)
 {
 	struct raw	*r = arg;
 	struct etcd	*h = etcd_new(r->tg);
-	json_object	*txn, *ops, *resp;
+	json_object	*txn, *ops, *cmp, *resp;
 	char		 key[300], err[200];
 	uint64_t	 k = 0;
 	int		 amb, i;
@@ -179,12 +181,18 @@ raw_writer(void *arg)
 	while (!*r->stop) {
 		txn = json_object_new_object();
 		ops = json_object_new_array();
+		cmp = json_object_new_array();
 		for (i = 0; i < r->puts; i++) {
-			snprintf(key, sizeof(key), "%s/bench/%d/%llu",
+			snprintf(key, sizeof(key), "%s/bench/%d/%llu/",
 			    r->tg->prefix, r->id, (unsigned long long)k++);
+			if (r->guarded)
+				json_object_array_add(cmp, ej_guard_compare(key,
+				    1));
+			strlcat(key, "01-00001234-00000001-0000", sizeof(key));
 			json_object_array_add(ops, ej_put(key,
-			    "user x 1 1 00 00", 16));
+			    "group g_1234_5678 u_1234", 24));
 		}
+		json_object_object_add(txn, "compare", cmp);
 		json_object_object_add(txn, "success", ops);
 		if (etcd_post(h, "/v3/kv/txn", txn, &resp, 2000, &amb, err,
 		    sizeof(err)) == 0) {
@@ -201,7 +209,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: etcd_load -w [-c conns] [-d depth] [-s secs] "
 	    "[-K pid] IP:PORT [IP:PORT]\n"
-	    "       etcd_load -r [-b puts] [-c clients] [-s secs] "
+	    "       etcd_load -r [-g] [-b puts] [-c clients] [-s secs] "
 	    "etcd://H:P,.../PREFIX\n");
 	exit(64);
 }
@@ -216,12 +224,13 @@ main(int argc, char *argv[])
 	volatile uint64_t	kill_at = 0;
 	uint64_t		t0, total = 0, refused = 0, gap = 0;
 	int			ch, conns = 32, depth = 8, secs = 3, raw = 0, i;
-	int			kill_pid = 0, ntrk, puts = 1;
+	int			kill_pid = 0, ntrk, puts = 1, guarded = 0;
 	char			err[256];
 
 	signal(SIGPIPE, SIG_IGN);
-	while ((ch = getopt(argc, argv, "wrb:c:d:s:K:")) != -1) {
+	while ((ch = getopt(argc, argv, "wrgb:c:d:s:K:")) != -1) {
 		switch (ch) {
+		case 'g': guarded = 1; break;
 		case 'w': raw = 0; break;
 		case 'r': raw = 1; break;
 		case 'b': puts = atoi(optarg); break;
@@ -245,7 +254,7 @@ main(int argc, char *argv[])
 		}
 		for (i = 0; i < conns; i++) {
 			r[i] = (struct raw){ .tg = &tg, .id = i, .puts = puts,
-			    .stop = &stop };
+			    .guarded = guarded, .stop = &stop };
 			pthread_create(&r[i].tid, NULL, raw_writer, &r[i]);
 		}
 		sleep((unsigned)secs);

@@ -288,6 +288,45 @@ Test(tracker_etcd, racing_creates_one_winner)
 
 /* peerd's failover: a session opened on one tracker goes on on the other
  * with the same token after the first one dies. */
+/* A batch holds many requests in one transaction: when one of them loses
+ * a race, the others in the batch still commit (they go out again). */
+Test(tracker_etcd, a_lost_race_refuses_only_its_request)
+{
+	char	 line[64], *r;
+	int	 c[8], x, y, i, k, wins = 0;
+
+	start_trackers(2);
+	x = et_conn(0);
+	OK(x, "create_user ola pw");
+	trk_login(x, "ola", "pw");
+	y = et_conn(1);
+	trk_login(y, "ola", "pw");
+	for (k = 0; k < 8; k++) {
+		c[k] = et_conn(0);
+		trk_login(c[k], "ola", "pw");
+	}
+	for (i = 0; i < 20; i++) {
+		for (k = 0; k < 8; k++) {
+			snprintf(line, sizeof(line), "create_group b%d_%d\n", i,
+			    k);
+			cr_assert_eq(send(c[k], line, strlen(line), MSG_NOSIGNAL),
+			    (ssize_t)strlen(line));
+		}
+		snprintf(line, sizeof(line), "create_group hot%d\n", i);
+		race(x, y, line, line, "group_exists", &wins);
+		for (k = 0; k < 8; k++) {
+			r = h_read_reply(c[k]);
+			cr_assert(r != NULL && strncmp(r, "OK", 2) == 0,
+			    "b%d_%d: %s", i, k, r ? r : "no reply");
+			free(r);
+		}
+	}
+	for (k = 0; k < 8; k++)
+		close(c[k]);
+	close(x);
+	close(y);
+}
+
 Test(tracker_etcd, session_failover_across_trackers)
 {
 	char	tok[32], *r;

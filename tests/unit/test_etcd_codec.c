@@ -74,23 +74,17 @@ Test(etcd_codec, requests)
 	    "\"9\"}}");
 }
 
-Test(etcd_codec, change_transaction)
+Test(etcd_codec, entity_guards)
 {
-	char	*guards[] = { "/e/g1/", "/e/g2/" };
-	char	*keys[] = { "/e/g1/l0", "/e/g3/l0" }, *vals[] = { "a x", "" };
-	size_t	 lens[] = { 3, 0 };
-
-	/* two entities compared as ranges; the change under the first, an
-	 * empty mark under another it writes */
-	expect_json(ej_change_txn(guards, 2, 100, keys, vals, lens, 2),
-	    "{\"request_txn\":{\"compare\":["
-	    "{\"key\":\"L2UvZzEv\",\"target\":\"MOD\",\"result\":\"LESS\","
-	    "\"mod_revision\":\"101\",\"range_end\":\"L2UvZzEw\"},"
-	    "{\"key\":\"L2UvZzIv\",\"target\":\"MOD\",\"result\":\"LESS\","
-	    "\"mod_revision\":\"101\",\"range_end\":\"L2UvZzIw\"}],"
-	    "\"success\":["
-	    "{\"request_put\":{\"key\":\"L2UvZzEvbDA=\",\"value\":\"YSB4\"}},"
-	    "{\"request_put\":{\"key\":\"L2UvZzMvbDA=\",\"value\":\"\"}}]}}");
+	/* nothing under the entity changed after revision 100 */
+	expect_json(ej_guard_compare("/e/g1/", 100), "{\"key\":\"L2UvZzEv\","
+	    "\"target\":\"MOD\",\"result\":\"LESS\",\"mod_revision\":"
+	    "\"101\",\"range_end\":\"L2UvZzEw\"}");
+	/* the failure branch's look: a key under it changed after 100 */
+	expect_json(ej_guard_changed("/e/g1/", 100), "{\"request_range\":"
+	    "{\"key\":\"L2UvZzEv\",\"range_end\":\"L2UvZzEw\","
+	    "\"min_mod_revision\":\"101\",\"limit\":\"1\","
+	    "\"keys_only\":true}}");
 }
 
 Test(etcd_codec, found_replies)
@@ -99,12 +93,15 @@ Test(etcd_codec, found_replies)
 	int		 found[3];
 	char		 err[128];
 
-	/* count-only ranges: etcd leaves "count": 0 out */
+	/* keys-only ranges of a failure branch; "count" is etcd's before
+	 * its revision filters, so only the keys tell */
 	o = json_tokener_parse("{\"header\":{\"revision\":\"9\"},"
-	    "\"succeeded\":true,\"responses\":["
-	    "{\"response_range\":{\"header\":{},\"count\":\"1\"}},"
-	    "{\"response_range\":{\"header\":{}}},"
-	    "{\"response_range\":{\"header\":{},\"count\":\"2\"}}]}");
+	    "\"responses\":["
+	    "{\"response_range\":{\"header\":{},\"kvs\":[{\"key\":"
+	    "\"L2E=\",\"mod_revision\":\"8\"}],\"count\":\"1\"}},"
+	    "{\"response_range\":{\"header\":{},\"count\":\"3\"}},"
+	    "{\"response_range\":{\"header\":{},\"kvs\":[{\"key\":"
+	    "\"L2I=\"}],\"count\":\"2\"}}]}");
 	cr_assert_eq(ej_parse_found(o, found, 3, err, sizeof(err)), 0, "%s",
 	    err);
 	cr_assert(found[0] && !found[1] && found[2]);
