@@ -113,23 +113,34 @@ re=$("$load" -m read -c 64 -d 1 -s "$secs" -n "$runs" "127.0.0.1:$p1" | tail -1)
 rf=$("$load" -m read -c 64 -d 1 -s "$secs" -n "$runs" "127.0.0.1:$p3" | tail -1)
 echo "reads, 64 conns, depth 1: etcd backend: $re"
 echo "reads, 64 conns, depth 1: file backend: $rf"
+# list_files of a 20-file group against the do-nothing responder (-R),
+# on each backend, one and 16 requests in flight
+for d in 1 16; do
+	echo "list_files, etcd backend, depth $d:"
+	"$load" -R -m list -c 64 -d $d -s "$secs" -n "$runs" "127.0.0.1:$p1"
+	echo "list_files, file backend, depth $d:"
+	"$load" -R -m list -c 64 -d $d -s "$secs" -n "$runs" "127.0.0.1:$p3"
+done
 fi
 
 # ---- journaled changes/s ----
 if on writes; then
-: > "$dir/w"; : > "$dir/r1"; : > "$dir/r128"
+: > "$dir/w"; : > "$dir/r1"; : > "$dir/r128"; : > "$dir/g64"
 i=0
 while [ $i -lt "$runs" ]; do
 	"$eload" -w -c 128 -d 1 -s "$secs" "127.0.0.1:$p1" "127.0.0.1:$p2" |
 	    awk '{ print $1 }' >> "$dir/w"
 	"$eload" -r -b 1 -c 8 -s "$secs" "$url/raw" >> "$dir/r1"
 	"$eload" -r -b 128 -c 4 -s "$secs" "$url/raw" >> "$dir/r128"
+	"$eload" -r -g -b 64 -c 8 -s "$secs" "$url/raw" >> "$dir/g64"
 	i=$((i + 1))
 done
 w=$(median < "$dir/w"); r1=$(median < "$dir/r1"); r128=$(median < "$dir/r128")
+g64=$(median < "$dir/g64")
 echo "changes/s, 128 clients over both trackers: $w" \
     "(etcd one put per txn, 8 clients: $r1 = $(awk -v a="$w" -v b="$r1" \
-    'BEGIN { printf "%.1fx", a / b }'); 128 puts per txn: $r128)"
+    'BEGIN { printf "%.1fx", a / b }'); 128 puts per txn: $r128;" \
+    "trackerd's txn shape, 64 guarded puts per txn, 8 clients: $g64)"
 
 fi
 
