@@ -257,7 +257,7 @@ Test(etcd_codec, guards_of_each_change)
 		{ "touch tok 5", 0, 0, { "" } },
 		/* a request id's prefix: the guards of the change it marks */
 		{ "rid 0123456789abcdef0123456789abcdef 1 group g alice", 1, 1,
-		    { "/p/e/g/g" } },
+		    { "/p/e/g/g/" } },
 		{ "rid 0123456789abcdef0123456789abcdef 0", 0, 0, { "" } },
 	};
 	char	*keys[ETCD_MAX_GUARDS];
