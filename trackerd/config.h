@@ -15,11 +15,17 @@ enum sync_policy {
 
 #define ETCD_MAX_ENDPOINTS	8
 
-/* -J etcd://HOST:PORT[,...]/PREFIX: the cluster holding the history. */
+/* -J etcd[s]://HOST:PORT[,...]/PREFIX: the cluster holding the history. */
 struct etcd_target {
-	char		 endpoints[ETCD_MAX_ENDPOINTS][96];	/* http://h:p */
+	char		 endpoints[ETCD_MAX_ENDPOINTS][96];	/* http[s]://h:p */
 	int		 n;			/* 0: the file journal */
 	char		 prefix[128];		/* "/PREFIX", no trailing / */
+	int		 tls;			/* etcds://: https to every member */
+	const char	*cacert;		/* --etcd-cacert: PEM CAs that
+						 * vouch for the members (NULL:
+						 * the system's) */
+	const char	*cert, *key;		/* --etcd-cert, --etcd-key: our
+						 * client certificate, or NULL */
 };
 
 enum read_level {
