@@ -14,6 +14,8 @@ enum sync_policy {
 };
 
 #define ETCD_MAX_ENDPOINTS	8
+#define TICKET_LIFETIME		600	/* seconds a download ticket is good
+					 * for, by default */
 
 /* -J etcd[s]://HOST:PORT[,...]/PREFIX: the cluster holding the history. */
 struct etcd_target {
@@ -71,6 +73,8 @@ struct tracker_config {
 	uint32_t	 quota_sessions;	/* sessions open */
 	uint32_t	 signups;		/* default 10 */
 	uint32_t	 signup_window;		/* default 3600 */
+	uint32_t	 ticket_lifetime;	/* seconds a download ticket is
+						 * good for (-o ticket_lifetime=) */
 
 	uint32_t	 kdf_iterations;	/* -k, default 600000 */
 	uint32_t	 lease_seconds;		/* -t, default 900 */

@@ -169,7 +169,7 @@ parse_capacities(char *opts)
 	    "requests", "sessions", "files", "seeders", "hashes", "maxsize",
 	    "compact", "user_files", "user_hashes", "user_groups",
 	    "user_requests", "signups", "signup_window", "user_sessions",
-	    "reads", "snapshot", NULL };
+	    "reads", "snapshot", "ticket_lifetime", NULL };
 	char		*val, *orig;
 	int		 k;
 
@@ -196,6 +196,8 @@ parse_capacities(char *opts)
 		case 17: parse_reads(val); break;
 		case 18: cfg.snapshot_lines = num_arg("snapshot", val, 0,
 		    UINT64_MAX / 2); break;
+		case 19: cfg.ticket_lifetime = (uint32_t)num_arg(
+		    "ticket_lifetime", val, 1, 86400); break;
 		default: parse_quota(k, val); break;
 		}
 	}
