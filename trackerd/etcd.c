@@ -1,12 +1,15 @@
 /* A client of etcd's v3 JSON gateway over libcurl (http, or https with a
  * verified certificate): keep-alive POSTs with bounded timeouts, endpoint
  * failover, and the streaming watch. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "ipc/net.h"
@@ -127,9 +130,17 @@ etcd_parse_url(const char *url, struct etcd_target *tg, char *err,
 static int
 tls_files_load(const struct etcd_target *tg, char *err, size_t errlen)
 {
+	const char	*files[] = { tg->cacert, tg->cert, tg->key };
 	SSL_CTX		*ctx;
-	const char	*what = NULL;
+	const char	*what = NULL, *why;
+	size_t		 i;
 
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		if (files[i] != NULL && access(files[i], R_OK) == -1) {
+			snprintf(err, errlen, "%s: %s", files[i],
+			    strerror(errno));
+			return -1;
+		}
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
 		snprintf(err, errlen, "etcd TLS: out of memory");
 		return -1;
@@ -147,10 +158,14 @@ tls_files_load(const struct etcd_target *tg, char *err, size_t errlen)
 	SSL_CTX_free(ctx);
 	if (what == NULL)
 		return 0;
-	snprintf(err, errlen, "%s: %s", what, what == tg->cacert ? "cannot read "
-	    "PEM certificates from it" : what == tg->cert ? "cannot read a PEM "
-	    "certificate chain from it" : "cannot read a PEM private key from "
-	    "it that matches the --etcd-cert certificate");
+	if ((why = ERR_reason_error_string(ERR_peek_last_error())) == NULL)
+		why = "unknown error";
+	snprintf(err, errlen, "%s: %s (%s)", what, what == tg->cacert ?
+	    "cannot read PEM certificates from it" : what == tg->cert ?
+	    "cannot read a PEM certificate chain from it" : "cannot read a PEM "
+	    "private key from it that matches the --etcd-cert certificate",
+	    why);
+	ERR_clear_error();
 	return -1;
 }
 
