@@ -1126,9 +1126,11 @@ on_signal_fd(struct worker *w)
 /* A connection quiet for this long with nothing buffered gives its
  * buffers back: 10,000 idle clients would otherwise pin 16 KiB each. */
 #define QUIET_MS	2000
-/* Freed memory in the middle of the heap stays resident until trimmed:
- * a scan that gave back this much returns the pages to the kernel. */
-#define TRIM_BYTES	(1u << 20)
+/* Freed memory in the middle of the heap stays resident until trimmed.
+ * malloc_trim stalls the loop (5 to 60 ms over a heap of 5,000
+ * connections, more on a loaded host), so only a large release, such as
+ * thousands of busy clients gone at once, is worth it. */
+#define TRIM_BYTES	(16u << 20)
 
 static void
 conn_release_buffers(struct worker *w, struct conn *c)
@@ -1144,7 +1146,8 @@ conn_release_buffers(struct worker *w, struct conn *c)
 }
 
 /* Connections freed and buffers given back since the last trim add up to
- * TRIM_BYTES: hand the free pages back (at most once a scan). */
+ * TRIM_BYTES: hand the free pages back to the kernel (at most once a
+ * scan). */
 static void
 trim_heap(struct worker *w)
 {
