@@ -177,13 +177,19 @@ ticket_check(const uint8_t *p, size_t n, const struct ticket_key *keys,
 		return TICKET_UNKNOWN_KEY;
 	if (!ticket_signed_by(p, n, keys[i].pub))
 		return TICKET_FORGED;
-	if (t.expires + TICKET_SKEW < now)
+	if (ticket_expired(t.expires, now))
 		return TICKET_EXPIRED;
 	if (CRYPTO_memcmp(t.sha1, sha1, SHA1_LEN) != 0)
 		return TICKET_WRONG_FILE;
 	if (strcmp(t.group, group) != 0)
 		return TICKET_WRONG_GROUP;
 	return TICKET_OK;
+}
+
+int
+ticket_expired(uint64_t expires, uint64_t now)
+{
+	return expires + TICKET_SKEW < now;
 }
 
 const char *

@@ -76,5 +76,8 @@ enum ticket_verdict ticket_check(const uint8_t *p, size_t n,
 		    const uint8_t sha1[SHA1_LEN], const char *group,
 		    uint64_t now, struct ticket *t);
 const char	*ticket_verdict_text(enum ticket_verdict);
+/* 1 if a ticket expiring at expires is no longer good at now (unix
+ * times; TICKET_SKEW allowed), as ticket_check judges it. */
+int		 ticket_expired(uint64_t expires, uint64_t now);
 
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipc/log.h"
@@ -41,6 +42,7 @@ struct sconn {
 	enum sstate	 state;
 	uint8_t		 sha1[SHA1_LEN];
 	char		 group[NAME_MAX_LEN + 1];	/* from the ticket */
+	uint64_t	 expires;		/* the ticket's, unix time */
 	uint32_t	 npieces;
 	int		 swarm;			/* HELLO said WIRE_V_SWARM */
 	uint16_t	 listen_port;		/* its piece server, or 0 */
@@ -333,6 +335,23 @@ piece_source(struct sconn *c, uint32_t i, int *fd, uint64_t *size)
 }
 
 /* Set up the next queued piece (or a REJECT); 0, or -1 to close. */
+/*
+ * A ticket holds for the connection it opened only until it expires: past
+ * that, nothing more is sent and the peer is told why (it fetches a new
+ * ticket and connects again). 1 if so. GET_PIECE (-g) has no ticket.
+ */
+static int
+ticket_lapsed(struct sconn *c)
+{
+	if (c->state != S_READY ||
+	    !ticket_expired(c->expires, (uint64_t)time(NULL)))
+		return 0;
+	log_info("serve: %s: its ticket expired: closing", c->ipname);
+	c->qlen = 0;
+	send_error(c, ticket_verdict_text(TICKET_EXPIRED));
+	return 1;
+}
+
 static int
 start_piece(struct sconn *c)
 {
@@ -342,6 +361,8 @@ start_piece(struct sconn *c)
 
 	c->qhead = (c->qhead + 1) % SERVE_QUEUE;
 	c->qlen--;
+	if (ticket_lapsed(c))
+		return 0;
 	if (piece_source(c, i, &fd, &size) == -1)
 		return send_ctl(c, WIRE_REJECT, i, NULL, 0);
 	if ((c->pfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
@@ -541,6 +562,7 @@ hello(struct sconn *c, const struct wire_msg *m)
 		return send_error(c, ticket_verdict_text(v));
 	}
 	strlcpy(c->group, t.group, sizeof(c->group));
+	c->expires = t.expires;
 	log_debug("serve: %s: %s of %s", c->ipname, t.user, t.group);
 	admitted(c);
 	c->swarm = m->a == WIRE_V_SWARM;

@@ -776,7 +776,7 @@ cmd_ticket(struct ctx *x)
 	char		hex[TICKET_MAX_HEX + 1], user[NAME_MAX_LEN + 1];
 	uint8_t		sha1[SHA1_LEN];
 	uint32_t	g, fi, b;
-	uint64_t	expires = x->now + TICKET_LIFETIME;
+	uint64_t	expires = x->now + x->t->cfg.ticket_lifetime;
 
 	if ((g = need_member(x, x->argv[1])) == NIL)
 		return R_DONE;

@@ -28,6 +28,7 @@ config_defaults(struct tracker_config *cfg)
 	cfg->quota_hashes = 0;
 	cfg->signups = 10;
 	cfg->signup_window = 3600;
+	cfg->ticket_lifetime = TICKET_LIFETIME;
 	cfg->kdf_iterations = 600000;
 	cfg->lease_seconds = 900;
 	cfg->sync = SYNC_ALWAYS;

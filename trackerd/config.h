@@ -14,12 +14,20 @@ enum sync_policy {
 };
 
 #define ETCD_MAX_ENDPOINTS	8
+#define TICKET_LIFETIME		600	/* seconds a download ticket is good
+					 * for, by default */
 
-/* -J etcd://HOST:PORT[,...]/PREFIX: the cluster holding the history. */
+/* -J etcd[s]://HOST:PORT[,...]/PREFIX: the cluster holding the history. */
 struct etcd_target {
-	char		 endpoints[ETCD_MAX_ENDPOINTS][96];	/* http://h:p */
+	char		 endpoints[ETCD_MAX_ENDPOINTS][96];	/* http[s]://h:p */
 	int		 n;			/* 0: the file journal */
 	char		 prefix[128];		/* "/PREFIX", no trailing / */
+	int		 tls;			/* etcds://: https to every member */
+	const char	*cacert;		/* --etcd-cacert: PEM CAs that
+						 * vouch for the members (NULL:
+						 * the system's) */
+	const char	*cert, *key;		/* --etcd-cert, --etcd-key: our
+						 * client certificate, or NULL */
 };
 
 enum read_level {
@@ -65,6 +73,8 @@ struct tracker_config {
 	uint32_t	 quota_sessions;	/* sessions open */
 	uint32_t	 signups;		/* default 10 */
 	uint32_t	 signup_window;		/* default 3600 */
+	uint32_t	 ticket_lifetime;	/* seconds a download ticket is
+						 * good for (-o ticket_lifetime=) */
 
 	uint32_t	 kdf_iterations;	/* -k, default 600000 */
 	uint32_t	 lease_seconds;		/* -t, default 900 */

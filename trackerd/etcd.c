@@ -1,11 +1,16 @@
-/* A client of etcd's v3 JSON gateway over libcurl: keep-alive POSTs with
- * bounded timeouts, endpoint failover, and the streaming watch. */
+/* A client of etcd's v3 JSON gateway over libcurl (http, or https with a
+ * verified certificate): keep-alive POSTs with bounded timeouts, endpoint
+ * failover, and the streaming watch. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "ipc/net.h"
 #include "ipc/util.h"
@@ -22,6 +27,7 @@ struct etcd {
 	int			 cur;		/* endpoint in use */
 	CURL			*h;
 	struct curl_slist	*hdrs;
+	char			 why[CURL_ERROR_SIZE];	/* curl's detail */
 	/* the reply being received */
 	char			*buf;
 	size_t			 len, cap;
@@ -37,6 +43,7 @@ struct etcd {
 static int
 parse_endpoints(char *list, struct etcd_target *tg, char *err, size_t errlen)
 {
+	const char	*scheme = tg->tls ? "https" : "http";
 	struct endpoint	 ep;
 	char		*h, *save = NULL;
 
@@ -52,7 +59,7 @@ parse_endpoints(char *list, struct etcd_target *tg, char *err, size_t errlen)
 			return -1;
 		}
 		snprintf(tg->endpoints[tg->n++], sizeof(tg->endpoints[0]),
-		    "http://%s", ep.text);
+		    "%s://%s", scheme, ep.text);
 	}
 	return 0;
 }
@@ -69,26 +76,38 @@ prefix_valid(const char *p)
 	return 1;
 }
 
+/* "etcd://" or "etcds://": the length of the scheme, or 0. */
+static size_t
+url_scheme(const char *url, int *tls)
+{
+	*tls = strncmp(url, "etcds://", 8) == 0;
+	if (*tls)
+		return 8;
+	return strncmp(url, "etcd://", 7) == 0 ? 7 : 0;
+}
+
 int
 etcd_parse_url(const char *url, struct etcd_target *tg, char *err,
     size_t errlen)
 {
 	char	hosts[ETCD_MAX_ENDPOINTS * 32];
-	const char *slash;
+	const char *slash, *list;
+	size_t	skip;
 
 	memset(tg, 0, sizeof(*tg));
-	if (strncmp(url, "etcd://", 7) != 0 ||
-	    (slash = strchr(url + 7, '/')) == NULL) {
-		snprintf(err, errlen, "-J: expected etcd://HOST:PORT[,HOST:"
+	if ((skip = url_scheme(url, &tg->tls)) == 0 ||
+	    (slash = strchr(url + skip, '/')) == NULL) {
+		snprintf(err, errlen, "-J: expected etcd[s]://HOST:PORT[,HOST:"
 		    "PORT...]/PREFIX, got \"%.200s\"", url);
 		return -1;
 	}
-	if ((size_t)(slash - url - 7) >= sizeof(hosts) || slash == url + 7) {
+	list = url + skip;
+	if ((size_t)(slash - list) >= sizeof(hosts) || slash == list) {
 		snprintf(err, errlen, "-J: bad endpoint list");
 		return -1;
 	}
-	memcpy(hosts, url + 7, (size_t)(slash - url - 7));
-	hosts[slash - url - 7] = '\0';
+	memcpy(hosts, list, (size_t)(slash - list));
+	hosts[slash - list] = '\0';
 	if (!prefix_valid(slash + 1) || strlen(slash) >= sizeof(tg->prefix)) {
 		snprintf(err, errlen, "-J: the prefix must be 1 to %zu bytes of "
 		    "[A-Za-z0-9._/-], not ending in /", sizeof(tg->prefix) - 2);
@@ -102,6 +121,67 @@ etcd_parse_url(const char *url, struct etcd_target *tg, char *err,
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- the TLS files ---- */
+
+/* Load the files as libcurl will (its OpenSSL), so that a missing or
+ * mismatched file is one clear line at start, not a failure per request. */
+static int
+tls_files_load(const struct etcd_target *tg, char *err, size_t errlen)
+{
+	const char	*files[] = { tg->cacert, tg->cert, tg->key };
+	SSL_CTX		*ctx;
+	const char	*what = NULL, *why;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		if (files[i] != NULL && access(files[i], R_OK) == -1) {
+			snprintf(err, errlen, "%s: %s", files[i],
+			    strerror(errno));
+			return -1;
+		}
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		snprintf(err, errlen, "etcd TLS: out of memory");
+		return -1;
+	}
+	if (tg->cacert != NULL &&
+	    SSL_CTX_load_verify_locations(ctx, tg->cacert, NULL) != 1)
+		what = tg->cacert;
+	else if (tg->cert != NULL &&
+	    SSL_CTX_use_certificate_chain_file(ctx, tg->cert) != 1)
+		what = tg->cert;
+	else if (tg->key != NULL && (SSL_CTX_use_PrivateKey_file(ctx,
+	    tg->key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx)
+	    != 1))
+		what = tg->key;
+	SSL_CTX_free(ctx);
+	if (what == NULL)
+		return 0;
+	if ((why = ERR_reason_error_string(ERR_peek_last_error())) == NULL)
+		why = "unknown error";
+	snprintf(err, errlen, "%s: %s (%s)", what, what == tg->cacert ?
+	    "cannot read PEM certificates from it" : what == tg->cert ?
+	    "cannot read a PEM certificate chain from it" : "cannot read a PEM "
+	    "private key from it that matches the --etcd-cert certificate",
+	    why);
+	ERR_clear_error();
+	return -1;
+}
+
+int
+etcd_check_tls(const struct etcd_target *tg, char *err, size_t errlen)
+{
+	if (!tg->tls && (tg->cacert || tg->cert || tg->key)) {
+		snprintf(err, errlen, "--etcd-cacert, --etcd-cert and --etcd-key "
+		    "need -J etcds://");
+		return -1;
+	}
+	if ((tg->cert == NULL) != (tg->key == NULL)) {
+		snprintf(err, errlen, "--etcd-cert and --etcd-key go together");
+		return -1;
+	}
+	return tg->tls ? tls_files_load(tg, err, errlen) : 0;
 }
 
 /* ---- the connection ---- */
@@ -128,6 +208,27 @@ on_body(char *p, size_t size, size_t n, void *arg)
 	e->len += len;
 	e->buf[e->len] = '\0';
 	return len;
+}
+
+/* https only, the members' certificates verified (chain and IP address)
+ * against --etcd-cacert alone when given, and ours shown if configured. */
+static void
+tls_options(struct etcd *e)
+{
+	const struct etcd_target *tg = &e->tg;
+
+	curl_easy_setopt(e->h, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(e->h, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(e->h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e->h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (tg->cacert != NULL) {
+		curl_easy_setopt(e->h, CURLOPT_CAINFO, tg->cacert);
+		curl_easy_setopt(e->h, CURLOPT_CAPATH, NULL);
+	}
+	if (tg->cert != NULL) {
+		curl_easy_setopt(e->h, CURLOPT_SSLCERT, tg->cert);
+		curl_easy_setopt(e->h, CURLOPT_SSLKEY, tg->key);
+	}
 }
 
 void
@@ -158,7 +259,11 @@ etcd_new(const struct etcd_target *tg)
 	curl_easy_setopt(e->h, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_MS);
 	curl_easy_setopt(e->h, CURLOPT_HTTPHEADER, e->hdrs);
 	curl_easy_setopt(e->h, CURLOPT_WRITEDATA, e);
-	curl_easy_setopt(e->h, CURLOPT_PROTOCOLS_STR, "http");
+	curl_easy_setopt(e->h, CURLOPT_ERRORBUFFER, e->why);
+	if (tg->tls)
+		tls_options(e);
+	else
+		curl_easy_setopt(e->h, CURLOPT_PROTOCOLS_STR, "http");
 	return e;
 }
 
@@ -185,12 +290,94 @@ etcd_next(struct etcd *e)
 	e->cur = (e->cur + 1) % e->tg.n;
 }
 
+/* A TLS handshake that failed: nothing of the request was sent. */
+static int
+tls_refused(CURLcode rc)
+{
+	return rc == CURLE_SSL_CONNECT_ERROR ||
+	    rc == CURLE_PEER_FAILED_VERIFICATION ||
+	    rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CACERT_BADFILE ||
+	    rc == CURLE_SSL_CIPHER || rc == CURLE_SSL_ISSUER_ERROR;
+}
+
 /* Did a failed transfer perhaps reach etcd? */
 static int
 maybe_sent(CURLcode rc)
 {
 	return rc != CURLE_COULDNT_CONNECT && rc != CURLE_COULDNT_RESOLVE_HOST &&
-	    rc != CURLE_OUT_OF_MEMORY && rc != CURLE_URL_MALFORMAT;
+	    rc != CURLE_OUT_OF_MEMORY && rc != CURLE_URL_MALFORMAT &&
+	    !tls_refused(rc);
+}
+
+/* "ENDPOINT: what failed (curl's detail)", on one line. */
+static void
+transfer_error(struct etcd *e, const char *what, CURLcode rc, char *err,
+    size_t errlen)
+{
+	size_t	n = strcspn(e->why, "\r\n");
+
+	snprintf(err, errlen, "%s%s: %s%s%.*s%s", what, e->tg.endpoints[e->cur],
+	    curl_easy_strerror(rc), n ? " (" : "", (int)n, e->why, n ? ")" : "");
+}
+
+/*
+ * A TLS session the member ended as soon as it was used, before any
+ * answer: in TLS 1.3 the client certificate is judged after the handshake,
+ * and the alert may come before the request is even sent.
+ */
+static int
+tls_dropped(CURLcode rc)
+{
+	return rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR ||
+	    rc == CURLE_GOT_NOTHING;
+}
+
+/*
+ * Before the state is loaded: one harmless request (the member's status)
+ * to each member in turn. 0 when a member answered or none could be
+ * reached (loading retries and says so); -1 with err, the first refusal,
+ * when every member that was reached refused the TLS session.
+ */
+int
+etcd_verify_members(const struct etcd_target *tg, char *err, size_t errlen)
+{
+	struct etcd	*e;
+	char		 url[192];
+	CURLcode	 rc;
+	int		 i, refused = 0;
+
+	if (!tg->tls)
+		return 0;
+	if ((e = etcd_new(tg)) == NULL) {
+		snprintf(err, errlen, "etcd: out of memory");
+		return -1;
+	}
+	curl_easy_setopt(e->h, CURLOPT_POSTFIELDS, "{}");
+	curl_easy_setopt(e->h, CURLOPT_TIMEOUT_MS, (long)CONNECT_MS * 4);
+	curl_easy_setopt(e->h, CURLOPT_WRITEFUNCTION, on_body);
+	for (i = 0; i < tg->n; i++) {
+		e->cur = i;
+		e->len = 0;
+		e->why[0] = '\0';
+		snprintf(url, sizeof(url), "%s/v3/maintenance/status",
+		    tg->endpoints[i]);
+		curl_easy_setopt(e->h, CURLOPT_URL, url);
+		if ((rc = curl_easy_perform(e->h)) == CURLE_OK) {
+			refused = 0;
+			break;
+		}
+		if (!tls_refused(rc) && !tls_dropped(rc))
+			continue;	/* down: loading retries */
+		if (refused++ > 0)
+			continue;
+		transfer_error(e, "etcd ", rc, err, errlen);
+		if (tls_dropped(rc))
+			strlcat(err, "; the member ended the TLS session at "
+			    "once: does it require a client certificate "
+			    "(--etcd-cert)?", errlen);
+	}
+	etcd_free(e);
+	return refused ? -1 : 0;
 }
 
 /* etcd errors worth another try elsewhere: no leader, timeouts, a member
@@ -216,6 +403,7 @@ post_once(struct etcd *e, const char *path, const char *body, long ms,
 
 	snprintf(url, sizeof(url), "%s%s", e->tg.endpoints[e->cur], path);
 	e->len = 0;
+	e->why[0] = '\0';
 	curl_easy_setopt(e->h, CURLOPT_URL, url);
 	curl_easy_setopt(e->h, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(e->h, CURLOPT_TIMEOUT_MS, ms);
@@ -224,8 +412,7 @@ post_once(struct etcd *e, const char *path, const char *body, long ms,
 	rc = curl_easy_perform(e->h);
 	if (rc != CURLE_OK) {
 		*ambiguous |= maybe_sent(rc);
-		snprintf(err, errlen, "%s: %s", e->tg.endpoints[e->cur],
-		    curl_easy_strerror(rc));
+		transfer_error(e, "", rc, err, errlen);
 		return -1;
 	}
 	curl_easy_getinfo(e->h, CURLINFO_RESPONSE_CODE, &http);
@@ -337,6 +524,7 @@ etcd_watch(struct etcd *e, json_object *req,
 
 	snprintf(url, sizeof(url), "%s/v3/watch", e->tg.endpoints[e->cur]);
 	e->len = 0;
+	e->why[0] = '\0';
 	e->on_msg = on_msg;
 	e->arg = arg;
 	e->stop = stop;
@@ -357,7 +545,10 @@ etcd_watch(struct etcd *e, json_object *req,
 		return 1;
 	if (*stop)
 		return 0;
-	snprintf(err, errlen, "watch on %s: %s", e->tg.endpoints[e->cur],
-	    rc == CURLE_OK ? "the stream ended" : curl_easy_strerror(rc));
+	if (rc == CURLE_OK)
+		snprintf(err, errlen, "watch on %s: the stream ended",
+		    e->tg.endpoints[e->cur]);
+	else
+		transfer_error(e, "watch on ", rc, err, errlen);
 	return -1;
 }

@@ -9,8 +9,16 @@
 
 #include "trackerd/config.h"
 
-/* Parse "etcd://HOST:PORT[,HOST:PORT...]/PREFIX". 0, or -1 with err. */
+/* Parse "etcd://HOST:PORT[,HOST:PORT...]/PREFIX" (http) or "etcds://..."
+ * (https). 0, or -1 with err. */
 int	etcd_parse_url(const char *url, struct etcd_target *, char *err,
+	    size_t errlen);
+/* The TLS options (cacert, cert, key) agree with the URL and their files
+ * load. 0, or -1 with err. */
+int	etcd_check_tls(const struct etcd_target *, char *err, size_t errlen);
+/* etcds://: a TLS handshake with the members; -1 with err when every member
+ * that answered was refused (its certificate did not verify), else 0. */
+int	etcd_verify_members(const struct etcd_target *, char *err,
 	    size_t errlen);
 
 /* One connection to the cluster; used by one thread at a time. */

@@ -10,8 +10,6 @@
 #include "ipc/ticket.h"
 #include "trackerd/state.h"
 
-#define TICKET_LIFETIME		600	/* seconds a ticket is good for */
-
 /* Master, before the workers start: a new key pair, its public half
  * journaled ("key <tracker_no> <keyid> <pub>"). 0, or -1 (t->err). */
 int	keys_init(struct tracker *);

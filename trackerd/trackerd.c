@@ -52,6 +52,13 @@ struct worker_slot {
 };
 
 static volatile sig_atomic_t	sig_term, sig_hup, sig_chld;
+/* long options without a letter */
+enum {
+	OPT_ETCD_CACERT = 256,
+	OPT_ETCD_CERT,
+	OPT_ETCD_KEY
+};
+
 static struct worker_slot	slots[MAX_WORKERS];
 static struct tracker_config	cfg;
 static struct tracker		*tracker;
@@ -65,10 +72,11 @@ static void __attribute__((noreturn))
 usage(FILE *fp, int code)
 {
 	fprintf(fp, "usage: trackerd [-fhnvV] [-w workers] "
-	    "[-l sync_log | -J etcd://HOST:PORT[,...]/PREFIX] "
+	    "[-l sync_log | -J etcd[s]://HOST:PORT[,...]/PREFIX] "
 	    "[-p pidfile] [-k kdf_iterations] [-t lease_seconds] "
 	    "[-s always|everysec|no] [-i idle_seconds] [-o option=value,...] "
-	    "[-C cert_file -K key_file] tracker_info.txt tracker_no\n");
+	    "[-C cert_file -K key_file] [--etcd-cacert file] "
+	    "[--etcd-cert file --etcd-key file] tracker_info.txt tracker_no\n");
 	exit(code);
 }
 
@@ -161,7 +169,7 @@ parse_capacities(char *opts)
 	    "requests", "sessions", "files", "seeders", "hashes", "maxsize",
 	    "compact", "user_files", "user_hashes", "user_groups",
 	    "user_requests", "signups", "signup_window", "user_sessions",
-	    "reads", "snapshot", NULL };
+	    "reads", "snapshot", "ticket_lifetime", NULL };
 	char		*val, *orig;
 	int		 k;
 
@@ -188,6 +196,8 @@ parse_capacities(char *opts)
 		case 17: parse_reads(val); break;
 		case 18: cfg.snapshot_lines = num_arg("snapshot", val, 0,
 		    UINT64_MAX / 2); break;
+		case 19: cfg.ticket_lifetime = (uint32_t)num_arg(
+		    "ticket_lifetime", val, 1, 86400); break;
 		default: parse_quota(k, val); break;
 		}
 	}
@@ -225,6 +235,22 @@ default_workers(void)
 	return n > MAX_WORKERS ? MAX_WORKERS : (int)n;
 }
 
+/* --etcd-cacert, --etcd-cert, --etcd-key: checked, and absolute (libcurl
+ * opens them again for every connection, after daemon(3)). */
+static void
+open_etcd_tls(void)
+{
+	char	err[512];
+
+	cfg.etcd.cacert = absolute(cfg.etcd.cacert);
+	cfg.etcd.cert = absolute(cfg.etcd.cert);
+	cfg.etcd.key = absolute(cfg.etcd.key);
+	if (etcd_check_tls(&cfg.etcd, err, sizeof(err)) == -1) {
+		fprintf(stderr, "trackerd: %s\n", err);
+		exit(1);
+	}
+}
+
 /* -C and -K: the TLS context, before detaching (relative paths). */
 static void
 open_tls(void)
@@ -248,10 +274,14 @@ parse_args(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "help",	no_argument,	NULL,	'h' },
 		{ "version",	no_argument,	NULL,	'V' },
+		{ "etcd-cacert", required_argument, NULL, OPT_ETCD_CACERT },
+		{ "etcd-cert",	required_argument, NULL, OPT_ETCD_CERT },
+		{ "etcd-key",	required_argument, NULL, OPT_ETCD_KEY },
 		{ NULL,		0,		NULL,	0 }
 	};
-	char	err[256];
-	int	ch, n;
+	struct etcd_target	etcd_tls = { 0 };	/* -J may come after */
+	char			err[256];
+	int			ch, n;
 
 	config_defaults(&cfg);
 	cfg.journal_path = "sync_log.txt";
@@ -280,7 +310,13 @@ parse_args(int argc, char *argv[])
 		case 'o': parse_capacities(optarg); break;
 		case 'C': cfg.tls_cert = optarg; break;
 		case 'K': cfg.tls_key = optarg; break;
+		case OPT_ETCD_CACERT: etcd_tls.cacert = optarg; break;
+		case OPT_ETCD_CERT: etcd_tls.cert = optarg; break;
+		case OPT_ETCD_KEY: etcd_tls.key = optarg; break;
 		default:
+			if (optopt >= OPT_ETCD_CACERT)	/* long, no argument */
+				usage_error("option %s needs an argument",
+				    argv[optind - 1]);
 			if (optopt && strchr("wlJpktsioCK", optopt) != NULL)
 				usage_error("option -%c needs an argument",
 				    optopt);
@@ -309,6 +345,10 @@ parse_args(int argc, char *argv[])
 		    cfg.tracker_no, cfg.info_path, n, n == 1 ? "" : "s");
 	cfg.self = cfg.trackers[cfg.tracker_no - 1];
 	open_tls();
+	cfg.etcd.cacert = etcd_tls.cacert;
+	cfg.etcd.cert = etcd_tls.cert;
+	cfg.etcd.key = etcd_tls.key;
+	open_etcd_tls();
 	cfg.journal_path = absolute(cfg.journal_path);
 	cfg.pidfile = absolute(cfg.pidfile);
 	snprintf(cfg.shm_name, sizeof(cfg.shm_name), "/p2pshare-trackerd-%u",
@@ -440,11 +480,15 @@ open_state(void)
 {
 	char	err[512] = "";
 
+	/* etcds://: a certificate that does not verify is said once, here */
+	if (etcd_verify_members(&cfg.etcd, err, sizeof(err)) == -1)
+		goto fail;
 	tracker = tracker_create(&cfg, err, sizeof(err));
 	if (tracker != NULL && keys_init(tracker) == 0)
 		return;
 	if (tracker != NULL)
 		snprintf(err, sizeof(err), "ticket key: %s", tracker->err);
+fail:
 	fprintf(stderr, "trackerd: %s\n", err[0] ? err : "cannot create state");
 	if (pfh != NULL)
 		pidfile_remove(pfh);

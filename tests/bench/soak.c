@@ -47,7 +47,8 @@ static struct {
 	int		 active, idle, rate_ms, seconds, interval;
 	pid_t		 pid;
 	struct endpoint	 ep;
-} O = { 1000, 10000, 1000, 300, 30, 0, { .tls = 0 } };
+} O = { .active = 1000, .idle = 10000, .rate_ms = 1000, .seconds = 300,
+    .interval = 30 };
 
 /* latency histograms of this interval: reads, and journaled writes
  * (held until fdatasync) */
@@ -312,9 +313,17 @@ max_ms(const struct hist *h)
 	return 0;
 }
 
-/* RSS (kB) and open descriptors of pid. */
+/*
+ * RSS (kB) of pid, split into its private anonymous pages and its shared
+ * memory pages (trackerd's state object, touched once and then resident in
+ * every process that maps it), and its open descriptors.
+ */
+struct usage {
+	long	rss, anon, shm, fds;
+};
+
 static void
-proc_usage(pid_t pid, long *rss, long *fds)
+proc_usage(pid_t pid, struct usage *u)
 {
 	char	 path[64], line[256];
 	FILE	*fp;
@@ -324,21 +333,25 @@ proc_usage(pid_t pid, long *rss, long *fds)
 	if ((fp = fopen(path, "r")) != NULL) {
 		while (fgets(line, sizeof(line), fp) != NULL)
 			if (strncmp(line, "VmRSS:", 6) == 0)
-				*rss += strtol(line + 6, NULL, 10);
+				u->rss += strtol(line + 6, NULL, 10);
+			else if (strncmp(line, "RssAnon:", 8) == 0)
+				u->anon += strtol(line + 8, NULL, 10);
+			else if (strncmp(line, "RssShmem:", 9) == 0)
+				u->shm += strtol(line + 9, NULL, 10);
 		fclose(fp);
 	}
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
 	if ((d = opendir(path)) != NULL) {
 		while (readdir(d) != NULL)
-			(*fds)++;
-		*fds -= 2;
+			u->fds++;
+		u->fds -= 2;
 		closedir(d);
 	}
 }
 
 /* trackerd's master and its workers (children of the master). */
 static void
-tracker_usage(long *rss, long *fds)
+tracker_usage(struct usage *u)
 {
 	struct dirent	*de;
 	char		 path[300], buf[512], *p;
@@ -346,8 +359,8 @@ tracker_usage(long *rss, long *fds)
 	DIR		*d;
 	int		 ppid;
 
-	*rss = *fds = 0;
-	proc_usage(O.pid, rss, fds);
+	memset(u, 0, sizeof(*u));
+	proc_usage(O.pid, u);
 	if ((d = opendir("/proc")) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
@@ -359,7 +372,7 @@ tracker_usage(long *rss, long *fds)
 		if (fgets(buf, sizeof(buf), fp) != NULL &&
 		    (p = strrchr(buf, ')')) != NULL &&
 		    sscanf(p + 2, "%*c %d", &ppid) == 1 && ppid == O.pid)
-			proc_usage(atoi(de->d_name), rss, fds);
+			proc_usage(atoi(de->d_name), u);
 		fclose(fp);
 	}
 	closedir(d);
@@ -369,16 +382,18 @@ static void
 report(uint64_t t0, uint64_t from, uint64_t done0)
 {
 	uint64_t	now = now_us();
-	long		rss, fds;
+	struct usage	u;
 
-	tracker_usage(&rss, &fds);
+	tracker_usage(&u);
 	printf("%6.0f s  %6.0f req/s  err %llu  p50 %6.2f ms  p99 %6.2f ms  "
-	    "max %7.2f ms  writes p99 %6.2f ms  rss %6.1f MiB  fds %5ld  "
-	    "idle %5d  reopened %llu\n", (double)(now - t0) / 1e6,
+	    "max %7.2f ms  writes p99 %6.2f ms  rss %6.1f MiB  anon %6.1f MiB  "
+	    "shm %6.1f MiB  fds %5ld  idle %5d  reopened %llu\n",
+	    (double)(now - t0) / 1e6,
 	    (double)(n_done - done0) * 1e6 / (double)(now - from),
 	    (unsigned long long)n_err, percentile_ms(&h_read, 0.50),
 	    percentile_ms(&h_read, 0.99), max_ms(&h_read),
-	    percentile_ms(&h_write, 0.99), rss / 1024.0, fds, idle_open,
+	    percentile_ms(&h_write, 0.99), u.rss / 1024.0, u.anon / 1024.0,
+	    u.shm / 1024.0, u.fds, idle_open,
 	    (unsigned long long)n_reopen);
 	fflush(stdout);
 	memset(h_read.bin, 0, HIST_MAX_US * sizeof(*h_read.bin));

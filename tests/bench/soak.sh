@@ -3,7 +3,8 @@
 # clients and 10,000 idle connections (tests/bench/soak), and beside them a
 # swarm under churn: a stable seeder, a seeder restarted every 3 rounds, and
 # a new leecher every round that downloads, verifies, logs out and stops.
-# Every interval: trackerd's requests/s, p50/p99/max, RSS and descriptors;
+# Every interval: trackerd's requests/s, p50/p99/max, RSS (with its private
+# and shared-memory parts, summed over master and workers) and descriptors;
 # every round: the download time and the seeders' RSS and descriptors. At
 # the end, each figure's first, last and extreme values.
 #
@@ -50,10 +51,11 @@ rss_kb() { awk '/VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 nfds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 S() { _p=$1; shift; timeout 300 "$sc" -S "$dir/$_p/sock" "$@" > /dev/null 2>> "$dir/sharectl.err" || die "$_p: $* ($(tail -1 "$dir/sharectl.err"))"; }
 
-# One tracker; room for the soak's users, groups and files.
+# One tracker; room for the soak's users, groups and files, and no limit on
+# accounts created from one address (every leecher signs up from 127.0.0.1).
 port=$("$xfer" port)
 echo "127.0.0.1:$port" > "$dir/trackers.txt"
-"$tk" -f -k 1000 -w 2 -s always -l "$dir/sync_log.txt" -p "$dir/t.pid" \
+"$tk" -f -k 1000 -w 2 -s always -o signups=0 -l "$dir/sync_log.txt" -p "$dir/t.pid" \
     "$dir/trackers.txt" 1 > "$dir/trackerd.log" 2>&1 &
 tpid=$!
 pids="$tpid"
@@ -127,11 +129,14 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 field() { awk -v k="$1" '/ req\/s / { for (i = 1; i < NF; i++) if ($i == k && $(i - 1) != "writes") print $(i + 1) }' "$dir/soak.out"; }
 wfield() { awk '/ req\/s / { for (i = 1; i < NF; i++) if ($i == "p99" && $(i - 1) == "writes") print $(i + 1) }' "$dir/soak.out"; }
 echo "summary (first interval -> last interval; over all intervals):"
-p99s=$(field p99); rss=$(field rss); fds=$(field fds)
+p99s=$(field p99); rss=$(field rss); fds=$(field fds); anon=$(field anon); shm=$(field shm)
 printf '  trackerd: %d intervals, errors %s\n' "$(echo "$p99s" | wc -l)" "$(field err | tail -1)"
 printf '  trackerd RSS %s -> %s MiB (max %s), fds %s -> %s (max %s)\n' \
     "$(echo "$rss" | head -1)" "$(echo "$rss" | tail -1)" "$(echo "$rss" | sort -n | tail -1)" \
     "$(echo "$fds" | head -1)" "$(echo "$fds" | tail -1)" "$(echo "$fds" | sort -n | tail -1)"
+printf '  of which private (anon) %s -> %s MiB (max %s), shared memory %s -> %s MiB (max %s)\n' \
+    "$(echo "$anon" | head -1)" "$(echo "$anon" | tail -1)" "$(echo "$anon" | sort -n | tail -1)" \
+    "$(echo "$shm" | head -1)" "$(echo "$shm" | tail -1)" "$(echo "$shm" | sort -n | tail -1)"
 printf '  reads p99 %s -> %s ms (median interval %s, worst %s)\n' \
     "$(echo "$p99s" | head -1)" "$(echo "$p99s" | tail -1)" "$(echo "$p99s" | median)" \
     "$(echo "$p99s" | sort -n | tail -1)"

@@ -1,5 +1,6 @@
 /* Fixture of the etcd end-to-end tests: a real three-member etcd cluster
- * on free loopback ports, and trackerd -J instances in their own dirs. */
+ * on free loopback ports (http, or https with client certificates), and
+ * trackerd -J instances in their own dirs. */
 #ifndef TESTS_E2E_ETCD_E2E_H
 #define TESTS_E2E_ETCD_E2E_H
 
@@ -15,7 +16,10 @@ struct etcd_cluster {
 	char		*dir;
 	uint16_t	 cport[EC_MEMBERS], pport[EC_MEMBERS];
 	struct h_proc	 p[EC_MEMBERS];
-	char		 url[256];	/* etcd://...,.../PREFIX for -J */
+	char		 url[256];	/* etcd[s]://...,.../PREFIX for -J */
+	int		 tls;		/* https, client certificates required */
+	char		 ca[96], cert[96], key[96];	/* in dir: the CA and
+					 * the client certificate it signed */
 };
 
 /* The trackers: ET_MAX slots in tracker_info.txt, each in its own dir. */
@@ -24,7 +28,7 @@ struct etcd_trackers {
 	char		 info[512], tdir[ET_MAX][512], log[ET_MAX][600];
 	uint16_t	 port[ET_MAX];
 	struct h_proc	 p[ET_MAX];
-	char		 extra[4][64];
+	char		 extra[4][160];
 	int		 nextra;
 };
 
@@ -53,12 +57,13 @@ static inline int
 ec_start(int i)
 {
 	char	name[16], data[600], curl[64], purl[64], cluster[512];
-	char	log[600], *argv[24];
+	char	log[600], srv[600], srvkey[600], *argv[32];
 	int	n = 0, k, len = 0;
 
 	snprintf(name, sizeof(name), "m%d", i);
 	snprintf(data, sizeof(data), "%s/m%d.etcd", EC.dir, i);
-	snprintf(curl, sizeof(curl), "http://127.0.0.1:%u", EC.cport[i]);
+	snprintf(curl, sizeof(curl), "%s://127.0.0.1:%u",
+	    EC.tls ? "https" : "http", EC.cport[i]);
 	snprintf(purl, sizeof(purl), "http://127.0.0.1:%u", EC.pport[i]);
 	snprintf(log, sizeof(log), "%s/m%d.log", EC.dir, i);
 	for (k = 0; k < EC_MEMBERS; k++)
@@ -75,22 +80,45 @@ ec_start(int i)
 	argv[n++] = "--initial-cluster-token"; argv[n++] = EC.dir;
 	argv[n++] = "--heartbeat-interval"; argv[n++] = "50";
 	argv[n++] = "--election-timeout"; argv[n++] = "500";
+	if (EC.tls) {
+		snprintf(srv, sizeof(srv), "%s/member.pem", EC.dir);
+		snprintf(srvkey, sizeof(srvkey), "%s/member.key", EC.dir);
+		argv[n++] = "--cert-file"; argv[n++] = srv;
+		argv[n++] = "--key-file"; argv[n++] = srvkey;
+		argv[n++] = "--trusted-ca-file"; argv[n++] = EC.ca;
+		argv[n++] = "--client-cert-auth";
+	}
 	argv[n] = NULL;
 	return h_spawn(&EC.p[i], argv, NULL, log);
+}
+
+/* trackerd's etcd client aimed at one member. */
+static inline void
+ec_target(int member, struct etcd_target *tg)
+{
+	memset(tg, 0, sizeof(*tg));
+	tg->n = 1;
+	snprintf(tg->endpoints[0], sizeof(tg->endpoints[0]),
+	    "%s://127.0.0.1:%u", EC.tls ? "https" : "http", EC.cport[member]);
+	if (EC.tls) {
+		tg->tls = 1;
+		tg->cacert = EC.ca;
+		tg->cert = EC.cert;
+		tg->key = EC.key;
+	}
 }
 
 /* One request through trackerd's own etcd client; 0 if etcd answered. */
 static inline int
 ec_ping(int member, int ms)
 {
-	struct etcd_target	 tg = { .n = 1 };
+	struct etcd_target	 tg;
 	struct etcd		*h;
 	json_object		*resp;
 	char			 err[200];
 	int			 amb, rc;
 
-	snprintf(tg.endpoints[0], sizeof(tg.endpoints[0]),
-	    "http://127.0.0.1:%u", EC.cport[member]);
+	ec_target(member, &tg);
 	if ((h = etcd_new(&tg)) == NULL)
 		return -1;
 	/* a linearizable read needs a leader */
@@ -145,19 +173,50 @@ ec_wait_ready(int member, int ms)
 	return -1;
 }
 
+/*
+ * In EC.dir: a CA (ca.pem), the members' certificate for 127.0.0.1
+ * (member.pem), trackerd's client certificate (client.pem), and another
+ * CA that signed none of them (other-ca.pem).
+ */
 static inline void
-ec_init(void)
+ec_make_pki(void)
+{
+	char	cmd[2048];
+
+	snprintf(cmd, sizeof(cmd), "cd '%s' && for c in ca other-ca; do "
+	    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	    "-nodes -keyout $c.key -out $c.pem -days 2 -subj /CN=$c "
+	    "2>/dev/null || exit 1; done && "
+	    "printf 'subjectAltName=IP:127.0.0.1\n' > ext && "
+	    "for c in member client; do "
+	    "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+	    "-keyout $c.key -out $c.csr -subj /CN=$c 2>/dev/null && "
+	    "openssl x509 -req -in $c.csr -CA ca.pem -CAkey ca.key "
+	    "-CAcreateserial -out $c.pem -days 2 -extfile ext 2>/dev/null "
+	    "|| exit 1; done", EC.dir);
+	cr_assert_eq(system(cmd), 0, "openssl could not make the test CA");
+	snprintf(EC.ca, sizeof(EC.ca), "%s/ca.pem", EC.dir);
+	snprintf(EC.cert, sizeof(EC.cert), "%s/client.pem", EC.dir);
+	snprintf(EC.key, sizeof(EC.key), "%s/client.key", EC.dir);
+}
+
+/* The cluster, serving https when tls (its CA and certificates made). */
+static inline void
+ec_init_tls(int tls)
 {
 	int	i, len = 0;
 
 	memset(&EC, 0, sizeof(EC));
 	memset(&ET, 0, sizeof(ET));
 	EC.dir = h_tmpdir();
+	EC.tls = tls;
+	if (tls)
+		ec_make_pki();
 	for (i = 0; i < EC_MEMBERS; i++) {
 		EC.cport[i] = ec_port();
 		EC.pport[i] = ec_port();
 	}
-	len = snprintf(EC.url, sizeof(EC.url), "etcd://");
+	len = snprintf(EC.url, sizeof(EC.url), "%s://", tls ? "etcds" : "etcd");
 	for (i = 0; i < EC_MEMBERS; i++)
 		len += snprintf(EC.url + len, sizeof(EC.url) - (size_t)len,
 		    "%s127.0.0.1:%u", i ? "," : "", EC.cport[i]);
@@ -169,11 +228,17 @@ ec_init(void)
 		    "not ready (see %s/m%d.log)", i, EC.dir, i);
 }
 
+static inline void
+ec_init(void)
+{
+	ec_init_tls(0);
+}
+
 /* The member that leads now, or -1. */
 static inline int
 ec_leader(void)
 {
-	struct etcd_target	 tg = { .n = 1 };
+	struct etcd_target	 tg;
 	struct etcd		*h;
 	json_object		*resp, *hd, *v;
 	char			 err[200];
@@ -182,8 +247,7 @@ ec_leader(void)
 	for (i = 0; i < EC_MEMBERS && found == -1; i++) {
 		if (EC.p[i].pid <= 0)
 			continue;
-		snprintf(tg.endpoints[0], sizeof(tg.endpoints[0]),
-		    "http://127.0.0.1:%u", EC.cport[i]);
+		ec_target(i, &tg);
 		if ((h = etcd_new(&tg)) == NULL)
 			continue;
 		if (etcd_post(h, "/v3/maintenance/status",

@@ -378,3 +378,166 @@ Test(peer_tickets, get_piece_served_only_with_option)
 	cr_assert_eq(get_piece(2, "open.bin", 0), 0,
 	    "a name shared with two contents is refused");
 }
+
+/* A seeder's replies, read in order from a raw connection. */
+struct reader {
+	int	fd;
+	uint8_t	buf[65536];
+	size_t	len;
+};
+
+static int
+reader_fill(struct reader *r)
+{
+	ssize_t	n;
+
+	cr_assert_lt(r->len, sizeof(r->buf), "a message larger than 64 KiB");
+	if ((n = recv(r->fd, r->buf + r->len, sizeof(r->buf) - r->len, 0)) <= 0)
+		return -1;
+	r->len += (size_t)n;
+	return 0;
+}
+
+static void
+reader_consume(struct reader *r, size_t n)
+{
+	memmove(r->buf, r->buf + n, r->len - n);
+	r->len -= n;
+}
+
+/* The next message's type (a PIECE's data read and dropped), its a, and
+ * an ERROR's text; -1 when the seeder closed. */
+static int
+reader_next(struct reader *r, uint32_t *a, char text[WIRE_MAX_ERROR + 1])
+{
+	struct wire_msg	m;
+	uint64_t	left;
+	int		n;
+
+	while ((n = wire_parse(r->buf, r->len, WIRE_TO_CLIENT, &m)) == 0)
+		if (reader_fill(r) == -1)
+			return -1;
+	cr_assert_gt(n, 0, "a malformed message from the seeder");
+	*a = m.a;
+	if (m.type == WIRE_ERROR)
+		snprintf(text, WIRE_MAX_ERROR + 1, "%.*s", (int)m.len,
+		    (const char *)m.payload);
+	reader_consume(r, (size_t)n);
+	for (left = m.type == WIRE_PIECE ? m.len : 0; left > 0; ) {
+		if (r->len == 0)
+			cr_assert_eq(reader_fill(r), 0, "closed mid-piece");
+		n = (int)(left < r->len ? left : r->len);
+		reader_consume(r, (size_t)n);
+		left -= (uint64_t)n;
+	}
+	return (int)m.type;
+}
+
+/* The next message other than a HAVE or PEERS (super-seeding, exchange). */
+static int
+reader_next_main(struct reader *r, uint32_t *a, char text[WIRE_MAX_ERROR + 1])
+{
+	int	ty;
+
+	while ((ty = reader_next(r, a, text)) == WIRE_HAVE || ty == WIRE_PEERS)
+		;
+	return ty;
+}
+
+static void
+request_piece(int fd, uint32_t i)
+{
+	uint8_t	m[WIRE_HDR_LEN];
+
+	wire_hdr(m, WIRE_REQUEST, i, 0);
+	cr_assert_eq(send(fd, m, sizeof(m), MSG_NOSIGNAL), (ssize_t)sizeof(m));
+}
+
+/* A ticket is checked again before every piece: the connection it opened
+ * is cut, with the reason, once it expired (the clock-skew allowance
+ * included), even though HELLO accepted it. */
+Test(peer_tickets, ticket_expiring_mid_connection_cuts_it)
+{
+	static struct reader	 rd;
+	uint8_t			 sha[20], id[8], t[TICKET_MAX_BIN];
+	uint8_t			 out[WIRE_MAGIC_LEN + WIRE_HDR_LEN + WIRE_MAX_HELLO];
+	char			 text[WIRE_MAX_ERROR + 1] = "";
+	EVP_PKEY		*key;
+	uint64_t		 expires;
+	uint32_t		 a;
+	size_t			 n;
+	int			 fd, k, ty = -1;
+
+	share(0, "long.bin", 3 * 524288, 10);
+	fd = tracker_session(0, "bob", "pb");
+	file_sha1(fd, "g", "long.bin", sha);
+	close(fd);
+	/* a key of our own, so that the expiry can be seconds away */
+	key = third_tracker_key(id);
+	n = sign(key, id, sha, "g", (uint64_t)time(NULL) + 600, t);
+	for (k = 0; k < 40 && ty != WIRE_BITFIELD; k++) {
+		sw_sleep_ms(250);
+		ty = hello(0, sha, t, n, text);
+	}
+	cr_assert_eq(ty, WIRE_BITFIELD, "the key is learnt: %s", text);
+	expires = (uint64_t)time(NULL) - TICKET_SKEW + 2;
+	n = sign(key, id, sha, "g", expires, t);
+	EVP_PKEY_free(key);
+
+	cr_assert_neq(fd = h_connect(SW.pport[0]), -1);
+	memcpy(out, WIRE_MAGIC, WIRE_MAGIC_LEN);
+	wire_hdr(out + WIRE_MAGIC_LEN, WIRE_HELLO, 0, (uint32_t)(20 + n));
+	memcpy(out + WIRE_MAGIC_LEN + WIRE_HDR_LEN, sha, 20);
+	memcpy(out + WIRE_MAGIC_LEN + WIRE_HDR_LEN + 20, t, n);
+	cr_assert_eq(send(fd, out, WIRE_MAGIC_LEN + WIRE_HDR_LEN + 20 + n,
+	    MSG_NOSIGNAL), (ssize_t)(WIRE_MAGIC_LEN + WIRE_HDR_LEN + 20 + n));
+	request_piece(fd, 0);
+	rd.fd = fd;
+	while (rd.len < WIRE_MAGIC_LEN)
+		cr_assert_eq(reader_fill(&rd), 0, "closed before its magic");
+	cr_assert_eq(memcmp(rd.buf, WIRE_MAGIC, WIRE_MAGIC_LEN), 0);
+	reader_consume(&rd, WIRE_MAGIC_LEN);
+	cr_assert_eq(reader_next_main(&rd, &a, text), WIRE_BITFIELD, "%s", text);
+	ty = reader_next_main(&rd, &a, text);
+	cr_assert(ty == WIRE_PIECE && a == 0, "piece 0 while the ticket holds "
+	    "(type %d: %s)", ty, text);
+
+	for (k = 0; k < 100 && !ticket_expired(expires, (uint64_t)time(NULL));
+	    k++)
+		sw_sleep_ms(100);
+	cr_assert(ticket_expired(expires, (uint64_t)time(NULL)));
+	request_piece(fd, 1);
+	ty = reader_next_main(&rd, &a, text);
+	cr_assert_eq(ty, WIRE_ERROR, "piece 1 after expiry: type %d", ty);
+	cr_assert_str_eq(text, "ticket expired");
+	cr_assert_eq(reader_next(&rd, &a, text), -1, "still open after it");
+	close(fd);
+}
+
+/* -o ticket_lifetime sets how long the tracker's tickets are good for. */
+Test(peer_tickets, ticket_lifetime_option)
+{
+	char	 no[] = "1", log[PATH_MAX + 32], *r, *sp;
+	char	*argv[] = { "trackerd/trackerd", "-f", "-k", "1000", "-w", "1",
+	    "-o", SW_CAPS, "-o", "ticket_lifetime=30", "-l", SW.journal,
+	    SW.info, no, NULL };
+	uint64_t now, expires;
+	int	 fd;
+
+	share(0, "life.bin", 1000, 11);
+	cr_assert_eq(h_stop(&SW.trk[0], SIGTERM, 5000), 0);
+	snprintf(log, sizeof(log), "%s/trackerd1-lifetime.log", SW.dir);
+	cr_assert_eq(sw_spawn(&SW.trk[0], argv, NULL, log), 0);
+	cr_assert_eq(h_wait_port(SW.tport[0], 10000), 0);
+	fd = tracker_session(0, "bob", "pb");
+	now = (uint64_t)time(NULL);
+	cr_assert_not_null(r = h_request(fd, "ticket g life.bin"));
+	cr_assert(strncmp(r, "OK ", 3) == 0, "%s", r);
+	cr_assert_not_null(sp = strchr(r + 3, ' '));
+	expires = strtoull(sp + 1, NULL, 10);
+	cr_assert(expires >= now + 29 && expires <= now + 31,
+	    "expires %llu, %llu s from now", (unsigned long long)expires,
+	    (unsigned long long)(expires - now));
+	free(r);
+	close(fd);
+}

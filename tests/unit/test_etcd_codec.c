@@ -301,4 +301,35 @@ Test(etcd_codec, the_J_url)
 	cr_assert_eq(etcd_parse_url("etcd://host:2379/p", &tg, err,
 	    sizeof(err)), -1, "a name where an IP is expected");
 	cr_assert_eq(etcd_parse_url("etcd:///p", &tg, err, sizeof(err)), -1);
+	cr_assert_eq(tg.tls, 0);
+}
+
+/* etcds://: every endpoint over https; the TLS files only with it, the
+ * client certificate and key together. */
+Test(etcd_codec, the_J_url_over_https)
+{
+	struct etcd_target	tg;
+	char			err[256];
+
+	cr_assert_eq(etcd_parse_url("etcds://127.0.0.1:2379,10.0.0.2:2380/p",
+	    &tg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(tg.tls, 1);
+	cr_assert_eq(tg.n, 2);
+	cr_assert_str_eq(tg.endpoints[0], "https://127.0.0.1:2379");
+	cr_assert_str_eq(tg.endpoints[1], "https://10.0.0.2:2380");
+	cr_assert_eq(etcd_check_tls(&tg, err, sizeof(err)), 0, "%s", err);
+	tg.cert = "/nonexistent.pem";
+	cr_assert_eq(etcd_check_tls(&tg, err, sizeof(err)), -1);
+	cr_assert_str_eq(err, "--etcd-cert and --etcd-key go together");
+	tg.cert = NULL;
+	tg.cacert = "/nonexistent-ca.pem";
+	cr_assert_eq(etcd_check_tls(&tg, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "/nonexistent-ca.pem") != NULL, "%s", err);
+	cr_assert_eq(etcd_parse_url("etcds:/127.0.0.1:2379/p", &tg, err,
+	    sizeof(err)), -1);
+	cr_assert_eq(etcd_parse_url("etcd://127.0.0.1:2379/p", &tg, err,
+	    sizeof(err)), 0);
+	tg.cacert = "/etc/ssl/certs/ca-certificates.crt";
+	cr_assert_eq(etcd_check_tls(&tg, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "need -J etcds://") != NULL, "%s", err);
 }
