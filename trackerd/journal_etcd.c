@@ -1466,8 +1466,11 @@ jetcd_attach(struct tracker *t, char *err, size_t errlen)
 	return 0;
 }
 
-/* Threads are left to the process's exit: they may be inside a request
- * to an etcd that does not answer. */
+/* A journal whose threads run is kept until the process exits: they may
+ * be inside a request to an etcd that does not answer. Held here, it stays
+ * reachable, not a leak. */
+static struct jetcd	*jetcd_kept;
+
 void
 jetcd_free(struct tracker *t)
 {
@@ -1476,8 +1479,10 @@ jetcd_free(struct tracker *t)
 	if (j == NULL)
 		return;
 	j->stop = 1;
-	if (j->started || j->watching)
+	if (j->started || j->watching) {
+		jetcd_kept = j;
 		return;
+	}
 	etcd_free(j->sync);
 	buf_free(&j->stage);
 	free(j);
