@@ -23,10 +23,6 @@ struct ekv {
 	int		 deleted;	/* a watch DELETE event */
 };
 
-/* A transaction reply of ranges (keys only): found[i] is 1 if the i-th
- * range matched a key. 0 or -1 (err). */
-int	ej_parse_found(json_object *, int *found, int n, char *err,
-	    size_t errlen);
 /* A range reply or a watch message, decoded. */
 struct ereply {
 	int64_t		 revision;	/* header.revision */
