@@ -107,8 +107,6 @@ Test(tracker_etcd_tls, history_shared_over_https)
 	free(r);
 	close(a);
 	close(b);
-	cr_assert_eq(h_stop(&ET.p[0], SIGTERM, 8000), 0);
-	cr_assert_eq(h_stop(&ET.p[1], SIGTERM, 8000), 0);
 }
 
 /* A CA that did not sign the members' certificate: trackerd says so in
