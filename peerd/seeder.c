@@ -822,15 +822,26 @@ seeder_check_all(struct dl *d)
 	}
 }
 
+/* The connection waiting for a buffer with the piece due first (the
+ * whole-file digest goes in piece order), or NULL. */
+static struct session *
+first_waiting(struct dl *d)
+{
+	struct session	*p, *best = NULL;
+
+	for (p = d->peers; p != NULL; p = p->next)
+		if (p->st == P_WAITBUF && (best == NULL || p->pidx < best->pidx))
+			best = p;
+	return best;
+}
+
 void
 seeder_buffer_release(struct dl *d, struct pbuf *b)
 {
 	struct session	*p;
 
 	verify_buf_put(d, b);
-	for (p = d->peers; p != NULL; p = p->next) {
-		if (p->st != P_WAITBUF)
-			continue;
+	while ((p = first_waiting(d)) != NULL) {
 		if ((p->cur = verify_buf_get(d)) == NULL)
 			return;
 		p->st = P_PIECE;
