@@ -773,7 +773,7 @@ dl_run(struct dl *d, const uint8_t *have)
 	rng_seed = rng_seed * 6364136223846793005ull + (uint64_t)ev_now_ms();
 	sched_free(&d->s);		/* a paused one had one */
 	d->run++;
-	if (sched_init(&d->s, d->meta.npieces, have) == -1 ||
+	if (sched_init(&d->s, d->meta.npieces, have, rng_seed) == -1 ||
 	    offer_partial(d, d->meta.sha1, d->info.group, d->meta.size,
 	    d->s.n, d->s.have, d->fd) == -1)
 		return -1;

@@ -1,6 +1,6 @@
-/* Rarest-first piece picking, in piece order among equally rare pieces (so
- * they arrive in order, which keeps the whole-file hash streaming from
- * memory), and an endgame. */
+/* Rarest-first piece picking, in order among equally rare pieces several
+ * peers have (the whole-file digest streams), at random within a small
+ * window among those one peer has, and an endgame. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,10 +8,11 @@
 #include "peerd/sched.h"
 
 int
-sched_init(struct sched *s, uint32_t n, const uint8_t *have)
+sched_init(struct sched *s, uint32_t n, const uint8_t *have, uint64_t seed)
 {
 	memset(s, 0, sizeof(*s));
 	s->n = n;
+	s->rng = seed ? seed : 0x9e3779b97f4a7c15ull;
 	s->have = bf_new(n);
 	s->avail = calloc(n ? n : 1, sizeof(*s->avail));
 	s->inflight = calloc(n ? n : 1, 1);
@@ -70,27 +71,45 @@ sched_peer_lost(struct sched *s, uint32_t i)
 		s->avail[i]--;
 }
 
+static uint64_t
+rng_next(struct sched *s)
+{
+	/* xorshift64*: fast, and good enough to break ties. */
+	s->rng ^= s->rng >> 12;
+	s->rng ^= s->rng << 25;
+	s->rng ^= s->rng >> 27;
+	return s->rng * 0x2545f4914f6cdd1dull;
+}
+
 /*
  * One scan from the front: among pieces the peer has, we lack, not asked
- * of this peer and with at most maxdup requests out, the first with the
- * lowest (inflight, avail) key (1 cannot be beaten). Super-seeders already give different
- * downloaders different pieces; the order keeps the digest fed.
+ * of this peer and with at most maxdup requests out, keep the lowest
+ * (inflight, avail) key. Among pieces that share it, the first, so that
+ * pieces arrive in order and the whole-file digest takes them from
+ * memory; but among pieces only one peer has, one at random of the first
+ * SCHED_WINDOW: downloaders that compete for that peer's upload then ask
+ * it for different pieces, which they can trade.
  */
 static int64_t
 scan(struct sched *s, const uint8_t *has, const uint8_t *req, unsigned maxdup)
 {
-	uint32_t	i, key, best = UINT32_MAX;
+	uint32_t	i, key, best = UINT32_MAX, seen = 0;
 	int64_t		pick = -1;
 
-	for (i = s->front; i < s->n && best > 1; i++) {
+	for (i = s->front; i < s->n; i++) {
 		if (bf_test(s->have, i) || !bf_test(has, i) ||
 		    s->inflight[i] > maxdup || (req && bf_test(req, i)))
 			continue;
 		key = (uint32_t)s->inflight[i] << 16 | s->avail[i];
 		if (key < best) {
 			best = key;
+			seen = 0;
+		} else if (key > best || seen >= SCHED_WINDOW)
+			continue;
+		seen++;
+		if (seen == 1 ||
+		    ((key & 0xffff) <= 1 && rng_next(s) % seen == 0))
 			pick = i;
-		}
 	}
 	return pick;
 }

@@ -1,11 +1,13 @@
 /* The piece picker of a download: rarest first, in order among equally
- * rare pieces, and an endgame that asks a second peer for pieces
+ * rare pieces (at random near the front when one peer has them), and an
+ * endgame that asks a second peer for pieces
  * already in flight once every missing piece is. Pure: no I/O. */
 #ifndef PEERD_SCHED_H
 #define PEERD_SCHED_H
 
 #include <stdint.h>
 
+#define SCHED_WINDOW	8	/* one peer's pieces drawn from */
 #define SCHED_MAX_DUP	2	/* requests of one piece in the endgame */
 
 struct sched {
@@ -16,10 +18,12 @@ struct sched {
 	uint16_t	*avail;		/* peers known to have each piece */
 	uint8_t		*inflight;	/* requests outstanding per piece */
 	uint32_t	 idle;		/* missing and not requested at all */
+	uint64_t	 rng;
 };
 
 /* have (may be NULL) is copied. Returns 0 or -1. */
-int		sched_init(struct sched *, uint32_t n, const uint8_t *have);
+int		sched_init(struct sched *, uint32_t n, const uint8_t *have,
+		    uint64_t seed);
 void		sched_free(struct sched *);
 /* A peer's whole bitfield appears (delta 1) or goes away (delta -1). */
 void		sched_peer_bits(struct sched *, const uint8_t *bits, int delta);

@@ -12,7 +12,7 @@ Test(sched, picks_only_what_peer_has)
 	struct sched	s;
 	uint8_t		peer[2] = { 0, 0 };
 
-	cr_assert_eq(sched_init(&s, 16, NULL), 0);
+	cr_assert_eq(sched_init(&s, 16, NULL, 1), 0);
 	cr_assert_eq(sched_pick(&s, peer, NULL), -1);
 	bf_set(peer, 5);
 	sched_peer_bits(&s, peer, 1);
@@ -26,7 +26,7 @@ Test(sched, rarest_first)
 	uint8_t		all[4], one[4] = { 0 };
 	int		k;
 
-	cr_assert_eq(sched_init(&s, 32, NULL), 0);
+	cr_assert_eq(sched_init(&s, 32, NULL, 7), 0);
 	bf_fill(all, 32);
 	bf_set(one, 20);
 	sched_peer_bits(&s, all, 1);
@@ -47,15 +47,35 @@ Test(sched, rarest_first)
 	sched_free(&s);
 }
 
-Test(sched, in_order_among_equals)
+Test(sched, random_among_equals_near_front)
+{
+	struct sched	s;
+	uint8_t		all[8];
+	int		seen[64] = { 0 }, k, distinct = 0;
+
+	cr_assert_eq(sched_init(&s, 64, NULL, 42), 0);
+	bf_fill(all, 64);
+	sched_peer_bits(&s, all, 1);
+	for (k = 0; k < 200; k++) {
+		int64_t i = sched_pick(&s, all, NULL);
+		cr_assert(i >= 0 && i < SCHED_WINDOW);
+		if (!seen[i]++)
+			distinct++;
+	}
+	cr_assert_gt(distinct, 1);
+	sched_free(&s);
+}
+
+Test(sched, in_order_among_equals_several_peers_have)
 {
 	struct sched	s;
 	uint8_t		all[8], req[8] = { 0 };
 	int64_t		i;
 	int		k;
 
-	cr_assert_eq(sched_init(&s, 64, NULL), 0);
+	cr_assert_eq(sched_init(&s, 64, NULL, 42), 0);
 	bf_fill(all, 64);
+	sched_peer_bits(&s, all, 1);
 	sched_peer_bits(&s, all, 1);
 	for (k = 0; k < 10; k++) {
 		i = sched_pick(&s, all, req);
@@ -64,7 +84,6 @@ Test(sched, in_order_among_equals)
 		bf_set(req, (uint32_t)i);
 	}
 	/* a rarer piece still comes first */
-	sched_peer_bits(&s, all, 1);
 	sched_peer_lost(&s, 40);
 	cr_assert_eq(sched_pick(&s, all, req), 40);
 	sched_free(&s);
@@ -77,7 +96,7 @@ Test(sched, no_duplicates_then_endgame)
 	int64_t		i;
 	int		k;
 
-	cr_assert_eq(sched_init(&s, 4, NULL), 0);
+	cr_assert_eq(sched_init(&s, 4, NULL, 3), 0);
 	bf_fill(all, 4);
 	sched_peer_bits(&s, all, 1);
 	sched_peer_bits(&s, all, 1);
@@ -110,7 +129,7 @@ Test(sched, resume_skips_verified)
 	struct sched	s;
 	uint8_t		have[2] = { 0xff, 0x7f }, all[2];
 
-	cr_assert_eq(sched_init(&s, 16, have), 0);
+	cr_assert_eq(sched_init(&s, 16, have, 9), 0);
 	cr_assert_eq(s.ndone, 15);
 	bf_fill(all, 16);
 	sched_peer_bits(&s, all, 1);
@@ -125,7 +144,7 @@ Test(sched, released_piece_is_picked_again)
 	struct sched	s;
 	uint8_t		all[1];
 
-	cr_assert_eq(sched_init(&s, 1, NULL), 0);
+	cr_assert_eq(sched_init(&s, 1, NULL, 5), 0);
 	bf_fill(all, 1);
 	sched_peer_bits(&s, all, 1);
 	cr_assert_eq(sched_pick(&s, all, NULL), 0);
@@ -145,7 +164,7 @@ Test(sched, no_duplicate_before_endgame)
 	struct sched	s;
 	uint8_t		all[1], first[1] = { 0 };
 
-	cr_assert_eq(sched_init(&s, 2, NULL), 0);
+	cr_assert_eq(sched_init(&s, 2, NULL, 4), 0);
 	bf_fill(all, 2);
 	bf_set(first, 0);
 	sched_peer_bits(&s, all, 1);
