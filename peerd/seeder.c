@@ -53,6 +53,8 @@ seeder_cancel_elsewhere(struct dl *d, struct session *from, uint32_t idx)
 	}
 }
 
+/* A connection still owed pieces sends what is queued after its next
+ * read (with its next requests): one send for both. */
 void
 seeder_have(struct dl *d, uint32_t idx)
 {
@@ -64,6 +66,8 @@ seeder_have(struct dl *d, uint32_t idx)
 			continue;
 		wire_hdr(p->out + p->outlen, WIRE_HAVE, idx, 0);
 		p->outlen += WIRE_HDR_LEN;
+		if (p->qn > 0 && p->st != P_WAITBUF && p->rl_timer == 0)
+			continue;
 		if (peer_flush(p) == -1)
 			peer_fail(p, "write failed");
 	}
