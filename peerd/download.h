@@ -33,7 +33,9 @@
 #define DL_BAD_KEPT	8		/* failed pieces named in the reason */
 #define DL_RETRY_MS	3000
 #define DL_OUT_MAX	(WIRE_MAX_MSG + 4096)	/* our BITFIELD fits */
-#define DL_PARK		12		/* pieces waiting for the digest */
+#define DL_HASHERS	2		/* piece hashing threads (one hashes
+					 * while the other writes) */
+#define DL_PARK		20		/* pieces waiting for the digest */
 #define DL_POOL		(DL_MAX_PEERS + 4 + DL_PARK)	/* piece buffers */
 #define PIECE_ALIGN	4096		/* of piece buffers (O_DIRECT) */
 
@@ -134,6 +136,9 @@ struct whole {
 	uint32_t	 hot;		/* pieces fed from memory, not re-read */
 	int		 stop;
 	int		 result;	/* 1 match, 0 mismatch, -1 I/O error */
+	pthread_cond_t	 lagcond;	/* hashers wait for the digest */
+	int		 lagwait;	/* hashers waiting */
+	int		 nolag;		/* ... or do not (it ended, they stop) */
 };
 
 /* The download's ticket (dlticket.c): shown to seeders in HELLO. */
@@ -163,11 +168,11 @@ struct dl {
 	int		 npeers;
 	struct waiter	*waiters;
 	struct whole	 w;
-	/* Pieces are hashed off the loop by one thread per download. */
+	/* Pieces are hashed and stored off the loop by DL_HASHERS threads. */
 	struct pbuf	*pool;		/* idle buffers */
 	int		 npool;		/* buffers allocated */
-	pthread_t	 ph_thr;
-	int		 ph_started, ph_stop;
+	pthread_t	 ph_thr[DL_HASHERS];
+	int		 ph_started, ph_stop;	/* threads running */
 	pthread_mutex_t	 ph_mtx;
 	pthread_cond_t	 ph_cond;
 	struct pbuf	*ph_head, *ph_tail;

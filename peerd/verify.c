@@ -64,11 +64,50 @@ whole_wait(struct dl *d, uint32_t n, struct pbuf **bp)
 	return i;
 }
 
+/* Under w.mtx: pieces verified in order that the digest has not taken. */
+static int64_t
+whole_lag(const struct dl *d)
+{
+	return (int64_t)d->w.ready - (int64_t)d->w.next;
+}
+
 static void
 whole_fed(struct dl *d)
 {
 	pthread_mutex_lock(&d->w.mtx);
 	d->w.next++;
+	if (d->w.lagwait > 0 && whole_lag(d) <= DL_PARK)
+		pthread_cond_broadcast(&d->w.lagcond);
+	pthread_mutex_unlock(&d->w.mtx);
+}
+
+/* Hashers wait no more for the digest (it ended, or they stop). */
+static void
+whole_nolag(struct dl *d)
+{
+	pthread_mutex_lock(&d->w.mtx);
+	d->w.nolag = 1;
+	pthread_cond_broadcast(&d->w.lagcond);
+	pthread_mutex_unlock(&d->w.mtx);
+}
+
+/*
+ * On a hashing thread: wait while the digest is more than DL_PARK pieces
+ * behind the verified front. Under a CPU it shares, the digest would
+ * otherwise fall behind for good and read every piece back from the
+ * disk; this way the buffers held up slow the receiving down instead.
+ */
+static void
+whole_keep_up(struct dl *d)
+{
+	if (!d->w.started)
+		return;
+	pthread_mutex_lock(&d->w.mtx);
+	while (!d->w.nolag && whole_lag(d) > DL_PARK) {
+		d->w.lagwait++;
+		pthread_cond_wait(&d->w.lagcond, &d->w.mtx);
+		d->w.lagwait--;
+	}
 	pthread_mutex_unlock(&d->w.mtx);
 }
 
@@ -173,6 +212,7 @@ done:
 	pthread_mutex_lock(&d->w.mtx);
 	d->w.result = result;
 	pthread_mutex_unlock(&d->w.mtx);
+	whole_nolag(d);
 	return NULL;
 }
 
@@ -181,6 +221,9 @@ verify_whole_start(struct dl *d, void (*done)(void *))
 {
 	pthread_mutex_init(&d->w.mtx, NULL);
 	pthread_cond_init(&d->w.cond, NULL);
+	pthread_cond_init(&d->w.lagcond, NULL);
+	d->w.nolag = 0;
+	d->w.lagwait = 0;
 	d->w.done = done;
 	d->w.ready = d->s.front;
 	d->w.next = 0;
@@ -271,6 +314,7 @@ verify_whole_join(struct dl *d, int stop)
 	d->w.started = 0;
 	pthread_mutex_destroy(&d->w.mtx);
 	pthread_cond_destroy(&d->w.cond);
+	pthread_cond_destroy(&d->w.lagcond);
 	return d->w.result;
 }
 
@@ -344,6 +388,7 @@ ph_main(void *v)
 			b->ok = -1;
 			b->err = errno;
 		}
+		whole_keep_up(d);
 		if (ev_post(d->ph_done, b) == -1)
 			log_warnx("download %s: lost piece %u", d->info.name,
 			    b->idx);
@@ -357,9 +402,10 @@ verify_hasher_start(struct dl *d, void (*done)(void *))
 	d->ph_stop = 0;		/* a paused download starts it again */
 	pthread_mutex_init(&d->ph_mtx, NULL);
 	pthread_cond_init(&d->ph_cond, NULL);
-	if (pthread_create(&d->ph_thr, NULL, ph_main, d) != 0)
-		return -1;
-	d->ph_started = 1;
+	for (d->ph_started = 0; d->ph_started < DL_HASHERS; d->ph_started++)
+		if (pthread_create(&d->ph_thr[d->ph_started], NULL, ph_main,
+		    d) != 0)
+			return d->ph_started > 0 ? 0 : -1;
 	return 0;
 }
 
@@ -386,12 +432,14 @@ verify_hasher_stop(struct dl *d)
 	struct pbuf	*b;
 
 	if (d->ph_started) {
+		if (d->w.started)
+			whole_nolag(d);
 		pthread_mutex_lock(&d->ph_mtx);
 		d->ph_stop = 1;
-		pthread_cond_signal(&d->ph_cond);
+		pthread_cond_broadcast(&d->ph_cond);
 		pthread_mutex_unlock(&d->ph_mtx);
-		pthread_join(d->ph_thr, NULL);
-		d->ph_started = 0;
+		while (d->ph_started > 0)
+			pthread_join(d->ph_thr[--d->ph_started], NULL);
 		while ((b = d->ph_head) != NULL) {
 			d->ph_head = b->next;
 			verify_buf_free(b);
