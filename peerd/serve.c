@@ -334,18 +334,19 @@ piece_source(struct sconn *c, uint32_t i, int *fd, uint64_t *size)
 	return 0;
 }
 
-/* Start reading a requested piece from the disk at once, so that its
- * sendfile finds it in memory (downloads write their pieces past the page
- * cache) instead of waiting for the disk in the loop. */
+/* A piece of a file still downloading was written past the page cache:
+ * start reading it from the disk as soon as it is asked for, so that its
+ * sendfile finds it in memory instead of waiting for the disk in the
+ * loop. */
 static void
 prefetch(struct sconn *c, uint32_t i)
 {
-	uint64_t	size;
-	int		fd;
+	struct offer_view	v;
 
-	if (piece_source(c, i, &fd, &size) == 0)
-		(void)posix_fadvise(fd, (off_t)((uint64_t)i * PIECE_SIZE),
-		    (off_t)piece_len(size, i), POSIX_FADV_WILLNEED);
+	if (offer_find(c->sha1, c->group, &v) == 0 && v.have != NULL &&
+	    offer_has(&v, i))
+		(void)posix_fadvise(v.fd, (off_t)((uint64_t)i * PIECE_SIZE),
+		    (off_t)piece_len(v.size, i), POSIX_FADV_WILLNEED);
 }
 
 /* Set up the next queued piece (or a REJECT); 0, or -1 to close. */
