@@ -81,6 +81,7 @@ static void	dl_fail(struct dl *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	dl_refresh(struct dl *);
 static void	dl_free(struct dl *);
+static int	dl_piece_stored(struct dl *, uint32_t, uint32_t);
 
 static struct dl *
 dl_find(const char *group, const char *name)
@@ -153,12 +154,24 @@ state_paths(struct dl *d)
 	return n1 < 0 || (size_t)n1 >= sizeof(d->part) ? -1 : 0;
 }
 
+/* A piece buffer is free: to the pool of a running download. */
+static void
+buffer_back(struct dl *d, struct pbuf *b)
+{
+	if (d->info.state == DL_RUNNING && d->fd != -1)
+		seeder_buffer_release(d, b);
+	else
+		verify_buf_free(b);
+}
+
 /* On the loop thread: a piece came back from the hashing thread. */
 static void
 hashed_cb(void *arg)
 {
 	struct pbuf	*b = arg;
+	struct pbuf	*evicted = NULL;
 	struct dl	*d = b->dl;
+	int		 parked = 0;
 
 	/* a piece of a run that was paused since (the buffers are new) */
 	if (d->info.state != DL_RUNNING || d->fd == -1 || b->run != d->run) {
@@ -167,14 +180,33 @@ hashed_cb(void *arg)
 		return;
 	}
 	sched_released(&d->s, b->idx);
-	if (b->ok) {
+	if (b->ok == 1) {
 		b->k->fails = 0;	/* it delivers: no backoff */
-		dl_piece_verified(d, b->idx, b->data, b->len);
-	}
-	else
+		/* parked before the front moves past it (verify.c) */
+		parked = !bf_test(d->s.have, b->idx) &&
+		    verify_whole_park(d, b, &evicted);
+		if (evicted != NULL)
+			buffer_back(d, evicted);
+		dl_piece_stored(d, b->idx, b->len);
+	} else if (b->ok == -1) {
+		errno = b->err;
+		dl_fail(d, "write %s: %s", d->part, strerror(errno));
+	} else
 		seeder_piece_bad(d, b->k, b->idx);
-	if (d->info.state == DL_RUNNING && d->fd != -1)
-		seeder_buffer_release(d, b);
+	if (!parked)
+		buffer_back(d, b);
+	dl_unref(d);
+}
+
+/* On the loop thread: the whole-file digest is done with a parked piece. */
+static void
+digested_cb(void *arg)
+{
+	struct pbuf	*b = arg;
+	struct dl	*d = b->dl;
+
+	if (b->run == d->run)
+		buffer_back(d, b);
 	else
 		verify_buf_free(b);
 	dl_unref(d);
@@ -270,6 +302,16 @@ notify(struct dl *d)
 
 /* Release connections, the thread, timers and the .part descriptor. */
 static void
+part_close(struct dl *d)
+{
+	if (d->fd != -1)
+		close(d->fd);
+	if (d->dfd != -1)
+		close(d->dfd);
+	d->fd = d->dfd = -1;
+}
+
+static void
 dl_stop(struct dl *d)
 {
 	offer_withdraw(d);
@@ -280,9 +322,7 @@ dl_stop(struct dl *d)
 		verify_whole_join(d, 1);
 	ev_timer_cancel(d->tick);
 	d->tick = 0;
-	if (d->fd != -1)
-		close(d->fd);
-	d->fd = -1;
+	part_close(d);
 	d->info.bytes_per_second = 0;
 }
 
@@ -436,37 +476,28 @@ out:
 	buf_free(&b);
 }
 
-static int
-write_piece(struct dl *d, const uint8_t *data, uint32_t len, uint32_t idx)
-{
-	size_t	off = 0;
-	ssize_t	w;
-
-	while (off < len) {
-		w = pwrite(d->fd, data + off, len - off,
-		    (off_t)((uint64_t)idx * PIECE_SIZE + off));
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		off += (size_t)w;
-	}
-	return 0;
-}
-
-/* A verified piece: store it, offer it, record it. -1 if the download
- * ended (finished or failed). */
+/* A verified piece: store it, then as dl_piece_stored. */
 int
 dl_piece_verified(struct dl *d, uint32_t idx, const uint8_t *data, uint32_t len)
+{
+	if (bf_test(d->s.have, idx))
+		return 0;
+	if (verify_store(d, idx, data, len) == -1) {
+		dl_fail(d, "write %s: %s", d->part, strerror(errno));
+		return -1;
+	}
+	return dl_piece_stored(d, idx, len);
+}
+
+/* A verified piece is in the .part file: offer it, record it. -1 if the
+ * download ended (finished or failed). */
+static int
+dl_piece_stored(struct dl *d, uint32_t idx, uint32_t len)
 {
 	uint32_t	front;
 
 	if (bf_test(d->s.have, idx))
 		return 0;
-	if (write_piece(d, data, len, idx) == -1) {
-		dl_fail(d, "write %s: %s", d->part, strerror(errno));
-		return -1;
-	}
 	front = d->s.front;
 	sched_verified(&d->s, idx);
 	d->info.pieces_done = d->s.ndone;
@@ -667,7 +698,7 @@ dl_new(const char *group, const char *name, const char *dest)
 
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return NULL;
-	d->fd = -1;
+	d->fd = d->dfd = -1;
 	dl_enter(d, DLP_QUEUED);	/* until dl_activate */
 	strlcpy(d->info.group, group, sizeof(d->info.group));
 	strlcpy(d->info.name, name, sizeof(d->info.name));
@@ -750,7 +781,7 @@ dl_run(struct dl *d, const uint8_t *have)
 	d->rate_at = d->last_live = d->last_save = d->started_ms =
 	    d->last_progress = ev_now_ms();
 	d->rate_bytes = d->started_bytes = d->info.bytes_done;
-	if (d->meta.npieces > 0 && (verify_whole_start(d) == -1 ||
+	if (d->meta.npieces > 0 && (verify_whole_start(d, digested_cb) == -1 ||
 	    verify_hasher_start(d, hashed_cb) == -1))
 		return -1;
 	if (sched_complete(&d->s)) {
@@ -781,10 +812,12 @@ open_part(struct dl *d, int create)
 	if ((d->fd = open(d->part, fl, 0644)) == -1)
 		return -1;
 	if (ftruncate(d->fd, (off_t)d->meta.size) == -1) {
-		close(d->fd);
-		d->fd = -1;
+		part_close(d);
 		return -1;
 	}
+	/* Received pieces go to the disk straight from their buffers (no
+	 * page cache to fill); -1 where the file system does not allow it. */
+	d->dfd = open(d->part, O_RDWR | O_DIRECT | O_CLOEXEC | O_NOFOLLOW);
 	return 0;
 }
 
@@ -901,9 +934,7 @@ dl_activate(struct dl *d)
 	return 0;
 fail:
 	free(have);
-	if (d->fd != -1)
-		close(d->fd);
-	d->fd = -1;
+	part_close(d);
 	dl_enter(d, DLP_FAILED);
 	log_warnx("download %s/%s failed: %s", d->info.group, d->info.name,
 	    d->info.error);

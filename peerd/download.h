@@ -33,7 +33,11 @@
 #define DL_BAD_KEPT	8		/* failed pieces named in the reason */
 #define DL_RETRY_MS	3000
 #define DL_OUT_MAX	(WIRE_MAX_MSG + 4096)	/* our BITFIELD fits */
-#define DL_POOL		(DL_MAX_PEERS + 8)	/* piece buffers per download */
+#define DL_HASHERS	2		/* piece hashing threads (one hashes
+					 * while the other writes) */
+#define DL_PARK		20		/* pieces waiting for the digest */
+#define DL_POOL		(DL_MAX_PEERS + 4 + DL_PARK)	/* piece buffers */
+#define PIECE_ALIGN	4096		/* of piece buffers (O_DIRECT) */
 
 struct dl;
 
@@ -71,7 +75,9 @@ struct pbuf {
 	struct dl	*dl;
 	struct known	*k;		/* who sent it */
 	uint32_t	 idx, len;
-	int		 ok;		/* its SHA-1 matched */
+	int		 ok;		/* 1 verified and stored, 0 bad, -1 write
+					 * error (errno in err) */
+	int		 err;
 	uint32_t	 run;		/* the dl's run it was queued in */
 	uint8_t		*data;		/* PIECE_SIZE bytes */
 	struct pbuf	*next;
@@ -114,8 +120,8 @@ struct waiter {
 	struct waiter	*next;
 };
 
-/* The whole-file SHA-1, computed by a helper thread that follows the
- * verified prefix of the .part file while the pieces are still cached. */
+/* The whole-file SHA-1, computed by a helper thread in piece order from
+ * the received buffers (parked until their turn), else from the file. */
 struct whole {
 	pthread_t	 thr;
 	int		 started;
@@ -124,10 +130,15 @@ struct whole {
 	uint32_t	 ready;		/* pieces verified from the front */
 	SHA_CTX		 ctx;		/* fed pieces 0..next-1 */
 	uint32_t	 next;
-	int		 busy;		/* someone is feeding piece next */
-	uint32_t	 hot;		/* pieces fed straight from the hasher */
+	struct pbuf	*parked;	/* verified, ahead of next, in memory */
+	int		 nparked;
+	void		(*done)(void *);	/* on the loop: a parked buffer back */
+	uint32_t	 hot;		/* pieces fed from memory, not re-read */
 	int		 stop;
 	int		 result;	/* 1 match, 0 mismatch, -1 I/O error */
+	pthread_cond_t	 lagcond;	/* hashers wait for the digest */
+	int		 lagwait;	/* hashers waiting */
+	int		 nolag;		/* ... or do not (it ended, they stop) */
 };
 
 /* The download's ticket (dlticket.c): shown to seeders in HELLO. */
@@ -147,6 +158,7 @@ struct dl {
 	char		 part[PATH_MAX];
 	char		 state_meta[PATH_MAX], state_have[PATH_MAX];
 	int		 fd;
+	int		 dfd;		/* the same, O_DIRECT, or -1 */
 	struct sched	 s;
 	struct known	 known[DL_MAX_KNOWN];
 	int		 nknown;
@@ -156,11 +168,11 @@ struct dl {
 	int		 npeers;
 	struct waiter	*waiters;
 	struct whole	 w;
-	/* Pieces are hashed off the loop by one thread per download. */
+	/* Pieces are hashed and stored off the loop by DL_HASHERS threads. */
 	struct pbuf	*pool;		/* idle buffers */
 	int		 npool;		/* buffers allocated */
-	pthread_t	 ph_thr;
-	int		 ph_started, ph_stop;
+	pthread_t	 ph_thr[DL_HASHERS];
+	int		 ph_started, ph_stop;	/* threads running */
 	pthread_mutex_t	 ph_mtx;
 	pthread_cond_t	 ph_cond;
 	struct pbuf	*ph_head, *ph_tail;
@@ -232,9 +244,16 @@ void	dlticket_refused(struct dl *);
 /* ---- verify.c: piece and whole-file SHA-1, their threads and buffers ---- */
 
 int	verify_piece(const struct dl *, uint32_t, const uint8_t *, uint32_t);
+/* Write a verified piece at its place in the .part file. 0, or -1. */
+int	verify_store(struct dl *, uint32_t, const uint8_t *, uint32_t);
 /* An empty file still has a whole-file SHA-1 to check: 1 if it matches. */
 int	verify_empty(const struct dl *);
-int	verify_whole_start(struct dl *);
+/* done runs on the loop for each buffer parked, once digested. */
+int	verify_whole_start(struct dl *, void (*done)(void *));
+/* A verified piece's buffer, before it is recorded: 1 if the digest
+ * keeps it (until done), 0 if it is the caller's still. A buffer it gives
+ * up for it is put in *evicted, for the caller to release. */
+int	verify_whole_park(struct dl *, struct pbuf *, struct pbuf **evicted);
 void	verify_whole_advance(struct dl *);	/* the verified prefix grew */
 /* Pieces not yet fed to the whole-file digest. */
 uint32_t verify_whole_left(struct dl *);
@@ -244,8 +263,9 @@ int	verify_whole_join(struct dl *, int stop);
 struct pbuf *verify_buf_get(struct dl *);
 void	verify_buf_put(struct dl *, struct pbuf *);
 void	verify_buf_free(struct pbuf *);
-/* The piece hashing thread: done runs on the loop thread for each piece
- * queued, with its pbuf (ok set). */
+/* The piece hashing thread, which also stores the pieces that verify:
+ * done runs on the loop thread for each piece queued, with its pbuf (ok
+ * set). */
 int	verify_hasher_start(struct dl *, void (*done)(void *));
 void	verify_hasher_queue(struct dl *, struct pbuf *);
 void	verify_hasher_stop(struct dl *);	/* also frees the buffers */

@@ -16,6 +16,7 @@ struct ev_fd {
 	ev_fd_cb	*cb;
 	void		*arg;
 	uint32_t	 gen;
+	uint32_t	 events;	/* as epoll has them */
 };
 
 struct ev_tm {
@@ -100,18 +101,26 @@ ev_add(int fd, uint32_t events, ev_fd_cb *cb, void *arg)
 		return -1;
 	fds[fd].cb = cb;
 	fds[fd].arg = arg;
+	fds[fd].events = events;
 	return 0;
 }
 
+/* A change of interest only: the loops call this after every read. */
 int
 ev_mod(int fd, uint32_t events)
 {
 	struct epoll_event	e;
 
+	if (fd >= 0 && (size_t)fd < nfds && fds[fd].cb != NULL &&
+	    fds[fd].events == events)
+		return 0;
 	memset(&e, 0, sizeof(e));
 	e.events = events;
 	e.data.u64 = (uint64_t)(uint32_t)fd | (uint64_t)fds[fd].gen << 32;
-	return epoll_ctl(ep, EPOLL_CTL_MOD, fd, &e);
+	if (epoll_ctl(ep, EPOLL_CTL_MOD, fd, &e) == -1)
+		return -1;
+	fds[fd].events = events;
+	return 0;
 }
 
 void

@@ -1,5 +1,6 @@
-/* Rarest-first piece picking with a small random window (so pieces arrive
- * roughly in order, which keeps the whole-file hash streaming) and an endgame. */
+/* Rarest-first piece picking, in order among equally rare pieces several
+ * peers have (the whole-file digest streams), at random within a small
+ * window among those one peer has, and an endgame. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,8 +84,11 @@ rng_next(struct sched *s)
 /*
  * One scan from the front: among pieces the peer has, we lack, not asked
  * of this peer and with at most maxdup requests out, keep the lowest
- * (inflight, avail) key, choosing at random among the first SCHED_WINDOW
- * pieces that share it.
+ * (inflight, avail) key. Among pieces that share it, the first, so that
+ * pieces arrive in order and the whole-file digest takes them from
+ * memory; but among pieces only one peer has, one at random of the first
+ * SCHED_WINDOW: downloaders that compete for that peer's upload then ask
+ * it for different pieces, which they can trade.
  */
 static int64_t
 scan(struct sched *s, const uint8_t *has, const uint8_t *req, unsigned maxdup)
@@ -103,7 +107,8 @@ scan(struct sched *s, const uint8_t *has, const uint8_t *req, unsigned maxdup)
 		} else if (key > best || seen >= SCHED_WINDOW)
 			continue;
 		seen++;
-		if (rng_next(s) % seen == 0)
+		if (seen == 1 ||
+		    ((key & 0xffff) <= 1 && rng_next(s) % seen == 0))
 			pick = i;
 	}
 	return pick;

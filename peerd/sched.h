@@ -1,12 +1,13 @@
-/* The piece picker of a download: rarest first, random among equally rare
- * pieces near the front, and an endgame that asks a second peer for pieces
+/* The piece picker of a download: rarest first, in order among equally
+ * rare pieces (at random near the front when one peer has them), and an
+ * endgame that asks a second peer for pieces
  * already in flight once every missing piece is. Pure: no I/O. */
 #ifndef PEERD_SCHED_H
 #define PEERD_SCHED_H
 
 #include <stdint.h>
 
-#define SCHED_WINDOW	8	/* equally rare candidates drawn from */
+#define SCHED_WINDOW	8	/* one peer's pieces drawn from */
 #define SCHED_MAX_DUP	2	/* requests of one piece in the endgame */
 
 struct sched {

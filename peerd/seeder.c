@@ -53,6 +53,8 @@ seeder_cancel_elsewhere(struct dl *d, struct session *from, uint32_t idx)
 	}
 }
 
+/* A connection still owed pieces sends what is queued after its next
+ * read (with its next requests): one send for both. */
 void
 seeder_have(struct dl *d, uint32_t idx)
 {
@@ -64,6 +66,8 @@ seeder_have(struct dl *d, uint32_t idx)
 			continue;
 		wire_hdr(p->out + p->outlen, WIRE_HAVE, idx, 0);
 		p->outlen += WIRE_HDR_LEN;
+		if (p->qn > 0 && p->st != P_WAITBUF && p->rl_timer == 0)
+			continue;
 		if (peer_flush(p) == -1)
 			peer_fail(p, "write failed");
 	}
@@ -822,15 +826,26 @@ seeder_check_all(struct dl *d)
 	}
 }
 
+/* The connection waiting for a buffer with the piece due first (the
+ * whole-file digest goes in piece order), or NULL. */
+static struct session *
+first_waiting(struct dl *d)
+{
+	struct session	*p, *best = NULL;
+
+	for (p = d->peers; p != NULL; p = p->next)
+		if (p->st == P_WAITBUF && (best == NULL || p->pidx < best->pidx))
+			best = p;
+	return best;
+}
+
 void
 seeder_buffer_release(struct dl *d, struct pbuf *b)
 {
 	struct session	*p;
 
 	verify_buf_put(d, b);
-	for (p = d->peers; p != NULL; p = p->next) {
-		if (p->st != P_WAITBUF)
-			continue;
+	while ((p = first_waiting(d)) != NULL) {
 		if ((p->cur = verify_buf_get(d)) == NULL)
 			return;
 		p->st = P_PIECE;

@@ -334,6 +334,21 @@ piece_source(struct sconn *c, uint32_t i, int *fd, uint64_t *size)
 	return 0;
 }
 
+/* A piece of a file still downloading was written past the page cache:
+ * start reading it from the disk as soon as it is asked for, so that its
+ * sendfile finds it in memory instead of waiting for the disk in the
+ * loop. */
+static void
+prefetch(struct sconn *c, uint32_t i)
+{
+	struct offer_view	v;
+
+	if (offer_find(c->sha1, c->group, &v) == 0 && v.have != NULL &&
+	    offer_has(&v, i))
+		(void)posix_fadvise(v.fd, (off_t)((uint64_t)i * PIECE_SIZE),
+		    (off_t)piece_len(v.size, i), POSIX_FADV_WILLNEED);
+}
+
 /* Set up the next queued piece (or a REJECT); 0, or -1 to close. */
 /*
  * A ticket holds for the connection it opened only until it expires: past
@@ -679,6 +694,7 @@ handle_msg(struct sconn *c, const struct wire_msg *m)
 		work_starts(c);
 		c->useful = ev_now_ms();
 		c->queue[(c->qhead + c->qlen++) % SERVE_QUEUE] = m->a;
+		prefetch(c, m->a);
 		return 0;
 	case WIRE_CANCEL:
 		cancel_queued(c, m->a);

@@ -2,6 +2,7 @@
  * thread, the whole-file SHA-1 on another, and their piece buffers. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,66 +16,192 @@
 #include "peerd/download.h"
 
 /*
- * Feed piece i to the whole-file digest if it is the next one and nobody
- * else is at it. Called by the piece hashing thread with a piece still in
- * its buffer (no re-read), and by the whole-file thread, which reads the
- * pieces that arrived out of order back from the .part file. 1 if fed.
+ * The whole-file digest takes the pieces in order. A verified piece ahead
+ * of it waits in memory ("parked", handed over by the loop) until its
+ * turn, so that each byte is read once; a piece that could not wait is
+ * read back from the .part file. The loop parks a piece before it moves
+ * the verified front past it: a piece below the front and not parked is
+ * on disk.
  */
-static int
-whole_feed(struct dl *d, uint32_t i, const uint8_t *data, uint32_t len)
+
+/* Under w.mtx: take piece i out of the parked list. */
+static struct pbuf *
+park_take(struct dl *d, uint32_t i)
 {
-	pthread_mutex_lock(&d->w.mtx);
-	if (d->w.busy || d->w.next != i) {
-		pthread_mutex_unlock(&d->w.mtx);
-		return 0;
-	}
-	d->w.busy = 1;
-	pthread_mutex_unlock(&d->w.mtx);
-	SHA1_Update(&d->w.ctx, data, len);
-	pthread_mutex_lock(&d->w.mtx);
-	d->w.next++;
-	d->w.busy = 0;
-	pthread_cond_broadcast(&d->w.cond);
-	pthread_mutex_unlock(&d->w.mtx);
-	return 1;
+	struct pbuf	**pp, *b;
+
+	for (pp = &d->w.parked; (b = *pp) != NULL; pp = &b->next)
+		if (b->idx == i) {
+			*pp = b->next;
+			d->w.nparked--;
+			return b;
+		}
+	return NULL;
 }
 
-/* Wait until piece next is written but not yet fed (returns its index),
- * or everything is fed (n), or we are stopped (-1). */
+/* Wait until piece next can be fed: *bp is its buffer if it was parked
+ * (else it is read back). Returns next, n when everything is fed, or -1
+ * when stopped. */
 static int64_t
-whole_wait(struct dl *d, uint32_t n)
+whole_wait(struct dl *d, uint32_t n, struct pbuf **bp)
 {
 	int64_t	i;
 
+	*bp = NULL;
 	pthread_mutex_lock(&d->w.mtx);
-	while (!d->w.stop && d->w.next < n &&
-	    (d->w.busy || d->w.next >= d->w.ready))
+	for (;;) {
+		if (d->w.stop) {
+			i = -1;
+			break;
+		}
+		i = d->w.next;
+		if (d->w.next >= n || (*bp = park_take(d, d->w.next)) != NULL ||
+		    d->w.next < d->w.ready)
+			break;
 		pthread_cond_wait(&d->w.cond, &d->w.mtx);
-	i = d->w.stop ? -1 : (int64_t)d->w.next;
+	}
 	pthread_mutex_unlock(&d->w.mtx);
 	return i;
+}
+
+/* Under w.mtx: pieces verified in order that the digest has not taken. */
+static int64_t
+whole_lag(const struct dl *d)
+{
+	return (int64_t)d->w.ready - (int64_t)d->w.next;
+}
+
+static void
+whole_fed(struct dl *d)
+{
+	pthread_mutex_lock(&d->w.mtx);
+	d->w.next++;
+	if (d->w.lagwait > 0 && whole_lag(d) <= DL_PARK)
+		pthread_cond_broadcast(&d->w.lagcond);
+	pthread_mutex_unlock(&d->w.mtx);
+}
+
+/* Hashers wait no more for the digest (it ended, or they stop). */
+static void
+whole_nolag(struct dl *d)
+{
+	pthread_mutex_lock(&d->w.mtx);
+	d->w.nolag = 1;
+	pthread_cond_broadcast(&d->w.lagcond);
+	pthread_mutex_unlock(&d->w.mtx);
+}
+
+/*
+ * On a hashing thread: wait while the digest is more than DL_PARK pieces
+ * behind the verified front. Under a CPU it shares, the digest would
+ * otherwise fall behind for good and read every piece back from the
+ * disk; this way the buffers held up slow the receiving down instead.
+ */
+static void
+whole_keep_up(struct dl *d)
+{
+	if (!d->w.started)
+		return;
+	pthread_mutex_lock(&d->w.mtx);
+	while (!d->w.nolag && whole_lag(d) > DL_PARK) {
+		d->w.lagwait++;
+		pthread_cond_wait(&d->w.lagcond, &d->w.mtx);
+		d->w.lagwait--;
+	}
+	pthread_mutex_unlock(&d->w.mtx);
+}
+
+/* Piece i read back from the .part file into buf (PIECE_SIZE bytes,
+ * aligned): from the disk where pieces are written there, the page cache
+ * otherwise. 0, or -1. */
+static int
+whole_reread(struct dl *d, uint32_t i, uint8_t *buf, uint32_t len)
+{
+	off_t	off = (off_t)((uint64_t)i * PIECE_SIZE);
+	size_t	want = (len + PIECE_ALIGN - 1) / PIECE_ALIGN * PIECE_ALIGN;
+	ssize_t	r;
+	int	fd = d->dfd;
+
+	for (;;) {
+		if (fd == -1) {
+			fd = d->fd;
+			want = len;
+		}
+		r = pread(fd, buf, want, off);	/* the last piece: short */
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1 && errno == EINVAL && fd == d->dfd) {
+			fd = -1;
+			continue;
+		}
+		return r >= (ssize_t)len ? 0 : -1;
+	}
+}
+
+/*
+ * Write a verified piece into the .part file: straight to the disk when
+ * the file allows it and the buffer and length are whole pages (no page
+ * cache to fill: the copy and the memory it takes are most of a
+ * download's cost), else through the page cache. 0, or -1 with errno.
+ */
+int
+verify_store(struct dl *d, uint32_t idx, const uint8_t *data, uint32_t len)
+{
+	off_t	 off = (off_t)((uint64_t)idx * PIECE_SIZE);
+	size_t	 done = 0;
+	ssize_t	 w;
+	int	 fd = d->fd;
+
+	if (d->dfd != -1 && len % PIECE_ALIGN == 0 &&
+	    (uintptr_t)data % PIECE_ALIGN == 0)
+		fd = d->dfd;
+	while (done < len) {
+		w = pwrite(fd, data + done, len - done, off + (off_t)done);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1 && errno == EINVAL && fd != d->fd) {
+			fd = d->fd;	/* refused after all */
+			continue;
+		}
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return -1;
+		}
+		done += (size_t)w;
+	}
+	return 0;
 }
 
 static void *
 whole_main(void *v)
 {
 	struct dl	*d = v;
-	uint8_t		*buf, out[SHA1_LEN];
+	struct pbuf	*b;
+	uint8_t		*buf = NULL, out[SHA1_LEN];
 	uint32_t	 n = d->meta.npieces, len;
 	int64_t		 i;
-	ssize_t		 r;
 	int		 result = -1;
 
-	if ((buf = malloc(PIECE_SIZE)) == NULL)
-		goto done;
-	while ((i = whole_wait(d, n)) >= 0 && i < n) {
+	while ((i = whole_wait(d, n, &b)) >= 0 && i < n) {
 		len = piece_len(d->meta.size, (uint64_t)i);
-		r = pread(d->fd, buf, len, (off_t)((uint64_t)i * PIECE_SIZE));
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r != (ssize_t)len)
-			goto done;
-		whole_feed(d, (uint32_t)i, buf, len);
+		if (b != NULL) {
+			SHA1_Update(&d->w.ctx, b->data, len);
+			d->w.hot++;	/* only this thread writes it */
+			if (ev_post(d->w.done, b) == -1)
+				log_warnx("download %s: lost a buffer",
+				    d->info.name);
+		} else {
+			if (buf == NULL && posix_memalign((void **)&buf,
+			    PIECE_ALIGN, PIECE_SIZE) != 0) {
+				buf = NULL;
+				goto done;
+			}
+			if (whole_reread(d, (uint32_t)i, buf, len) == -1)
+				goto done;
+			SHA1_Update(&d->w.ctx, buf, len);
+		}
+		whole_fed(d);
 	}
 	if (i < 0)
 		goto done;
@@ -85,17 +212,23 @@ done:
 	pthread_mutex_lock(&d->w.mtx);
 	d->w.result = result;
 	pthread_mutex_unlock(&d->w.mtx);
+	whole_nolag(d);
 	return NULL;
 }
 
 int
-verify_whole_start(struct dl *d)
+verify_whole_start(struct dl *d, void (*done)(void *))
 {
 	pthread_mutex_init(&d->w.mtx, NULL);
 	pthread_cond_init(&d->w.cond, NULL);
+	pthread_cond_init(&d->w.lagcond, NULL);
+	d->w.nolag = 0;
+	d->w.lagwait = 0;
+	d->w.done = done;
 	d->w.ready = d->s.front;
 	d->w.next = 0;
-	d->w.busy = 0;
+	d->w.parked = NULL;
+	d->w.nparked = 0;
 	d->w.stop = 0;
 	d->w.hot = 0;
 	SHA1_Init(&d->w.ctx);
@@ -115,10 +248,55 @@ verify_whole_advance(struct dl *d)
 	pthread_mutex_unlock(&d->w.mtx);
 }
 
-/* Stop (or, when all pieces are ready, finish) the thread; its result. */
+/*
+ * On the loop, a verified piece not yet recorded: keep it for the digest
+ * (1: the digest hands the buffer back through done), or 0: the caller
+ * keeps it. At most DL_PARK wait, so that parking never takes the
+ * buffers the connections need to go on; when they are taken, the one
+ * due last goes back (*evicted, to be released) for this one if it is
+ * due sooner: that one will be read back.
+ */
+int
+verify_whole_park(struct dl *d, struct pbuf *b, struct pbuf **evicted)
+{
+	struct pbuf	**pp, **last = NULL;
+	int		  parked = 0;
+
+	*evicted = NULL;
+	if (!d->w.started)
+		return 0;
+	pthread_mutex_lock(&d->w.mtx);
+	if (b->idx < d->w.next)
+		goto out;
+	if (d->w.nparked == DL_PARK) {
+		for (pp = &d->w.parked; *pp != NULL; pp = &(*pp)->next)
+			if (last == NULL || (*pp)->idx > (*last)->idx)
+				last = pp;
+		if ((*last)->idx < b->idx)
+			goto out;
+		*evicted = *last;
+		*last = (*last)->next;
+		d->w.nparked--;
+		d->refs--;
+	}
+	b->next = d->w.parked;
+	d->w.parked = b;
+	d->w.nparked++;
+	d->refs++;	/* done will run for it */
+	parked = 1;
+	pthread_cond_signal(&d->w.cond);
+out:
+	pthread_mutex_unlock(&d->w.mtx);
+	return parked;
+}
+
+/* Stop (or, when all pieces are ready, finish) the thread; its result.
+ * Buffers still parked are freed. */
 int
 verify_whole_join(struct dl *d, int stop)
 {
+	struct pbuf	*b;
+
 	if (!d->w.started)
 		return -1;
 	pthread_mutex_lock(&d->w.mtx);
@@ -127,9 +305,16 @@ verify_whole_join(struct dl *d, int stop)
 	pthread_cond_signal(&d->w.cond);
 	pthread_mutex_unlock(&d->w.mtx);
 	pthread_join(d->w.thr, NULL);
+	while ((b = d->w.parked) != NULL) {
+		d->w.parked = b->next;
+		verify_buf_free(b);
+		d->refs--;
+	}
+	d->w.nparked = 0;
 	d->w.started = 0;
 	pthread_mutex_destroy(&d->w.mtx);
 	pthread_cond_destroy(&d->w.cond);
+	pthread_cond_destroy(&d->w.lagcond);
 	return d->w.result;
 }
 
@@ -156,7 +341,8 @@ verify_buf_get(struct dl *d)
 	}
 	if (d->npool >= DL_POOL || (b = calloc(1, sizeof(*b))) == NULL)
 		return NULL;
-	if ((b->data = malloc(PIECE_SIZE)) == NULL) {
+	/* page-aligned: the piece may be written with O_DIRECT */
+	if (posix_memalign((void **)&b->data, PIECE_ALIGN, PIECE_SIZE) != 0) {
 		free(b);
 		return NULL;
 	}
@@ -198,9 +384,11 @@ ph_main(void *v)
 			d->ph_tail = NULL;
 		pthread_mutex_unlock(&d->ph_mtx);
 		b->ok = verify_piece(d, b->idx, b->data, b->len);
-		/* In order? Then the whole-file digest takes it while hot. */
-		if (b->ok && whole_feed(d, b->idx, b->data, b->len))
-			d->w.hot++;	/* only this thread writes it */
+		if (b->ok && verify_store(d, b->idx, b->data, b->len) == -1) {
+			b->ok = -1;
+			b->err = errno;
+		}
+		whole_keep_up(d);
 		if (ev_post(d->ph_done, b) == -1)
 			log_warnx("download %s: lost piece %u", d->info.name,
 			    b->idx);
@@ -214,9 +402,10 @@ verify_hasher_start(struct dl *d, void (*done)(void *))
 	d->ph_stop = 0;		/* a paused download starts it again */
 	pthread_mutex_init(&d->ph_mtx, NULL);
 	pthread_cond_init(&d->ph_cond, NULL);
-	if (pthread_create(&d->ph_thr, NULL, ph_main, d) != 0)
-		return -1;
-	d->ph_started = 1;
+	for (d->ph_started = 0; d->ph_started < DL_HASHERS; d->ph_started++)
+		if (pthread_create(&d->ph_thr[d->ph_started], NULL, ph_main,
+		    d) != 0)
+			return d->ph_started > 0 ? 0 : -1;
 	return 0;
 }
 
@@ -243,12 +432,14 @@ verify_hasher_stop(struct dl *d)
 	struct pbuf	*b;
 
 	if (d->ph_started) {
+		if (d->w.started)
+			whole_nolag(d);
 		pthread_mutex_lock(&d->ph_mtx);
 		d->ph_stop = 1;
-		pthread_cond_signal(&d->ph_cond);
+		pthread_cond_broadcast(&d->ph_cond);
 		pthread_mutex_unlock(&d->ph_mtx);
-		pthread_join(d->ph_thr, NULL);
-		d->ph_started = 0;
+		while (d->ph_started > 0)
+			pthread_join(d->ph_thr[--d->ph_started], NULL);
 		while ((b = d->ph_head) != NULL) {
 			d->ph_head = b->next;
 			verify_buf_free(b);

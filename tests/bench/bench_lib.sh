@@ -164,6 +164,15 @@ p2p_member() {
 	S "$1" 0 accept_request "$4" "$3"
 }
 
+# p2p_reread LOG...: "R N": of the N pieces the downloads in these peerd
+# logs completed, R were read back from the disk for the whole-file SHA-1
+# (the others were hashed from memory as they arrived)
+p2p_reread() {
+	cat "$@" 2>/dev/null |
+	    sed -n 's/.*; \([0-9]*\) of \([0-9]*\) hashed once in memory.*/\1 \2/p' |
+	    awk '{ r += $2 - $1; n += $2 } END { printf "%d %d\n", r, n }'
+}
+
 # p2p_fetch D N GROUP FILE DEST: in the background, peer N downloads FILE
 # into DEST and the time it ends goes to D/pN.done (or D/pN.fail); the
 # pid of that shell in $pid

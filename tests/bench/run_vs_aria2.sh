@@ -54,6 +54,7 @@ p2p_run() {	# r
 	S "$P" "$n" wait bench file.bin
 	t1=$(now)
 	record p2p "$t0" "$t1" "$lpid" "$c0"
+	p2p_reread "$P/p$n.log" >> "$dir/p2p.reread"
 	cmp -s "$f" "$P/out/file.bin" || die "p2pshare run $1: downloaded file differs"
 	S "$P" "$n" logout
 	stop_pid "$lpid"
@@ -106,6 +107,8 @@ line p2p "p2pshare leecher:"
 line a2 "aria2c leecher:"
 paste -d ' ' "$dir/a2.t" "$dir/p2p.t" | awk '{ print $1 / $2 }' > "$dir/ratio"
 echo "  p2pshare/aria2 run by run (same-run pairs): $(awk '{ printf "%.2f ", $1 }' "$dir/ratio")-> median $(median < "$dir/ratio" | xargs printf "%.2f")"
+echo "  p2pshare whole-file SHA-1, pieces read back from disk, run by run:" \
+    "$(awk '{ printf "%d of %d  ", $1, $2 }' "$dir/p2p.reread")"
 awk -v p="$(median < "$dir/p2p.t")" -v a="$(median < "$dir/a2.t")" \
     -v rss="$(median < "$dir/p2p.rss")" 'BEGIN {
 	printf "  p2pshare/aria2 throughput: %.2fx (goal >= 5); p2pshare leecher RSS %.1f MiB (goal <= 32)\n",

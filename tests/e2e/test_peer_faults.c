@@ -53,6 +53,9 @@ Test(peer_faults, sighup_during_a_download)
 	h_random_file(src, 24u << 20, 7);
 	SC(0, 0, "upload_file %s g", src);
 
+	/* about a second of download, whatever the machine's speed, so
+	 * that the signals fall during it */
+	SC(0, 1, "set_limit download_rate 24M");
 	cr_assert_eq(pthread_create(&tid, NULL, hup_all, &h), 0);
 	SC(0, 1, "download_file g big.bin %s", out);
 	SC(0, 1, "wait g big.bin");

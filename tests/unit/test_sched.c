@@ -66,6 +66,29 @@ Test(sched, random_among_equals_near_front)
 	sched_free(&s);
 }
 
+Test(sched, in_order_among_equals_several_peers_have)
+{
+	struct sched	s;
+	uint8_t		all[8], req[8] = { 0 };
+	int64_t		i;
+	int		k;
+
+	cr_assert_eq(sched_init(&s, 64, NULL, 42), 0);
+	bf_fill(all, 64);
+	sched_peer_bits(&s, all, 1);
+	sched_peer_bits(&s, all, 1);
+	for (k = 0; k < 10; k++) {
+		i = sched_pick(&s, all, req);
+		cr_assert_eq(i, k);
+		sched_requested(&s, (uint32_t)i);
+		bf_set(req, (uint32_t)i);
+	}
+	/* a rarer piece still comes first */
+	sched_peer_lost(&s, 40);
+	cr_assert_eq(sched_pick(&s, all, req), 40);
+	sched_free(&s);
+}
+
 Test(sched, no_duplicates_then_endgame)
 {
 	struct sched	s;
