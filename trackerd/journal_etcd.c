@@ -169,6 +169,50 @@ applied_wait(struct tracker *t, uint32_t gen, int ms)
 	    0);
 }
 
+/* FNV-1a of a change body: how a waiting request knows its own. */
+static uint64_t
+body_hash(const char *p, size_t len)
+{
+	uint64_t	h = 14695981039346656037ULL;
+
+	while (len-- > 0)
+		h = (h ^ (unsigned char)*p++) * 1099511628211ULL;
+	return h;
+}
+
+/* Remember a committed change that did not apply; meta held. */
+static void
+failed_record(struct tracker *t, const char *body, size_t len, int64_t rev)
+{
+	struct failed_apply	*f;
+
+	f = &t->hdr->failed[t->hdr->failed_next++ % STATE_FAILED];
+	f->hash = body_hash(body, len);
+	__atomic_store_n(&f->rev, rev, __ATOMIC_RELEASE);
+}
+
+/* 1 if a change of r, committed at r->wait_rev, did not apply here. */
+static int
+failed_here(struct tracker *t, const struct jreq *r)
+{
+	const char	*p, *nl;
+	uint64_t	 h;
+	int		 i;
+
+	if (r->kind != JQ_COMMIT || r->bodies == NULL)
+		return 0;
+	for (p = r->bodies; (nl = memchr(p, '\n', r->blen -
+	    (size_t)(p - r->bodies))) != NULL; p = nl + 1) {
+		h = body_hash(p, (size_t)(nl - p));
+		for (i = 0; i < STATE_FAILED; i++)
+			if (__atomic_load_n(&t->hdr->failed[i].rev,
+			    __ATOMIC_ACQUIRE) == r->wait_rev &&
+			    t->hdr->failed[i].hash == h)
+				return 1;
+	}
+	return 0;
+}
+
 /* Apply one change body (a copy: apply splits it in place); meta held. */
 static void
 apply_one(struct tracker *t, const char *body, size_t len, int64_t rev)
@@ -181,9 +225,11 @@ apply_one(struct tracker *t, const char *body, size_t len, int64_t rev)
 	}
 	memcpy(copy, body, len);
 	copy[len] = '\0';
-	if (journal_apply_body(t, copy, len, (uint64_t)rev) == -1)
+	if (journal_apply_body(t, copy, len, (uint64_t)rev) == -1) {
 		log_warnx("etcd: change at revision %" PRId64 " does not apply;"
 		    " skipped", rev);
+		failed_record(t, body, len, rev);
+	}
 	explicit_bzero(copy, len);
 	free(copy);
 	t->hdr->since_snap++;
@@ -660,6 +706,16 @@ done_push(struct jetcd *j, struct jreq *r, enum jresult res)
 }
 
 /* Committed, refused or probed at wait_rev: answer once applied here. */
+/* The answer of a request whose revision is applied here: done, unless
+ * its change found no room when applied (then validated again). */
+static enum jresult
+applied_result(struct jetcd *j, const struct jreq *r)
+{
+	if (r->result == JR_DONE && failed_here(j->t, r))
+		return JR_CONFLICT;
+	return r->result;
+}
+
 static void
 wait_push(struct jetcd *j, struct jreq *r, enum jresult res, int64_t rev)
 {
@@ -667,7 +723,7 @@ wait_push(struct jetcd *j, struct jreq *r, enum jresult res, int64_t rev)
 	r->wait_rev = rev;
 	r->deadline = mono_ms() + APPLY_WAIT_MS;
 	if (rev <= applied_rev(j->t))
-		done_push(j, r, res);
+		done_push(j, r, applied_result(j, r));
 	else {
 		q_push(&j->waitq, r);
 		pthread_cond_signal(&j->cv_wait);
@@ -1351,7 +1407,7 @@ waiter_thread(void *arg)
 		for (r = j->waitq.head; r != NULL; r = next) {
 			next = r->next;
 			if (r->wait_rev <= applied_rev(j->t))
-				done_push(j, r, r->result);
+				done_push(j, r, applied_result(j, r));
 			else if (r->deadline <= now) {
 				log_warnx("etcd: revision %" PRId64 " not applied "
 				    "after %d ms (applied %" PRId64 ")",

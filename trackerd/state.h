@@ -16,7 +16,8 @@
 #include "trackerd/password.h"
 
 #define STATE_MAGIC		0x70327073747261ull	/* "p2pstra" */
-#define STATE_VERSION		2
+#define STATE_VERSION		3
+#define STATE_FAILED		64	/* failed applies remembered (etcd) */
 #define STATE_NBUCKETS		64
 #define TOKEN_LEN		SESSION_TOKEN_LEN
 #define NIL			0	/* index 0 is never a record */
@@ -236,6 +237,16 @@ struct state_hdr {
 	uint32_t	pad_;
 	int64_t		snap_rev;	/* the snapshot the region started from */
 	uint64_t	since_snap;	/* changes applied after it */
+	/* Changes etcd committed that did not apply here (a table full by
+	 * the time their turn came: two trackers validated against the
+	 * same free slot), the latest STATE_FAILED kept: a request waiting
+	 * for its change finds it here and is validated again instead of
+	 * being answered OK. Under meta; read by the waiter without it. */
+	struct failed_apply {
+		int64_t		rev;
+		uint64_t	hash;	/* of the change body */
+	}		failed[STATE_FAILED];
+	uint32_t	failed_next;
 	/* The latest account creations, oldest overwritten first (under
 	 * meta; derived from the journal's user lines, refilled on replay). */
 	uint64_t	signups_total;

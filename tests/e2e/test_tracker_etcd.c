@@ -462,6 +462,8 @@ Test(tracker_etcd, leader_killed_under_write_load)
 	int		 leader, a, t, i, k;
 	char		*r, name[64];
 
+	et_opt("-o");	/* room for what both write (1,024 filled up) */
+	et_opt("groups=8192,members=16384,user_groups=8192");
 	start_trackers(2);
 	a = et_conn(0);
 	OK(a, "create_user lw1 pw");
@@ -505,6 +507,59 @@ Test(tracker_etcd, leader_killed_under_write_load)
 	trk_login(a, "lw2", "pw");
 	OK(a, "create_group after_election");
 	close(a);
+}
+
+/* Both trackers create groups as fast as they can until the table is
+ * full: a change etcd committed but that found no room when its turn came
+ * (the two validated against the same free slot) is refused, never
+ * answered OK; every group answered OK is on both trackers, and the
+ * table holds exactly those. */
+Test(tracker_etcd, racing_for_the_last_slots)
+{
+	struct writer	 w[2];
+	pthread_t	 tid[2];
+	volatile int	 stop = 0;
+	int		 a, t, i, k, n;
+	char		*r, name[64];
+
+	et_opt("-o");
+	et_opt("groups=48");
+	start_trackers(2);
+	a = et_conn(0);
+	OK(a, "create_user lw1 pw");
+	OK(a, "create_user lw2 pw");
+	close(a);
+	memset(w, 0, sizeof(w));
+	for (i = 0; i < 2; i++) {
+		w[i].tracker = i;
+		w[i].stop = &stop;
+		pthread_create(&tid[i], NULL, writer_main, &w[i]);
+	}
+	trk_sleep_ms(1500);
+	stop = 1;
+	for (i = 0; i < 2; i++)
+		pthread_join(tid[i], NULL);
+	cr_log_info("acknowledged %d + %d", w[0].nacked, w[1].nacked);
+	cr_assert_geq(w[0].nacked + w[1].nacked, 48, "acknowledged %d + %d",
+	    w[0].nacked, w[1].nacked);
+	for (t = 0; t < 2; t++) {
+		a = et_conn(t);
+		trk_login(a, "lw1", "pw");
+		r = rq(a, "list_groups");
+		cr_assert_eq(reply_count(r), w[0].nacked + w[1].nacked,
+		    "tracker %d: %d + %d acknowledged, listed: %s", t + 1,
+		    w[0].nacked, w[1].nacked, r);
+		for (i = 0, n = 0; i < 2; i++)
+			for (k = 0; k < w[i].nacked; k++, n++) {
+				snprintf(name, sizeof(name), "w%d_%d", i,
+				    w[i].acked[k]);
+				cr_assert(has_line(strchr(r, '\n') + 1, name),
+				    "tracker %d lost acknowledged %s", t + 1,
+				    name);
+			}
+		free(r);
+		close(a);
+	}
 }
 
 /* Every member down: changes refused within about 2 s, reads answered;
