@@ -1343,6 +1343,8 @@ worker_main(const struct tracker_config *cfg, int listen_fd, int slot,
 		sync_kick(w);
 		scan_idle(w);
 		bury(w);
+		if (getppid() != master)	/* gone, its SIGTERM lost */
+			stop_accepting(w);
 		if (w->stopping && (w->nconns == 0 || w->now >= w->stop_deadline))
 			worker_exit(w);
 	}
