@@ -21,8 +21,8 @@
 
 #include "tests/e2e/harness.h"
 
-static long
-now_ms(void)
+long
+h_now_ms(void)
 {
 	struct timespec	ts;
 
@@ -196,7 +196,7 @@ int
 h_wait_port(uint16_t port, int ms)
 {
 	struct sockaddr_in	sin;
-	long			end = now_ms() + ms;
+	long			end = h_now_ms() + ms;
 	int			fd;
 
 	memset(&sin, 0, sizeof(sin));
@@ -211,27 +211,27 @@ h_wait_port(uint16_t port, int ms)
 		}
 		close(fd);
 		sleep_ms(20);
-	} while (now_ms() < end);
+	} while (h_now_ms() < end);
 	return -1;
 }
 
 int
 h_wait_file(const char *path, int ms)
 {
-	long	end = now_ms() + ms;
+	long	end = h_now_ms() + ms;
 
 	do {
 		if (access(path, F_OK) == 0)
 			return 0;
 		sleep_ms(20);
-	} while (now_ms() < end);
+	} while (h_now_ms() < end);
 	return -1;
 }
 
 int
 h_wait_unix(const char *path, int ms)
 {
-	long	end = now_ms() + ms;
+	long	end = h_now_ms() + ms;
 	int	fd;
 
 	do {
@@ -240,7 +240,7 @@ h_wait_unix(const char *path, int ms)
 			return 0;
 		}
 		sleep_ms(20);
-	} while (now_ms() < end);
+	} while (h_now_ms() < end);
 	return -1;
 }
 
@@ -266,7 +266,7 @@ h_alive(pid_t pid)
 static int
 wait_bounded(pid_t pid, int ms, int *status)
 {
-	long	end = now_ms() + ms;
+	long	end = h_now_ms() + ms;
 	pid_t	r;
 
 	do {
@@ -274,7 +274,7 @@ wait_bounded(pid_t pid, int ms, int *status)
 		if (r == pid || (r == -1 && errno == ECHILD))
 			return r == pid ? 0 : -1;
 		sleep_ms(10);
-	} while (now_ms() < end);
+	} while (h_now_ms() < end);
 	return -1;
 }
 
@@ -330,7 +330,7 @@ h_run(struct h_run *r, char *const argv[], const char *input, int ms)
 {
 	int		 in[2], out[2], err[2], st = 0, open_fds;
 	struct pollfd	 pfd[2];
-	long		 end = now_ms() + ms;
+	long		 end = h_now_ms() + ms;
 	char		 path[PATH_MAX * 2];
 	pid_t		 pid;
 
@@ -366,7 +366,7 @@ h_run(struct h_run *r, char *const argv[], const char *input, int ms)
 	fcntl(out[0], F_SETFL, O_NONBLOCK);
 	fcntl(err[0], F_SETFL, O_NONBLOCK);
 	open_fds = 2;
-	while (open_fds > 0 && now_ms() < end) {
+	while (open_fds > 0 && h_now_ms() < end) {
 		pfd[0].fd = out[0];
 		pfd[1].fd = err[0];
 		pfd[0].events = pfd[1].events = POLLIN;
@@ -396,7 +396,7 @@ h_run(struct h_run *r, char *const argv[], const char *input, int ms)
 		err[0] = -err[0] - 2;
 	close(out[0]);
 	close(err[0]);
-	if (wait_bounded(pid, (int)(end - now_ms() > 0 ? end - now_ms() : 1),
+	if (wait_bounded(pid, (int)(end - h_now_ms() > 0 ? end - h_now_ms() : 1),
 	    &st) == -1) {
 		kill(pid, SIGKILL);
 		(void)wait_bounded(pid, 5000, &st);

@@ -56,6 +56,8 @@ int	 h_wait_unix(const char *path, int ms);
 int	 h_stop(struct h_proc *p, int sig, int ms);
 /* The same for a child known by its pid (sig 0: only wait for it). */
 int	 h_reap(pid_t pid, int sig, int ms);
+/* The monotonic clock in milliseconds. */
+long	 h_now_ms(void);
 /* Remove the shared-memory object a trackerd on port left behind when
  * it was killed (teardown after SIGKILL tests); harmless if absent. */
 void	 h_tracker_shm_unlink(uint16_t port);

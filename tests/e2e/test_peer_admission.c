@@ -56,15 +56,6 @@ teardown(void)
 
 TestSuite(peer_admission, .init = setup, .fini = teardown, .timeout = 180);
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* A non-blocking connection to port from 127.0.0.(2 + k % 8). */
 static int
 hostile_connect(uint16_t port, int k)
@@ -154,10 +145,11 @@ static void __attribute__((noreturn))
 attack(uint16_t port)
 {
 	struct pollfd	 pf[NSLOT];
-	uint64_t	 reopen[NSLOT] = { 0 };
+	long		 reopen[NSLOT] = { 0 };
 	uint8_t		 forged[WIRE_MAGIC_LEN + WIRE_HDR_LEN + 20 +
 			    TICKET_MIN_BIN], junk[4096];
-	uint64_t	 opened = 0, last_drip = now_ms();
+	uint64_t	 opened = 0;
+	long		 last_drip = h_now_ms();
 	int		 k, kind;
 
 	signal(SIGTERM, on_term);
@@ -170,7 +162,7 @@ attack(uint16_t port)
 		pf[k].fd = -1;
 	while (!stop) {
 		for (k = 0; k < NSLOT; k++) {
-			if (pf[k].fd != -1 || now_ms() < reopen[k])
+			if (pf[k].fd != -1 || h_now_ms() < reopen[k])
 				continue;
 			if ((pf[k].fd = hostile_connect(port, k)) == -1)
 				continue;
@@ -187,8 +179,8 @@ attack(uint16_t port)
 				(void)send(pf[k].fd, forged, sizeof(forged),
 				    MSG_NOSIGNAL);
 		}
-		if (now_ms() - last_drip >= 1000) {
-			last_drip = now_ms();
+		if (h_now_ms() - last_drip >= 1000) {
+			last_drip = h_now_ms();
 			trickle(pf);
 		}
 		if (poll(pf, NSLOT, 50) <= 0)
@@ -200,7 +192,7 @@ attack(uint16_t port)
 				continue;
 			close(pf[k].fd);	/* closed on us: reopen */
 			pf[k].fd = -1;
-			reopen[k] = now_ms() + REOPEN_MS * (KIND(k) == 3 ? 2 : 1);
+			reopen[k] = h_now_ms() + REOPEN_MS * (KIND(k) == 3 ? 2 : 1);
 		}
 	}
 	fprintf(stderr, "admission: attacker opened %llu connections\n",
@@ -232,12 +224,13 @@ static uint64_t
 timed_download(int i, const char *name)
 {
 	char		 path[PATH_MAX + 64], out[PATH_MAX + 64];
-	uint64_t	 t0 = now_ms(), ms;
+	long		 t0 = h_now_ms();
+	uint64_t	 ms;
 
 	if (sc(NULL, i, "download_file g %s %s", name, dl) != 0 ||
 	    sc(NULL, i, "wait g %s", name) != 0)
 		return 0;
-	ms = now_ms() - t0;
+	ms = (uint64_t)(h_now_ms() - t0);
 	snprintf(path, sizeof(path), "%s/%s", src, name);
 	snprintf(out, sizeof(out), "%s/%s", dl, name);
 	return h_same_file(path, out) ? (ms > 0 ? ms : 1) : 0;

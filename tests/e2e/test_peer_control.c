@@ -22,15 +22,6 @@ teardown(void)
 
 TestSuite(peer_control, .init = setup, .fini = teardown, .timeout = 150);
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Field col (1-based) of `show_download g f` on peer i, copied to out;
  * the exit status of sharectl. */
 static int
@@ -70,14 +61,14 @@ static int
 wait_state(int i, const char *g, const char *f, const char *state, int ms)
 {
 	char		v[64];
-	uint64_t	end = now_ms() + (uint64_t)ms;
+	long		end = h_now_ms() + ms;
 
 	do {
 		if (status_field(i, g, f, 1, v, sizeof(v)) == 0 &&
 		    strcmp(v, state) == 0)
 			return 0;
 		sw_sleep_ms(100);
-	} while (now_ms() < end);
+	} while (h_now_ms() < end);
 	return -1;
 }
 
@@ -85,10 +76,10 @@ wait_state(int i, const char *g, const char *f, const char *state, int ms)
 static void
 wait_bytes(int i, const char *g, const char *f, unsigned long long min)
 {
-	uint64_t	end = now_ms() + 30000;
+	long		end = h_now_ms() + 30000;
 
 	while (bytes_done(i, g, f) < min) {
-		cr_assert_lt(now_ms(), end, "no progress on %s", f);
+		cr_assert_lt(h_now_ms(), end, "no progress on %s", f);
 		sw_sleep_ms(50);
 	}
 }
@@ -219,14 +210,14 @@ static double
 measured_rate(int i, const char *g, const char *f, int ms)
 {
 	unsigned long long	a, b;
-	uint64_t		t0, t1;
+	long			t0, t1;
 
 	wait_bytes(i, g, f, 2 << 20);
 	a = bytes_done(i, g, f);
-	t0 = now_ms();
+	t0 = h_now_ms();
 	sw_sleep_ms(ms);
 	b = bytes_done(i, g, f);
-	t1 = now_ms();
+	t1 = h_now_ms();
 	return (double)(b - a) * 1000.0 / (double)(t1 - t0);
 }
 

@@ -41,10 +41,7 @@ static struct trk	T;
 static inline long
 trk_now_ms(void)
 {
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+	return h_now_ms();
 }
 
 static inline void
