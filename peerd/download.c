@@ -431,9 +431,10 @@ dl_finish(struct dl *d)
 	d->info.bytes_per_second = (d->info.bytes_total - d->started_bytes) *
 	    1000 / (el > 0 ? el : 1);
 	log_info("download %s/%s complete: %s (%llu ms, %llu ms of it on the "
-	    "final hash of %u pieces; %u of %u hashed once in memory)",
-	    d->info.group, d->info.name, d->info.dest, (unsigned long long)el,
-	    (unsigned long long)t, left, d->w.hot, d->meta.npieces);
+	    "final hash of %u pieces; %u of %u hashed once in memory, %u read "
+	    "back from the page cache)", d->info.group, d->info.name,
+	    d->info.dest, (unsigned long long)el, (unsigned long long)t, left,
+	    d->w.hot, d->meta.npieces, d->w.cached);
 	become_seeder(d);
 	notify(d);
 	history_save();

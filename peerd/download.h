@@ -134,6 +134,7 @@ struct whole {
 	int		 nparked;
 	void		(*done)(void *);	/* on the loop: a parked buffer back */
 	uint32_t	 hot;		/* pieces fed from memory, not re-read */
+	uint32_t	 cached;	/* re-read from the page cache */
 	int		 stop;
 	int		 result;	/* 1 match, 0 mismatch, -1 I/O error */
 	pthread_cond_t	 lagcond;	/* hashers wait for the digest */

@@ -1,5 +1,7 @@
 /* Checking what a download receives: each piece's SHA-1 on a hashing
  * thread, the whole-file SHA-1 on another, and their piece buffers. */
+#include <sys/uio.h>
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -111,38 +113,78 @@ whole_keep_up(struct dl *d)
 	pthread_mutex_unlock(&d->w.mtx);
 }
 
+/* Read len bytes at off into buf from fd, flags as preadv2(2): 0, or -1
+ * (errno EAGAIN: with RWF_NOWAIT, not all of it is in the page cache). */
+static int
+read_piece(int fd, uint8_t *buf, size_t want, size_t len, off_t off,
+    int flags)
+{
+	struct iovec	iov = { buf, want };
+	ssize_t		r;
+
+	while ((r = preadv2(fd, &iov, 1, off, flags)) == -1 && errno == EINTR)
+		;
+	if (r >= 0 && r < (ssize_t)len) {	/* the last piece: short */
+		errno = flags & RWF_NOWAIT ? EAGAIN : EIO;
+		return -1;
+	}
+	return r == -1 ? -1 : 0;
+}
+
 /* Piece i read back from the .part file into buf (PIECE_SIZE bytes,
- * aligned): from the disk where pieces are written there, the page cache
- * otherwise. 0, or -1. */
+ * aligned): from the page cache when it is all there (d->w.cached counts
+ * those), else from the disk straight where pieces are written there, or
+ * through the page cache. 0, or -1. */
 static int
 whole_reread(struct dl *d, uint32_t i, uint8_t *buf, uint32_t len)
 {
 	off_t	off = (off_t)((uint64_t)i * PIECE_SIZE);
 	size_t	want = (len + PIECE_ALIGN - 1) / PIECE_ALIGN * PIECE_ALIGN;
-	ssize_t	r;
-	int	fd = d->dfd;
 
-	for (;;) {
-		if (fd == -1) {
-			fd = d->fd;
-			want = len;
-		}
-		r = pread(fd, buf, want, off);	/* the last piece: short */
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1 && errno == EINVAL && fd == d->dfd) {
-			fd = -1;
-			continue;
-		}
-		return r >= (ssize_t)len ? 0 : -1;
+	if (read_piece(d->fd, buf, len, len, off, RWF_NOWAIT) == 0) {
+		d->w.cached++;	/* only this thread writes it */
+		return 0;
 	}
+	if (errno != EAGAIN && errno != EOPNOTSUPP)
+		return -1;
+	if (d->dfd != -1 &&
+	    read_piece(d->dfd, buf, want, len, off, 0) == 0)
+		return 0;
+	if (d->dfd != -1 && errno != EINVAL)
+		return -1;
+	return read_piece(d->fd, buf, len, len, off, 0);
+}
+
+/*
+ * On a hashing thread: will the loop park piece i for the digest? Yes if
+ * it is due within DL_PARK pieces (at most DL_PARK can be due before it),
+ * if there is room, or if a parked piece is due after it (that one makes
+ * room). Else the digest will read it back. A piece parked now may still
+ * be evicted by pieces due sooner; those are read back from the disk.
+ */
+static int
+whole_will_park(struct dl *d, uint32_t i)
+{
+	const struct pbuf	*b;
+	int			 park;
+
+	if (!d->w.started)
+		return 1;
+	pthread_mutex_lock(&d->w.mtx);
+	park = i < d->w.next + DL_PARK || d->w.nparked < DL_PARK;
+	for (b = d->w.parked; b != NULL && !park; b = b->next)
+		park = b->idx > i;
+	pthread_mutex_unlock(&d->w.mtx);
+	return park;
 }
 
 /*
  * Write a verified piece into the .part file: straight to the disk when
  * the file allows it and the buffer and length are whole pages (no page
  * cache to fill: the copy and the memory it takes are most of a
- * download's cost), else through the page cache. 0, or -1 with errno.
+ * download's cost), else through the page cache. A piece the digest will
+ * have to read back goes through the page cache too, so that it is read
+ * from memory, not from the disk a second time. 0, or -1 with errno.
  */
 int
 verify_store(struct dl *d, uint32_t idx, const uint8_t *data, uint32_t len)
@@ -153,7 +195,8 @@ verify_store(struct dl *d, uint32_t idx, const uint8_t *data, uint32_t len)
 	int	 fd = d->fd;
 
 	if (d->dfd != -1 && len % PIECE_ALIGN == 0 &&
-	    (uintptr_t)data % PIECE_ALIGN == 0)
+	    (uintptr_t)data % PIECE_ALIGN == 0 &&
+	    whole_will_park(d, idx))
 		fd = d->dfd;
 	while (done < len) {
 		w = pwrite(fd, data + done, len - done, off + (off_t)done);
@@ -231,6 +274,7 @@ verify_whole_start(struct dl *d, void (*done)(void *))
 	d->w.nparked = 0;
 	d->w.stop = 0;
 	d->w.hot = 0;
+	d->w.cached = 0;
 	SHA1_Init(&d->w.ctx);
 	d->w.result = -2;
 	if (pthread_create(&d->w.thr, NULL, whole_main, d) != 0)

@@ -164,13 +164,14 @@ p2p_member() {
 	S "$1" 0 accept_request "$4" "$3"
 }
 
-# p2p_reread LOG...: "R N": of the N pieces the downloads in these peerd
-# logs completed, R were read back from the disk for the whole-file SHA-1
-# (the others were hashed from memory as they arrived)
+# p2p_reread LOG...: "D C N": of the N pieces the downloads in these peerd
+# logs completed, D were read back from the disk for the whole-file SHA-1
+# and C from the page cache (the others were hashed from memory as they
+# arrived)
 p2p_reread() {
 	cat "$@" 2>/dev/null |
-	    sed -n 's/.*; \([0-9]*\) of \([0-9]*\) hashed once in memory.*/\1 \2/p' |
-	    awk '{ r += $2 - $1; n += $2 } END { printf "%d %d\n", r, n }'
+	    sed -n 's/.*; \([0-9]*\) of \([0-9]*\) hashed once in memory, \([0-9]*\) read back.*/\1 \2 \3/p' |
+	    awk '{ d += $2 - $1 - $3; c += $3; n += $2 } END { printf "%d %d %d\n", d, c, n }'
 }
 
 # p2p_fetch D N GROUP FILE DEST: in the background, peer N downloads FILE

@@ -157,8 +157,8 @@ summary() {
 	paste -d ' ' "$out/p2p.t" "$out/a2.t" | awk '{ print $1 / $2 }' > "$out/ratio"
 	echo "    p2pshare/aria2 time run by run (same-run pairs): $(awk '{ printf "%.2f ", $1 }' "$out/ratio")-> median $(median < "$out/ratio" | xargs printf "%.2f")"
 	echo "    aria2 seeder's own summary of its upload: $(tr '\n' ' ' < "$out/a2.seed_own")"
-	echo "    p2pshare whole-file SHA-1, pieces read back from disk over all leechers, run by run:" \
-	    "$(awk '{ printf "%d of %d (%.0f MiB) ", $1, $2, $1 / 2 }' "$out/p2p.reread")"
+	echo "    p2pshare whole-file SHA-1, pieces read back over all leechers, run by run (from the disk / the page cache):" \
+	    "$(awk '{ printf "%d / %d of %d ", $1, $2, $3 }' "$out/p2p.reread")"
 }
 
 for m in $modes; do
