@@ -1,6 +1,6 @@
-/* Rarest-first piece picking, in order among equally rare pieces several
- * peers have (the whole-file digest streams), at random within a small
- * window among those one peer has, and an endgame. */
+/* Rarest-first piece picking near the front first, in order among equally
+ * rare pieces several peers have (the whole-file digest streams), at
+ * random within a small window among those one peer has, and an endgame. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,7 +82,7 @@ rng_next(struct sched *s)
 }
 
 /*
- * One scan from the front: among pieces the peer has, we lack, not asked
+ * One scan of [from, to): among pieces the peer has, we lack, not asked
  * of this peer and with at most maxdup requests out, keep the lowest
  * (inflight, avail) key. Among pieces that share it, the first, so that
  * pieces arrive in order and the whole-file digest takes them from
@@ -91,12 +91,13 @@ rng_next(struct sched *s)
  * it for different pieces, which they can trade.
  */
 static int64_t
-scan(struct sched *s, const uint8_t *has, const uint8_t *req, unsigned maxdup)
+scan(struct sched *s, const uint8_t *has, const uint8_t *req, unsigned maxdup,
+    uint32_t from, uint32_t to)
 {
 	uint32_t	i, key, best = UINT32_MAX, seen = 0;
 	int64_t		pick = -1;
 
-	for (i = s->front; i < s->n; i++) {
+	for (i = from; i < to; i++) {
 		if (bf_test(s->have, i) || !bf_test(has, i) ||
 		    s->inflight[i] > maxdup || (req && bf_test(req, i)))
 			continue;
@@ -114,18 +115,37 @@ scan(struct sched *s, const uint8_t *has, const uint8_t *req, unsigned maxdup)
 	return pick;
 }
 
+/*
+ * Rarest first among the SCHED_AHEAD pieces after the front, then among
+ * the rest: a rarer piece far ahead waits while the peer has one near the
+ * front, so that the pieces arrive close enough to their turn for the
+ * whole-file digest to take them from memory.
+ */
+static int64_t
+scan_ahead_first(struct sched *s, const uint8_t *has, const uint8_t *req,
+    unsigned maxdup)
+{
+	uint32_t	ahead = s->n - s->front > SCHED_AHEAD ?
+			    s->front + SCHED_AHEAD : s->n;
+	int64_t		i;
+
+	if ((i = scan(s, has, req, maxdup, s->front, ahead)) >= 0)
+		return i;
+	return scan(s, has, req, maxdup, ahead, s->n);
+}
+
 int64_t
 sched_pick(struct sched *s, const uint8_t *peer_has, const uint8_t *peer_req)
 {
 	int64_t	i;
 
-	if ((i = scan(s, peer_has, peer_req, 0)) >= 0)
+	if ((i = scan_ahead_first(s, peer_has, peer_req, 0)) >= 0)
 		return i;
 	/* A second request of a piece only in the endgame: before that it
 	 * would cost an upload someone else is already making. */
 	if (s->idle > 0)
 		return -1;
-	return scan(s, peer_has, peer_req, SCHED_MAX_DUP - 1);
+	return scan_ahead_first(s, peer_has, peer_req, SCHED_MAX_DUP - 1);
 }
 
 void

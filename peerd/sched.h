@@ -9,6 +9,7 @@
 
 #define SCHED_WINDOW	8	/* one peer's pieces drawn from */
 #define SCHED_MAX_DUP	2	/* requests of one piece in the endgame */
+#define SCHED_AHEAD	32	/* pieces after the front looked at first */
 
 struct sched {
 	uint32_t	 n;		/* pieces */

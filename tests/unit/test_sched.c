@@ -83,9 +83,34 @@ Test(sched, in_order_among_equals_several_peers_have)
 		sched_requested(&s, (uint32_t)i);
 		bf_set(req, (uint32_t)i);
 	}
-	/* a rarer piece still comes first */
-	sched_peer_lost(&s, 40);
-	cr_assert_eq(sched_pick(&s, all, req), 40);
+	/* a rarer piece near the front still comes first */
+	sched_peer_lost(&s, 30);
+	cr_assert_eq(sched_pick(&s, all, req), 30);
+	sched_free(&s);
+}
+
+Test(sched, near_the_front_before_rarer_far_ahead)
+{
+	struct sched	s;
+	uint8_t		all[16], far[16] = { 0 };
+	int64_t		i;
+
+	cr_assert_eq(sched_init(&s, 128, NULL, 3), 0);
+	bf_fill(all, 128);
+	sched_peer_bits(&s, all, 1);
+	sched_peer_bits(&s, all, 1);
+	sched_peer_lost(&s, SCHED_AHEAD + 20);	/* rarer, but far ahead */
+	cr_assert_eq(sched_pick(&s, all, NULL), 0);
+	/* past the front's window, the rarest again */
+	sched_peer_lost(&s, SCHED_AHEAD + 50);
+	sched_peer_lost(&s, SCHED_AHEAD + 50);
+	bf_set(far, SCHED_AHEAD + 20);
+	bf_set(far, SCHED_AHEAD + 50);
+	cr_assert_eq(sched_pick(&s, far, NULL), SCHED_AHEAD + 50);
+	/* the window moves with the front: the rarer piece is in it now */
+	for (i = 0; i < 30; i++)
+		sched_verified(&s, (uint32_t)i);
+	cr_assert_eq(sched_pick(&s, all, NULL), SCHED_AHEAD + 20);
 	sched_free(&s);
 }
 
