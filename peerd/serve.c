@@ -710,7 +710,8 @@ spread_more(struct sconn *c)
 {
 	int64_t	i;
 
-	while (c->state == S_READY && (i = spread_next(&c->sp)) >= 0)
+	while (c->state == S_READY &&
+	    (i = spread_next(&c->sp, ev_now_ms())) >= 0)
 		if (send_ctl(c, WIRE_HAVE, (uint32_t)i, NULL, 0) == -1)
 			return -1;
 	return 0;
@@ -798,6 +799,9 @@ sweep(void *arg)
 		view_of(c, &v);
 		if ((why = admit_expired(&v, now)) != NULL)
 			conn_close(c, why);
+		/* a quiet downloader gets what a held-back offer left */
+		else if (c->sp.sp != NULL && spread_more(c) == -1)
+			conn_close(c, "write error");
 	}
 	sweep_timer = ev_timer(SERVE_SWEEP_MS, sweep, NULL);
 }

@@ -11,6 +11,10 @@ struct spread {
 	uint8_t		 sha1[SHA1_LEN];
 	uint32_t	 n;
 	uint16_t	*count;
+	uint16_t	*held;		/* downloaders that have each piece */
+	uint32_t	 unheld;	/* pieces none of them has yet */
+	int		 holding;	/* duplicates held back ... */
+	uint64_t	 hold_since;	/* ... since then (ms) */
 	unsigned	 npeers;
 	struct spread	*next;
 };
@@ -27,10 +31,15 @@ file_get(const uint8_t sha1[SHA1_LEN], uint32_t n)
 			return f;
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return NULL;
-	if ((f->count = calloc(n ? n : 1, sizeof(*f->count))) == NULL) {
+	f->count = calloc(n ? n : 1, sizeof(*f->count));
+	f->held = calloc(n ? n : 1, sizeof(*f->held));
+	if (f->count == NULL || f->held == NULL) {
+		free(f->count);
+		free(f->held);
 		free(f);
 		return NULL;
 	}
+	f->unheld = n;
 	memcpy(f->sha1, sha1, SHA1_LEN);
 	f->n = n;
 	f->next = files;
@@ -51,6 +60,7 @@ file_put(struct spread *f)
 			break;
 		}
 	free(f->count);
+	free(f->held);
 	free(f);
 }
 
@@ -77,10 +87,14 @@ spread_leave(struct spread_peer *p)
 
 	if (p->sp == NULL)
 		return;
-	for (i = 0; p->has != NULL && p->adv != NULL && i < p->sp->n; i++)
+	for (i = 0; p->has != NULL && p->adv != NULL && i < p->sp->n; i++) {
 		if ((bf_test(p->has, i) || bf_test(p->adv, i)) &&
 		    p->sp->count[i] > 0)
 			p->sp->count[i]--;
+		if (bf_test(p->has, i) && p->sp->held[i] > 0 &&
+		    --p->sp->held[i] == 0)
+			p->sp->unheld++;
+	}
 	file_put(p->sp);
 	free(p->has);
 	free(p->adv);
@@ -93,6 +107,8 @@ spread_have(struct spread_peer *p, uint32_t i)
 	if (p->sp == NULL || i >= p->sp->n || bf_test(p->has, i))
 		return;
 	bf_set(p->has, i);
+	if (p->sp->held[i]++ == 0)
+		p->sp->unheld--;
 	if (bf_test(p->adv, i))
 		p->out--;
 	else if (p->sp->count[i] < UINT16_MAX)
@@ -118,8 +134,28 @@ window(const struct spread_peer *p)
 	return w < SPREAD_MIN ? SPREAD_MIN : w;
 }
 
+/*
+ * Once every piece was offered, a piece offered again is an upload made
+ * twice. While a piece's only copy is still on its way (offered, had by
+ * none), that second upload would delay the first copy of the others: it
+ * waits, up to SPREAD_HOLD_MS, for the swarm to hold a whole copy.
+ */
+static int
+hold_duplicates(struct spread *f, uint64_t now)
+{
+	if (f->unheld == 0) {
+		f->holding = 0;
+		return 0;
+	}
+	if (!f->holding) {
+		f->holding = 1;
+		f->hold_since = now;
+	}
+	return now - f->hold_since < SPREAD_HOLD_MS;
+}
+
 int64_t
-spread_next(struct spread_peer *p)
+spread_next(struct spread_peer *p, uint64_t now)
 {
 	struct spread	*f = p->sp;
 	uint32_t	 i, best = UINT32_MAX;
@@ -140,7 +176,7 @@ spread_next(struct spread_peer *p)
 	 * peer, within the window, and the downloader asks whichever of us
 	 * has the piece it needs first.
 	 */
-	if (pick < 0)
+	if (pick < 0 || (best > 0 && hold_duplicates(f, now)))
 		return -1;
 	bf_set(p->adv, (uint32_t)pick);
 	p->out++;

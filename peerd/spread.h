@@ -10,6 +10,7 @@
 
 #define SPREAD_TOTAL	48	/* pieces advertised ahead, over all peers */
 #define SPREAD_MIN	3	/* ... and to each peer at least */
+#define SPREAD_HOLD_MS	2000	/* a second copy waits for the first, at most */
 
 struct spread;
 
@@ -29,11 +30,13 @@ void	spread_leave(struct spread_peer *);
 void	spread_have(struct spread_peer *, uint32_t i);
 void	spread_bits(struct spread_peer *, const uint8_t *bits);
 /*
- * The next piece to advertise to this peer, marked advertised, or -1
- * when it has enough outstanding: the pieces fewest other downloaders
- * have or were offered, in order among equals, up to its share of
- * SPREAD_TOTAL.
+ * The next piece to advertise to this peer at time now (ms), marked
+ * advertised, or -1 when it has enough outstanding: the pieces fewest
+ * other downloaders have or were offered, in order among equals, up to its
+ * share of SPREAD_TOTAL. Once every piece was offered, none is offered a
+ * second time while some piece is had by no downloader, for up to
+ * SPREAD_HOLD_MS.
  */
-int64_t	spread_next(struct spread_peer *);
+int64_t	spread_next(struct spread_peer *, uint64_t now);
 
 #endif

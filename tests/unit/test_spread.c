@@ -15,7 +15,7 @@ drain(struct spread_peer *p, uint8_t *got)
 	int64_t		i;
 	unsigned	k = 0;
 
-	while ((i = spread_next(p)) >= 0) {
+	while ((i = spread_next(p, 0)) >= 0) {
 		cr_assert(!bf_test(got, (uint32_t)i), "piece %lld twice",
 		    (long long)i);
 		bf_set(got, (uint32_t)i);
@@ -31,10 +31,10 @@ Test(spread, one_peer_in_order_within_window)
 
 	cr_assert_eq(spread_join(&a, sha1, 100), 0);
 	for (i = 0; i < SPREAD_TOTAL; i++)
-		cr_assert_eq(spread_next(&a), i);
-	cr_assert_eq(spread_next(&a), -1, "window full");
+		cr_assert_eq(spread_next(&a, 0), i);
+	cr_assert_eq(spread_next(&a, 0), -1, "window full");
 	spread_have(&a, 0);
-	cr_assert_eq(spread_next(&a), SPREAD_TOTAL, "one more as one is had");
+	cr_assert_eq(spread_next(&a, 0), SPREAD_TOTAL, "one more as one is had");
 	spread_leave(&a);
 }
 
@@ -74,10 +74,33 @@ Test(spread, rare_pieces_first)
 	bf_set(bits, 0);
 	bf_set(bits, 1);
 	spread_bits(&a, bits);			/* a has 0 and 1 */
-	i = spread_next(&b);
+	i = spread_next(&b, 0);
 	cr_assert(i == 2, "nobody has 2 and 3: first (%lld)", (long long)i);
-	cr_assert_eq(spread_next(&b), 3);
-	cr_assert_eq(spread_next(&b), 0, "then what others have, in order");
+	cr_assert_eq(spread_next(&b, 0), 3);
+	cr_assert_eq(spread_next(&b, 1), -1, "no second copy while 2 and 3 "
+	    "are on their way");
+	spread_have(&b, 2);
+	spread_have(&b, 3);
+	cr_assert_eq(spread_next(&b, 2), 0, "then what others have, in order");
 	spread_leave(&a);
+	spread_leave(&b);
+}
+
+Test(spread, second_copy_waits_for_the_first_then_gives_up)
+{
+	struct spread_peer	a, b;
+	uint8_t			got[1] = { 0 };
+
+	cr_assert_eq(spread_join(&a, sha1, 4), 0);
+	cr_assert_eq(spread_join(&b, sha1, 4), 0);
+	cr_assert_eq(drain(&a, got), 4, "a window of at least 4: all to a");
+	cr_assert_eq(spread_next(&b, 100), -1, "every piece on its way to a");
+	spread_have(&a, 0);
+	cr_assert_eq(spread_next(&b, 200), -1, "1, 2, 3 still on their way");
+	cr_assert_eq(spread_next(&b, 100 + SPREAD_HOLD_MS), 0,
+	    "after SPREAD_HOLD_MS, a second copy rather than none");
+	spread_leave(&a);
+	/* a gone: what it had not received is nobody's; b is offered it */
+	cr_assert_eq(spread_next(&b, 100 + SPREAD_HOLD_MS), 1);
 	spread_leave(&b);
 }
