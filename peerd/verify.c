@@ -156,35 +156,10 @@ whole_reread(struct dl *d, uint32_t i, uint8_t *buf, uint32_t len)
 }
 
 /*
- * On a hashing thread: will the loop park piece i for the digest? Yes if
- * it is due within DL_PARK pieces (at most DL_PARK can be due before it),
- * if there is room, or if a parked piece is due after it (that one makes
- * room). Else the digest will read it back. A piece parked now may still
- * be evicted by pieces due sooner; those are read back from the disk.
- */
-static int
-whole_will_park(struct dl *d, uint32_t i)
-{
-	const struct pbuf	*b;
-	int			 park;
-
-	if (!d->w.started)
-		return 1;
-	pthread_mutex_lock(&d->w.mtx);
-	park = i < d->w.next + DL_PARK || d->w.nparked < DL_PARK;
-	for (b = d->w.parked; b != NULL && !park; b = b->next)
-		park = b->idx > i;
-	pthread_mutex_unlock(&d->w.mtx);
-	return park;
-}
-
-/*
  * Write a verified piece into the .part file: straight to the disk when
  * the file allows it and the buffer and length are whole pages (no page
  * cache to fill: the copy and the memory it takes are most of a
- * download's cost), else through the page cache. A piece the digest will
- * have to read back goes through the page cache too, so that it is read
- * from memory, not from the disk a second time. 0, or -1 with errno.
+ * download's cost), else through the page cache. 0, or -1 with errno.
  */
 int
 verify_store(struct dl *d, uint32_t idx, const uint8_t *data, uint32_t len)
@@ -195,8 +170,7 @@ verify_store(struct dl *d, uint32_t idx, const uint8_t *data, uint32_t len)
 	int	 fd = d->fd;
 
 	if (d->dfd != -1 && len % PIECE_ALIGN == 0 &&
-	    (uintptr_t)data % PIECE_ALIGN == 0 &&
-	    whole_will_park(d, idx))
+	    (uintptr_t)data % PIECE_ALIGN == 0)
 		fd = d->dfd;
 	while (done < len) {
 		w = pwrite(fd, data + done, len - done, off + (off_t)done);
