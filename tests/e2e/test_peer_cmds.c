@@ -3,12 +3,6 @@
  * abuse of the control socket. */
 #include "tests/e2e/swarm.h"
 
-static void
-setup(void)
-{
-	sw_init(NTRK, NPEER);
-}
-
 /* The daemon-mode test's peerd is no child of ours: stop it here too,
  * whatever assertion failed. */
 static void
@@ -33,7 +27,7 @@ teardown(void)
 	sw_fini();
 }
 
-TestSuite(peer_cmds, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(peer_cmds, .init = sw_setup, .fini = teardown, .timeout = 120);
 
 static void
 out_has(int i, const char *needle, const char *fmt, ...)

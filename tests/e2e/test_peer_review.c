@@ -2,28 +2,12 @@
  * two downloads aimed at one destination, and similar lifecycle edges. */
 #include "tests/e2e/swarm.h"
 
-static void
-setup(void)
-{
-	sw_init(NTRK, NPEER);
-}
-
-static void
-teardown(void)
-{
-	int	i;
-
-	for (i = 0; i < NPEER; i++)
-		if (SW.peer[i].pid > 0)
-			kill(SW.peer[i].pid, SIGCONT);
-	sw_fini();
-}
-
-TestSuite(peer_review, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(peer_review, .init = sw_setup, .fini = sw_fini_stopped,
+    .timeout = 120);
 
 /* A download that cannot progress: its only seeder is stopped. */
 static void
-stalled_download(const char *dl)
+stalled_download(char *dl, size_t len)
 {
 	char	path[PATH_MAX + 16];
 
@@ -31,7 +15,7 @@ stalled_download(const char *dl)
 	snprintf(path, sizeof(path), "%s/s.bin", SW.dir);
 	h_random_file(path, 3 << 20, 7);
 	SC(0, 0, "upload_file %s g", path);
-	cr_assert_eq(mkdir(dl, 0755), 0);
+	cr_assert_eq(sw_subdir(dl, len, "dl", 0755), 0);
 	kill(SW.peer[0].pid, SIGSTOP);
 	SC(0, 1, "download_file g s.bin %s", dl);
 }
@@ -44,8 +28,7 @@ Test(peer_review, wait_clients_that_hang_up_are_forgotten)
 	int	i, fd;
 	ssize_t	n;
 
-	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
-	stalled_download(dl);
+	stalled_download(dl, sizeof(dl));
 	for (i = 0; i < 300; i++) {
 		fd = h_unix_connect(SW.sock[1]);
 		cr_assert_geq(fd, 0, "connection %d", i);
@@ -71,13 +54,11 @@ Test(peer_review, one_destination_one_download)
 	snprintf(path, sizeof(path), "%s/s.bin", SW.dir);
 	h_random_file(path, 3 << 20, 7);
 	SC(0, 0, "upload_file %s g", path);
-	snprintf(d2, sizeof(d2), "%s/other", SW.dir);
-	cr_assert_eq(mkdir(d2, 0755), 0);
+	cr_assert_eq(sw_subdir(d2, sizeof(d2), "other", 0755), 0);
 	snprintf(path, sizeof(path), "%s/s.bin", d2);
 	h_random_file(path, 1 << 20, 8);
 	SC(0, 0, "upload_file %s g2", path);
-	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
-	cr_assert_eq(mkdir(dl, 0755), 0);
+	cr_assert_eq(sw_subdir(dl, sizeof(dl), "dl", 0755), 0);
 	kill(SW.peer[0].pid, SIGSTOP);
 	SC(0, 1, "download_file g s.bin %s", dl);
 	SC(1, 1, "download_file g2 s.bin %s", dl);
@@ -110,8 +91,7 @@ Test(peer_review, empty_file_checked_against_its_sha1)
 	cr_assert_eq(strncmp(rep, "OK", 2), 0, "%s", rep);
 	free(rep);
 	close(fd);
-	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
-	cr_assert_eq(mkdir(dl, 0755), 0);
+	cr_assert_eq(sw_subdir(dl, sizeof(dl), "dl", 0755), 0);
 	SC(0, 1, "download_file g e.bin %s", dl);
 	cr_assert_eq(sc(&r, 1, "wait g e.bin"), 1, "wait: %s", r.out);
 	h_run_free(&r);
@@ -131,8 +111,7 @@ Test(peer_review, part_symlink_not_followed)
 	snprintf(src, sizeof(src), "%s/v.bin", SW.dir);
 	h_random_file(src, 100000, 3);
 	SC(0, 0, "upload_file %s g", src);
-	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
-	cr_assert_eq(mkdir(dl, 0755), 0);
+	cr_assert_eq(sw_subdir(dl, sizeof(dl), "dl", 0755), 0);
 	snprintf(victim, sizeof(victim), "%s/victim", SW.dir);
 	h_write_file(victim, "precious\n");
 	snprintf(part, sizeof(part), "%s/v.bin.part", dl);
@@ -159,8 +138,7 @@ Test(peer_review, pipelined_waits_one_progress_timer)
 	snprintf(path, sizeof(path), "%s/a.bin", SW.dir);
 	h_random_file(path, 100000, 5);
 	SC(0, 0, "upload_file %s g", path);
-	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
-	cr_assert_eq(mkdir(dl, 0755), 0);
+	cr_assert_eq(sw_subdir(dl, sizeof(dl), "dl", 0755), 0);
 	SC(0, 1, "download_file g a.bin %s", dl);
 	SC(0, 1, "wait g a.bin");
 	snprintf(path, sizeof(path), "%s/s.bin", SW.dir);
@@ -208,8 +186,7 @@ Test(peer_review, unread_answers_hold_requests_back)
 	snprintf(path, sizeof(path), "%s/a.bin", SW.dir);
 	h_random_file(path, 100000, 5);
 	SC(0, 0, "upload_file %s g", path);
-	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
-	cr_assert_eq(mkdir(dl, 0755), 0);
+	cr_assert_eq(sw_subdir(dl, sizeof(dl), "dl", 0755), 0);
 	SC(0, 1, "download_file g a.bin %s", dl);
 	SC(0, 1, "wait g a.bin");
 	for (i = 0; i < 1000; i++)

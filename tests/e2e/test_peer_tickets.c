@@ -16,12 +16,7 @@ static char	src[PATH_MAX], dl[PATH_MAX];
 static void
 setup(void)
 {
-	sw_init(NTRK, NPEER);
-	sw_users_and_group();
-	snprintf(src, sizeof(src), "%s/src", SW.dir);
-	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
-	mkdir(src, 0700);
-	mkdir(dl, 0700);
+	sw_setup_sharing(src, dl);
 }
 
 TestSuite(peer_tickets, .init = setup, .fini = sw_fini, .timeout = 120);
@@ -324,22 +319,6 @@ Test(peer_tickets, download_with_tickets_from_either_tracker)
 	cr_assert(h_same_file(path, out));
 }
 
-/* Peer 2 again, serving GET_PIECE (-g). */
-static void
-restart_peer2_with_get_piece(void)
-{
-	char	 self[64];
-	char	*argv[] = { "peerd/peerd", "-f", "-g", "-S", SW.sock[2], "-d",
-	    SW.state[2], self, SW.info, NULL };
-
-	cr_assert_eq(h_stop(&SW.peer[2], SIGTERM, 5000), 0);
-	snprintf(self, sizeof(self), "127.0.0.1:%u", SW.pport[2]);
-	unlink(SW.sock[2]);
-	cr_assert_eq(sw_spawn(&SW.peer[2], argv, NULL, SW.plog[2]), 0);
-	cr_assert_eq(h_wait_file(SW.sock[2], 10000), 0);
-	SC(0, 2, "login carol pc");
-}
-
 static ssize_t
 get_piece(int i, const char *name, unsigned idx)
 {
@@ -361,7 +340,8 @@ Test(peer_tickets, get_piece_served_only_with_option)
 {
 	char	path[PATH_MAX + 64];
 
-	restart_peer2_with_get_piece();
+	sw_restart_peer_get_piece(2);
+	SC(0, 2, "login carol pc");
 	share(2, "open.bin", 600000, 8);
 	cr_assert_eq(get_piece(2, "open.bin", 0), 524288);
 	cr_assert_eq(get_piece(2, "open.bin", 1), 600000 - 524288);
