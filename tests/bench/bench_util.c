@@ -11,6 +11,8 @@
 
 #include "tests/bench/bench_util.h"
 
+#define REPLY_MAX	(1u << 20)
+
 uint64_t
 bench_now_us(void)
 {
@@ -92,4 +94,26 @@ bench_connect(const struct endpoint *ep, int nonblock)
 		return -1;
 	}
 	return fd;
+}
+
+char *
+bench_request(int fd, const char *line)
+{
+	static char	buf[REPLY_MAX];
+	size_t		len = 0;
+	ssize_t		n;
+	char		*e;
+
+	if (write_all(fd, line, strlen(line)) == -1 ||
+	    write_all(fd, "\n", 1) == -1)
+		return NULL;
+	for (;;) {
+		if ((n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0)) <= 0)
+			return NULL;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if ((e = strstr(buf, "END_OF_REPLY\n")) != NULL &&
+		    (e == buf || e[-1] == '\n'))
+			return buf;
+	}
 }

@@ -19,5 +19,9 @@ int	 bench_loopback_connect(uint16_t port);
 /* A TCP_NODELAY connection to ep; non-blocking with nonblock, and then
  * possibly still in progress. -1 on error (errno). */
 int	 bench_connect(const struct endpoint *ep, int nonblock);
+/* Send line ('\n' appended) to the tracker on the blocking fd and read
+ * its whole reply, through END_OF_REPLY, into a static buffer (1 MiB;
+ * overwritten by the next call); NULL on error. */
+char	*bench_request(int fd, const char *line);
 
 #endif

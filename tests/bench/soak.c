@@ -73,23 +73,11 @@ die(const char *what)
 static char *
 request(int fd, const char *line)
 {
-	static char	buf[REPLY_MAX];
-	size_t		len = 0;
-	ssize_t		n;
-	char		*e;
+	char	*r;
 
-	if (write_all(fd, line, strlen(line)) == -1 ||
-	    write_all(fd, "\n", 1) == -1)
-		die("send");
-	for (;;) {
-		if ((n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0)) <= 0)
-			die(line);
-		len += (size_t)n;
-		buf[len] = '\0';
-		if ((e = strstr(buf, "END_OF_REPLY\n")) != NULL &&
-		    (e == buf || e[-1] == '\n'))
-			return buf;
-	}
+	if ((r = bench_request(fd, line)) == NULL)
+		die(line);
+	return r;
 }
 
 static void

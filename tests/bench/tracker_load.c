@@ -81,28 +81,13 @@ fake_hex(unsigned seed, char out[41])
 static char *
 request(int fd, const char *line)
 {
-	static char	buf[1 << 20];
-	size_t		len = 0;
-	ssize_t		n;
-	char		*e;
+	char	*r;
 
-	if (write_all(fd, line, strlen(line)) == -1 ||
-	    write_all(fd, "\n", 1) == -1) {
-		fprintf(stderr, "tracker_load: send: %s\n", strerror(errno));
+	if ((r = bench_request(fd, line)) == NULL) {
+		fprintf(stderr, "tracker_load: no reply to %s\n", line);
 		exit(1);
 	}
-	for (;;) {
-		n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-		if (n <= 0) {
-			fprintf(stderr, "tracker_load: no reply to %s\n", line);
-			exit(1);
-		}
-		len += (size_t)n;
-		buf[len] = '\0';
-		if ((e = strstr(buf, "END_OF_REPLY\n")) != NULL &&
-		    (e == buf || e[-1] == '\n'))
-			return buf;
-	}
+	return r;
 }
 
 static void
