@@ -444,6 +444,17 @@ sw_ask_as_alice(int fd, const char *line)
 	return rep;
 }
 
+/* A random file SW.dir/NAME of size bytes (from seed), its path in path,
+ * shared by peer i in group g. */
+static inline void
+sw_share_random(int i, char *path, size_t len, const char *name, size_t size,
+    unsigned seed)
+{
+	snprintf(path, len, "%s/%s", SW.dir, name);
+	h_random_file(path, size, seed);
+	SC(0, i, "upload_file %s g", path);
+}
+
 /* Seeder count of FILE in list_files GROUP as seen by peer i; -1 if
  * not listed. */
 static inline int

@@ -107,9 +107,7 @@ share(const char *name, size_t size, unsigned seed, char *dl, size_t dllen)
 {
 	char	path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s/%s", SW.dir, name);
-	h_random_file(path, size, seed);
-	SC(0, 0, "upload_file %s g", path);
+	sw_share_random(0, path, sizeof(path), name, size, seed);
 	(void)sw_subdir(dl, dllen, "dl", 0755);
 }
 

@@ -92,9 +92,7 @@ Test(peer_ipv6, download_over_ipv6)
 	int	i;
 
 	sw_users_and_group();
-	snprintf(path, sizeof(path), "%s/six.bin", SW.dir);
-	h_random_file(path, (3 << 19) + 77, 6);
-	SC(0, 0, "upload_file %s g", path);
+	sw_share_random(0, path, sizeof(path), "six.bin", (3 << 19) + 77, 6);
 	cr_assert_eq(sw_subdir(dl, sizeof(dl), "dl", 0755), 0);
 	SC(0, 1, "download_file g six.bin %s", dl);
 	SC(0, 1, "wait g six.bin");
@@ -133,9 +131,7 @@ Test(peer_ipv6, bind_any_advertises_tracker_address)
 	sw_spawn_peer(0, "-v", "[::]", NULL);
 	cr_assert_eq(h_wait_unix(SW.sock[0], 10000), 0);
 	sw_users_and_group();
-	snprintf(path, sizeof(path), "%s/any6.bin", SW.dir);
-	h_random_file(path, 1 << 20, 23);
-	SC(0, 0, "upload_file %s g", path);
+	sw_share_random(0, path, sizeof(path), "any6.bin", 1 << 20, 23);
 	snprintf(want, sizeof(want), " [::1]:%u\n", SW.pport[0]);
 	rep = ask6(0, "download_file g any6.bin partial");
 	cr_assert_not_null(strstr(rep, want), "%s", rep);
@@ -153,9 +149,7 @@ Test(peer_ipv6, ipv6_seeders_survive_replay)
 	char	path[PATH_MAX], want[64], *rep;
 
 	sw_users_and_group();
-	snprintf(path, sizeof(path), "%s/r.bin", SW.dir);
-	h_random_file(path, 1000, 9);
-	SC(0, 2, "upload_file %s g", path);
+	sw_share_random(2, path, sizeof(path), "r.bin", 1000, 9);
 	cr_assert_eq(h_stop(&SW.trk[1], SIGTERM, 10000), 0);
 	start_tracker6(1);
 	snprintf(want, sizeof(want), " [::1]:%u\n", SW.pport[2]);

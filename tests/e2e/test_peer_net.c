@@ -29,9 +29,7 @@ Test(peer_net, bind_any_advertises_tracker_address)
 	sw_spawn_peer(0, "-v", "0.0.0.0", NULL);
 	cr_assert_eq(h_wait_file(SW.sock[0], 10000), 0);
 	sw_users_and_group();
-	snprintf(path, sizeof(path), "%s/any.bin", SW.dir);
-	h_random_file(path, 1 << 20, 21);
-	SC(0, 0, "upload_file %s g", path);
+	sw_share_random(0, path, sizeof(path), "any.bin", 1 << 20, 21);
 	cr_assert_eq(sw_subdir(dl, sizeof(dl), "dl", 0755), 0);
 	SC(0, 1, "download_file g any.bin %s", dl);
 	SC(0, 1, "wait g any.bin");

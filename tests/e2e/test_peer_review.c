@@ -12,9 +12,7 @@ stalled_download(char *dl, size_t len)
 	char	path[PATH_MAX + 16];
 
 	sw_users_and_group();
-	snprintf(path, sizeof(path), "%s/s.bin", SW.dir);
-	h_random_file(path, 3 << 20, 7);
-	SC(0, 0, "upload_file %s g", path);
+	sw_share_random(0, path, sizeof(path), "s.bin", 3 << 20, 7);
 	cr_assert_eq(sw_subdir(dl, len, "dl", 0755), 0);
 	kill(SW.peer[0].pid, SIGSTOP);
 	SC(0, 1, "download_file g s.bin %s", dl);
@@ -51,9 +49,7 @@ Test(peer_review, one_destination_one_download)
 	SC(0, 0, "create_group g2");
 	SC(0, 1, "join_group g2");
 	SC(0, 0, "accept_request g2 bob");
-	snprintf(path, sizeof(path), "%s/s.bin", SW.dir);
-	h_random_file(path, 3 << 20, 7);
-	SC(0, 0, "upload_file %s g", path);
+	sw_share_random(0, path, sizeof(path), "s.bin", 3 << 20, 7);
 	cr_assert_eq(sw_subdir(d2, sizeof(d2), "other", 0755), 0);
 	snprintf(path, sizeof(path), "%s/s.bin", d2);
 	h_random_file(path, 1 << 20, 8);
@@ -108,9 +104,7 @@ Test(peer_review, part_symlink_not_followed)
 	size_t	len;
 
 	sw_users_and_group();
-	snprintf(src, sizeof(src), "%s/v.bin", SW.dir);
-	h_random_file(src, 100000, 3);
-	SC(0, 0, "upload_file %s g", src);
+	sw_share_random(0, src, sizeof(src), "v.bin", 100000, 3);
 	cr_assert_eq(sw_subdir(dl, sizeof(dl), "dl", 0755), 0);
 	snprintf(victim, sizeof(victim), "%s/victim", SW.dir);
 	h_write_file(victim, "precious\n");
@@ -131,35 +125,27 @@ Test(peer_review, pipelined_waits_one_progress_timer)
 	char	dl[PATH_MAX], path[PATH_MAX + 32], buf[4096];
 	int	fd, nrec = 0, i;
 	ssize_t	n;
-	uint64_t start;
-	struct timespec ts;
+	long	start;
 
 	sw_users_and_group();
-	snprintf(path, sizeof(path), "%s/a.bin", SW.dir);
-	h_random_file(path, 100000, 5);
-	SC(0, 0, "upload_file %s g", path);
+	sw_share_random(0, path, sizeof(path), "a.bin", 100000, 5);
 	cr_assert_eq(sw_subdir(dl, sizeof(dl), "dl", 0755), 0);
 	SC(0, 1, "download_file g a.bin %s", dl);
 	SC(0, 1, "wait g a.bin");
-	snprintf(path, sizeof(path), "%s/s.bin", SW.dir);
-	h_random_file(path, 3 << 20, 7);
-	SC(0, 0, "upload_file %s g", path);
+	sw_share_random(0, path, sizeof(path), "s.bin", 3 << 20, 7);
 	kill(SW.peer[0].pid, SIGSTOP);
 	SC(0, 1, "download_file g s.bin %s", dl);
 	fd = h_unix_connect(SW.sock[1]);
 	cr_assert_geq(fd, 0);
 	(void)!write(fd, "wait\tg\ta.bin\nwait\tg\ts.bin\n", 26);
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	start = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	start = h_now_ms();
 	for (;;) {
 		struct timeval tv = { 0, 200000 };
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		if ((n = read(fd, buf, sizeof(buf))) > 0)
 			for (i = 0; i < n; i++)
 				nrec += buf[i] == '\n';
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		if ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec /
-		    1000000 - start >= 2200)
+		if (h_now_ms() - start >= 2200)
 			break;
 	}
 	close(fd);
@@ -183,9 +169,7 @@ Test(peer_review, unread_answers_hold_requests_back)
 	ssize_t	 n;
 
 	sw_users_and_group();
-	snprintf(path, sizeof(path), "%s/a.bin", SW.dir);
-	h_random_file(path, 100000, 5);
-	SC(0, 0, "upload_file %s g", path);
+	sw_share_random(0, path, sizeof(path), "a.bin", 100000, 5);
 	cr_assert_eq(sw_subdir(dl, sizeof(dl), "dl", 0755), 0);
 	SC(0, 1, "download_file g a.bin %s", dl);
 	SC(0, 1, "wait g a.bin");

@@ -80,6 +80,20 @@ get_ticket(int fd, const char *group, const char *name, uint8_t *bin)
 	return (size_t)n;
 }
 
+/* Send the opening and a HELLO for sha1 with ticket t[0..n) on fd. */
+static void
+send_hello(int fd, const uint8_t sha1[20], const uint8_t *t, size_t n)
+{
+	uint8_t	out[WIRE_MAGIC_LEN + WIRE_HDR_LEN + WIRE_MAX_HELLO];
+
+	memcpy(out, WIRE_MAGIC, WIRE_MAGIC_LEN);
+	wire_hdr(out + WIRE_MAGIC_LEN, WIRE_HELLO, 0, (uint32_t)(20 + n));
+	memcpy(out + WIRE_MAGIC_LEN + WIRE_HDR_LEN, sha1, 20);
+	memcpy(out + WIRE_MAGIC_LEN + WIRE_HDR_LEN + 20, t, n);
+	cr_assert_eq(send(fd, out, WIRE_MAGIC_LEN + WIRE_HDR_LEN + 20 + n,
+	    MSG_NOSIGNAL), (ssize_t)(WIRE_MAGIC_LEN + WIRE_HDR_LEN + 20 + n));
+}
+
 /* Say HELLO to peer i for sha1 with ticket t[0..n); the answer's type
  * (WIRE_BITFIELD, WIRE_ERROR) with an error's text in text, or -1 if it
  * closed without one. */
@@ -87,7 +101,6 @@ static int
 hello(int i, const uint8_t sha1[20], const uint8_t *t, size_t n,
     char text[WIRE_MAX_ERROR + 1])
 {
-	uint8_t		 out[WIRE_MAGIC_LEN + WIRE_HDR_LEN + WIRE_MAX_HELLO];
 	uint8_t		 in[WIRE_MAGIC_LEN + WIRE_HDR_LEN + WIRE_MAX_ERROR];
 	struct wire_msg	 m;
 	size_t		 got = 0;
@@ -95,12 +108,7 @@ hello(int i, const uint8_t sha1[20], const uint8_t *t, size_t n,
 	int		 fd, type = -1;
 
 	cr_assert_neq(fd = h_connect(SW.pport[i]), -1);
-	memcpy(out, WIRE_MAGIC, WIRE_MAGIC_LEN);
-	wire_hdr(out + WIRE_MAGIC_LEN, WIRE_HELLO, 0, (uint32_t)(20 + n));
-	memcpy(out + WIRE_MAGIC_LEN + WIRE_HDR_LEN, sha1, 20);
-	memcpy(out + WIRE_MAGIC_LEN + WIRE_HDR_LEN + 20, t, n);
-	cr_assert_eq(send(fd, out, WIRE_MAGIC_LEN + WIRE_HDR_LEN + 20 + n,
-	    MSG_NOSIGNAL), (ssize_t)(WIRE_MAGIC_LEN + WIRE_HDR_LEN + 20 + n));
+	send_hello(fd, sha1, t, n);
 	text[0] = '\0';
 	while (got < sizeof(in) && (r = recv(fd, in + got, sizeof(in) - got,
 	    0)) > 0) {
@@ -440,7 +448,6 @@ Test(peer_tickets, ticket_expiring_mid_connection_cuts_it)
 {
 	static struct reader	 rd;
 	uint8_t			 sha[20], id[8], t[TICKET_MAX_BIN];
-	uint8_t			 out[WIRE_MAGIC_LEN + WIRE_HDR_LEN + WIRE_MAX_HELLO];
 	char			 text[WIRE_MAX_ERROR + 1] = "";
 	EVP_PKEY		*key;
 	uint64_t		 expires;
@@ -465,12 +472,7 @@ Test(peer_tickets, ticket_expiring_mid_connection_cuts_it)
 	EVP_PKEY_free(key);
 
 	cr_assert_neq(fd = h_connect(SW.pport[0]), -1);
-	memcpy(out, WIRE_MAGIC, WIRE_MAGIC_LEN);
-	wire_hdr(out + WIRE_MAGIC_LEN, WIRE_HELLO, 0, (uint32_t)(20 + n));
-	memcpy(out + WIRE_MAGIC_LEN + WIRE_HDR_LEN, sha, 20);
-	memcpy(out + WIRE_MAGIC_LEN + WIRE_HDR_LEN + 20, t, n);
-	cr_assert_eq(send(fd, out, WIRE_MAGIC_LEN + WIRE_HDR_LEN + 20 + n,
-	    MSG_NOSIGNAL), (ssize_t)(WIRE_MAGIC_LEN + WIRE_HDR_LEN + 20 + n));
+	send_hello(fd, sha, t, n);
 	request_piece(fd, 0);
 	rd.fd = fd;
 	while (rd.len < WIRE_MAGIC_LEN)
