@@ -13,7 +13,8 @@ pids=""
 
 die() { echo "$me: $*" >&2; exit 1; }
 now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", b - a }'; }
+# elapsed A B [DECIMALS]: the seconds from A to B (3 decimals)
+elapsed() { awk -v a="$1" -v b="$2" -v d="${3:-3}" 'BEGIN { printf "%." d "f\n", b - a }'; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 # counted FILE: the bytes a shimmed process sent so far (0 before any)
@@ -118,15 +119,18 @@ launch() {
 
 # ---- p2pshare ----
 
-# p2p_tracker D: one trackerd, its tracker list in D/trackers.txt
+# p2p_tracker D [OPTION...]: one trackerd with these options besides the
+# usual, its tracker list in D/trackers.txt; its pid in $pid
 p2p_tracker() {
+	_d=$1; shift
 	_port=$("$xfer" port)
-	echo "127.0.0.1:$_port" > "$1/trackers.txt"
+	echo "127.0.0.1:$_port" > "$_d/trackers.txt"
 	# every peer makes its account from 127.0.0.1: no limit per address
-	"$tk" -f -k 1000 -w 2 -o signups=0 -l "$1/sync_log.txt" \
-	    -p "$1/trackerd.pid" "$1/trackers.txt" 1 > "$1/trackerd.log" 2>&1 &
-	track $!
-	wait_until 100 listening "$_port" || die "trackerd did not start ($1/trackerd.log)"
+	"$tk" -f -k 1000 -w 2 -o signups=0 "$@" -l "$_d/sync_log.txt" \
+	    -p "$_d/trackerd.pid" "$_d/trackers.txt" 1 > "$_d/trackerd.log" 2>&1 &
+	pid=$!
+	track $pid
+	wait_until 100 listening "$_port" || die "trackerd did not start ($_d/trackerd.log)"
 }
 
 # p2p_peer D N RATE: peerd number N (state in D/pN) under the shim; a

@@ -14,6 +14,7 @@
 #include "ipc/net.h"
 #include "ipc/proto.h"
 #include "trackerd/etcd.h"
+#include "tests/bench/bench_util.h"
 #include "trackerd/etcd_codec.h"
 
 #define MAX_CONNS	256
@@ -30,15 +31,6 @@ struct worker {
 	uint64_t	 last_ack, max_gap;
 	volatile uint64_t *kill_at;
 };
-
-static uint64_t
-now_us(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 static void
 die(const char *what)
@@ -142,7 +134,7 @@ writer(void *arg)
 		w->done += ok;
 		w->refused += (uint64_t)w->depth - ok;
 		if (w->kill_at != NULL && ok > 0) {
-			uint64_t t = now_us();
+			uint64_t t = bench_now_us();
 
 			if (*w->kill_at != 0 && t > *w->kill_at &&
 			    (w->last_ack < *w->kill_at ? t - *w->kill_at :
@@ -281,16 +273,16 @@ main(int argc, char *argv[])
 	usleep(500000);		/* logins */
 	for (i = 0; i < conns; i++)
 		w[i].done = w[i].refused = 0;
-	t0 = now_us();
+	t0 = bench_now_us();
 	if (kill_pid) {
 		usleep((useconds_t)secs * 500000);
-		kill_at = now_us();
+		kill_at = bench_now_us();
 		kill(kill_pid, SIGKILL);
 		usleep((useconds_t)secs * 500000);
 	} else
 		sleep((unsigned)secs);
 	stop = 1;
-	t0 = now_us() - t0;
+	t0 = bench_now_us() - t0;
 	for (i = 0; i < conns; i++) {
 		pthread_join(w[i].tid, NULL);
 		total += w[i].done;

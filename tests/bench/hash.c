@@ -5,26 +5,25 @@
 #include <time.h>
 
 #include "ipc/log.h"
+#include "tests/bench/bench_util.h"
 #include "peerd/ev.h"
 #include "peerd/peerd.h"
 
 struct peerd_config conf;
 
-static struct timespec	t0;
+static double	t0;
 static int		rc = 1;
 
 static void
 done(void *arg, struct hash_result *r)
 {
-	struct timespec	t1;
-	char		hex[SHA1_HEX_LEN + 1];
+	double	t1 = bench_now_s();
+	char	hex[SHA1_HEX_LEN + 1];
 
 	(void)arg;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (r->error == 0) {
 		sha1_to_hex(r->sha1, hex);
-		printf("%.3f %s %u\n", (double)(t1.tv_sec - t0.tv_sec) +
-		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, hex, r->npieces);
+		printf("%.3f %s %u\n", t1 - t0, hex, r->npieces);
 		rc = 0;
 	} else
 		fprintf(stderr, "hash: error %d\n", r->error);
@@ -41,7 +40,7 @@ main(int argc, char **argv)
 	log_init("hash", 1, 0);
 	if (ev_init() == -1)
 		return 1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = bench_now_s();
 	if (hash_file_async(argv[1], done, NULL) == -1)
 		return 1;
 	ev_run();

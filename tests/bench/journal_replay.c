@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ipc/log.h"
+#include "tests/bench/bench_util.h"
 #include "trackerd/commands.h"
 #include "trackerd/journal.h"
 
@@ -81,15 +82,6 @@ write_journal(const char *path)
 	fclose(out);
 }
 
-static double
-now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int
 cmp(const void *a, const void *b)
 {
@@ -121,12 +113,12 @@ main(void)
 	snprintf(cfg.shm_name, sizeof(cfg.shm_name), "/p2p-bench-%d",
 	    (int)getpid());
 	for (i = 0; i < RUNS; i++) {
-		t0 = now();
+		t0 = bench_now_s();
 		if ((t = tracker_create(&cfg, err, sizeof(err))) == NULL) {
 			fprintf(stderr, "tracker_create: %s\n", err);
 			return 1;
 		}
-		times[i] = now() - t0;
+		times[i] = bench_now_s() - t0;
 		if (t->hdr->last_seq != seq || t->hdr->t[T_FILE].used !=
 		    2 * NUSERS) {
 			fprintf(stderr, "replay incomplete: %llu of %llu\n",

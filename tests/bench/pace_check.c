@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/bench/bench_util.h"
+
 #define CHECK_BUF	(256 * 1024)
 
 enum method { M_SEND, M_WRITE, M_WRITEV, M_SENDMSG };
@@ -24,17 +26,11 @@ static char	buf[CHECK_BUF];
 static void
 sink(uint16_t port, unsigned long long want)
 {
-	struct sockaddr_in	sin;
 	unsigned long long	got = 0;
 	ssize_t			r;
 	int			s;
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((s = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
-	    connect(s, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+	if ((s = bench_loopback_connect(port)) == -1)
 		_exit(2);
 	while ((r = recv(s, buf, sizeof(buf), 0)) != 0) {
 		if (r == -1 && errno == EINTR)
@@ -93,34 +89,6 @@ pump(int fd, enum method m, unsigned long long want)
 }
 
 static int
-listener(uint16_t *port)
-{
-	struct sockaddr_in	sin;
-	socklen_t		len = sizeof(sin);
-	int			l;
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((l = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
-	    bind(l, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    listen(l, 1) == -1 ||
-	    getsockname(l, (struct sockaddr *)&sin, &len) == -1)
-		return -1;
-	*port = ntohs(sin.sin_port);
-	return l;
-}
-
-static double
-now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int
 run(enum method m, unsigned long long want)
 {
 	uint16_t	port;
@@ -128,7 +96,7 @@ run(enum method m, unsigned long long want)
 	double		t0;
 	int		l, c, st;
 
-	if ((l = listener(&port)) == -1)
+	if ((l = bench_loopback_listen(1, &port)) == -1)
 		return 1;
 	if ((kid = fork()) == -1)
 		return 1;
@@ -137,14 +105,14 @@ run(enum method m, unsigned long long want)
 	if ((c = accept(l, NULL, NULL)) == -1 ||
 	    fcntl(c, F_SETFL, O_NONBLOCK) == -1)
 		return 1;
-	t0 = now();
+	t0 = bench_now_s();
 	if (pump(c, m, want) == -1)
 		return 1;
 	close(c);
 	if (waitpid(kid, &st, 0) == -1 || !WIFEXITED(st) ||
 	    WEXITSTATUS(st) != 0)
 		return 1;
-	printf("%.3f\n", now() - t0);
+	printf("%.3f\n", bench_now_s() - t0);
 	return 0;
 }
 

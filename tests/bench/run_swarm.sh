@@ -4,39 +4,12 @@
 # connection, sendfile -> recv+write, no hashing) and openssl dgst -sha1.
 # Everything runs in a temporary directory and is stopped by PID.
 set -u
+me=run_swarm
 root=$(cd "$(dirname "$0")/../.." && pwd)
+BENCH_KEEP=${BENCH_KEEP:-${SWARM_KEEP:-}}
+. "$root/tests/bench/bench_lib.sh"
 size_mb=${SWARM_MB:-1024}
 runs=${SWARM_RUNS:-3}
-xfer="$root/tests/bench/xfer"
-tk="$root/trackerd/trackerd"
-pd="$root/peerd/peerd"
-sc="$root/sharectl/sharectl"
-dir=$(mktemp -d /tmp/p2p-swarm.XXXXXX)
-pids=""
-
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do
-		i=0
-		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do
-			sleep 0.1; i=$((i + 1))
-		done
-		kill -9 "$p" 2>/dev/null
-	done
-	[ -n "${SWARM_KEEP:-}" ] && echo "kept $dir" >&2 || rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-die() { echo "run_swarm: $*" >&2; exit 1; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", b - a }'; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-cpu_s() {	# utime+stime of a pid, in seconds
-	awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); print ($12 + $13) / hz }' \
-	    "/proc/$1/stat"
-}
-S() { _p=$1; shift; timeout 600 "$sc" -S "$dir/p$_p/sock" "$@" > /dev/null || die "peer $_p: $*"; }
 
 f="$dir/file.bin"
 head -c "$((size_mb * 1024 * 1024))" /dev/urandom > "$f"
@@ -50,18 +23,13 @@ while [ $i -lt "$runs" ]; do
 	t0=$(now); openssl dgst -sha1 "$f" > /dev/null; t1=$(now)
 	elapsed "$t0" "$t1" >> "$dir/t_ossl"
 	: > "$dir/xs.out"
-	"$xfer" send "$f" > "$dir/xs.out" &
-	xs=$!
-	pids="$pids $xs"
-	w=0
-	while [ ! -s "$dir/xs.out" ]; do
-		kill -0 "$xs" 2>/dev/null && [ $w -lt 100 ] || die "xfer send failed"
-		sleep 0.05; w=$((w + 1))
-	done
+	launch none "" "$xfer" send "$f" > "$dir/xs.out"
+	xs=$pid
+	wait_until 100 test -s "$dir/xs.out" || die "xfer send failed"
 	port=$(cat "$dir/xs.out")
 	rm -f "$dir/ceil.bin"
 	t0=$(now); "$xfer" recv "$port" "$dir/ceil.bin" || die "xfer recv"; t1=$(now)
-	wait "$xs"
+	stop_pid "$xs"	# it has sent all: the receiver saw it close
 	elapsed "$t0" "$t1" >> "$dir/t_ceil"
 	rm -f "$dir/ceil.bin"
 	i=$((i + 1))
@@ -71,51 +39,40 @@ done
 p1=$("$xfer" port); p2=$("$xfer" port)
 printf '127.0.0.1:%s\n127.0.0.1:%s\n' "$p1" "$p2" > "$dir/trackers.txt"
 for n in 1 2; do
-	"$tk" -f -k 1000 -w 2 -o signups=0 -l "$dir/sync_log.txt" -p "$dir/t$n.pid" \
-	    "$dir/trackers.txt" $n > "$dir/t$n.log" 2>&1 &
-	pids="$pids $!"
+	launch none "" "$tk" -f -k 1000 -w 2 -o signups=0 -l "$dir/sync_log.txt" \
+	    -p "$dir/t$n.pid" "$dir/trackers.txt" $n > "$dir/t$n.log" 2>&1
 done
-sleep 0.5
-
-start_peer() {	# n
-	mkdir -p "$dir/p$1"
-	port=$("$xfer" port)
-	"$pd" -f -S "$dir/p$1/sock" -d "$dir/p$1" -p "$dir/p$1/pid" \
-	    "127.0.0.1:$port" "$dir/trackers.txt" > "$dir/p$1.log" 2>&1 &
-	pid=$!
-	pids="$pids $pid"
-	i=0
-	while [ ! -S "$dir/p$1/sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-}
+wait_until 100 listening "$p1" && wait_until 100 listening "$p2" ||
+    die "trackerd did not start ($dir/t1.log, $dir/t2.log)"
 
 spids=""
 for n in 1 2 3; do
-	start_peer $n
+	p2p_peer "$dir" $n none
 	spids="$spids $pid"
-	S $n create_user "seed$n" pw
-	S $n login "seed$n" pw
+	S "$dir" $n create_user "seed$n" pw
+	S "$dir" $n login "seed$n" pw
 done
-S 1 create_group bench
+S "$dir" 1 create_group bench
 for n in 2 3; do
-	S $n join_group bench
-	S 1 accept_request bench "seed$n"
+	S "$dir" $n join_group bench
+	S "$dir" 1 accept_request bench "seed$n"
 done
 : > "$dir/t_up"
-t0=$(now); S 1 upload_file "$f" bench; t1=$(now)
+t0=$(now); S "$dir" 1 upload_file "$f" bench; t1=$(now)
 elapsed "$t0" "$t1" >> "$dir/t_up"
-S 2 upload_file "$f" bench
-S 3 upload_file "$f" bench
+S "$dir" 2 upload_file "$f" bench
+S "$dir" 3 upload_file "$f" bench
 
 : > "$dir/t_dl"; : > "$dir/rss"; : > "$dir/cpu"; : > "$dir/scpu"
 r=0
 while [ $r -lt "$runs" ]; do
 	n=l$r
-	start_peer $n
+	p2p_peer "$dir" $n none
 	lpid=$pid
-	S $n create_user "leech$r" pw
-	S $n login "leech$r" pw
-	S $n join_group bench
-	S 1 accept_request bench "leech$r"
+	S "$dir" $n create_user "leech$r" pw
+	S "$dir" $n login "leech$r" pw
+	S "$dir" $n join_group bench
+	S "$dir" 1 accept_request bench "leech$r"
 	mkdir -p "$dir/out$r"
 	c0=$(cpu_s "$lpid")
 	s0=0; for p in $spids; do s0=$(awk -v a="$s0" -v b="$(cpu_s "$p")" 'BEGIN { print a + b }'); done
@@ -125,8 +82,8 @@ while [ $r -lt "$runs" ]; do
 		sleep 0.3
 	fi
 	t0=$(now)
-	S $n download_file bench file.bin "$dir/out$r"
-	S $n wait bench file.bin
+	S "$dir" $n download_file bench file.bin "$dir/out$r"
+	S "$dir" $n wait bench file.bin
 	t1=$(now)
 	c1=$(cpu_s "$lpid")
 	s1=0; for p in $spids; do s1=$(awk -v a="$s1" -v b="$(cpu_s "$p")" 'BEGIN { print a + b }'); done
@@ -134,10 +91,10 @@ while [ $r -lt "$runs" ]; do
 	[ -n "${SWARM_PERF:-}" ] && kill -INT "$perfpid" && wait "$perfpid"
 	cmp -s "$f" "$dir/out$r/file.bin" || die "run $r: downloaded file differs"
 	elapsed "$t0" "$t1" >> "$dir/t_dl"
-	awk '/VmHWM/ { print $2 }' "/proc/$lpid/status" >> "$dir/rss"
+	hwm_kib "$lpid" >> "$dir/rss"
 	awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f\n", b - a }' >> "$dir/cpu"
-	S $n logout
-	kill "$lpid"
+	S "$dir" $n logout
+	stop_pid "$lpid"
 	[ -n "${SWARM_KEEP:-}" ] && grep -h complete "$dir/p$n.log" >&2
 	rm -rf "$dir/out$r"
 	r=$((r + 1))

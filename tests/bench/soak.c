@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "ipc/net.h"
+#include "tests/bench/bench_util.h"
 
 #define PASSWORD	"soak-pw"
 #define HIST_MAX_US	2000000		/* 1 us bins up to 2 s, then clamped */
@@ -60,15 +61,6 @@ static struct hist	 h_read, h_write;
 static uint64_t		 n_done, n_err, n_reopen;
 static int	 ep_fd, idle_open;
 
-static uint64_t
-now_us(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void
 die(const char *what)
 {
@@ -81,23 +73,11 @@ die(const char *what)
 static char *
 request(int fd, const char *line)
 {
-	static char	buf[REPLY_MAX];
-	size_t		len = 0;
-	ssize_t		n;
-	char		*e;
+	char	*r;
 
-	if (write_all(fd, line, strlen(line)) == -1 ||
-	    write_all(fd, "\n", 1) == -1)
-		die("send");
-	for (;;) {
-		if ((n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0)) <= 0)
-			die(line);
-		len += (size_t)n;
-		buf[len] = '\0';
-		if ((e = strstr(buf, "END_OF_REPLY\n")) != NULL &&
-		    (e == buf || e[-1] == '\n'))
-			return buf;
-	}
+	if ((r = bench_request(fd, line)) == NULL)
+		die(line);
+	return r;
 }
 
 static void
@@ -133,15 +113,10 @@ upload_line(int id, char *out, size_t n)
 static int
 connect_to(int nonblock)
 {
-	int	fd, one = 1;
+	int	fd;
 
-	if ((fd = socket(AF_INET, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0),
-	    0)) == -1)
-		die("socket");
-	if (connect(fd, (struct sockaddr *)&O.ep.sin, sizeof(O.ep.sin)) == -1 &&
-	    !(nonblock && errno == EINPROGRESS))
+	if ((fd = bench_connect(&O.ep, nonblock)) == -1)
 		die("connect");
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
 }
 
@@ -165,7 +140,7 @@ setup_active(struct client *c, int id)
 	request(c->fd, line);
 	if ((c->buf = malloc(REPLY_MAX)) == NULL)
 		die("malloc");
-	c->next_at = now_us() + (uint64_t)(rand() % O.rate_ms) * 1000;
+	c->next_at = bench_now_us() + (uint64_t)(rand() % O.rate_ms) * 1000;
 }
 
 static void
@@ -261,14 +236,14 @@ on_active(struct client *c)
 		return;
 	/* step was advanced when the request was sent */
 	record(is_write(c->step - 1) ? &h_write : &h_read,
-	    now_us() - c->sent_at);
+	    bench_now_us() - c->sent_at);
 	n_done++;
 	if (strncmp(c->buf, "OK", 2) != 0)
 		n_err++;
 	c->sent_at = 0;
 	c->next_at += (uint64_t)O.rate_ms * 1000;
-	if (c->next_at + (uint64_t)O.rate_ms * 1000 < now_us())
-		c->next_at = now_us();	/* fell behind: no burst to catch up */
+	if (c->next_at + (uint64_t)O.rate_ms * 1000 < bench_now_us())
+		c->next_at = bench_now_us();	/* fell behind: no burst to catch up */
 }
 
 static void
@@ -381,7 +356,7 @@ tracker_usage(struct usage *u)
 static void
 report(uint64_t t0, uint64_t from, uint64_t done0)
 {
-	uint64_t	now = now_us();
+	uint64_t	now = bench_now_us();
 	struct usage	u;
 
 	tracker_usage(&u);
@@ -405,11 +380,11 @@ static void
 loop(struct client *act)
 {
 	struct epoll_event	 evs[256];
-	uint64_t		 t0 = now_us(), end, last = t0, now, done0 = 0;
+	uint64_t		 t0 = bench_now_us(), end, last = t0, now, done0 = 0;
 	int			 i, n;
 
 	end = t0 + (uint64_t)O.seconds * 1000000;
-	while ((now = now_us()) < end) {
+	while ((now = bench_now_us()) < end) {
 		for (i = 0; i < O.active; i++)
 			if (act[i].sent_at == 0 && act[i].next_at <= now)
 				send_next(&act[i], now);

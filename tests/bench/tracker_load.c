@@ -17,6 +17,7 @@
 
 #include "ipc/net.h"
 #include "ipc/proto.h"
+#include "tests/bench/bench_util.h"
 
 #define MAX_CONNS	1024
 #define MAX_DEPTH	64
@@ -61,15 +62,6 @@ static char	owner_token[32];
 static char	writer_token[MAX_CONNS][32];
 static int	run_no;
 
-static uint64_t
-now_us(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void
 fake_hex(unsigned seed, char out[41])
 {
@@ -89,28 +81,13 @@ fake_hex(unsigned seed, char out[41])
 static char *
 request(int fd, const char *line)
 {
-	static char	buf[1 << 20];
-	size_t		len = 0;
-	ssize_t		n;
-	char		*e;
+	char	*r;
 
-	if (write_all(fd, line, strlen(line)) == -1 ||
-	    write_all(fd, "\n", 1) == -1) {
-		fprintf(stderr, "tracker_load: send: %s\n", strerror(errno));
+	if ((r = bench_request(fd, line)) == NULL) {
+		fprintf(stderr, "tracker_load: no reply to %s\n", line);
 		exit(1);
 	}
-	for (;;) {
-		n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-		if (n <= 0) {
-			fprintf(stderr, "tracker_load: no reply to %s\n", line);
-			exit(1);
-		}
-		len += (size_t)n;
-		buf[len] = '\0';
-		if ((e = strstr(buf, "END_OF_REPLY\n")) != NULL &&
-		    (e == buf || e[-1] == '\n'))
-			return buf;
-	}
+	return r;
 }
 
 static void
@@ -273,18 +250,9 @@ static int
 conn_open(struct thread *t, struct conn *c, int ep)
 {
 	struct epoll_event	ev;
-	int			on = 1, r;
 
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	if (c->fd == -1)
+	if ((c->fd = bench_connect(t->ep, 1)) == -1)
 		return -1;
-	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	r = connect(c->fd, (const struct sockaddr *)&t->ep->sin,
-	    sizeof(t->ep->sin));
-	if (r == -1 && errno != EINPROGRESS) {
-		close(c->fd);
-		return -1;
-	}
 	c->rlen = c->scan = 0;
 	c->head = c->inflight = 0;
 	ev.events = EPOLLIN | EPOLLOUT;
@@ -296,7 +264,7 @@ conn_open(struct thread *t, struct conn *c, int ep)
 static void
 record(struct thread *t, uint64_t sent)
 {
-	uint64_t	us = now_us() - sent;
+	uint64_t	us = bench_now_us() - sent;
 
 	t->hist[us < HIST_US ? us : HIST_US - 1]++;
 	t->done++;
@@ -310,7 +278,7 @@ send_requests(struct thread *t, struct conn *c, int want)
 	int	i;
 
 	for (i = 0; i < want; i++) {
-		c->sent_at[(c->head + c->inflight) % MAX_DEPTH] = now_us();
+		c->sent_at[(c->head + c->inflight) % MAX_DEPTH] = bench_now_us();
 		c->inflight++;
 		len += (size_t)make_request(t->o, c, buf + len,
 		    sizeof(buf) - len);
@@ -461,7 +429,7 @@ run_load(struct opts *o, const struct endpoint *ep)
 	for (i = 0; i < o->threads; i++) {
 		warm += __atomic_load_n(&th[i].done, __ATOMIC_RELAXED);
 	}
-	t0 = now_us();
+	t0 = bench_now_us();
 	for (i = 0; i < o->threads; i++) {
 		memset(th[i].hist, 0, HIST_US * sizeof(uint32_t));
 		__atomic_store_n(&th[i].done, 0, __ATOMIC_RELAXED);
@@ -470,7 +438,7 @@ run_load(struct opts *o, const struct endpoint *ep)
 	(void)warm;
 	usleep((useconds_t)o->seconds * 1000000);
 	stop = 1;
-	t1 = now_us();
+	t1 = bench_now_us();
 	for (i = 0; i < o->threads; i++) {
 		pthread_join(th[i].tid, NULL);
 		done += th[i].done;

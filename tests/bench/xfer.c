@@ -12,30 +12,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/bench/bench_util.h"
+
 #define XFER_BUF	(512 * 1024)
 
 /* Listen on a free port (printed on stdout), send path to one client. */
 static int
 sender(const char *path)
 {
-	struct sockaddr_in	sin;
-	socklen_t		len = sizeof(sin);
-	struct stat		st;
-	int			l, c, fd;
-	off_t			off = 0;
-	ssize_t			w;
+	struct stat	st;
+	uint16_t	port;
+	int		l, c, fd;
+	off_t		off = 0;
+	ssize_t		w;
 
 	if ((fd = open(path, O_RDONLY)) == -1 || fstat(fd, &st) == -1)
 		return 1;
-	l = socket(AF_INET, SOCK_STREAM, 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(l, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    listen(l, 1) == -1 ||
-	    getsockname(l, (struct sockaddr *)&sin, &len) == -1)
+	if ((l = bench_loopback_listen(1, &port)) == -1)
 		return 1;
-	printf("%u\n", ntohs(sin.sin_port));
+	printf("%u\n", port);
 	fflush(stdout);
 	if ((c = accept(l, NULL, NULL)) == -1)
 		return 1;
@@ -51,21 +46,15 @@ sender(const char *path)
 static int
 receiver(int port, const char *path)
 {
-	struct sockaddr_in	 sin;
-	char			*buf;
-	int			 s, fd;
-	ssize_t			 r;
+	char	*buf;
+	int	 s, fd;
+	ssize_t	 r;
 
 	if ((buf = malloc(XFER_BUF)) == NULL)
 		return 1;
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644)) == -1)
 		return 1;
-	s = socket(AF_INET, SOCK_STREAM, 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(s, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+	if ((s = bench_loopback_connect((uint16_t)port)) == -1)
 		return 1;
 	while ((r = recv(s, buf, XFER_BUF, 0)) != 0) {
 		if (r == -1 && errno == EINTR)
@@ -82,17 +71,12 @@ receiver(int port, const char *path)
 static int
 free_port(void)
 {
-	struct sockaddr_in	sin;
-	socklen_t		len = sizeof(sin);
-	int			s = socket(AF_INET, SOCK_STREAM, 0);
+	uint16_t	port;
+	int		s;
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(s, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    getsockname(s, (struct sockaddr *)&sin, &len) == -1)
+	if ((s = bench_loopback_listen(0, &port)) == -1)
 		return 1;
-	printf("%u\n", ntohs(sin.sin_port));
+	printf("%u\n", port);
 	close(s);
 	return 0;
 }

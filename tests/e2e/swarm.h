@@ -105,8 +105,9 @@ sw_spawn(struct h_proc *p, char *const argv[], char *const env[],
 	return 0;
 }
 
+/* Spawn trackerd i (not waiting for it: its address may be IPv6). */
 static inline void
-sw_start_tracker(int i)
+sw_spawn_tracker(int i)
 {
 	char	 no[16], log[PATH_MAX + 32];
 	char	*argv[] = { "trackerd/trackerd", "-f", "-k", "1000", "-w", "2",
@@ -115,32 +116,65 @@ sw_start_tracker(int i)
 	snprintf(no, sizeof(no), "%d", i + 1);
 	snprintf(log, sizeof(log), "%s/trackerd%d.log", SW.dir, i + 1);
 	cr_assert_eq(sw_spawn(&SW.trk[i], argv, NULL, log), 0);
+}
+
+static inline void
+sw_start_tracker(int i)
+{
+	sw_spawn_tracker(i);
 	cr_assert_eq(h_wait_port(SW.tport[i], 10000), 0, "trackerd %d up", i + 1);
 }
 
-/* Start peerd i with extra environment (NULL-terminated, up to 6; may
- * be NULL) and wait for its control socket. */
+/*
+ * Spawn peerd i as "peerd -f OPT -S SOCK -d STATE HOST:PORT tracker_info"
+ * with environment env (may be NULL), not waiting for it.
+ */
 static inline void
-sw_start_peer_env(int i, char *const *extra)
+sw_spawn_peer(int i, const char *opt, const char *host, char *const env[])
 {
 	char	 self[64];
-	char	*argv[] = { "peerd/peerd", "-f", "-v", "-S", SW.sock[i], "-d",
-	    SW.state[i], self, SW.info, NULL };
+	char	*argv[] = { "peerd/peerd", "-f", (char *)opt, "-S", SW.sock[i],
+	    "-d", SW.state[i], self, SW.info, NULL };
+
+	snprintf(self, sizeof(self), "%s:%u", host, SW.pport[i]);
+	unlink(SW.sock[i]);
+	cr_assert_eq(sw_spawn(&SW.peer[i], argv, env, SW.plog[i]), 0);
+}
+
+/* Start peerd i (-v) on HOST with extra environment (NULL-terminated, up
+ * to 6; may be NULL) and wait for its control socket. */
+static inline void
+sw_start_peer_at(int i, const char *host, char *const *extra)
+{
 	char	*env[8] = { "PEERD_TRACKER_WAIT_MS=3000", NULL };
 	int	 k;
 
 	for (k = 0; extra != NULL && extra[k] != NULL && k < 6; k++)
 		env[k + 1] = extra[k];
-	snprintf(self, sizeof(self), "127.0.0.1:%u", SW.pport[i]);
-	unlink(SW.sock[i]);
-	cr_assert_eq(sw_spawn(&SW.peer[i], argv, env, SW.plog[i]), 0);
+	sw_spawn_peer(i, "-v", host, env);
 	cr_assert_eq(h_wait_unix(SW.sock[i], 10000), 0, "peerd %d up", i);
+}
+
+static inline void
+sw_start_peer_env(int i, char *const *extra)
+{
+	sw_start_peer_at(i, "127.0.0.1", extra);
 }
 
 static inline void
 sw_start_peer(int i)
 {
 	sw_start_peer_env(i, NULL);
+}
+
+/* Peer i again, serving the seed client's GET_PIECE (-g), without the
+ * test environment; not logged in. */
+static inline void
+sw_restart_peer_get_piece(int i)
+{
+	cr_assert_eq(h_stop(&SW.peer[i], SIGTERM, 5000), 0);
+	sw_spawn_peer(i, "-g", "127.0.0.1", NULL);
+	cr_assert_eq(h_wait_file(SW.sock[i], 10000), 0);
 }
 
 /* 1 if pid runs (a zombie nobody reaps does not count). */
@@ -199,6 +233,66 @@ sw_init(int ntrackers_up, int npeers_up)
 		sw_start_tracker(i);
 	for (i = 0; i < npeers_up; i++)
 		sw_start_peer(i);
+}
+
+/* The plain fixture: both trackers and every peerd up. */
+static inline void
+sw_setup(void)
+{
+	sw_init(NTRK, NPEER);
+}
+
+/* SW.dir/NAME in path, made with mode; mkdir's result. */
+static inline int
+sw_subdir(char *path, size_t len, const char *name, mode_t mode)
+{
+	snprintf(path, len, "%s/%s", SW.dir, name);
+	return mkdir(path, mode);
+}
+
+/* A helper child of the test (a throttler, an attacker, a fake seeder):
+ * sig, bounded wait, reaped and forgotten (*pid = 0); none is harmless. */
+static inline void
+sw_stop_child(pid_t *pid, int sig)
+{
+	if (*pid > 0) {
+		h_reap(*pid, sig, 5000);
+		*pid = 0;
+	}
+}
+
+/* Set in a helper child forked by sw_fork_child when SIGTERM arrives. */
+static volatile sig_atomic_t	sw_child_stopping;
+
+static inline void
+sw_child_on_term(int sig)
+{
+	sw_child_stopping = 1;
+}
+
+/* fork() for a helper child that leaves its loop (sw_child_stopping) on
+ * SIGTERM: *pid and fork's result. */
+static inline pid_t
+sw_fork_child(pid_t *pid)
+{
+	if ((*pid = fork()) == 0)
+		signal(SIGTERM, sw_child_on_term);
+	return *pid;
+}
+
+/* Continue every daemon a test stopped (SIGSTOP): each peerd, each
+ * tracker's whole group. */
+static inline void
+sw_continue_all(void)
+{
+	int	i;
+
+	for (i = 0; i < NPEER; i++)
+		if (SW.peer[i].pid > 0)
+			kill(SW.peer[i].pid, SIGCONT);
+	for (i = 0; i < NTRK; i++)
+		if (SW.trk[i].pid > 0)
+			kill(-SW.trk[i].pid, SIGCONT);
 }
 
 static inline void
@@ -303,6 +397,62 @@ sw_users_and_group(void)
 	SC(0, 2, "join_group g");
 	SC(0, 0, "accept_request g bob");
 	SC(0, 0, "accept_request g carol");
+}
+
+/* The fixture of the suites that download: every daemon up, the usual
+ * cast (sw_users_and_group) and SW.dir/src and SW.dir/dl made. */
+static inline void
+sw_setup_sharing(char src[PATH_MAX], char dl[PATH_MAX])
+{
+	sw_init(NTRK, NPEER);
+	sw_users_and_group();
+	(void)sw_subdir(src, PATH_MAX, "src", 0700);
+	(void)sw_subdir(dl, PATH_MAX, "dl", 0700);
+}
+
+/* The teardown of suites that stop daemons: continued first, so that
+ * SIGTERM ends them. */
+static inline void
+sw_fini_stopped(void)
+{
+	sw_continue_all();
+	sw_fini();
+}
+
+/* sharectl wait for g/FILE on peer i: expect exit status want. */
+static inline void
+wait_done(int i, const char *file, int want)
+{
+	struct h_run	r;
+
+	cr_assert_eq(sc(&r, i, "wait g %s", file), want, "wait: %s", r.err);
+	h_run_free(&r);
+}
+
+/* line in alice's session on the tracker connection fd, which is closed
+ * after; the reply. */
+static inline char *
+sw_ask_as_alice(int fd, const char *line)
+{
+	char	*rep;
+
+	rep = h_request(fd, "login alice pa");
+	cr_assert(rep != NULL && strncmp(rep, "OK", 2) == 0, "%s", rep);
+	free(rep);
+	cr_assert_not_null(rep = h_request(fd, line));
+	close(fd);
+	return rep;
+}
+
+/* A random file SW.dir/NAME of size bytes (from seed), its path in path,
+ * shared by peer i in group g. */
+static inline void
+sw_share_random(int i, char *path, size_t len, const char *name, size_t size,
+    unsigned seed)
+{
+	snprintf(path, len, "%s/%s", SW.dir, name);
+	h_random_file(path, size, seed);
+	SC(0, i, "upload_file %s g", path);
 }
 
 /* Seeder count of FILE in list_files GROUP as seen by peer i; -1 if

@@ -29,22 +29,14 @@ static pid_t	attacker;
 static void
 setup(void)
 {
-	sw_init(NTRK, NPEER);
-	sw_users_and_group();
-	snprintf(src, sizeof(src), "%s/src", SW.dir);
-	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
-	mkdir(src, 0700);
-	mkdir(dl, 0700);
+	sw_setup_sharing(src, dl);
 	attacker = 0;
 }
 
 static void
 stop_attack(void)
 {
-	if (attacker > 0) {
-		h_reap(attacker, SIGTERM, 5000);
-		attacker = 0;
-	}
+	sw_stop_child(&attacker, SIGTERM);
 }
 
 static void
@@ -78,14 +70,6 @@ hostile_connect(uint16_t port, int k)
 		return -1;
 	}
 	return fd;
-}
-
-static volatile sig_atomic_t	stop;
-
-static void
-on_term(int sig)
-{
-	stop = 1;
 }
 
 static uint8_t	valid_hello[WIRE_MAGIC_LEN + WIRE_HDR_LEN + WIRE_MAX_HELLO];
@@ -152,7 +136,6 @@ attack(uint16_t port)
 	long		 last_drip = h_now_ms();
 	int		 k, kind;
 
-	signal(SIGTERM, on_term);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);	/* never outlives the test */
 	memset(forged, 0x41, sizeof(forged));
 	memcpy(forged, WIRE_MAGIC, WIRE_MAGIC_LEN);
@@ -160,7 +143,7 @@ attack(uint16_t port)
 	forged[WIRE_MAGIC_LEN + WIRE_HDR_LEN + 20] = TICKET_VERSION;
 	for (k = 0; k < NSLOT; k++)
 		pf[k].fd = -1;
-	while (!stop) {
+	while (!sw_child_stopping) {
 		for (k = 0; k < NSLOT; k++) {
 			if (pf[k].fd != -1 || h_now_ms() < reopen[k])
 				continue;
@@ -254,7 +237,7 @@ Test(peer_admission, member_downloads_amid_hostile_connections)
 	cr_assert_gt(quiet, 0, "the unloaded download completes");
 	member_hello("loaded.bin");
 
-	if ((attacker = fork()) == 0)
+	if (sw_fork_child(&attacker) == 0)
 		attack(SW.pport[0]);
 	cr_assert_gt(attacker, 0);
 	sw_sleep_ms(1500);

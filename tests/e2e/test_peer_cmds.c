@@ -3,12 +3,6 @@
  * abuse of the control socket. */
 #include "tests/e2e/swarm.h"
 
-static void
-setup(void)
-{
-	sw_init(NTRK, NPEER);
-}
-
 /* The daemon-mode test's peerd is no child of ours: stop it here too,
  * whatever assertion failed. */
 static void
@@ -33,7 +27,7 @@ teardown(void)
 	sw_fini();
 }
 
-TestSuite(peer_cmds, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(peer_cmds, .init = sw_setup, .fini = teardown, .timeout = 120);
 
 static void
 out_has(int i, const char *needle, const char *fmt, ...)
@@ -168,9 +162,7 @@ Test(peer_cmds, logout_stops_sharing_login_resumes)
 	char	path[PATH_MAX], session[PATH_MAX + 16];
 
 	sw_users_and_group();
-	snprintf(path, sizeof(path), "%s/a.bin", SW.dir);
-	h_random_file(path, 100000, 3);
-	SC(0, 0, "upload_file %s g", path);
+	sw_share_random(0, path, sizeof(path), "a.bin", 100000, 3);
 	cr_assert_eq(sw_seeders(1, "g", "a.bin"), 1);
 	SC(0, 0, "logout");
 	cr_assert_eq(sw_seeders(1, "g", "a.bin"), -1);
@@ -245,9 +237,7 @@ Test(peer_cmds, tracker_failover_keeps_the_session)
 	char	path[PATH_MAX];
 
 	sw_users_and_group();
-	snprintf(path, sizeof(path), "%s/f.bin", SW.dir);
-	h_random_file(path, 700000, 6);
-	SC(0, 0, "upload_file %s g", path);
+	sw_share_random(0, path, sizeof(path), "f.bin", 700000, 6);
 	sw_kill_tracker(0);
 	/* every peerd moves to tracker 2 with its session: no new login */
 	out_has(1, "g\talice\n", "list_groups");

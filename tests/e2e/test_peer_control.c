@@ -3,24 +3,8 @@
  * progress kept on failure, and sharectl where scripts run. */
 #include "tests/e2e/swarm.h"
 
-static void
-setup(void)
-{
-	sw_init(NTRK, NPEER);
-}
-
-static void
-teardown(void)
-{
-	int	i;
-
-	for (i = 0; i < NPEER; i++)
-		if (SW.peer[i].pid > 0)
-			kill(SW.peer[i].pid, SIGCONT);
-	sw_fini();
-}
-
-TestSuite(peer_control, .init = setup, .fini = teardown, .timeout = 150);
+TestSuite(peer_control, .init = sw_setup, .fini = sw_fini_stopped,
+    .timeout = 150);
 
 /* Field col (1-based) of `show_download g f` on peer i, copied to out;
  * the exit status of sharectl. */
@@ -123,11 +107,8 @@ share(const char *name, size_t size, unsigned seed, char *dl, size_t dllen)
 {
 	char	path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s/%s", SW.dir, name);
-	h_random_file(path, size, seed);
-	SC(0, 0, "upload_file %s g", path);
-	snprintf(dl, dllen, "%s/dl", SW.dir);
-	(void)mkdir(dl, 0755);
+	sw_share_random(0, path, sizeof(path), name, size, seed);
+	(void)sw_subdir(dl, dllen, "dl", 0755);
 }
 
 static int
@@ -496,8 +477,7 @@ Test(peer_control, socket_found_without_xdg_runtime_dir)
 	    SW.info, NULL };
 	char		*env[] = { henv, NULL }, *env2[] = { senv, NULL };
 
-	snprintf(home, sizeof(home), "%s/home", SW.dir);
-	cr_assert_eq(mkdir(home, 0700), 0);
+	cr_assert_eq(sw_subdir(home, sizeof(home), "home", 0700), 0);
 	snprintf(henv, sizeof(henv), "HOME=%s", home);
 	snprintf(state, sizeof(state), "%s/st", SW.dir);
 	snprintf(log, sizeof(log), "%s/peerd-home.log", SW.dir);

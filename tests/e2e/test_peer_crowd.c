@@ -16,21 +16,12 @@ setup(void)
 {
 	sw_init(1, NPEER);
 	sw_users_and_group();
-	snprintf(src, sizeof(src), "%s/src", SW.dir);
-	snprintf(dl1, sizeof(dl1), "%s/dl1", SW.dir);
-	snprintf(dl2, sizeof(dl2), "%s/dl2", SW.dir);
-	mkdir(src, 0700);
-	mkdir(dl1, 0700);
-	mkdir(dl2, 0700);
+	(void)sw_subdir(src, sizeof(src), "src", 0700);
+	(void)sw_subdir(dl1, sizeof(dl1), "dl1", 0700);
+	(void)sw_subdir(dl2, sizeof(dl2), "dl2", 0700);
 }
 
-static void
-teardown(void)
-{
-	sw_fini();
-}
-
-TestSuite(peer_crowd, .init = setup, .fini = teardown, .timeout = 180);
+TestSuite(peer_crowd, .init = setup, .fini = sw_fini, .timeout = 180);
 
 /* A file of size bytes from seed rnd, shared by peer in group. */
 static void
@@ -89,15 +80,6 @@ pieces_sent(int i)
 		n += (unsigned)strtoul(p + 7, NULL, 10);
 	free(log);
 	return n;
-}
-
-static void
-wait_done(int i, const char *file, int want)
-{
-	struct h_run	r;
-
-	cr_assert_eq(sc(&r, i, "wait g %s", file), want, "wait: %s", r.err);
-	h_run_free(&r);
 }
 
 static void
@@ -231,22 +213,6 @@ piece_of(const char *sub, const char *name, uint32_t i, uint8_t *out,
 	close(fd);
 }
 
-/* Peer 0 again, answering the seed client's GET_PIECE (-g). */
-static void
-restart_with_get_piece(void)
-{
-	char	 self[64];
-	char	*argv[] = { "peerd/peerd", "-f", "-g", "-S", SW.sock[0], "-d",
-	    SW.state[0], self, SW.info, NULL };
-
-	cr_assert_eq(h_stop(&SW.peer[0], SIGTERM, 5000), 0);
-	snprintf(self, sizeof(self), "127.0.0.1:%u", SW.pport[0]);
-	unlink(SW.sock[0]);
-	cr_assert_eq(sw_spawn(&SW.peer[0], argv, NULL, SW.plog[0]), 0);
-	cr_assert_eq(h_wait_file(SW.sock[0], 10000), 0);
-	SC(0, 0, "login alice pa");
-}
-
 /*
  * GET_PIECE names no group. A name alice shares in two groups with other
  * contents is refused (closed, no byte); with the same contents, or once
@@ -256,7 +222,8 @@ Test(peer_crowd, name_in_two_groups_by_get_piece)
 {
 	static uint8_t	got[PIECE + 1], want[PIECE];
 
-	restart_with_get_piece();
+	sw_restart_peer_get_piece(0);
+	SC(0, 0, "login alice pa");
 	SC(0, 0, "create_group h");
 	share(0, "g", "g", "dup.bin", 2 * PIECE, 81);
 	share(0, "h", "h", "dup.bin", 2 * PIECE, 82);

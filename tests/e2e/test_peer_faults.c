@@ -5,13 +5,7 @@
 
 #include "tests/e2e/swarm.h"
 
-static void
-setup(void)
-{
-	sw_init(NTRK, NPEER);
-}
-
-TestSuite(peer_faults, .init = setup, .fini = sw_fini, .timeout = 180);
+TestSuite(peer_faults, .init = sw_setup, .fini = sw_fini, .timeout = 180);
 
 struct hupper {
 	volatile int	stop;
@@ -47,9 +41,8 @@ Test(peer_faults, sighup_during_a_download)
 
 	sw_users_and_group();
 	snprintf(src, sizeof(src), "%s/big.bin", SW.dir);
-	snprintf(out, sizeof(out), "%s/out", SW.dir);
+	cr_assert_eq(sw_subdir(out, sizeof(out), "out", 0700), 0);
 	snprintf(dst, sizeof(dst), "%s/big.bin", out);
-	cr_assert_eq(mkdir(out, 0700), 0);
 	h_random_file(src, 24u << 20, 7);
 	SC(0, 0, "upload_file %s g", src);
 

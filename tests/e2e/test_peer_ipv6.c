@@ -47,28 +47,8 @@ wait_port6(uint16_t port)
 static void
 start_tracker6(int i)
 {
-	char	 no[16], log[PATH_MAX + 32];
-	char	*argv[] = { "trackerd/trackerd", "-f", "-k", "1000", "-w", "2",
-	    "-o", SW_CAPS, "-l", SW.journal, SW.info, no, NULL };
-
-	snprintf(no, sizeof(no), "%d", i + 1);
-	snprintf(log, sizeof(log), "%s/trackerd%d.log", SW.dir, i + 1);
-	cr_assert_eq(sw_spawn(&SW.trk[i], argv, NULL, log), 0);
+	sw_spawn_tracker(i);
 	wait_port6(SW.tport[i]);
-}
-
-static void
-start_peer6(int i)
-{
-	char	 self[64];
-	char	*argv[] = { "peerd/peerd", "-f", "-v", "-S", SW.sock[i], "-d",
-	    SW.state[i], self, SW.info, NULL };
-	char	*env[] = { "PEERD_TRACKER_WAIT_MS=3000", NULL };
-
-	snprintf(self, sizeof(self), "[::1]:%u", SW.pport[i]);
-	unlink(SW.sock[i]);
-	cr_assert_eq(sw_spawn(&SW.peer[i], argv, env, SW.plog[i]), 0);
-	cr_assert_eq(h_wait_unix(SW.sock[i], 10000), 0, "peerd %d up", i);
 }
 
 static void
@@ -84,31 +64,19 @@ setup(void)
 	for (i = 0; i < NTRK; i++)
 		start_tracker6(i);
 	for (i = 0; i < NPEER; i++)
-		start_peer6(i);
+		sw_start_peer_at(i, "[::1]", NULL);
 }
 
-static void
-teardown(void)
-{
-	sw_fini();
-}
-
-TestSuite(peer_ipv6, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(peer_ipv6, .init = setup, .fini = sw_fini, .timeout = 120);
 
 /* A request in alice's session on tracker i over IPv6; the reply. */
 static char *
 ask6(int i, const char *line)
 {
-	char	*rep;
 	int	 fd;
 
 	cr_assert_geq(fd = connect6(SW.tport[i]), 0);
-	rep = h_request(fd, "login alice pa");
-	cr_assert(rep != NULL && strncmp(rep, "OK", 2) == 0, "%s", rep);
-	free(rep);
-	cr_assert_not_null(rep = h_request(fd, line));
-	close(fd);
-	return rep;
+	return sw_ask_as_alice(fd, line);
 }
 
 /*
@@ -124,11 +92,8 @@ Test(peer_ipv6, download_over_ipv6)
 	int	i;
 
 	sw_users_and_group();
-	snprintf(path, sizeof(path), "%s/six.bin", SW.dir);
-	h_random_file(path, (3 << 19) + 77, 6);
-	SC(0, 0, "upload_file %s g", path);
-	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
-	cr_assert_eq(mkdir(dl, 0755), 0);
+	sw_share_random(0, path, sizeof(path), "six.bin", (3 << 19) + 77, 6);
+	cr_assert_eq(sw_subdir(dl, sizeof(dl), "dl", 0755), 0);
 	SC(0, 1, "download_file g six.bin %s", dl);
 	SC(0, 1, "wait g six.bin");
 	snprintf(got, sizeof(got), "%s/six.bin", dl);
@@ -159,26 +124,19 @@ Test(peer_ipv6, download_over_ipv6)
  * with the IPv6 address of its tracker connection. */
 Test(peer_ipv6, bind_any_advertises_tracker_address)
 {
-	char	 self[64], path[PATH_MAX], dl[PATH_MAX], got[PATH_MAX + 16];
+	char	 path[PATH_MAX], dl[PATH_MAX], got[PATH_MAX + 16];
 	char	 want[64], *rep;
-	char	*argv[] = { "peerd/peerd", "-f", "-v", "-S", SW.sock[0], "-d",
-	    SW.state[0], self, SW.info, NULL };
 
 	cr_assert_eq(h_stop(&SW.peer[0], SIGTERM, 10000), 0);
-	snprintf(self, sizeof(self), "[::]:%u", SW.pport[0]);
-	unlink(SW.sock[0]);
-	cr_assert_eq(sw_spawn(&SW.peer[0], argv, NULL, SW.plog[0]), 0);
+	sw_spawn_peer(0, "-v", "[::]", NULL);
 	cr_assert_eq(h_wait_unix(SW.sock[0], 10000), 0);
 	sw_users_and_group();
-	snprintf(path, sizeof(path), "%s/any6.bin", SW.dir);
-	h_random_file(path, 1 << 20, 23);
-	SC(0, 0, "upload_file %s g", path);
+	sw_share_random(0, path, sizeof(path), "any6.bin", 1 << 20, 23);
 	snprintf(want, sizeof(want), " [::1]:%u\n", SW.pport[0]);
 	rep = ask6(0, "download_file g any6.bin partial");
 	cr_assert_not_null(strstr(rep, want), "%s", rep);
 	free(rep);
-	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
-	cr_assert_eq(mkdir(dl, 0755), 0);
+	cr_assert_eq(sw_subdir(dl, sizeof(dl), "dl", 0755), 0);
 	SC(0, 1, "download_file g any6.bin %s", dl);
 	SC(0, 1, "wait g any6.bin");
 	snprintf(got, sizeof(got), "%s/any6.bin", dl);
@@ -191,9 +149,7 @@ Test(peer_ipv6, ipv6_seeders_survive_replay)
 	char	path[PATH_MAX], want[64], *rep;
 
 	sw_users_and_group();
-	snprintf(path, sizeof(path), "%s/r.bin", SW.dir);
-	h_random_file(path, 1000, 9);
-	SC(0, 2, "upload_file %s g", path);
+	sw_share_random(2, path, sizeof(path), "r.bin", 1000, 9);
 	cr_assert_eq(h_stop(&SW.trk[1], SIGTERM, 10000), 0);
 	start_tracker6(1);
 	snprintf(want, sizeof(want), " [::1]:%u\n", SW.pport[2]);

@@ -7,50 +7,30 @@
 
 #include "tests/e2e/swarm.h"
 
-static pid_t	fake = -1;
-
-static void
-setup(void)
-{
-	sw_init(NTRK, NPEER);
-}
+static pid_t	fake;
 
 static void
 teardown(void)
 {
-	int	i;
-
-	for (i = 0; i < NTRK; i++)
-		if (SW.trk[i].pid > 0)
-			kill(-SW.trk[i].pid, SIGCONT);
-	if (fake > 0) {
-		h_reap(fake, SIGKILL, 5000);
-		fake = -1;
-	}
+	sw_continue_all();
+	sw_stop_child(&fake, SIGKILL);
 	sw_fini();
 }
 
-TestSuite(peer_net, .init = setup, .fini = teardown, .timeout = 150);
+TestSuite(peer_net, .init = sw_setup, .fini = teardown, .timeout = 150);
 
 /* peerd on 0.0.0.0:PORT registers its shares with the address of its
  * tracker connection, and another peer downloads from it. */
 Test(peer_net, bind_any_advertises_tracker_address)
 {
-	char	 self[64], path[PATH_MAX], dl[PATH_MAX], got[PATH_MAX + 16];
-	char	*argv[] = { "peerd/peerd", "-f", "-v", "-S", SW.sock[0], "-d",
-	    SW.state[0], self, SW.info, NULL };
+	char	 path[PATH_MAX], dl[PATH_MAX], got[PATH_MAX + 16];
 
 	cr_assert_eq(h_stop(&SW.peer[0], SIGTERM, 10000), 0);
-	snprintf(self, sizeof(self), "0.0.0.0:%u", SW.pport[0]);
-	unlink(SW.sock[0]);
-	cr_assert_eq(sw_spawn(&SW.peer[0], argv, NULL, SW.plog[0]), 0);
+	sw_spawn_peer(0, "-v", "0.0.0.0", NULL);
 	cr_assert_eq(h_wait_file(SW.sock[0], 10000), 0);
 	sw_users_and_group();
-	snprintf(path, sizeof(path), "%s/any.bin", SW.dir);
-	h_random_file(path, 1 << 20, 21);
-	SC(0, 0, "upload_file %s g", path);
-	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
-	cr_assert_eq(mkdir(dl, 0755), 0);
+	sw_share_random(0, path, sizeof(path), "any.bin", 1 << 20, 21);
+	cr_assert_eq(sw_subdir(dl, sizeof(dl), "dl", 0755), 0);
 	SC(0, 1, "download_file g any.bin %s", dl);
 	SC(0, 1, "wait g any.bin");
 	snprintf(got, sizeof(got), "%s/any.bin", dl);
@@ -110,17 +90,10 @@ count_in(const char *path, const char *text)
 static char *
 ask_tracker(int i, const char *line)
 {
-	char	*rep;
 	int	 fd;
 
 	cr_assert_geq(fd = h_connect(SW.tport[i]), 0);
-	rep = h_request(fd, "login alice pa");
-	cr_assert(rep != NULL && strncmp(rep, "OK", 2) == 0, "%s", rep);
-	free(rep);
-	rep = h_request(fd, line);
-	cr_assert_not_null(rep);
-	close(fd);
-	return rep;
+	return sw_ask_as_alice(fd, line);
 }
 
 /*
@@ -278,8 +251,7 @@ Test(peer_net, misbehaving_seeder_backed_off)
 	}
 	close(lfd);
 	register_fake(ntohs(sin.sin_port));
-	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
-	cr_assert_eq(mkdir(dl, 0755), 0);
+	cr_assert_eq(sw_subdir(dl, sizeof(dl), "dl", 0755), 0);
 	SC(0, 1, "download_file g bad.bin %s", dl);
 	for (k = 0; k < 250; k++) {
 		cr_assert_eq(sc(&r, 1, "show_download g bad.bin"), 0);

@@ -2,36 +2,18 @@
  * two downloads aimed at one destination, and similar lifecycle edges. */
 #include "tests/e2e/swarm.h"
 
-static void
-setup(void)
-{
-	sw_init(NTRK, NPEER);
-}
-
-static void
-teardown(void)
-{
-	int	i;
-
-	for (i = 0; i < NPEER; i++)
-		if (SW.peer[i].pid > 0)
-			kill(SW.peer[i].pid, SIGCONT);
-	sw_fini();
-}
-
-TestSuite(peer_review, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(peer_review, .init = sw_setup, .fini = sw_fini_stopped,
+    .timeout = 120);
 
 /* A download that cannot progress: its only seeder is stopped. */
 static void
-stalled_download(const char *dl)
+stalled_download(char *dl, size_t len)
 {
 	char	path[PATH_MAX + 16];
 
 	sw_users_and_group();
-	snprintf(path, sizeof(path), "%s/s.bin", SW.dir);
-	h_random_file(path, 3 << 20, 7);
-	SC(0, 0, "upload_file %s g", path);
-	cr_assert_eq(mkdir(dl, 0755), 0);
+	sw_share_random(0, path, sizeof(path), "s.bin", 3 << 20, 7);
+	cr_assert_eq(sw_subdir(dl, len, "dl", 0755), 0);
 	kill(SW.peer[0].pid, SIGSTOP);
 	SC(0, 1, "download_file g s.bin %s", dl);
 }
@@ -44,8 +26,7 @@ Test(peer_review, wait_clients_that_hang_up_are_forgotten)
 	int	i, fd;
 	ssize_t	n;
 
-	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
-	stalled_download(dl);
+	stalled_download(dl, sizeof(dl));
 	for (i = 0; i < 300; i++) {
 		fd = h_unix_connect(SW.sock[1]);
 		cr_assert_geq(fd, 0, "connection %d", i);
@@ -68,16 +49,12 @@ Test(peer_review, one_destination_one_download)
 	SC(0, 0, "create_group g2");
 	SC(0, 1, "join_group g2");
 	SC(0, 0, "accept_request g2 bob");
-	snprintf(path, sizeof(path), "%s/s.bin", SW.dir);
-	h_random_file(path, 3 << 20, 7);
-	SC(0, 0, "upload_file %s g", path);
-	snprintf(d2, sizeof(d2), "%s/other", SW.dir);
-	cr_assert_eq(mkdir(d2, 0755), 0);
+	sw_share_random(0, path, sizeof(path), "s.bin", 3 << 20, 7);
+	cr_assert_eq(sw_subdir(d2, sizeof(d2), "other", 0755), 0);
 	snprintf(path, sizeof(path), "%s/s.bin", d2);
 	h_random_file(path, 1 << 20, 8);
 	SC(0, 0, "upload_file %s g2", path);
-	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
-	cr_assert_eq(mkdir(dl, 0755), 0);
+	cr_assert_eq(sw_subdir(dl, sizeof(dl), "dl", 0755), 0);
 	kill(SW.peer[0].pid, SIGSTOP);
 	SC(0, 1, "download_file g s.bin %s", dl);
 	SC(1, 1, "download_file g2 s.bin %s", dl);
@@ -110,8 +87,7 @@ Test(peer_review, empty_file_checked_against_its_sha1)
 	cr_assert_eq(strncmp(rep, "OK", 2), 0, "%s", rep);
 	free(rep);
 	close(fd);
-	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
-	cr_assert_eq(mkdir(dl, 0755), 0);
+	cr_assert_eq(sw_subdir(dl, sizeof(dl), "dl", 0755), 0);
 	SC(0, 1, "download_file g e.bin %s", dl);
 	cr_assert_eq(sc(&r, 1, "wait g e.bin"), 1, "wait: %s", r.out);
 	h_run_free(&r);
@@ -128,11 +104,8 @@ Test(peer_review, part_symlink_not_followed)
 	size_t	len;
 
 	sw_users_and_group();
-	snprintf(src, sizeof(src), "%s/v.bin", SW.dir);
-	h_random_file(src, 100000, 3);
-	SC(0, 0, "upload_file %s g", src);
-	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
-	cr_assert_eq(mkdir(dl, 0755), 0);
+	sw_share_random(0, src, sizeof(src), "v.bin", 100000, 3);
+	cr_assert_eq(sw_subdir(dl, sizeof(dl), "dl", 0755), 0);
 	snprintf(victim, sizeof(victim), "%s/victim", SW.dir);
 	h_write_file(victim, "precious\n");
 	snprintf(part, sizeof(part), "%s/v.bin.part", dl);
@@ -152,36 +125,27 @@ Test(peer_review, pipelined_waits_one_progress_timer)
 	char	dl[PATH_MAX], path[PATH_MAX + 32], buf[4096];
 	int	fd, nrec = 0, i;
 	ssize_t	n;
-	uint64_t start;
-	struct timespec ts;
+	long	start;
 
 	sw_users_and_group();
-	snprintf(path, sizeof(path), "%s/a.bin", SW.dir);
-	h_random_file(path, 100000, 5);
-	SC(0, 0, "upload_file %s g", path);
-	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
-	cr_assert_eq(mkdir(dl, 0755), 0);
+	sw_share_random(0, path, sizeof(path), "a.bin", 100000, 5);
+	cr_assert_eq(sw_subdir(dl, sizeof(dl), "dl", 0755), 0);
 	SC(0, 1, "download_file g a.bin %s", dl);
 	SC(0, 1, "wait g a.bin");
-	snprintf(path, sizeof(path), "%s/s.bin", SW.dir);
-	h_random_file(path, 3 << 20, 7);
-	SC(0, 0, "upload_file %s g", path);
+	sw_share_random(0, path, sizeof(path), "s.bin", 3 << 20, 7);
 	kill(SW.peer[0].pid, SIGSTOP);
 	SC(0, 1, "download_file g s.bin %s", dl);
 	fd = h_unix_connect(SW.sock[1]);
 	cr_assert_geq(fd, 0);
 	(void)!write(fd, "wait\tg\ta.bin\nwait\tg\ts.bin\n", 26);
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	start = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	start = h_now_ms();
 	for (;;) {
 		struct timeval tv = { 0, 200000 };
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		if ((n = read(fd, buf, sizeof(buf))) > 0)
 			for (i = 0; i < n; i++)
 				nrec += buf[i] == '\n';
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		if ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec /
-		    1000000 - start >= 2200)
+		if (h_now_ms() - start >= 2200)
 			break;
 	}
 	close(fd);
@@ -205,11 +169,8 @@ Test(peer_review, unread_answers_hold_requests_back)
 	ssize_t	 n;
 
 	sw_users_and_group();
-	snprintf(path, sizeof(path), "%s/a.bin", SW.dir);
-	h_random_file(path, 100000, 5);
-	SC(0, 0, "upload_file %s g", path);
-	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
-	cr_assert_eq(mkdir(dl, 0755), 0);
+	sw_share_random(0, path, sizeof(path), "a.bin", 100000, 5);
+	cr_assert_eq(sw_subdir(dl, sizeof(dl), "dl", 0755), 0);
 	SC(0, 1, "download_file g a.bin %s", dl);
 	SC(0, 1, "wait g a.bin");
 	for (i = 0; i < 1000; i++)

@@ -9,22 +9,14 @@ static pid_t	throttler;
 static void
 setup(void)
 {
-	sw_init(NTRK, NPEER);
-	sw_users_and_group();
-	snprintf(src, sizeof(src), "%s/src", SW.dir);
-	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
-	mkdir(src, 0700);
-	mkdir(dl, 0700);
+	sw_setup_sharing(src, dl);
 	throttler = 0;
 }
 
 static void
 unthrottle(void)
 {
-	if (throttler > 0) {
-		h_reap(throttler, SIGTERM, 5000);
-		throttler = 0;
-	}
+	sw_stop_child(&throttler, SIGTERM);
 }
 
 static void
@@ -35,14 +27,6 @@ teardown(void)
 }
 
 TestSuite(peer_swarm, .init = setup, .fini = teardown, .timeout = 180);
-
-static volatile sig_atomic_t	stop_throttle;
-
-static void
-on_term(int sig)
-{
-	stop_throttle = 1;
-}
 
 /*
  * Slow the given peerd down without touching their code: a child that
@@ -55,10 +39,9 @@ throttle(const pid_t *pids, int n, int run_ms, int stop_ms)
 	int	i;
 
 	unthrottle();
-	if ((throttler = fork()) != 0)
+	if (sw_fork_child(&throttler) != 0)
 		return;
-	signal(SIGTERM, on_term);
-	while (!stop_throttle) {
+	while (!sw_child_stopping) {
 		for (i = 0; i < n; i++)
 			kill(pids[i], SIGSTOP);
 		sw_sleep_ms(stop_ms);
@@ -126,15 +109,6 @@ seed(int peer, const char *name, size_t size, unsigned rnd)
 	snprintf(path, sizeof(path), "%s/%d/%s", src, peer, name);
 	h_random_file(path, size, rnd);
 	SC(0, peer, "upload_file %s g", path);
-}
-
-static void
-wait_done(int i, const char *file, int want)
-{
-	struct h_run	r;
-
-	cr_assert_eq(sc(&r, i, "wait g %s", file), want, "wait: %s", r.err);
-	h_run_free(&r);
 }
 
 static void

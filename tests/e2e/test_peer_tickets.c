@@ -16,12 +16,7 @@ static char	src[PATH_MAX], dl[PATH_MAX];
 static void
 setup(void)
 {
-	sw_init(NTRK, NPEER);
-	sw_users_and_group();
-	snprintf(src, sizeof(src), "%s/src", SW.dir);
-	snprintf(dl, sizeof(dl), "%s/dl", SW.dir);
-	mkdir(src, 0700);
-	mkdir(dl, 0700);
+	sw_setup_sharing(src, dl);
 }
 
 TestSuite(peer_tickets, .init = setup, .fini = sw_fini, .timeout = 120);
@@ -85,6 +80,20 @@ get_ticket(int fd, const char *group, const char *name, uint8_t *bin)
 	return (size_t)n;
 }
 
+/* Send the opening and a HELLO for sha1 with ticket t[0..n) on fd. */
+static void
+send_hello(int fd, const uint8_t sha1[20], const uint8_t *t, size_t n)
+{
+	uint8_t	out[WIRE_MAGIC_LEN + WIRE_HDR_LEN + WIRE_MAX_HELLO];
+
+	memcpy(out, WIRE_MAGIC, WIRE_MAGIC_LEN);
+	wire_hdr(out + WIRE_MAGIC_LEN, WIRE_HELLO, 0, (uint32_t)(20 + n));
+	memcpy(out + WIRE_MAGIC_LEN + WIRE_HDR_LEN, sha1, 20);
+	memcpy(out + WIRE_MAGIC_LEN + WIRE_HDR_LEN + 20, t, n);
+	cr_assert_eq(send(fd, out, WIRE_MAGIC_LEN + WIRE_HDR_LEN + 20 + n,
+	    MSG_NOSIGNAL), (ssize_t)(WIRE_MAGIC_LEN + WIRE_HDR_LEN + 20 + n));
+}
+
 /* Say HELLO to peer i for sha1 with ticket t[0..n); the answer's type
  * (WIRE_BITFIELD, WIRE_ERROR) with an error's text in text, or -1 if it
  * closed without one. */
@@ -92,7 +101,6 @@ static int
 hello(int i, const uint8_t sha1[20], const uint8_t *t, size_t n,
     char text[WIRE_MAX_ERROR + 1])
 {
-	uint8_t		 out[WIRE_MAGIC_LEN + WIRE_HDR_LEN + WIRE_MAX_HELLO];
 	uint8_t		 in[WIRE_MAGIC_LEN + WIRE_HDR_LEN + WIRE_MAX_ERROR];
 	struct wire_msg	 m;
 	size_t		 got = 0;
@@ -100,12 +108,7 @@ hello(int i, const uint8_t sha1[20], const uint8_t *t, size_t n,
 	int		 fd, type = -1;
 
 	cr_assert_neq(fd = h_connect(SW.pport[i]), -1);
-	memcpy(out, WIRE_MAGIC, WIRE_MAGIC_LEN);
-	wire_hdr(out + WIRE_MAGIC_LEN, WIRE_HELLO, 0, (uint32_t)(20 + n));
-	memcpy(out + WIRE_MAGIC_LEN + WIRE_HDR_LEN, sha1, 20);
-	memcpy(out + WIRE_MAGIC_LEN + WIRE_HDR_LEN + 20, t, n);
-	cr_assert_eq(send(fd, out, WIRE_MAGIC_LEN + WIRE_HDR_LEN + 20 + n,
-	    MSG_NOSIGNAL), (ssize_t)(WIRE_MAGIC_LEN + WIRE_HDR_LEN + 20 + n));
+	send_hello(fd, sha1, t, n);
 	text[0] = '\0';
 	while (got < sizeof(in) && (r = recv(fd, in + got, sizeof(in) - got,
 	    0)) > 0) {
@@ -324,22 +327,6 @@ Test(peer_tickets, download_with_tickets_from_either_tracker)
 	cr_assert(h_same_file(path, out));
 }
 
-/* Peer 2 again, serving GET_PIECE (-g). */
-static void
-restart_peer2_with_get_piece(void)
-{
-	char	 self[64];
-	char	*argv[] = { "peerd/peerd", "-f", "-g", "-S", SW.sock[2], "-d",
-	    SW.state[2], self, SW.info, NULL };
-
-	cr_assert_eq(h_stop(&SW.peer[2], SIGTERM, 5000), 0);
-	snprintf(self, sizeof(self), "127.0.0.1:%u", SW.pport[2]);
-	unlink(SW.sock[2]);
-	cr_assert_eq(sw_spawn(&SW.peer[2], argv, NULL, SW.plog[2]), 0);
-	cr_assert_eq(h_wait_file(SW.sock[2], 10000), 0);
-	SC(0, 2, "login carol pc");
-}
-
 static ssize_t
 get_piece(int i, const char *name, unsigned idx)
 {
@@ -361,7 +348,8 @@ Test(peer_tickets, get_piece_served_only_with_option)
 {
 	char	path[PATH_MAX + 64];
 
-	restart_peer2_with_get_piece();
+	sw_restart_peer_get_piece(2);
+	SC(0, 2, "login carol pc");
 	share(2, "open.bin", 600000, 8);
 	cr_assert_eq(get_piece(2, "open.bin", 0), 524288);
 	cr_assert_eq(get_piece(2, "open.bin", 1), 600000 - 524288);
@@ -460,7 +448,6 @@ Test(peer_tickets, ticket_expiring_mid_connection_cuts_it)
 {
 	static struct reader	 rd;
 	uint8_t			 sha[20], id[8], t[TICKET_MAX_BIN];
-	uint8_t			 out[WIRE_MAGIC_LEN + WIRE_HDR_LEN + WIRE_MAX_HELLO];
 	char			 text[WIRE_MAX_ERROR + 1] = "";
 	EVP_PKEY		*key;
 	uint64_t		 expires;
@@ -485,12 +472,7 @@ Test(peer_tickets, ticket_expiring_mid_connection_cuts_it)
 	EVP_PKEY_free(key);
 
 	cr_assert_neq(fd = h_connect(SW.pport[0]), -1);
-	memcpy(out, WIRE_MAGIC, WIRE_MAGIC_LEN);
-	wire_hdr(out + WIRE_MAGIC_LEN, WIRE_HELLO, 0, (uint32_t)(20 + n));
-	memcpy(out + WIRE_MAGIC_LEN + WIRE_HDR_LEN, sha, 20);
-	memcpy(out + WIRE_MAGIC_LEN + WIRE_HDR_LEN + 20, t, n);
-	cr_assert_eq(send(fd, out, WIRE_MAGIC_LEN + WIRE_HDR_LEN + 20 + n,
-	    MSG_NOSIGNAL), (ssize_t)(WIRE_MAGIC_LEN + WIRE_HDR_LEN + 20 + n));
+	send_hello(fd, sha, t, n);
 	request_piece(fd, 0);
 	rd.fd = fd;
 	while (rd.len < WIRE_MAGIC_LEN)
