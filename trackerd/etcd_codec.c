@@ -201,12 +201,12 @@ ej_guard_compare(const char *ent, int64_t base)
 }
 
 json_object *
-ej_guard_changed(const char *ent, int64_t base)
+ej_guard_changed(const char *ent, int64_t base, int64_t rev)
 {
 	char		*end = prefix_end(ent);
 	json_object	*o = json_object_new_object();
 
-	json_object_object_add(o, "request_range", ej_range(ent, end, 0,
+	json_object_object_add(o, "request_range", ej_range(ent, end, rev,
 	    base + 1, 0, 1, 1));
 	free(end);
 	return o;

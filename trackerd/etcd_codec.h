@@ -74,10 +74,11 @@ int	change_guards(const char *prefix, const char *body, size_t len,
 	    char *keys[ETCD_MAX_GUARDS], int *nw);
 
 /* The compare guarding an entity (a prefix from change_guards): nothing
- * under it changed after revision base. And the failure branch's look
- * at it: a range op that finds a key under it changed after base. */
+ * under it changed after revision base. And the look at it after a
+ * refusal: a range op that finds a key under it changed after base, as
+ * it was at revision rev (0: now). */
 json_object *ej_guard_compare(const char *ent, int64_t base);
-json_object *ej_guard_changed(const char *ent, int64_t base);
+json_object *ej_guard_changed(const char *ent, int64_t base, int64_t rev);
 
 /* A transaction reply: header revision and, per nested transaction, 1 if
  * it succeeded. 0; 1 if the outer compares failed; -1 if malformed or an

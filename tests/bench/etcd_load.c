@@ -155,7 +155,9 @@ struct raw {
 	struct etcd_target	*tg;
 	int			 id, puts;	/* puts per transaction */
 	int			 guarded;	/* each put under an entity
-						 * compared, as trackerd's */
+						 * compared, as trackerd's;
+						 * 2: and a failure branch
+						 * looking at each (-gg) */
 	uint64_t		 done;
 	volatile int		*stop;
 };
@@ -165,7 +167,7 @@ raw_writer(void *arg)
 {
 	struct raw	*r = arg;
 	struct etcd	*h = etcd_new(r->tg);
-	json_object	*txn, *ops, *cmp, *resp;
+	json_object	*txn, *ops, *cmp, *fail, *resp;
 	char		 key[300], err[200];
 	uint64_t	 k = 0;
 	int		 amb, i;
@@ -174,18 +176,26 @@ raw_writer(void *arg)
 		txn = json_object_new_object();
 		ops = json_object_new_array();
 		cmp = json_object_new_array();
+		fail = json_object_new_array();
 		for (i = 0; i < r->puts; i++) {
 			snprintf(key, sizeof(key), "%s/bench/%d/%llu/",
 			    r->tg->prefix, r->id, (unsigned long long)k++);
 			if (r->guarded)
 				json_object_array_add(cmp, ej_guard_compare(key,
 				    1));
+			if (r->guarded > 1)
+				json_object_array_add(fail, ej_guard_changed(key,
+				    1, 0));
 			strlcat(key, "01-00001234-00000001-0000", sizeof(key));
 			json_object_array_add(ops, ej_put(key,
 			    "group g_1234_5678 u_1234", 24));
 		}
 		json_object_object_add(txn, "compare", cmp);
 		json_object_object_add(txn, "success", ops);
+		if (r->guarded > 1)
+			json_object_object_add(txn, "failure", fail);
+		else
+			json_object_put(fail);
 		if (etcd_post(h, "/v3/kv/txn", txn, &resp, 2000, &amb, err,
 		    sizeof(err)) == 0) {
 			json_object_put(resp);
@@ -201,7 +211,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: etcd_load -w [-c conns] [-d depth] [-s secs] "
 	    "[-K pid] IP:PORT [IP:PORT]\n"
-	    "       etcd_load -r [-g] [-b puts] [-c clients] [-s secs] "
+	    "       etcd_load -r [-g[g]] [-b puts] [-c clients] [-s secs] "
 	    "etcd://H:P,.../PREFIX\n");
 	exit(64);
 }
@@ -222,7 +232,7 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	while ((ch = getopt(argc, argv, "wrgb:c:d:s:K:")) != -1) {
 		switch (ch) {
-		case 'g': guarded = 1; break;
+		case 'g': guarded++; break;
 		case 'w': raw = 0; break;
 		case 'r': raw = 1; break;
 		case 'b': puts = atoi(optarg); break;

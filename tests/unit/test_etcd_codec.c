@@ -80,11 +80,16 @@ Test(etcd_codec, entity_guards)
 	expect_json(ej_guard_compare("/e/g1/", 100), "{\"key\":\"L2UvZzEv\","
 	    "\"target\":\"MOD\",\"result\":\"LESS\",\"mod_revision\":"
 	    "\"101\",\"range_end\":\"L2UvZzEw\"}");
-	/* the failure branch's look: a key under it changed after 100 */
-	expect_json(ej_guard_changed("/e/g1/", 100), "{\"request_range\":"
+	/* the look after a refusal: a key under it changed after 100 */
+	expect_json(ej_guard_changed("/e/g1/", 100, 0), "{\"request_range\":"
 	    "{\"key\":\"L2UvZzEv\",\"range_end\":\"L2UvZzEw\","
 	    "\"min_mod_revision\":\"101\",\"limit\":\"1\","
 	    "\"keys_only\":true}}");
+	/* ... as it was at revision 250 */
+	expect_json(ej_guard_changed("/e/g1/", 100, 250), "{\"request_range\":"
+	    "{\"key\":\"L2UvZzEv\",\"range_end\":\"L2UvZzEw\","
+	    "\"revision\":\"250\",\"min_mod_revision\":\"101\","
+	    "\"limit\":\"1\",\"keys_only\":true}}");
 }
 
 Test(etcd_codec, found_replies)
