@@ -69,6 +69,16 @@ struct jqueue {
 	struct jreq	*head, *tail;
 };
 
+/* A transaction of this worker's, committed at rev: its changes, applied
+ * here as soon as every revision before it is. */
+struct owntxn {
+	struct owntxn	*next;
+	int64_t		 rev;
+	uint64_t	 deadline;	/* ms: left to the watch after it */
+	size_t		 len;
+	char		 bodies[];	/* each ends in '\n' */
+};
+
 struct jetcd {
 	struct tracker	*t;
 	char		 ent[160], ent_end[160], head[160], anon[160];
@@ -102,6 +112,11 @@ struct jetcd {
 	uint64_t	 down_until;	/* ms: etcd did not answer a probe */
 	uint32_t	 batches;
 	int		 started;
+
+	/* worker: the region as its committers and waiter apply to it (lock
+	 * flags of their own; a region left dirty is for others to repair) */
+	struct tracker	 at;
+	struct owntxn	*own;		/* by revision, not applied yet */
 };
 
 static void
@@ -1091,12 +1106,110 @@ batch_lookup(struct jetcd *j, struct etcd *h, struct batch *b,
 	return 1;
 }
 
+/* ---- a worker's own transactions, applied without the watch ---- */
+
+static struct owntxn *
+own_new(const struct batch *b, int64_t rev)
+{
+	struct owntxn	*o;
+	size_t		 len = 0;
+	int		 i;
+
+	for (i = 0; i < b->n; i++)
+		len += b->r[i]->blen;
+	if ((o = malloc(sizeof(*o) + len)) == NULL)
+		return NULL;
+	o->next = NULL;
+	o->rev = rev;
+	o->deadline = mono_ms() + APPLY_WAIT_MS;
+	o->len = 0;
+	for (i = 0; i < b->n; i++) {
+		memcpy(o->bodies + o->len, b->r[i]->bodies, b->r[i]->blen);
+		o->len += b->r[i]->blen;
+	}
+	return o;
+}
+
+static void
+own_free(struct owntxn *o)
+{
+	explicit_bzero(o->bodies, o->len);
+	free(o);
+}
+
+/*
+ * This worker's transaction o committed at o->rev: once every revision
+ * before it is applied, its changes are applied here, in the order of its
+ * puts, as the watch would apply them (the watch then skips them). The
+ * answer need not wait for the watch. 1 if o->rev is applied now, 0 while
+ * an earlier revision is missing.
+ */
+static int
+own_apply(struct jetcd *j, const struct owntxn *o)
+{
+	struct tracker	*t = &j->at;
+	int64_t		 done;
+
+	if ((done = applied_rev(t)) != o->rev - 1)
+		return done >= o->rev;
+	if (state_lock_meta(t) == -1)
+		return 0;
+	if ((done = applied_rev(t)) == o->rev - 1) {
+		apply_lines(t, o->bodies, o->len, o->rev);
+		applied_wake(t, o->rev);
+		done = o->rev;
+	}
+	state_unlock_meta(t);
+	return done >= o->rev;
+}
+
+/* Keep o, by revision, until the revisions before it are applied (mu
+ * held). */
+static void
+own_defer(struct jetcd *j, struct owntxn *o)
+{
+	struct owntxn	**p = &j->own;
+
+	while (*p != NULL && (*p)->rev < o->rev)
+		p = &(*p)->next;
+	o->next = *p;
+	*p = o;
+}
+
+/* The waiter (mu held): apply the kept transaction that is next, forget
+ * those applied by the watch or kept too long (the watch applies them). */
+static void
+own_due(struct jetcd *j)
+{
+	struct owntxn	*o;
+	uint64_t	 now = mono_ms();
+
+	while ((o = j->own) != NULL) {
+		if (o->rev > applied_rev(j->t) + 1 && o->deadline > now)
+			break;
+		j->own = o->next;
+		if (o->rev == applied_rev(j->t) + 1 && o->deadline > now) {
+			pthread_mutex_unlock(&j->mu);
+			own_apply(j, o);
+			pthread_mutex_lock(&j->mu);
+		}
+		own_free(o);
+	}
+}
+
 static void
 batch_answer(struct jetcd *j, struct batch *b, int64_t rev)
 {
-	int	i;
+	struct owntxn	*o = own_new(b, rev);
+	int		 i;
 
+	if (o != NULL && own_apply(j, o)) {
+		own_free(o);
+		o = NULL;
+	}
 	pthread_mutex_lock(&j->mu);
+	if (o != NULL)
+		own_defer(j, o);
 	for (i = 0; i < b->n; i++)
 		wait_push(j, b->r[i], JR_DONE, rev);
 	pthread_mutex_unlock(&j->mu);
@@ -1426,6 +1539,7 @@ waiter_thread(void *arg)
 		while (j->waitq.head == NULL)
 			pthread_cond_wait(&j->cv_wait, &j->mu);
 		gen = __atomic_load_n(&j->t->hdr->applied_gen, __ATOMIC_ACQUIRE);
+		own_due(j);
 		now = mono_ms();
 		keep = NULL;
 		kt = &keep;
@@ -1539,6 +1653,10 @@ jetcd_attach(struct tracker *t, char *err, size_t errlen)
 		snprintf(err, errlen, "etcd: cannot set up the committers");
 		return -1;
 	}
+	j->at = *t;
+	j->at.meta_held = j->at.buckets_held = 0;
+	j->at.rebuild = NULL;
+	j->at.lcache = NULL;
 	for (i = 0; i < COMMITTERS; i++)
 		start_thread(committer_thread, j);
 	start_thread(probe_thread, j);

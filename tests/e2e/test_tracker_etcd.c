@@ -286,6 +286,57 @@ Test(tracker_etcd, racing_creates_one_winner)
 	close(a);
 }
 
+/* Many writers on both workers of both trackers at once: each worker
+ * applies the transactions it committed itself as soon as the revisions
+ * before them are applied, the rest come through the watch. Both
+ * trackers end with the groups in one order (list_groups lists them in
+ * the order they were applied): one history, nothing applied out of
+ * revision order or twice. */
+Test(tracker_etcd, concurrent_writers_one_order_on_both)
+{
+	enum { CONNS = 16, ROUNDS = 25, DEPTH = 1 };	/* h_read_reply
+							 * reads one at a time */
+	char	 line[64], *r, *list[2];
+	int	 c[CONNS], i, k, d, t;
+
+	start_trackers(2);
+	for (k = 0; k < CONNS; k++) {
+		c[k] = et_conn(k % 2);
+		snprintf(line, sizeof(line), "cw%d", k);
+		OK(c[k], "create_user %s pw", line);
+		trk_login(c[k], line, "pw");
+	}
+	for (i = 0; i < ROUNDS; i++) {
+		for (k = 0; k < CONNS; k++)
+			for (d = 0; d < DEPTH; d++) {
+				snprintf(line, sizeof(line),
+				    "create_group c%d_%d_%d\n", k, i, d);
+				cr_assert_eq(send(c[k], line, strlen(line),
+				    MSG_NOSIGNAL), (ssize_t)strlen(line));
+			}
+		for (k = 0; k < CONNS; k++)
+			for (d = 0; d < DEPTH; d++) {
+				r = h_read_reply(c[k]);
+				cr_assert(r != NULL && strncmp(r, "OK", 2) == 0,
+				    "c%d_%d_%d: %s", k, i, d, r ? r : "none");
+				free(r);
+			}
+	}
+	for (k = 0; k < CONNS; k++)
+		close(c[k]);
+	for (t = 0; t < 2; t++) {
+		i = et_conn(t);	/* a new connection: up to date first */
+		trk_login(i, "cw0", "pw");
+		list[t] = rq(i, "list_groups");
+		close(i);
+		cr_assert_eq(reply_count(list[t]), CONNS * ROUNDS * DEPTH,
+		    "tracker %d: %s", t + 1, list[t]);
+	}
+	cr_assert_str_eq(list[0], list[1]);
+	free(list[0]);
+	free(list[1]);
+}
+
 /* peerd's failover: a session opened on one tracker goes on on the other
  * with the same token after the first one dies. */
 /* A batch holds many requests in one transaction: when one of them loses
