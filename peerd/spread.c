@@ -125,11 +125,16 @@ spread_bits(struct spread_peer *p, const uint8_t *bits)
 			spread_have(p, i);
 }
 
-/* The peer's share of the pieces advertised ahead. */
+/* The peer's share of the pieces advertised ahead: at most half of them
+ * and half the file, so that a downloader that comes next finds pieces
+ * not yet offered (an offer cannot be taken back). */
 static uint32_t
 window(const struct spread_peer *p)
 {
-	uint32_t	w = SPREAD_TOTAL / (p->sp->npeers ? p->sp->npeers : 1);
+	uint32_t	w = SPREAD_TOTAL / (p->sp->npeers > 2 ? p->sp->npeers : 2);
+
+	if (w > p->sp->n / 2)
+		w = p->sp->n / 2;
 
 	return w < SPREAD_MIN ? SPREAD_MIN : w;
 }
@@ -138,7 +143,9 @@ window(const struct spread_peer *p)
  * Once every piece was offered, a piece offered again is an upload made
  * twice. While a piece's only copy is still on its way (offered, had by
  * none), that second upload would delay the first copy of the others: it
- * waits, up to SPREAD_HOLD_MS, for the swarm to hold a whole copy.
+ * waits, up to SPREAD_HOLD_MS, for the swarm to hold a whole copy. A
+ * downloader that came after every piece was offered is not held: it
+ * would have nothing of ours to trade.
  */
 static int
 hold_duplicates(struct spread *f, uint64_t now)
@@ -176,9 +183,10 @@ spread_next(struct spread_peer *p, uint64_t now)
 	 * peer, within the window, and the downloader asks whichever of us
 	 * has the piece it needs first.
 	 */
-	if (pick < 0 || (best > 0 && hold_duplicates(f, now)))
+	if (pick < 0 || (best > 0 && p->offered && hold_duplicates(f, now)))
 		return -1;
 	bf_set(p->adv, (uint32_t)pick);
+	p->offered = 1;
 	p->out++;
 	if (f->count[pick] < UINT16_MAX)
 		f->count[pick]++;

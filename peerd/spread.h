@@ -8,7 +8,9 @@
 
 #include "ipc/proto.h"
 
-#define SPREAD_TOTAL	48	/* pieces advertised ahead, over all peers */
+#define SPREAD_TOTAL	48	/* pieces advertised ahead, over all peers
+				 * (to one of them, half at most, and half
+				 * the file) */
 #define SPREAD_MIN	3	/* ... and to each peer at least */
 #define SPREAD_HOLD_MS	2000	/* a second copy waits for the first, at most */
 
@@ -20,6 +22,7 @@ struct spread_peer {
 	uint8_t		*has;		/* pieces it told us it has */
 	uint8_t		*adv;		/* pieces we advertised to it */
 	uint32_t	 out;		/* advertised, not yet had */
+	int		 offered;	/* we advertised it something */
 };
 
 /* Join the file's table (created on first use). 0, or -1. */
@@ -35,7 +38,8 @@ void	spread_bits(struct spread_peer *, const uint8_t *bits);
  * other downloaders have or were offered, in order among equals, up to its
  * share of SPREAD_TOTAL. Once every piece was offered, none is offered a
  * second time while some piece is had by no downloader, for up to
- * SPREAD_HOLD_MS.
+ * SPREAD_HOLD_MS, except to a downloader offered nothing yet (it came
+ * late, and trades what it gets).
  */
 int64_t	spread_next(struct spread_peer *, uint64_t now);
 
