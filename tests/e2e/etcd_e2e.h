@@ -347,7 +347,6 @@ et_conn(int i)
 static inline void
 ec_fini(void)
 {
-	char	cmd[600];
 	int	i;
 
 	for (i = 0; i < ET_MAX; i++) {
@@ -358,15 +357,8 @@ ec_fini(void)
 	}
 	for (i = 0; i < EC_MEMBERS; i++)
 		ec_stop(i, SIGTERM);
-	for (i = 0; i < 2; i++) {
-		char *d = i ? ET.dir : EC.dir;
-
-		if (d == NULL)
-			continue;
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", d);
-	}
+	h_rmtree(EC.dir);
+	h_rmtree(ET.dir);
 }
 
 #endif

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -67,6 +68,24 @@ h_tmpdir(void)
 	if ((d = mkdtemp(tmpl)) == NULL)
 		abort();
 	return strdup(d);
+}
+
+static int
+rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if ((type == FTW_DP ? rmdir(path) : unlink(path)) == -1)
+		fprintf(stderr, "cannot remove %s: %s\n", path, strerror(errno));
+	return 0;
+}
+
+void
+h_rmtree(const char *dir)
+{
+	if (dir == NULL || getenv("KEEP_TEST_DIR") != NULL)
+		return;
+	(void)nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 uint16_t

@@ -26,6 +26,9 @@ struct h_run {
 const char *h_root(void);
 /* Make a fresh temporary directory; returns a static-lifetime string. */
 char	*h_tmpdir(void);
+/* Remove a test's directory and everything in it (kept when the
+ * environment has KEEP_TEST_DIR, to look at after a failure). */
+void	 h_rmtree(const char *dir);
 /* A TCP port on 127.0.0.1 free right now. */
 uint16_t h_free_port(void);
 /* Write a file from a string. */

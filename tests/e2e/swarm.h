@@ -298,7 +298,6 @@ sw_continue_all(void)
 static inline void
 sw_fini(void)
 {
-	char	cmd[PATH_MAX + 16];
 	int	i;
 
 	for (i = 0; i < NPEER; i++)
@@ -310,11 +309,7 @@ sw_fini(void)
 		if (SW.tport[i] != 0)
 			h_tracker_shm_unlink(SW.tport[i]);
 	}
-	if (SW.dir != NULL && getenv("KEEP_TEST_DIR") == NULL) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", SW.dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "cannot remove %s\n", SW.dir);
-	}
+	h_rmtree(SW.dir);
 }
 
 /*

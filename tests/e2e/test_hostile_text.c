@@ -137,6 +137,7 @@ teardown(void)
 	if (H.tid)
 		pthread_join(H.tid, NULL);
 	close(H.lfd);
+	h_rmtree(H.dir);
 }
 
 TestSuite(hostile_text, .init = setup, .fini = teardown, .timeout = 60);

@@ -142,15 +142,21 @@ trk_stop(int i)
 	return h_stop(&T.p[i], SIGTERM, 8000);
 }
 
+/* Stop what the test started (SIGTERM, so that a tracker removes its
+ * shared memory; a stopped one is continued first), then remove what a
+ * tracker killed on purpose left, and the test's directory. */
 static inline void
 trk_fini(void)
 {
 	for (int i = 0; i < TRK_MAX; i++) {
-		if (T.p[i].pid > 0)
-			h_stop(&T.p[i], SIGKILL, 3000);
+		if (T.p[i].pid > 0) {
+			kill(T.p[i].pid, SIGCONT);
+			h_stop(&T.p[i], SIGTERM, 8000);
+		}
 		if (T.port[i] != 0)
 			h_tracker_shm_unlink(T.port[i]);
 	}
+	h_rmtree(T.dir);
 }
 
 /* ---- wire helpers ---- */
