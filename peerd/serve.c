@@ -786,6 +786,19 @@ conn_event(int fd, uint32_t events, void *arg)
 		pump(c);
 }
 
+/* A quiet downloader gets what a held-back offer left: queued, and sent
+ * now rather than at its next message. */
+static void
+offer_held_back(struct sconn *c)
+{
+	size_t	before = buf_avail(&c->out);
+
+	if (spread_more(c) == -1)
+		conn_close(c, "out of memory");
+	else if (buf_avail(&c->out) > before)
+		(void)pump(c);
+}
+
 static void
 sweep(void *arg)
 {
@@ -799,9 +812,8 @@ sweep(void *arg)
 		view_of(c, &v);
 		if ((why = admit_expired(&v, now)) != NULL)
 			conn_close(c, why);
-		/* a quiet downloader gets what a held-back offer left */
-		else if (c->sp.sp != NULL && spread_more(c) == -1)
-			conn_close(c, "write error");
+		else if (c->sp.sp != NULL)
+			offer_held_back(c);
 	}
 	sweep_timer = ev_timer(SERVE_SWEEP_MS, sweep, NULL);
 }
