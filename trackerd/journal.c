@@ -255,7 +255,7 @@ journal_apply_body(struct tracker *t, char *body, size_t len, uint64_t seq)
 	if (strcmp(argv[0], "rid") == 0 &&
 	    ((rc = reqid_apply_locked(t, &argv, &argc)) != 0 || argc == 0)) {
 		rc = rc == 1 ? 0 : rc;	/* applied before: skipped */
-		goto done;
+		goto done;		/* (or an id alone: noted) */
 	}
 	op = argv[0];
 	if (strcmp(op, "user") == 0)
@@ -272,6 +272,7 @@ journal_apply_body(struct tracker *t, char *body, size_t len, uint64_t seq)
 	else
 		rc = apply_membership(t, argv, argc, seq);
 done:
+	reqid_done_locked(t, rc);
 	if (base != small)
 		free(base);
 	return rc;

@@ -82,14 +82,34 @@ reqid_apply_locked(struct tracker *t, char ***argv, int *argc)
 		r->skipping = reqid_seen_locked(t, id);
 		if (r->skipping)
 			memcpy(r->dup, id, RID_LEN);
-		else
-			add_locked(t, id);
+		else {
+			memcpy(r->cur, id, RID_LEN);
+			r->pending = 1;
+		}
 	}
 	if (r->skipping && memcmp(r->dup, id, RID_LEN) == 0)
 		return 1;
 	*argv += 3;
 	*argc -= 3;
 	return 0;
+}
+
+void
+reqid_done_locked(struct tracker *t, int rc)
+{
+	struct rid_table	*r = &t->hdr->rids;
+
+	if (!r->pending)
+		return;
+	r->pending = 0;
+	if (rc == 0)
+		add_locked(t, r->cur);
+	else {
+		/* not applied: a copy sent again is applied, not answered
+		 * as done; what the request did next rested on it */
+		memcpy(r->dup, r->cur, RID_LEN);
+		r->skipping = 1;
+	}
 }
 
 int

@@ -165,16 +165,18 @@ struct seeder_rec {
  * request sent again with its id, to this tracker or another, is answered
  * without being applied twice. A ring, oldest overwritten first, with a
  * hash index; derived from the journal's "rid" prefixes, refilled on
- * replay. skipping: the changes of a request applied twice (etcd) are
- * being skipped, dup its id.
+ * replay. skipping: the changes of a request are being skipped, dup its
+ * id: a request applied twice (etcd), or one whose first change did not
+ * apply (its later changes rest on it). pending: the first change of the
+ * request cur is being applied; its id is kept only if it applies.
  */
 struct rid_table {
 	uint64_t	total;				/* ids ever added */
 	uint32_t	head[STATE_RID_BUCKETS];	/* slot + 1; 0: none */
 	uint32_t	next[STATE_RIDS];		/* slot + 1; 0: none */
 	uint8_t		id[STATE_RIDS][RID_LEN];
-	uint8_t		dup[RID_LEN];
-	uint32_t	skipping;
+	uint8_t		dup[RID_LEN], cur[RID_LEN];
+	uint32_t	skipping, pending;
 };
 
 /* A tracker's public key: [0] its newest, [1] the one before (tickets it
@@ -391,11 +393,14 @@ uint32_t state_signups_since_locked(struct tracker *,
  * -1. reqid_seen_locked: 1 if id was applied lately. reqid_apply_locked:
  * the "rid <id> <k>" prefix of a change body (argv at "rid"): 1 if the
  * change is one of a request applied before (skip it), else 0 with *argv
- * and *argc past the prefix (the id noted when k is 0); -1 malformed.
+ * and *argc past the prefix; -1 malformed. reqid_done_locked: after the
+ * change, its result rc (0 applied): the id of a first change (k 0) is
+ * kept only if it applied, else the request's later changes are skipped.
  * reqid_dump_locked: each id kept, oldest first, as "rid <id> 0". */
 int	reqid_parse(const char *hex, uint8_t id[RID_LEN]);
 int	reqid_seen_locked(struct tracker *, const uint8_t id[RID_LEN]);
 int	reqid_apply_locked(struct tracker *, char ***argv, int *argc);
+void	reqid_done_locked(struct tracker *, int rc);
 int	reqid_dump_locked(struct tracker *,
 	    int (*emit)(void *, const char *body, size_t len), void *arg);
 

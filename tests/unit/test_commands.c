@@ -794,6 +794,27 @@ Test(commands, request_id_copy_skipped_when_applied)
 	fx_expect(T, &B, "list_requests g2", "OK 1\nalice\nEND_OF_REPLY\n");
 }
 
+/* A request whose first change did not apply (on etcd: a table full by
+ * the time its turn came) is not taken as done: its id is not kept, its
+ * later changes are skipped, and the request sent again is carried out. */
+Test(commands, request_id_kept_only_when_applied)
+{
+	char	body[200];
+
+	fx_login(T, &A, "alice", 1);
+	cr_assert_eq(state_lock_meta(T), 0);
+	strcpy(body, "rid " RID_A " 0 join_req nosuch alice");
+	cr_assert_eq(journal_apply_body(T, body, strlen(body), 100), -1);
+	strcpy(body, "rid " RID_A " 1 group g9 alice");
+	cr_assert_eq(journal_apply_body(T, body, strlen(body), 100), 0);
+	state_unlock_meta(T);
+	fx_expect(T, &A, "list_groups", "OK 0\nEND_OF_REPLY\n");
+	fx_expect(T, &A, "rid " RID_A " create_group g1", "OK group_created\n");
+	fx_expect(T, &A, "list_groups", "OK 1\ng1 alice\nEND_OF_REPLY\n");
+	fx_expect(T, &A, "rid " RID_A " create_group g1", "OK group_created\n");
+	fx_expect(T, &A, "list_groups", "OK 1\ng1 alice\nEND_OF_REPLY\n");
+}
+
 /* A seeder on IPv6: registered from its own address, stored, journaled
  * and replayed as 16 bytes, handed out in peerd's form only ("[v6]:port";
  * the seed client parses IPv4 addresses), stopped by its address. */
