@@ -19,6 +19,7 @@
 #include "ipc/util.h"
 #include "trackerd/etcd.h"
 #include "trackerd/etcd_codec.h"
+#include "trackerd/etcd_spill.h"
 #include "trackerd/journal.h"
 #include "trackerd/journal_etcd.h"
 #include "trackerd/snapshot.h"
@@ -54,6 +55,8 @@ struct jreq {
 	char		 *bodies;	/* each ends in '\n' */
 	char		 *rkey;		/* where its first change went */
 	size_t		  blen;
+	size_t		  ilen;		/* bytes in its txn (spilled: less) */
+	int		  nspill;	/* its spilled bodies */
 	int		  n;
 	char		**guards;	/* written ones first */
 	int		  nguards, nwritten;
@@ -98,7 +101,8 @@ struct jetcd {
 
 	/* worker: the request being validated */
 	struct buf	 stage;
-	int		 nstaged, nputs;
+	size_t		 stage_inline;	/* what its txn carries of it */
+	int		 nstaged, nputs, nspill;
 	int64_t		 base;
 
 	/* worker: committers, the probe thread and the apply waiter */
@@ -364,14 +368,65 @@ cmp_change(const void *a, const void *b)
 	return change_index(x) - change_index(y);
 }
 
+/* A snapshot's chunks, read in key order as one stream of lines: a line
+ * longer than a chunk goes on in the next ones. */
+struct snapread {
+	int64_t		srev;
+	struct buf	carry;		/* a line begun in an earlier chunk */
+};
+
 static int
 apply_chunk(struct jetcd *j, struct ereply *r, void *arg)
 {
-	int64_t	*srev = arg;
-	size_t	 i;
+	struct snapread	*sr = arg;
+	const char	*p, *end, *nl;
+	size_t		 i;
 
-	for (i = 0; i < r->nkvs; i++)
-		apply_lines(j->t, r->kvs[i].value, r->kvs[i].vlen, *srev);
+	for (i = 0; i < r->nkvs; i++) {
+		p = r->kvs[i].value;
+		end = p + r->kvs[i].vlen;
+		if (sr->carry.len > 0) {
+			if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+				nl = end;
+			if (buf_append(&sr->carry, p, (size_t)(nl - p)) == -1)
+				return -1;
+			if (nl == end)
+				continue;
+			apply_lines(j->t, sr->carry.data, sr->carry.len,
+			    sr->srev);
+			sr->carry.len = 0;
+			p = nl + 1;
+		}
+		for (nl = end; nl > p && nl[-1] != '\n'; nl--)
+			;
+		apply_lines(j->t, p, (size_t)(nl - p), sr->srev);
+		if (nl < end && buf_append(&sr->carry, nl,
+		    (size_t)(end - nl)) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* A change committed as a reference to its parts (etcd_spill.h): the
+ * body read back in its place, as it was at revision rev. 0, or -1 if it
+ * cannot be read now. */
+static int
+unspill(struct etcd *h, struct ekv *e, int64_t rev, int ms)
+{
+	char	*body, err[200];
+	size_t	 len;
+
+	if (!spill_is_ref(e->value, e->vlen))
+		return 0;
+	if ((body = spill_read(h, e->value, e->vlen, rev, ms, &len, err,
+	    sizeof(err))) == NULL) {
+		log_warnx("etcd: the change at revision %" PRId64 ": %s",
+		    e->mod_rev, err);
+		return -1;
+	}
+	free(e->value);
+	e->value = body;
+	e->vlen = len;
 	return 0;
 }
 
@@ -426,16 +481,25 @@ load_locked(struct jetcd *j, struct etcd *h)
 	state_reset_locked(t);
 	t->hdr->since_snap = 0;
 	if (chunks[0] != '\0') {
+		struct snapread	sr = { srev, { 0 } };
+
+		buf_init(&sr.carry, JOURNAL_MAX_LINE);
 		cend = prefix_end(chunks);
 		rc = range_all(j, h, chunks, cend, &rev, 0, 0, 0, apply_chunk,
-		    &srev);
+		    &sr);
 		free(cend);
+		if (rc == 0 && sr.carry.len > 0)
+			apply_lines(t, sr.carry.data, sr.carry.len, srev);
+		buf_free(&sr.carry);
 		if (rc == -1)
 			return -1;
 		t->hdr->since_snap = 0;
 	}
 	if (range_all(j, h, j->ent, j->ent_end, &rev, srev + 1, 0, 0,
 	    collect, &c) == 0) {
+		for (i = 0; i < c.n; i++)
+			if (unspill(h, &c.v[i], rev, LOAD_MS) == -1)
+				goto done;
 		qsort(c.v, c.n, sizeof(*c.v), cmp_change);
 		for (i = 0; i < c.n; i++)
 			apply_one(t, c.v[i].value, c.v[i].vlen, c.v[i].mod_rev);
@@ -443,6 +507,7 @@ load_locked(struct jetcd *j, struct etcd *h)
 		applied_wake(t, rev);
 		rc = 0;
 	}
+done:
 	for (i = 0; i < c.n; i++) {
 		free(c.v[i].key);
 		free(c.v[i].value);
@@ -470,15 +535,22 @@ rebuild_locked(struct tracker *t)
 
 /* ---- the watch (master) ---- */
 
-static void
+/* Apply a watch message's changes; -1 if a spilled one could not be read
+ * (nothing applied: the state is loaded again). */
+static int
 apply_events(struct jetcd *j, struct ereply *r)
 {
 	struct tracker	*t = j->t;
 	int64_t		 done, top;
 	size_t		 i;
 
+	for (i = 0; i < r->nkvs; i++)
+		if (is_change(j, &r->kvs[i]) &&
+		    r->kvs[i].mod_rev > applied_rev(t) &&
+		    unspill(j->lag, &r->kvs[i], r->kvs[i].mod_rev, LOAD_MS) == -1)
+			return -1;
 	if (state_lock_meta(t) == -1)
-		return;
+		return 0;
 	done = top = applied_rev(t);
 	for (i = 0; i < r->nkvs; i++) {
 		struct ekv *e = &r->kvs[i];
@@ -493,6 +565,7 @@ apply_events(struct jetcd *j, struct ereply *r)
 	if (top > done)
 		applied_wake(t, top);
 	state_unlock_meta(t);
+	return 0;
 }
 
 static int64_t	probe_head(struct jetcd *, struct etcd *, int);
@@ -546,8 +619,10 @@ on_watch_msg(void *arg, json_object *o)
 			j->reload = 1;
 		}
 		stop = 1;
-	} else if (r.nkvs > 0)
-		apply_events(j, &r);
+	} else if (r.nkvs > 0 && apply_events(j, &r) == -1) {
+		j->reload = 1;
+		stop = 1;
+	}
 	ereply_free(&r);
 	return stop || j->stop;
 }
@@ -620,6 +695,7 @@ jetcd_stage(struct tracker *t, const char *body, size_t len)
 {
 	struct jetcd	*j = t->etcd;
 	char		*keys[ETCD_MAX_GUARDS];
+	size_t		 cost;
 	int		 n, nw;
 
 	/* One request is one nested transaction: at most 128 operations,
@@ -630,8 +706,9 @@ jetcd_stage(struct tracker *t, const char *body, size_t len)
 	}
 	while (n > 0)
 		free(keys[--n]);
-	if (len + 1 > ETCD_MAX_BATCH_BYTES - j->stage.len ||
-	    j->nputs + (nw > 0 ? nw : 1) > REQ_MAX_PUTS ||
+	cost = spill_wanted(len) ? SPILL_REF_MAX : len + 1;
+	if (cost > ETCD_MAX_BATCH_BYTES - j->stage_inline ||
+	    len > JOURNAL_MAX_LINE || j->nputs + (nw > 0 ? nw : 1) > REQ_MAX_PUTS ||
 	    memchr(body, '\n', len) != NULL) {
 		snprintf(t->err, sizeof(t->err), "change too large for etcd");
 		return 0;
@@ -644,6 +721,8 @@ jetcd_stage(struct tracker *t, const char *body, size_t len)
 		snprintf(t->err, sizeof(t->err), "out of memory");
 		return 0;
 	}
+	j->stage_inline += cost;
+	j->nspill += spill_wanted(len);
 	j->nstaged++;
 	return 1;
 }
@@ -760,13 +839,15 @@ journal_submit_staged(struct tracker *t, void *cookie)
 	r->cookie = cookie;
 	memcpy(r->bodies, j->stage.data, j->stage.len);
 	r->blen = j->stage.len;
+	r->ilen = j->stage_inline;
+	r->nspill = j->nspill;
 	r->n = j->nstaged;
 	r->nputs = j->nputs;
 	r->base = j->base;
 	r->deadline = mono_ms() + COMMIT_MS;
 	explicit_bzero(j->stage.data, j->stage.len);
-	j->stage.len = j->stage.off = 0;
-	j->nstaged = j->nputs = 0;
+	j->stage.len = j->stage.off = j->stage_inline = 0;
+	j->nstaged = j->nputs = j->nspill = 0;
 	if (request_guards(j, r) == -1 || r->nguards > REQ_MAX_PUTS)
 		goto fail_req;
 	pthread_mutex_lock(&j->mu);
@@ -777,8 +858,8 @@ journal_submit_staged(struct tracker *t, void *cookie)
 	pthread_mutex_unlock(&j->mu);
 	return 1;
 fail:
-	j->stage.len = j->stage.off = 0;
-	j->nstaged = j->nputs = 0;
+	j->stage.len = j->stage.off = j->stage_inline = 0;
+	j->nstaged = j->nputs = j->nspill = 0;
 fail_req:
 	log_warnx("etcd: cannot queue a change (out of memory or malformed)");
 	if (r == NULL)
@@ -844,6 +925,7 @@ struct batch {
 	struct jreq	*r[ETCD_MAX_OPS];
 	int		 n, changes;
 	int		 puts, cmps;	/* of its requests */
+	int		 spills;	/* compares on spilled parts */
 	size_t		 bytes;
 	char		 id[40];	/* "NN-pid-batch-": its keys end in it + index */
 };
@@ -873,7 +955,7 @@ batch_fill(struct jetcd *j, struct batch *b)
 	struct jreq	*r, *keep = NULL, **kt = &keep, *next;
 	uint64_t	 now = mono_ms();
 
-	b->n = b->changes = b->puts = b->cmps = 0;
+	b->n = b->changes = b->puts = b->cmps = b->spills = 0;
 	b->bytes = 0;
 	for (r = j->commitq.head; r != NULL; r = next) {
 		next = r->next;
@@ -882,19 +964,21 @@ batch_fill(struct jetcd *j, struct batch *b)
 			continue;
 		}
 		if (b->puts + r->nputs > ETCD_MAX_OPS - 1 ||
-		    b->cmps + r->nguards > ETCD_MAX_OPS - 2 ||
+		    b->cmps + b->spills + r->nguards + r->nspill >
+		    ETCD_MAX_OPS - 2 ||
 		    b->changes + r->n > BATCH_CHANGES ||
-		    b->bytes + r->blen > ETCD_MAX_BATCH_BYTES ||
+		    b->bytes + r->ilen > ETCD_MAX_BATCH_BYTES ||
 		    batch_clash(b, r)) {
 			*kt = r;
 			kt = &r->next;
 			continue;
 		}
 		b->r[b->n++] = r;
-		b->bytes += r->blen;
+		b->bytes += r->ilen;
 		b->changes += r->n;
 		b->puts += r->nputs;
 		b->cmps += r->nguards;
+		b->spills += r->nspill;
 	}
 	*kt = NULL;
 	j->commitq.head = keep;
@@ -927,20 +1011,37 @@ change_key(struct jetcd *j, const struct batch *b, const char *e, int op)
 	return key;
 }
 
+/* Where the parts of the spilled body at index op of the batch go. */
+static void
+batch_spill_dir(struct jetcd *j, const struct batch *b, int op, char *out,
+    size_t len)
+{
+	char	tag[64];
+
+	snprintf(tag, sizeof(tag), "%s%04d", b->id, op);
+	spill_dir(j->t->cfg.etcd.prefix, tag, out, len);
+}
+
 /* The puts of one body at index op, appended to ops: the change under
- * its first written entity, an empty value under the other written ones.
- * Returns the first one's key (malloc'd). */
+ * its first written entity (a spilled one as a reference to its parts,
+ * whose presence cmp then compares), an empty value under the other
+ * written ones. Returns the first one's key (malloc'd). */
 static char *
 body_puts(struct jetcd *j, const struct batch *b, const char *body,
-    size_t len, int op, json_object *ops)
+    size_t len, int op, json_object *ops, json_object *cmp)
 {
-	char	*g[ETCD_MAX_GUARDS], *key, *first;
+	char	*g[ETCD_MAX_GUARDS], *key, *first, dir[300], ref[SPILL_REF_MAX];
 	int	 ng, nw, i;
 
 	if ((ng = change_guards(j->t->cfg.etcd.prefix, body, len, g, &nw)) == -1)
 		ng = nw = 0;	/* checked when staged */
 	first = change_key(j, b, nw > 0 ? g[0] : NULL, op);
-	if (first != NULL)
+	if (first != NULL && spill_wanted(len)) {
+		batch_spill_dir(j, b, op, dir, sizeof(dir));
+		json_object_array_add(ops, ej_put(first, ref,
+		    spill_ref(ref, dir, body, len)));
+		json_object_array_add(cmp, spill_compare(dir));
+	} else if (first != NULL)
 		json_object_array_add(ops, ej_put(first, body, len));
 	for (i = 1; i < nw; i++)
 		if ((key = change_key(j, b, g[i], op)) != NULL) {
@@ -966,7 +1067,7 @@ request_ops(struct jetcd *j, struct batch *b, struct jreq *r, int *op,
 	r->rkey = NULL;
 	for (k = 0, p = r->bodies; k < r->n; k++, p = nl + 1) {
 		nl = memchr(p, '\n', r->blen - (size_t)(p - r->bodies));
-		first = body_puts(j, b, p, (size_t)(nl - p), (*op)++, ok);
+		first = body_puts(j, b, p, (size_t)(nl - p), (*op)++, ok, cmp);
 		if (r->rkey == NULL)
 			r->rkey = first;
 		else
@@ -1341,6 +1442,31 @@ batch_send(struct jetcd *j, struct etcd *h, struct batch *b, int ms,
  */
 
 
+/* Put the parts of the batch's spilled bodies, in the order body_puts
+ * numbers them, before its first send; 0 or -1 (err). */
+static int
+batch_spill(struct jetcd *j, struct etcd *h, struct batch *b, uint64_t end,
+    char *err, size_t errlen)
+{
+	const char	*p, *nl;
+	char		 dir[300];
+	int		 i, k, op = 0;
+
+	for (i = 0; i < b->n; i++)
+		for (k = 0, p = b->r[i]->bodies; k < b->r[i]->n;
+		    k++, p = nl + 1, op++) {
+			nl = memchr(p, '\n', b->r[i]->blen -
+			    (size_t)(p - b->r[i]->bodies));
+			if (!spill_wanted((size_t)(nl - p)))
+				continue;
+			batch_spill_dir(j, b, op, dir, sizeof(dir));
+			if (spill_write(h, dir, p, (size_t)(nl - p), end, err,
+			    errlen) == -1)
+				return -1;
+		}
+	return 0;
+}
+
 static void
 batch_commit(struct jetcd *j, struct etcd *h, struct batch *b)
 {
@@ -1352,6 +1478,10 @@ batch_commit(struct jetcd *j, struct etcd *h, struct batch *b)
 		if (b->r[i]->deadline < end)
 			end = b->r[i]->deadline;
 	send_end = end > now + FENCE_MS ? end - FENCE_MS : now;
+	if (batch_spill(j, h, b, send_end, err, sizeof(err)) == -1) {
+		batch_fail(j, b, err);
+		return;
+	}
 	while ((now = mono_ms()) + 50 < send_end) {
 		rc = batch_send(j, h, b, (int)(send_end - now < (uint64_t)ams ?
 		    send_end - now : (uint64_t)ams), err, sizeof(err));
@@ -1597,7 +1727,7 @@ jetcd_new(struct tracker *t)
 	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&j->cv_probe, NULL);
 	pthread_cond_init(&j->cv_wait, NULL);
-	buf_init(&j->stage, ETCD_MAX_BATCH_BYTES + 16);
+	buf_init(&j->stage, JOURNAL_MAX_LINE + ETCD_MAX_BATCH_BYTES);
 	if ((j->sync = etcd_new(&t->cfg.etcd)) == NULL) {
 		free(j);
 		return NULL;

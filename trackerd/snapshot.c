@@ -23,22 +23,45 @@ struct chunks {
 };
 
 static int
+new_chunk(struct chunks *c)
+{
+	struct buf	*nv;
+
+	if (c->n == MAX_CHUNKS ||
+	    (nv = realloc(c->v, (c->n + 1) * sizeof(*nv))) == NULL)
+		return -1;
+	c->v = nv;
+	buf_init(&c->v[c->n++], CHUNK_BYTES);
+	return 0;
+}
+
+/* A line goes whole into one chunk when it fits one, else on from chunk
+ * to chunk (the loader reads the chunks as one stream of lines). */
+static int
 add_body(void *arg, const char *body, size_t len)
 {
 	struct chunks	*c = arg;
-	struct buf	*b, *nv;
+	struct buf	*b;
+	size_t		 n;
 
-	if (c->n == 0 || c->v[c->n - 1].len + len + 1 > CHUNK_BYTES) {
-		if (c->n == MAX_CHUNKS ||
-		    (nv = realloc(c->v, (c->n + 1) * sizeof(*nv))) == NULL)
+	if ((c->n == 0 || c->v[c->n - 1].len + len + 1 > CHUNK_BYTES) &&
+	    new_chunk(c) == -1)
+		return -1;
+	while (len > 0) {
+		b = &c->v[c->n - 1];
+		if (b->len == CHUNK_BYTES && new_chunk(c) == -1)
 			return -1;
-		c->v = nv;
-		buf_init(&c->v[c->n++], CHUNK_BYTES + JOURNAL_MAX_LINE);
+		b = &c->v[c->n - 1];
+		n = CHUNK_BYTES - b->len < len ? CHUNK_BYTES - b->len : len;
+		if (buf_append(b, body, n) == -1)
+			return -1;
+		body += n;
+		len -= n;
 	}
 	b = &c->v[c->n - 1];
-	if (buf_append(b, body, len) == -1 || buf_append(b, "\n", 1) == -1)
+	if (b->len == CHUNK_BYTES && new_chunk(c) == -1)
 		return -1;
-	return 0;
+	return buf_append(&c->v[c->n - 1], "\n", 1);
 }
 
 static void
@@ -361,6 +384,13 @@ snapshot_write(struct tracker *t, struct etcd *h)
 	snprintf(dir, sizeof(dir), "%s/fence/", p);
 	if (rc == 0)
 		rc = delete_covered(h, dir, rev);
+	/* Parts of spilled changes (etcd_spill.h) older than the snapshot
+	 * before this one: their change is in a snapshot by now, or never
+	 * commits (it commits only while its parts exist). Newer parts may
+	 * belong to a change still on its way. */
+	snprintf(dir, sizeof(dir), "%s/spill/", p);
+	if (rc == 0 && olddir[0] != '\0')
+		rc = delete_covered(h, dir, oldrev);
 	if (rc == 0) {
 		json_object *req = json_object_new_object();
 

@@ -730,6 +730,75 @@ Test(tracker_etcd, restart_after_snapshot_and_compaction)
 	close(b);
 }
 
+/* Wait until the first two trackers' logs have said "snapshot at
+ * revision" n times (either may write one). */
+static void
+wait_snapshots(int n)
+{
+	for (long end = trk_now_ms() + 15000;;) {
+		int	 seen = 0;
+
+		for (int i = 0; i < 2; i++) {
+			char	*log = h_read_file(ET.log[i], NULL), *p = log;
+
+			while (p != NULL &&
+			    (p = strstr(p, "snapshot at revision")) != NULL) {
+				seen++;
+				p++;
+			}
+			free(log);
+		}
+		if (seen >= n)
+			return;
+		cr_assert_lt(trk_now_ms(), end, "%d of %d snapshots", seen, n);
+		trk_sleep_ms(50);
+	}
+}
+
+/* The largest file (64 GiB: an upload_file line of 5.4 MB, more than one
+ * etcd request holds) is committed through parts written first: the
+ * other tracker has it, a snapshot holds it, a tracker started after the
+ * parts were deleted loads it from the snapshot. */
+Test(tracker_etcd, largest_file_across_trackers)
+{
+	char	tok[32], *ra, *rb, *rc;
+	int	a, b, c, i;
+
+	et_opt("-o");
+	et_opt("snapshot=10,hashes=262144,user_hashes=262144");
+	start_trackers(2);
+	a = et_conn(0);
+	OK(a, "create_user hal pw");
+	snprintf(tok, sizeof(tok), "%s", trk_login(a, "hal", "pw"));
+	OK(a, "create_group big");
+	upload_ok(a, "big", "huge.iso", 64ULL << 30, 7003, 9);
+	cr_assert_gt(ec_count("spill/"), 0, "no parts written");
+	ra = rq(a, "download_file big huge.iso");
+	cr_assert(strncmp(ra, "OK 68719476736 ", 15) == 0 &&
+	    strlen(ra) > 5000000, "%.100s", ra);
+	b = et_conn(1);
+	rb = rq_session(b, "hal", tok, "download_file big huge.iso");
+	cr_assert_str_eq(rb, ra);
+	/* two snapshots: the second deletes the parts the first covers */
+	for (i = 0; i < 12; i++)
+		OK(a, "create_group a%d", i);
+	wait_snapshots(1);
+	for (i = 0; i < 12; i++)
+		OK(a, "create_group b%d", i);
+	wait_snapshots(2);
+	cr_assert_eq(ec_count("spill/"), 0, "parts left after two snapshots");
+	cr_assert_eq(et_start(2), 0, "tracker 3 did not start");
+	c = et_conn(2);
+	rc = rq_session(c, "hal", tok, "download_file big huge.iso");
+	cr_assert_str_eq(rc, ra);
+	free(ra);
+	free(rb);
+	free(rc);
+	close(a);
+	close(b);
+	close(c);
+}
+
 /* Bad -J arguments are usage errors (one line, exit 64); an etcd nobody
  * answers on makes the start fail (exit 1) instead of hanging. No cluster
  * needed. */

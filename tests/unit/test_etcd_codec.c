@@ -5,6 +5,7 @@
 
 #include "trackerd/etcd.h"
 #include "trackerd/etcd_codec.h"
+#include "trackerd/etcd_spill.h"
 
 /* The request as compact JSON text (frees o). */
 static char *
@@ -337,4 +338,27 @@ Test(etcd_codec, the_J_url_over_https)
 	tg.cacert = "/etc/ssl/certs/ca-certificates.crt";
 	cr_assert_eq(etcd_check_tls(&tg, err, sizeof(err)), -1);
 	cr_assert(strstr(err, "need -J etcds://") != NULL, "%s", err);
+}
+
+/* A change too large for one request is committed as a reference to its
+ * parts: its length and CRC name them whole; the compare wants part 0. */
+Test(etcd_codec, spilled_change_reference)
+{
+	char	dir[200], ref[SPILL_REF_MAX];
+	size_t	n;
+
+	cr_assert(!spill_wanted(SPILL_MIN - 1));
+	cr_assert(spill_wanted(SPILL_MIN));
+	spill_dir("/p", "01-00001234-00000002-0003", dir, sizeof(dir));
+	cr_assert_str_eq(dir, "/p/spill/01-00001234-00000002-0003/");
+	n = spill_ref(ref, dir, "123456789", 9);
+	cr_assert_str_eq(ref,
+	    "@spill /p/spill/01-00001234-00000002-0003/ 9 cbf43926");
+	cr_assert_eq(n, strlen(ref));
+	cr_assert(spill_is_ref(ref, n));
+	cr_assert(!spill_is_ref("file g f 9 x", 12));
+	cr_assert(!spill_is_ref("@spill", 6));
+	expect_json(spill_compare(dir), "{\"key\":\"L3Avc3BpbGwvMDEtMDAwMDEy"
+	    "MzQtMDAwMDAwMDItMDAwMy8wMDAwMDA=\",\"target\":\"MOD\","
+	    "\"result\":\"GREATER\",\"mod_revision\":\"0\"}");
 }
