@@ -1574,6 +1574,55 @@ batch_linger(struct jetcd *j)
 	return 1;
 }
 
+/*
+ * Wait for the tracker's commit turn (state.h), at most until the oldest
+ * queued request's deadline (mu held, dropped while waiting). 0 once
+ * held; -1 if the wait ended first (the requests past their deadline
+ * are failed).
+ */
+static int
+turn_take(struct jetcd *j)
+{
+	pthread_mutex_t	*m = &j->t->hdr->commit_turn;
+	struct jreq	*r, *keep = NULL, **kt = &keep, *next;
+	struct timespec	 ts;
+	uint64_t	 due = j->commitq.head->deadline, now = mono_ms();
+	int		 rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)((due > now ? due - now : 0) / 1000);
+	ts.tv_nsec += (long)((due > now ? due - now : 0) % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_unlock(&j->mu);
+	rc = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
+	if (rc == EOWNERDEAD)	/* its batch died with it */
+		rc = pthread_mutex_consistent(m);
+	pthread_mutex_lock(&j->mu);
+	if (rc == 0)
+		return 0;
+	now = mono_ms();
+	j->nqueued = 0;
+	for (r = j->commitq.head; r != NULL; r = next) {
+		next = r->next;
+		if (r->deadline <= now)
+			done_push(j, r, JR_UNAVAILABLE);
+		else {
+			*kt = r;
+			kt = &r->next;
+			j->nqueued++;
+		}
+	}
+	*kt = NULL;
+	j->commitq.head = keep;
+	j->commitq.tail = NULL;
+	for (r = keep; r != NULL; r = r->next)
+		j->commitq.tail = r;
+	return -1;
+}
+
 static void *
 committer_thread(void *arg)
 {
@@ -1587,14 +1636,17 @@ committer_thread(void *arg)
 	for (;;) {
 		while (j->commitq.head == NULL)
 			pthread_cond_wait(&j->cv_commit, &j->mu);
-		if (batch_linger(j))
+		if (batch_linger(j) || turn_take(j) == -1)
 			continue;
 		batch_fill(j, &b);
-		if (b.n == 0)
+		if (b.n == 0) {
+			pthread_mutex_unlock(&j->t->hdr->commit_turn);
 			continue;
+		}
 		j->inflight++;
 		pthread_mutex_unlock(&j->mu);
 		batch_commit(j, h, &b);
+		pthread_mutex_unlock(&j->t->hdr->commit_turn);
 		pthread_mutex_lock(&j->mu);
 		j->inflight--;
 		pthread_cond_signal(&j->cv_commit);
