@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/stat.h>
@@ -180,11 +181,12 @@ h_same_file(const char *a, const char *b)
 	return same;
 }
 
-int
-h_spawn(struct h_proc *p, char *const argv[], char *const env[],
-    const char *logpath)
+static int
+spawn(struct h_proc *p, char *const argv[], char *const env[],
+    const char *logpath, int tied)
 {
 	char	path[PATH_MAX * 2];
+	pid_t	parent = getpid();
 	int	fd, i;
 
 	if (argv[0][0] == '/')
@@ -196,6 +198,9 @@ h_spawn(struct h_proc *p, char *const argv[], char *const env[],
 		return -1;
 	if (p->pid == 0) {
 		setpgid(0, 0);
+		if (tied && (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+		    getppid() != parent))
+			_exit(127);
 		fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		if (fd >= 0) {
 			dup2(fd, 1);
@@ -209,6 +214,20 @@ h_spawn(struct h_proc *p, char *const argv[], char *const env[],
 		_exit(127);
 	}
 	return 0;
+}
+
+int
+h_spawn(struct h_proc *p, char *const argv[], char *const env[],
+    const char *logpath)
+{
+	return spawn(p, argv, env, logpath, 0);
+}
+
+int
+h_spawn_tied(struct h_proc *p, char *const argv[], char *const env[],
+    const char *logpath)
+{
+	return spawn(p, argv, env, logpath, 1);
 }
 
 int

@@ -47,6 +47,10 @@ int	 h_same_file(const char *a, const char *b);
  */
 int	 h_spawn(struct h_proc *p, char *const argv[], char *const env[],
 	    const char *logpath);
+/* h_spawn, but the process is SIGKILLed if the thread that started it
+ * exits first (a failed assertion in a fixture skips the teardown). */
+int	 h_spawn_tied(struct h_proc *p, char *const argv[], char *const env[],
+	    const char *logpath);
 /* Wait until 127.0.0.1:port accepts a connection; 0, or -1 after ms. */
 int	 h_wait_port(uint16_t port, int ms);
 /* Wait until path exists; 0 or -1 after ms. */

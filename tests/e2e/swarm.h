@@ -67,44 +67,6 @@ sw_port(void)
 	return p;
 }
 
-/*
- * h_spawn, but the daemon is SIGKILLed if the test process dies first (a
- * failed assertion in a fixture skips the teardown): nothing outlives a
- * test run.
- */
-static inline int
-sw_spawn(struct h_proc *p, char *const argv[], char *const env[],
-    const char *logpath)
-{
-	char	path[PATH_MAX * 2];
-	pid_t	parent = getpid();
-	int	fd, i;
-
-	snprintf(path, sizeof(path), "%s/%s", h_root(), argv[0]);
-	p->log[0] = '\0';
-	if (strlen(logpath) < sizeof(p->log))
-		memcpy(p->log, logpath, strlen(logpath) + 1);
-	if ((p->pid = fork()) == -1)
-		return -1;
-	if (p->pid == 0) {
-		setpgid(0, 0);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		if ((fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644)) >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		if ((fd = open("/dev/null", O_RDONLY)) >= 0)
-			dup2(fd, 0);
-		for (i = 0; env && env[i]; i++)
-			putenv(env[i]);
-		execv(path, argv);
-		_exit(127);
-	}
-	return 0;
-}
-
 /* Spawn trackerd i (not waiting for it: its address may be IPv6). */
 static inline void
 sw_spawn_tracker(int i)
@@ -115,7 +77,7 @@ sw_spawn_tracker(int i)
 
 	snprintf(no, sizeof(no), "%d", i + 1);
 	snprintf(log, sizeof(log), "%s/trackerd%d.log", SW.dir, i + 1);
-	cr_assert_eq(sw_spawn(&SW.trk[i], argv, NULL, log), 0);
+	cr_assert_eq(h_spawn_tied(&SW.trk[i], argv, NULL, log), 0);
 }
 
 static inline void
@@ -138,7 +100,7 @@ sw_spawn_peer(int i, const char *opt, const char *host, char *const env[])
 
 	snprintf(self, sizeof(self), "%s:%u", host, SW.pport[i]);
 	unlink(SW.sock[i]);
-	cr_assert_eq(sw_spawn(&SW.peer[i], argv, env, SW.plog[i]), 0);
+	cr_assert_eq(h_spawn_tied(&SW.peer[i], argv, env, SW.plog[i]), 0);
 }
 
 /* Start peerd i (-v) on HOST with extra environment (NULL-terminated, up

@@ -509,7 +509,7 @@ Test(peer_tickets, ticket_lifetime_option)
 	share(0, "life.bin", 1000, 11);
 	cr_assert_eq(h_stop(&SW.trk[0], SIGTERM, 5000), 0);
 	snprintf(log, sizeof(log), "%s/trackerd1-lifetime.log", SW.dir);
-	cr_assert_eq(sw_spawn(&SW.trk[0], argv, NULL, log), 0);
+	cr_assert_eq(h_spawn_tied(&SW.trk[0], argv, NULL, log), 0);
 	cr_assert_eq(h_wait_port(SW.tport[0], 10000), 0);
 	fd = tracker_session(0, "bob", "pb");
 	now = (uint64_t)time(NULL);
