@@ -29,6 +29,10 @@ cleanup() {
 		done
 		kill -9 "$p" 2>/dev/null
 	done
+	# the tracker killed on purpose leaves its region behind
+	for p in ${p1:-} ${p2:-} ${p3:-}; do
+		rm -f "/dev/shm/p2pshare-trackerd-$p"
+	done
 	rm -rf "$dir"
 }
 trap cleanup EXIT
