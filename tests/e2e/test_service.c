@@ -62,6 +62,8 @@ teardown(void)
 	char	cmd[700];
 	int	i;
 
+	if (dir == NULL)
+		return;
 	stop_pidfile(1);	/* trackers the init script started */
 	stop_pidfile(2);
 	for (i = 0; i < nprocs; i++)
@@ -77,7 +79,14 @@ teardown(void)
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);
 	free(dir);
+	dir = NULL;
 }
+
+/* A skipped test's fini does not run: clean up first. */
+#define SKIP(why) do {							\
+	teardown();							\
+	cr_skip_test(why);						\
+} while (0)
 
 TestSuite(service, .init = setup, .fini = teardown, .timeout = 120);
 
@@ -529,7 +538,7 @@ Test(service, init_script_fails_loudly_and_speaks_lsb)
 	    which("start-stop-daemon") == NULL) {
 		fprintf(stderr, "service::init_script: skipped: no "
 		    "/lib/lsb/init-functions or start-stop-daemon\n");
-		cr_skip_test("no lsb-base / start-stop-daemon");
+		SKIP("no lsb-base / start-stop-daemon");
 	}
 	make_install();
 	snprintf(info2, sizeof(info2), "%s/etc/p2pshare/tracker_info.txt", dir);
@@ -600,7 +609,7 @@ need_analyze(void)
 	if (sa == NULL) {
 		fprintf(stderr, "service: systemd-analyze not installed "
 		    "(apt-get install systemd): unit checks skipped\n");
-		cr_skip_test("systemd-analyze not installed");
+		SKIP("systemd-analyze not installed");
 	}
 	return sa;
 }
@@ -684,12 +693,12 @@ Test(service, binaries_hardened)
 	if (hc == NULL) {
 		fprintf(stderr, "service: hardening-check not installed "
 		    "(apt-get install devscripts): skipped\n");
-		cr_skip_test("hardening-check not installed");
+		SKIP("hardening-check not installed");
 	}
 #if defined(P2P_SANITIZE)
 	fprintf(stderr, "service: hardening-check skipped in a sanitizer "
 	    "build (ASan replaces the fortified functions)\n");
-	cr_skip_test("sanitizer build");
+	SKIP("sanitizer build");
 #endif
 	{
 		char	t[PATH_MAX], p[PATH_MAX], s[PATH_MAX];
@@ -729,7 +738,7 @@ Test(service, man_pages_lint_clean)
 	if (mandoc == NULL) {
 		fprintf(stderr, "service: mandoc not installed: man page lint "
 		    "skipped\n");
-		cr_skip_test("mandoc not installed");
+		SKIP("mandoc not installed");
 	}
 	for (i = 0; i < 4; i++)
 		snprintf(p[i], sizeof(p[i]), "%s/%s", h_root(), pages[i]);

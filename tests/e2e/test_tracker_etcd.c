@@ -337,8 +337,6 @@ Test(tracker_etcd, concurrent_writers_one_order_on_both)
 	free(list[1]);
 }
 
-/* peerd's failover: a session opened on one tracker goes on on the other
- * with the same token after the first one dies. */
 /* A batch holds many requests in one transaction: when one of them loses
  * a race, the others in the batch still commit (they go out again). */
 Test(tracker_etcd, a_lost_race_refuses_only_its_request)
@@ -378,6 +376,8 @@ Test(tracker_etcd, a_lost_race_refuses_only_its_request)
 	close(y);
 }
 
+/* peerd's failover: a session opened on one tracker goes on on the other
+ * with the same token after the first one dies. */
 Test(tracker_etcd, session_failover_across_trackers)
 {
 	char	tok[32], *r;
