@@ -475,23 +475,41 @@ struct writer {
 	long		 max_gap_ms;
 };
 
+/* A connection to the writer's tracker, logged in; -1 if none. */
+static int
+writer_conn(const struct writer *w)
+{
+	char	*r;
+	int	 fd = h_connect(ET.port[w->tracker]);
+
+	if (fd < 0)
+		return -1;
+	r = h_request(fd, w->tracker ? "login lw2 pw" : "login lw1 pw");
+	free(r);
+	return fd;
+}
+
+/* Create groups until stopped; a connection that drops (its worker
+ * killed) is opened again, a few times. */
 static void *
 writer_main(void *arg)
 {
 	struct writer	*w = arg;
 	char		 line[64], *r;
 	long		 last = trk_now_ms(), now;
-	int		 fd = h_connect(ET.port[w->tracker]), i;
+	int		 fd = writer_conn(w), i, again = 0;
 
 	if (fd < 0)
 		return NULL;
-	r = h_request(fd, w->tracker ? "login lw2 pw" : "login lw1 pw");
-	free(r);
 	for (i = 0; !*w->stop && w->nacked < 4096; i++) {
 		snprintf(line, sizeof(line), "create_group w%d_%d", w->tracker,
 		    i);
-		if ((r = h_request(fd, line)) == NULL)
-			break;
+		if ((r = h_request(fd, line)) == NULL) {
+			close(fd);
+			if (++again > 20 || (fd = writer_conn(w)) < 0)
+				return NULL;
+			continue;
+		}
 		now = trk_now_ms();
 		if (strncmp(r, "OK", 2) == 0) {
 			w->acked[w->nacked++] = i;
@@ -585,6 +603,43 @@ Test(tracker_etcd, leader_killed_under_write_load)
 	a = et_conn(1);
 	trk_login(a, "lw2", "pw");
 	OK(a, "create_group after_election");
+	close(a);
+}
+
+/* A worker killed while it writes, perhaps holding its tracker's commit
+ * turn: the turn passes on (a robust mutex), the master starts another
+ * worker, and writes on that tracker go on; every acknowledged change is
+ * on both trackers. */
+Test(tracker_etcd, workers_killed_under_write_load)
+{
+	struct writer	 w[2];
+	pthread_t	 tid[2];
+	volatile int	 stop = 0;
+	pid_t		 kids[8];
+	int		 round, n, k, a, before;
+
+	et_opt("-o");
+	et_opt("groups=8192,members=16384,user_groups=8192");
+	start_trackers(2);
+	writers_start(w, tid, &stop);
+	for (round = 0; round < 3; round++) {
+		trk_sleep_ms(400);
+		n = child_pids(ET.p[0].pid, kids, 8);
+		cr_assert_gt(n, 0, "no workers");
+		for (k = 0; k < n; k++)
+			kill(kids[k], SIGKILL);
+	}
+	before = w[0].nacked;
+	trk_sleep_ms(1500);
+	writers_stop(tid, &stop);
+	cr_log_info("acknowledged %d + %d (%d on tracker 1 after the last "
+	    "kill)", w[0].nacked, w[1].nacked, w[0].nacked - before);
+	cr_assert_gt(w[0].nacked, before, "tracker 1 wrote nothing after "
+	    "its workers were killed");
+	acked_on_both(w, 0);
+	a = et_conn(0);
+	trk_login(a, "lw1", "pw");
+	OK(a, "create_group after_kills");
 	close(a);
 }
 
