@@ -1598,8 +1598,9 @@ turn_take(struct jetcd *j)
 	}
 	pthread_mutex_unlock(&j->mu);
 	rc = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
-	if (rc == EOWNERDEAD)	/* its batch died with it */
-		rc = pthread_mutex_consistent(m);
+	/* a holder that died: its batch died with it */
+	if (rc == EOWNERDEAD && (rc = pthread_mutex_consistent(m)) != 0)
+		pthread_mutex_unlock(m);
 	pthread_mutex_lock(&j->mu);
 	if (rc == 0)
 		return 0;
