@@ -947,6 +947,21 @@ batch_clash(const struct batch *b, const struct jreq *r)
 	return 0;
 }
 
+/* The commit queue is now the list keep (mu held). */
+static void
+commitq_keep(struct jetcd *j, struct jreq *keep)
+{
+	struct jreq	*r;
+
+	j->commitq.head = keep;
+	j->commitq.tail = NULL;
+	j->nqueued = 0;
+	for (r = keep; r != NULL; r = r->next) {
+		j->commitq.tail = r;
+		j->nqueued++;
+	}
+}
+
 /* Take what fits from the queue (mu held), oldest first; a request that
  * clashes waits for the next batch. Those past their deadline fail. */
 static void
@@ -981,13 +996,7 @@ batch_fill(struct jetcd *j, struct batch *b)
 		b->spills += r->nspill;
 	}
 	*kt = NULL;
-	j->commitq.head = keep;
-	j->commitq.tail = NULL;
-	j->nqueued = 0;
-	for (r = keep; r != NULL; r = r->next) {
-		j->commitq.tail = r;
-		j->nqueued++;
-	}
+	commitq_keep(j, keep);
 	snprintf(b->id, sizeof(b->id), "%02d-%08x-%08x-",
 	    j->t->cfg.tracker_no, (unsigned)getpid(), ++j->batches);
 }
@@ -1605,7 +1614,6 @@ turn_take(struct jetcd *j)
 	if (rc == 0)
 		return 0;
 	now = mono_ms();
-	j->nqueued = 0;
 	for (r = j->commitq.head; r != NULL; r = next) {
 		next = r->next;
 		if (r->deadline <= now)
@@ -1613,14 +1621,10 @@ turn_take(struct jetcd *j)
 		else {
 			*kt = r;
 			kt = &r->next;
-			j->nqueued++;
 		}
 	}
 	*kt = NULL;
-	j->commitq.head = keep;
-	j->commitq.tail = NULL;
-	for (r = keep; r != NULL; r = r->next)
-		j->commitq.tail = r;
+	commitq_keep(j, keep);
 	return -1;
 }
 
