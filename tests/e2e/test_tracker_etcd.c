@@ -726,6 +726,32 @@ Test(tracker_etcd, etcd_down_and_back)
 	close(a);
 }
 
+/* Wait up to ms until the first two trackers' logs (either may write
+ * one) have reported n whole snapshots: written, the changes they cover
+ * deleted and etcd compacted. */
+static void
+wait_snapshots(int n, long ms)
+{
+	for (long end = trk_now_ms() + ms;;) {
+		int	 seen = 0;
+
+		for (int i = 0; i < 2; i++) {
+			char	*log = h_read_file(ET.log[i], NULL), *p = log;
+
+			while (p != NULL &&
+			    (p = strstr(p, "deleted and compacted\n")) != NULL) {
+				seen++;
+				p++;
+			}
+			free(log);
+		}
+		if (seen >= n)
+			return;
+		cr_assert_lt(trk_now_ms(), end, "%d of %d snapshots", seen, n);
+		trk_sleep_ms(50);
+	}
+}
+
 /* Snapshots delete the covered changes and compact etcd; a tracker that
  * was down meanwhile loads the snapshot and the later changes. */
 Test(tracker_etcd, restart_after_snapshot_and_compaction)
@@ -751,18 +777,7 @@ Test(tracker_etcd, restart_after_snapshot_and_compaction)
 	cr_assert_eq(ec_count("e/r/s0/gus/"), 10);
 	for (i = 1; i < 60; i++)
 		OK(a, "create_group s%d", i);
-	/* wait for the snapshot: the log in the master says it */
-	for (long end = trk_now_ms() + 10000;;) {
-		char *log = h_read_file(ET.log[0], NULL);
-		int done = log && strstr(log, "snapshot at revision") &&
-		    strstr(log, "compacted\n");
-
-		free(log);
-		if (done)
-			break;
-		cr_assert_lt(trk_now_ms(), end, "no snapshot written");
-		trk_sleep_ms(50);
-	}
+	wait_snapshots(1, 10000);	/* tracker 2 is down: tracker 1's */
 	/* the snapshot covers them: only the newest change of an entity
 	 * stays (its compares), none of the sessions' */
 	cr_assert_eq(ec_count("e/r/s0/gus/"), 1);
@@ -783,31 +798,6 @@ Test(tracker_etcd, restart_after_snapshot_and_compaction)
 	free(r);
 	close(a);
 	close(b);
-}
-
-/* Wait until the first two trackers' logs have said "snapshot at
- * revision" n times (either may write one). */
-static void
-wait_snapshots(int n)
-{
-	for (long end = trk_now_ms() + 15000;;) {
-		int	 seen = 0;
-
-		for (int i = 0; i < 2; i++) {
-			char	*log = h_read_file(ET.log[i], NULL), *p = log;
-
-			while (p != NULL &&
-			    (p = strstr(p, "snapshot at revision")) != NULL) {
-				seen++;
-				p++;
-			}
-			free(log);
-		}
-		if (seen >= n)
-			return;
-		cr_assert_lt(trk_now_ms(), end, "%d of %d snapshots", seen, n);
-		trk_sleep_ms(50);
-	}
 }
 
 /* The largest file (64 GiB: an upload_file line of 5.4 MB, more than one
@@ -837,10 +827,10 @@ Test(tracker_etcd, largest_file_across_trackers)
 	/* two snapshots: the second deletes the parts the first covers */
 	for (i = 0; i < 12; i++)
 		OK(a, "create_group a%d", i);
-	wait_snapshots(1);
+	wait_snapshots(1, 15000);
 	for (i = 0; i < 12; i++)
 		OK(a, "create_group b%d", i);
-	wait_snapshots(2);
+	wait_snapshots(2, 15000);
 	cr_assert_eq(ec_count("spill/"), 0, "parts left after two snapshots");
 	cr_assert_eq(et_start(2), 0, "tracker 3 did not start");
 	c = et_conn(2);
