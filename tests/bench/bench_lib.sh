@@ -25,6 +25,11 @@ cpu_s() {	# utime+stime of a pid, in seconds
 }
 # the load average, to judge how noisy a figure is on a shared machine
 load() { cut -d ' ' -f 1-3 /proc/loadavg; }
+# cpu_ticks: "BUSY TOTAL", the machine's CPU time so far in clock ticks
+# (busy: neither idle nor waiting for I/O)
+cpu_ticks() { awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t; exit }' /proc/stat; }
+# busy_pct "B0 T0" "B1 T1": the share of CPU time in use between the two
+busy_pct() { echo "$1 $2" | awk '{ printf "%.0f\n", ($4 > $2 ? 100 * ($3 - $1) / ($4 - $2) : 0) }'; }
 hwm_kib() { awk '/VmHWM/ { print $2 }' "/proc/$1/status"; }
 
 # alive PID: running and not a zombie

@@ -50,10 +50,12 @@ p2p_run() {	# r
 	p2p_member "$P" "$n" "leech$1" bench
 	mkdir -p "$P/out"
 	c0=$(cpu_s "$lpid")
+	k0=$(cpu_ticks)
 	t0=$(now)
 	S "$P" "$n" download_file bench file.bin "$P/out"
 	S "$P" "$n" wait bench file.bin
 	t1=$(now)
+	busy_pct "$k0" "$(cpu_ticks)" >> "$dir/p2p.busy"
 	record p2p "$t0" "$t1" "$lpid" "$c0"
 	p2p_reread "$P/p$n.log" >> "$dir/p2p.reread"
 	cmp -s "$f" "$P/out/file.bin" || die "p2pshare run $1: downloaded file differs"
@@ -76,10 +78,12 @@ a2_setup() {
 
 a2_run() {	# r
 	rm -rf "$A/a0" "$A/a0.done"
+	k0=$(cpu_ticks)
 	t0=$(now)
 	a2_leech "$A" 0 none
 	lpid=$pid
 	wait_until $((tmo * 10)) test -f "$A/a0.done" || die "aria2c run $1: not done in ${tmo}s"
+	busy_pct "$k0" "$(cpu_ticks)" >> "$dir/a2.busy"
 	record a2 "$t0" "$(cat "$A/a0.done")" "$lpid" 0
 	cmp -s "$f" "$A/a0/file.bin" || die "aria2 run $1: downloaded file differs"
 	stop_pid "$lpid"
@@ -103,7 +107,9 @@ line() {	# SYS LABEL
 		printf "  %-17s %7.3f s %7.1f MB/s  peak RSS %6.1f MiB  CPU %5.2f s  (runs: %ss)\n",
 		    l, t, b / t / 1e6, rss / 1024, cpu, all
 	}'
+	echo "    machine CPU busy during the runs (all processes, ${ncpu} cores): $(tr '\n' ' ' < "$dir/$1.busy")%"
 }
+ncpu=$(getconf _NPROCESSORS_ONLN)
 echo "vs aria2: $size_mb MiB, 3 seeders, 1 leecher, median of $runs runs" \
     "(load average before: $load0, after: $(load))"
 line p2p "p2pshare leecher:"

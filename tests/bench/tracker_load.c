@@ -387,7 +387,28 @@ thread_main(void *arg)
 struct result {
 	double	rps, p50_ms, p99_ms;
 	double	err_ratio;
+	double	busy;		/* share of the machine's CPU time in use */
 };
+
+/* The machine's CPU time so far, all of it and the part not idle (nor
+ * waiting for I/O), in clock ticks, from /proc/stat; 0 if unknown. */
+static void
+cpu_ticks(uint64_t *busy, uint64_t *total)
+{
+	unsigned long long	v[8] = { 0 };
+	FILE			*f = fopen("/proc/stat", "r");
+
+	*busy = *total = 0;
+	if (f == NULL)
+		return;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+	    &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
+		for (int i = 0; i < 8; i++)
+			*total += v[i];
+		*busy = *total - v[3] - v[4];
+	}
+	fclose(f);
+}
 
 static double
 percentile(const uint32_t *h, uint64_t total, double q)
@@ -409,7 +430,7 @@ run_load(struct opts *o, const struct endpoint *ep)
 	struct conn	*conns = calloc((size_t)o->conns, sizeof(*conns));
 	uint32_t	*hist = calloc(HIST_US, sizeof(uint32_t));
 	volatile int	 stop = 0;
-	uint64_t	 done = 0, errors = 0, t0, t1, warm;
+	uint64_t	 done = 0, errors = 0, t0, t1, warm, b0, c0, b1, c1;
 	struct result	 r;
 	int		 i, per = o->conns / o->threads;
 
@@ -430,6 +451,7 @@ run_load(struct opts *o, const struct endpoint *ep)
 		warm += __atomic_load_n(&th[i].done, __ATOMIC_RELAXED);
 	}
 	t0 = bench_now_us();
+	cpu_ticks(&b0, &c0);
 	for (i = 0; i < o->threads; i++) {
 		memset(th[i].hist, 0, HIST_US * sizeof(uint32_t));
 		__atomic_store_n(&th[i].done, 0, __ATOMIC_RELAXED);
@@ -437,6 +459,7 @@ run_load(struct opts *o, const struct endpoint *ep)
 	}
 	(void)warm;
 	usleep((useconds_t)o->seconds * 1000000);
+	cpu_ticks(&b1, &c1);
 	stop = 1;
 	t1 = bench_now_us();
 	for (i = 0; i < o->threads; i++) {
@@ -451,6 +474,7 @@ run_load(struct opts *o, const struct endpoint *ep)
 	r.p50_ms = percentile(hist, done, 0.50);
 	r.p99_ms = percentile(hist, done, 0.99);
 	r.err_ratio = done ? (double)errors / (double)done : 0;
+	r.busy = c1 > c0 ? (double)(b1 - b0) / (double)(c1 - c0) : 0;
 	free(hist);
 	free(conns);
 	free(th);
@@ -639,8 +663,8 @@ static void
 measure(struct opts *o, const struct endpoint *rep, struct result *tr,
     struct result *rr)
 {
-	struct result	t[9] = { { 0, 0, 0, 0 } };
-	struct result	r[9] = { { 0, 0, 0, 0 } };
+	struct result	t[9] = { { 0, 0, 0, 0, 0 } };
+	struct result	r[9] = { { 0, 0, 0, 0, 0 } };
 	int		n = o->runs > 9 ? 9 : o->runs;
 
 	for (int i = 0; i < n; i++) {
@@ -707,7 +731,7 @@ int
 main(int argc, char *argv[])
 {
 	struct opts	o = { M_READ, 64, 1, 3, 3, 2, 0, { .tls = 0 } };
-	struct result	tr, rr = { 0, 0, 0, 0 };
+	struct result	tr, rr = { 0, 0, 0, 0, 0 };
 	struct endpoint	rep;
 	pid_t		rp[2] = { -1, -1 };
 	int		ch;
@@ -747,16 +771,18 @@ main(int argc, char *argv[])
 	}
 	measure(&o, o.responder ? &rep : NULL, &tr, &rr);
 	printf("%-17s c=%-3d d=%-2d trackerd  %8.0f req/s  p50 %6.3f ms  "
-	    "p99 %6.3f ms  errors %.1f%%\n", mode_name(o.mode), o.conns,
-	    o.depth, tr.rps, tr.p50_ms, tr.p99_ms, tr.err_ratio * 100);
+	    "p99 %6.3f ms  errors %.1f%%  CPU busy %.0f%%\n", mode_name(o.mode),
+	    o.conns, o.depth, tr.rps, tr.p50_ms, tr.p99_ms, tr.err_ratio * 100,
+	    tr.busy * 100);
 	if (o.responder) {
 		kill(rp[0], SIGTERM);
 		kill(rp[1], SIGTERM);
 		waitpid(rp[0], NULL, 0);
 		waitpid(rp[1], NULL, 0);
 		printf("%-17s c=%-3d d=%-2d responder %8.0f req/s  p50 %6.3f ms  "
-		    "p99 %6.3f ms\n", mode_name(o.mode), o.conns, o.depth,
-		    rr.rps, rr.p50_ms, rr.p99_ms);
+		    "p99 %6.3f ms                CPU busy %.0f%%\n",
+		    mode_name(o.mode), o.conns, o.depth, rr.rps, rr.p50_ms,
+		    rr.p99_ms, rr.busy * 100);
 		printf("%-17s c=%-3d d=%-2d ratio trackerd/responder %.2f\n",
 		    mode_name(o.mode), o.conns, o.depth, tr.rps / rr.rps);
 	}
