@@ -1,11 +1,85 @@
-/* peerd and trackerd under signals while a swarm works: SIGHUP (reopen the
+/* peerd and trackerd under faults while a swarm works: SIGHUP (reopen the
  * logs) sent over and over to the seeder, the leecher and the trackers
- * during a download, which must complete, verified, with nothing lost. */
+ * during a download, which must complete, verified, with nothing lost;
+ * a download into a file system too small for it. */
+#include <sys/mount.h>
+#include <sys/stat.h>
+
 #include <pthread.h>
+#include <sched.h>
 
 #include "tests/e2e/swarm.h"
 
 TestSuite(peer_faults, .init = sw_setup, .fini = sw_fini, .timeout = 180);
+
+/*
+ * The small disk: the test's own mount namespace (made before the daemons
+ * start, so that they share it), where SW.dir/small is a 4 MiB tmpfs.
+ * Root only; the mount goes with the namespace, and is undone first.
+ */
+static char	small[PATH_MAX];
+static int	own_ns;
+
+static void
+small_setup(void)
+{
+	own_ns = geteuid() == 0 && unshare(CLONE_NEWNS) == 0 &&
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0;
+	sw_setup();
+	small[0] = '\0';
+	if (own_ns && sw_subdir(small, sizeof(small), "small", 0700) == 0 &&
+	    mount("p2pshare-test", small, "tmpfs", MS_NOSUID | MS_NODEV,
+	    "size=4m,mode=0700") == -1)
+		small[0] = '\0';
+}
+
+static void
+small_fini(void)
+{
+	if (small[0] != '\0')
+		umount2(small, MNT_DETACH);
+	sw_fini();
+}
+
+TestSuite(peer_disk, .init = small_setup, .fini = small_fini, .timeout = 60);
+
+Test(peer_disk, too_large_for_the_disk_fails_at_once_and_leaves_nothing)
+{
+	struct h_run	 r;
+	struct stat	 st;
+	char		 src[PATH_MAX + 16], part[PATH_MAX + 16];
+
+	if (small[0] == '\0') {
+		small_fini();
+		cr_skip_test("needs root for a mount namespace with a tmpfs");
+	}
+	sw_users_and_group();
+	snprintf(src, sizeof(src), "%s/wide.bin", SW.dir);
+	h_random_file(src, 6u << 20, 11);
+	SC(0, 0, "upload_file %s g", src);
+	SC(0, 1, "download_file g wide.bin %s", small);
+	SC(1, 1, "wait g wide.bin");
+	cr_assert_eq(sc(&r, 1, "show_downloads"), 0);
+	cr_assert_not_null(strstr(r.out, "[F] [g] wide.bin\t0\t0\t6291456\n"),
+	    "%s", r.out);
+	h_run_free(&r);
+	/* the reason: no space for the whole file, known before any piece */
+	cr_assert_eq(scj(&r, 1, "show_downloads"), 0);
+	cr_assert_not_null(strstr(r.out, "No space left on device"), "%s",
+	    r.out);
+	h_run_free(&r);
+	snprintf(part, sizeof(part), "%s/wide.bin.part", small);
+	cr_assert(lstat(part, &st) == -1 && errno == ENOENT,
+	    "%s was left behind", part);
+	/* a file that fits goes on as usual on the same disk */
+	snprintf(src, sizeof(src), "%s/narrow.bin", SW.dir);
+	h_random_file(src, 2u << 20, 12);
+	SC(0, 0, "upload_file %s g", src);
+	SC(0, 1, "download_file g narrow.bin %s", small);
+	SC(0, 1, "wait g narrow.bin");
+	snprintf(part, sizeof(part), "%s/narrow.bin", small);
+	cr_assert(h_same_file(src, part), "the download differs");
+}
 
 struct hupper {
 	volatile int	stop;
