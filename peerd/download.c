@@ -803,21 +803,20 @@ dest_exists(const char *dest)
 }
 
 /*
- * FILE.part at its whole size, its blocks reserved where the file system
- * can (a disk too full shows now, not halfway through). Pieces then
- * overwrite reserved blocks: written straight to the disk they need no
- * allocation each, which ext4 would do one write at a time under the
+ * FILE.part at exactly its whole size, its blocks reserved where the file
+ * system can (a disk too full shows now, not halfway through). Pieces
+ * then overwrite reserved blocks: written straight to the disk they need
+ * no allocation each, which ext4 would do one write at a time under the
  * file's lock, the digest and the hashers waiting behind it. 0, or -1.
  */
 static int
 part_allocate(int fd, uint64_t size)
 {
-	if (size > 0 && fallocate(fd, 0, 0, (off_t)size) == 0)
-		return 0;
-	if (size > 0 && errno != EOPNOTSUPP && errno != ENOSYS &&
-	    errno != EINVAL && errno != EINTR)
+	if (size > 0 && fallocate(fd, 0, 0, (off_t)size) == -1 &&
+	    errno != EOPNOTSUPP && errno != ENOSYS && errno != EINVAL &&
+	    errno != EINTR)
 		return -1;		/* ENOSPC, EDQUOT, EFBIG, EIO */
-	return ftruncate(fd, (off_t)size);
+	return ftruncate(fd, (off_t)size);	/* never longer either */
 }
 
 /* Open FILE.part: an existing one (ours), or a new one that must not
