@@ -12,6 +12,7 @@
 #include "peerd/peerd.h"
 #include "peerd/resume.h"
 #include "peerd/sched.h"
+#include "peerd/sha1mb.h"
 #include "peerd/wire.h"
 
 #define DL_MAX_KNOWN	64		/* seeders remembered per download */
@@ -35,8 +36,10 @@
 #define DL_OUT_MAX	(WIRE_MAX_MSG + 4096)	/* our BITFIELD fits */
 #define DL_HASHERS	2		/* piece hashing threads (one hashes
 					 * while the other writes) */
+#define DL_BATCH_MS	5		/* a hasher waits for a full batch */
 #define DL_PARK		20		/* pieces waiting for the digest */
-#define DL_POOL		(DL_MAX_PEERS + 4 + DL_PARK)	/* piece buffers */
+#define DL_POOL		(DL_MAX_PEERS + 4 + SHA1MB_LANES + DL_PARK)
+					/* piece buffers */
 #define PIECE_ALIGN	4096		/* of piece buffers (O_DIRECT) */
 
 struct dl;
@@ -177,6 +180,8 @@ struct dl {
 	pthread_mutex_t	 ph_mtx;
 	pthread_cond_t	 ph_cond;
 	struct pbuf	*ph_head, *ph_tail;
+	unsigned	 ph_n;		/* pieces queued */
+	int		 ph_lanes;	/* sha1mb_lanes(): 1, no batches */
 	void		(*ph_done)(void *);	/* on the loop, per piece */
 	enum dl_phase	 phase;
 	uint32_t	 run;		/* runs started (pause and resume) */

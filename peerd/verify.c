@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -383,43 +384,100 @@ verify_buf_put(struct dl *d, struct pbuf *b)
 	d->pool = b;
 }
 
+/*
+ * Under ph_mtx: the next pieces to check, at most SHA1MB_LANES of one
+ * length, in queue order; 0 when stopping. Pieces are hashed side by
+ * side (sha1mb.c), so a hasher waits up to DL_BATCH_MS for a full batch
+ * to gather: a fast download fills one in about that time, and a slow
+ * one, whose pieces then go one by one, does not need the speed.
+ */
+static unsigned
+ph_take(struct dl *d, struct pbuf **batch)
+{
+	struct timespec	 until;
+	struct pbuf	*b;
+	unsigned	 n = 0;
+	uint32_t	 len;
+
+	do {
+		while (d->ph_head == NULL && !d->ph_stop)
+			pthread_cond_wait(&d->ph_cond, &d->ph_mtx);
+		if (d->ph_lanes > 1 && d->ph_n < SHA1MB_LANES) {
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			until.tv_nsec += DL_BATCH_MS * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			while (d->ph_n < SHA1MB_LANES && !d->ph_stop &&
+			    pthread_cond_timedwait(&d->ph_cond, &d->ph_mtx,
+			    &until) != ETIMEDOUT)
+				;
+		}
+		if (d->ph_stop)
+			return 0;
+	} while (d->ph_head == NULL);	/* the other hasher took them */
+	len = d->ph_head->len;
+	while (n < SHA1MB_LANES && (b = d->ph_head) != NULL && b->len == len) {
+		if ((d->ph_head = b->next) == NULL)
+			d->ph_tail = NULL;
+		d->ph_n--;
+		batch[n++] = b;
+	}
+	return n;
+}
+
+/* A checked piece: stored when good, then back to the loop. */
+static void
+ph_finish(struct dl *d, struct pbuf *b, const uint8_t md[SHA1_LEN])
+{
+	b->ok = CRYPTO_memcmp(md, d->meta.piece_sha1[b->idx], SHA1_LEN) == 0;
+	if (b->ok && verify_store(d, b->idx, b->data, b->len) == -1) {
+		b->ok = -1;
+		b->err = errno;
+	}
+	whole_keep_up(d);
+	if (ev_post(d->ph_done, b) == -1)
+		log_warnx("download %s: lost piece %u", d->info.name, b->idx);
+}
+
 static void *
 ph_main(void *v)
 {
 	struct dl	*d = v;
-	struct pbuf	*b;
+	struct pbuf	*batch[SHA1MB_LANES];
+	const uint8_t	*data[SHA1MB_LANES];
+	uint8_t		 md[SHA1MB_LANES][SHA1_LEN];
+	unsigned	 i, n;
 
 	for (;;) {
 		pthread_mutex_lock(&d->ph_mtx);
-		while (d->ph_head == NULL && !d->ph_stop)
-			pthread_cond_wait(&d->ph_cond, &d->ph_mtx);
-		if (d->ph_stop) {
-			pthread_mutex_unlock(&d->ph_mtx);
-			return NULL;
-		}
-		b = d->ph_head;
-		if ((d->ph_head = b->next) == NULL)
-			d->ph_tail = NULL;
+		n = ph_take(d, batch);
 		pthread_mutex_unlock(&d->ph_mtx);
-		b->ok = verify_piece(d, b->idx, b->data, b->len);
-		if (b->ok && verify_store(d, b->idx, b->data, b->len) == -1) {
-			b->ok = -1;
-			b->err = errno;
-		}
-		whole_keep_up(d);
-		if (ev_post(d->ph_done, b) == -1)
-			log_warnx("download %s: lost piece %u", d->info.name,
-			    b->idx);
+		if (n == 0)
+			return NULL;
+		for (i = 0; i < n; i++)
+			data[i] = batch[i]->data;
+		sha1mb(data, n, batch[0]->len, md);
+		for (i = 0; i < n; i++)
+			ph_finish(d, batch[i], md[i]);
 	}
 }
 
 int
 verify_hasher_start(struct dl *d, void (*done)(void *))
 {
+	pthread_condattr_t	ca;
+
 	d->ph_done = done;
 	d->ph_stop = 0;		/* a paused download starts it again */
+	d->ph_n = 0;
+	d->ph_lanes = sha1mb_lanes();
 	pthread_mutex_init(&d->ph_mtx, NULL);
-	pthread_cond_init(&d->ph_cond, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&d->ph_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	for (d->ph_started = 0; d->ph_started < DL_HASHERS; d->ph_started++)
 		if (pthread_create(&d->ph_thr[d->ph_started], NULL, ph_main,
 		    d) != 0)
@@ -439,6 +497,7 @@ verify_hasher_queue(struct dl *d, struct pbuf *b)
 	else
 		d->ph_head = b;
 	d->ph_tail = b;
+	d->ph_n++;
 	pthread_cond_signal(&d->ph_cond);
 	pthread_mutex_unlock(&d->ph_mtx);
 }
@@ -464,6 +523,7 @@ verify_hasher_stop(struct dl *d)
 			d->refs--;
 		}
 		d->ph_tail = NULL;
+		d->ph_n = 0;
 		pthread_mutex_destroy(&d->ph_mtx);
 		pthread_cond_destroy(&d->ph_cond);
 	}
