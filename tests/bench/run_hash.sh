@@ -29,3 +29,20 @@ done
 o=$(median < "$dir/ossl"); u=$(median < "$dir/ours")
 printf 'hash %d MiB: openssl dgst -sha1 %.3f s, upload_file hashing %.3f s, ratio %.2f (goal <= 1.10)\n' \
     "$size_mb" "$o" "$u" "$(awk -v a="$u" -v b="$o" 'BEGIN { print a / b }')"
+
+# A download's piece checks (sha1mb, from memory) beside libcrypto one
+# piece at a time, same run; openssl dgst's median above includes reading
+# the cached file.
+: > "$dir/mb"; : > "$dir/one"
+i=0
+while [ "$i" -lt "$runs" ]; do
+	out=$("$bin" -p "$f")
+	echo "$out" | awk '{ print $1 }' >> "$dir/mb"
+	echo "$out" | awk '{ print $2 }' >> "$dir/one"
+	lanes=$(echo "$out" | awk '{ print $3 }')
+	i=$((i + 1))
+done
+m=$(median < "$dir/mb"); s1=$(median < "$dir/one")
+printf 'piece checks %d MiB (%s lanes): %.3f s, libcrypto one piece at a time %.3f s (%.2fx), openssl dgst -sha1 %.3f s (%.2fx)\n' \
+    "$size_mb" "$lanes" "$m" "$s1" "$(awk -v a="$s1" -v b="$m" 'BEGIN { print a / b }')" \
+    "$o" "$(awk -v a="$o" -v b="$m" 'BEGIN { print a / b }')"
