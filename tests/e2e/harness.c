@@ -475,31 +475,55 @@ h_connect(uint16_t port)
 	return fd;
 }
 
+/* Bytes up to and including the first "END_OF_REPLY\n" that starts a line
+ * of buf[0..len), looking at its last n bytes only (the rest was looked
+ * at before); 0 when there is none yet. */
+static size_t
+reply_end(const char *buf, size_t len, size_t n)
+{
+	static const char	mark[] = "END_OF_REPLY\n";
+	size_t			m = sizeof(mark) - 1, i;
+
+	i = len - n >= m ? len - n - m + 1 : 0;
+	for (; i + m <= len; i++)
+		if ((i == 0 || buf[i - 1] == '\n') &&
+		    memcmp(buf + i, mark, m) == 0)
+			return i + m;
+	return 0;
+}
+
+/*
+ * One reply, ending with its END_OF_REPLY line (malloc'd), or NULL. It
+ * looks at what has arrived with MSG_PEEK and takes only that reply from
+ * the socket, so a pipelined reply behind it is left for the next call.
+ */
 char *
 h_read_reply(int fd)
 {
-	size_t	 len = 0, cap = 4096;
-	char	*buf = malloc(cap), *p;
+	size_t	 len = 0, cap = 65536 * 2 + 1, end;
+	char	*buf = malloc(cap);
 	ssize_t	 n;
 
-	buf[0] = '\0';
 	for (;;) {
-		/* END_OF_REPLY at the start of a line ends the reply */
-		p = strstr(buf, "END_OF_REPLY\n");
-		if (p && (p == buf || p[-1] == '\n'))
-			return buf;
 		if (len + 65536 + 1 > cap) {
 			cap = (len + 65536 + 1) * 2;
 			buf = realloc(buf, cap);
 		}
-		n = recv(fd, buf + len, 65536, 0);
-		if (n <= 0) {
-			free(buf);
-			return NULL;
-		}
+		n = recv(fd, buf + len, 65536, MSG_PEEK);
+		if (n <= 0)
+			break;
+		end = reply_end(buf, len + (size_t)n, (size_t)n);
+		if (end > 0)
+			n = (ssize_t)(end - len);
+		if (recv(fd, buf + len, (size_t)n, 0) != n)	/* taken */
+			break;
 		len += (size_t)n;
 		buf[len] = '\0';
+		if (end > 0)
+			return buf;
 	}
+	free(buf);
+	return NULL;
 }
 
 char *

@@ -305,3 +305,27 @@ Test(tracker_abuse, framing_across_reads)
 	free(r);
 	close(fd);
 }
+
+/* Requests sent in one segment are answered in order, and the harness
+ * hands the replies over one by one (none is taken with the one before). */
+Test(tracker_abuse, pipelined_replies_one_at_a_time)
+{
+	static const char	script[] = "frob1\nfrob2\nfrob3\n";
+	char			want[80], *r;
+	int			fd;
+
+	start_one();
+	fd = trk_conn(0);
+	cr_assert_eq(send(fd, script, sizeof(script) - 1, MSG_NOSIGNAL),
+	    (ssize_t)sizeof(script) - 1);
+	trk_sleep_ms(100);	/* all three replies are in the socket */
+	for (int k = 1; k <= 3; k++) {
+		snprintf(want, sizeof(want), "ERR unknown_command unknown "
+		    "command frob%d\nEND_OF_REPLY\n", k);
+		cr_assert_not_null(r = h_read_reply(fd), "reply %d", k);
+		cr_assert_str_eq(r, want);
+		free(r);
+	}
+	close(fd);
+	same_workers();
+}
