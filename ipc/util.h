@@ -7,11 +7,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "ipc/proto.h"
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 uint64_t	mono_ms(void);
+/* CLOCK_MONOTONIC ms milliseconds from now, for pthread_cond_timedwait
+ * on a CLOCK_MONOTONIC condition and pthread_mutex_clocklock. */
+void		mono_deadline(struct timespec *, uint64_t ms);
 
 /*
  * Send from p on a non-blocking socket until everything is sent or the

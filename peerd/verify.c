@@ -7,7 +7,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -15,6 +14,7 @@
 
 #include "ipc/log.h"
 #include "ipc/pieces.h"
+#include "ipc/util.h"
 #include "peerd/ev.h"
 #include "peerd/download.h"
 
@@ -403,12 +403,7 @@ ph_take(struct dl *d, struct pbuf **batch)
 		while (d->ph_head == NULL && !d->ph_stop)
 			pthread_cond_wait(&d->ph_cond, &d->ph_mtx);
 		if (d->ph_lanes > 1 && d->ph_n < SHA1MB_LANES) {
-			clock_gettime(CLOCK_MONOTONIC, &until);
-			until.tv_nsec += DL_BATCH_MS * 1000000L;
-			if (until.tv_nsec >= 1000000000L) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000L;
-			}
+			mono_deadline(&until, DL_BATCH_MS);
 			while (d->ph_n < SHA1MB_LANES && !d->ph_stop &&
 			    pthread_cond_timedwait(&d->ph_cond, &d->ph_mtx,
 			    &until) != ETIMEDOUT)

@@ -1573,12 +1573,7 @@ batch_linger(struct jetcd *j)
 
 	if (j->inflight == 0 || j->nqueued >= BATCH_FULL || now >= due)
 		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_nsec += (long)(due - now) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	mono_deadline(&ts, due - now);
 	pthread_cond_timedwait(&j->cv_commit, &j->mu, &ts);
 	return 1;
 }
@@ -1598,13 +1593,7 @@ turn_take(struct jetcd *j)
 	uint64_t	 due = j->commitq.head->deadline, now = mono_ms();
 	int		 rc;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)((due > now ? due - now : 0) / 1000);
-	ts.tv_nsec += (long)((due > now ? due - now : 0) % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	mono_deadline(&ts, due > now ? due - now : 0);
 	pthread_mutex_unlock(&j->mu);
 	rc = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
 	/* a holder that died: its batch died with it */
