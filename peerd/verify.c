@@ -337,8 +337,16 @@ verify_whole_join(struct dl *d, int stop)
 	return d->w.result;
 }
 
-/* The one check of a piece against the tracker's SHA-1 (hash thread,
- * GET_PIECE answers, pieces recovered from a .part file). */
+/* The one comparison of a piece's digest with the tracker's SHA-1 (the
+ * hashing threads, which digest pieces in batches, and verify_piece). */
+static int
+verify_digest(const struct dl *d, uint32_t idx, const uint8_t md[SHA1_LEN])
+{
+	return CRYPTO_memcmp(md, d->meta.piece_sha1[idx], SHA1_LEN) == 0;
+}
+
+/* A piece checked on its own (GET_PIECE answers, pieces recovered from a
+ * .part file). */
 int
 verify_piece(const struct dl *d, uint32_t idx, const uint8_t *data,
     uint32_t len)
@@ -346,7 +354,7 @@ verify_piece(const struct dl *d, uint32_t idx, const uint8_t *data,
 	uint8_t	md[SHA1_LEN];
 
 	SHA1(data, len, md);
-	return CRYPTO_memcmp(md, d->meta.piece_sha1[idx], SHA1_LEN) == 0;
+	return verify_digest(d, idx, md);
 }
 
 struct pbuf *
@@ -426,7 +434,7 @@ ph_take(struct dl *d, struct pbuf **batch)
 static void
 ph_finish(struct dl *d, struct pbuf *b, const uint8_t md[SHA1_LEN])
 {
-	b->ok = CRYPTO_memcmp(md, d->meta.piece_sha1[b->idx], SHA1_LEN) == 0;
+	b->ok = verify_digest(d, b->idx, md);
 	if (b->ok && verify_store(d, b->idx, b->data, b->len) == -1) {
 		b->ok = -1;
 		b->err = errno;
