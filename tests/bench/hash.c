@@ -2,6 +2,7 @@
  * (hash_file_async on peerd's loop), or with -p checks its pieces from
  * memory the way a download does (sha1mb) and one by one with libcrypto. */
 #include <openssl/sha.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "peerd/peerd.h"
 #include "peerd/sha1mb.h"
 #include "ipc/pieces.h"
+#include "ipc/util.h"
 
 struct peerd_config conf;
 
@@ -35,74 +37,53 @@ done(void *arg, struct hash_result *r)
 	ev_stop();
 }
 
-/* The whole file in memory; NULL on error. */
-static uint8_t *
-slurp(const char *path, size_t *len)
-{
-	FILE	*f;
-	uint8_t	*p;
-	long	 n;
-
-	if ((f = fopen(path, "rb")) == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == -1 || (n = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) == -1 || (p = malloc((size_t)n + 1)) == NULL) {
-		fclose(f);
-		return NULL;
-	}
-	if (fread(p, 1, (size_t)n, f) != (size_t)n) {
-		free(p);
-		p = NULL;
-	}
-	fclose(f);
-	*len = (size_t)n;
-	return p;
-}
-
 /*
- * -p: the seconds to check every whole piece in memory with sha1mb in
- * batches of SHA1MB_LANES, then with libcrypto one piece at a time, and
- * the lanes used; the two sets of digests must agree.
+ * -p: the seconds to check every whole piece in memory with sha1mb (all
+ * of them in one call: it takes them SHA1MB_LANES at a time), then with
+ * libcrypto one piece at a time, and the lanes used; the two sets of
+ * digests must agree.
  */
 static int
 pieces(const char *path)
 {
-	const uint8_t	 *data[SHA1MB_LANES];
-	uint8_t		(*mb)[SHA1_LEN], (*one)[SHA1_LEN], *file;
-	size_t		  len, n, i, j, k;
+	const uint8_t	**data = NULL;
+	uint8_t		(*mb)[SHA1_LEN] = NULL, (*one)[SHA1_LEN] = NULL, *file;
+	size_t		  len, n, i;
 	double		  start, mid, end;
+	int		  status = 1;
 
-	if ((file = slurp(path, &len)) == NULL) {
+	if ((file = (uint8_t *)read_small_file(path, SIZE_MAX, &len)) == NULL) {
 		perror(path);
 		return 1;
 	}
 	n = len / PIECE_SIZE;
-	if (n == 0 || (mb = calloc(n, SHA1_LEN)) == NULL ||
+	if (n == 0 || (data = calloc(n, sizeof(*data))) == NULL ||
+	    (mb = calloc(n, SHA1_LEN)) == NULL ||
 	    (one = calloc(n, SHA1_LEN)) == NULL) {
 		fprintf(stderr, "hash: %s: no whole piece, or no memory\n",
 		    path);
-		return 1;
+		goto done;
 	}
+	for (i = 0; i < n; i++)
+		data[i] = file + i * PIECE_SIZE;
 	start = bench_now_s();
-	for (i = 0; i < n; i += k) {
-		k = n - i < SHA1MB_LANES ? n - i : SHA1MB_LANES;
-		for (j = 0; j < k; j++)
-			data[j] = file + (i + j) * PIECE_SIZE;
-		sha1mb(data, k, PIECE_SIZE, mb + i);
-	}
+	sha1mb(data, n, PIECE_SIZE, mb);
 	mid = bench_now_s();
 	for (i = 0; i < n; i++)
-		SHA1(file + i * PIECE_SIZE, PIECE_SIZE, one[i]);
+		SHA1(data[i], PIECE_SIZE, one[i]);
 	end = bench_now_s();
 	if (memcmp(mb, one, n * SHA1_LEN) != 0) {
 		fprintf(stderr, "hash: sha1mb and libcrypto differ\n");
-		return 1;
+		goto done;
 	}
 	printf("%.3f %.3f %d\n", mid - start, end - mid, sha1mb_lanes());
+	status = 0;
+done:
+	free(data);
 	free(mb);
 	free(one);
 	free(file);
-	return 0;
+	return status;
 }
 
 int
