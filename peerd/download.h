@@ -13,6 +13,7 @@
 #include "peerd/resume.h"
 #include "peerd/sched.h"
 #include "peerd/sha1mb.h"
+#include "peerd/sha1ni.h"
 #include "peerd/wire.h"
 
 #define DL_MAX_KNOWN	64		/* seeders remembered per download */
@@ -37,9 +38,16 @@
 #define DL_HASHERS	2		/* piece hashing threads (one hashes
 					 * while the other writes) */
 #define DL_BATCH_MS	5		/* a hasher waits for a full batch */
-#define DL_PARK		20		/* pieces waiting for the digest */
-#define DL_POOL		(DL_MAX_PEERS + 4 + SHA1MB_LANES + DL_PARK)
-					/* piece buffers */
+#define DL_PARK		12		/* pieces waiting for the digest */
+/* With the SHA instructions the digest checks the pieces it is about to
+ * reach itself (verify.c): the hashers leave it those of the next
+ * DL_SHARE_AHEAD for DL_SHARE_MS, while no more than DL_SHARE_QUEUE wait. */
+#define DL_SHARE_QUEUE	20
+#define DL_SHARE_AHEAD	(2 * DL_SHARE_QUEUE)
+#define DL_SHARE_MS	50
+/* Piece buffers: whatever is parked and queued, the connections still
+ * have theirs, so that the piece the digest waits for can come in. */
+#define DL_POOL		(DL_MAX_PEERS + DL_PARK + DL_SHARE_QUEUE)
 #define PIECE_ALIGN	4096		/* of piece buffers (O_DIRECT) */
 
 struct dl;
@@ -80,6 +88,8 @@ struct pbuf {
 	uint32_t	 idx, len;
 	int		 ok;		/* 1 verified and stored, 0 bad, -1 write
 					 * error (errno in err) */
+	int		 checked;	/* verified by the digest: to store */
+	uint64_t	 queued;	/* mono_ms() when queued for a check */
 	int		 err;
 	uint32_t	 run;		/* the dl's run it was queued in */
 	uint8_t		*data;		/* PIECE_SIZE bytes */
@@ -131,8 +141,11 @@ struct whole {
 	pthread_mutex_t	 mtx;
 	pthread_cond_t	 cond;
 	uint32_t	 ready;		/* pieces verified from the front */
-	SHA_CTX		 ctx;		/* fed pieces 0..next-1 */
-	uint32_t	 next;
+	struct sha1_stream ctx;		/* fed pieces 0..next-1 */
+	uint32_t	 next;		/* hashers read it unlocked */
+	int		 shared;	/* it takes unchecked pieces from the
+					 * hashers' queue (and they may read it
+					 * unlocked) */
 	struct pbuf	*parked;	/* verified, ahead of next, in memory */
 	int		 nparked;
 	void		(*done)(void *);	/* on the loop: a parked buffer back */

@@ -1,5 +1,6 @@
 /* Checking what a download receives: each piece's SHA-1 on a hashing
- * thread, the whole-file SHA-1 on another, and their piece buffers. */
+ * thread or, in the same pass, on the whole-file SHA-1's thread; the
+ * piece buffers. */
 #include <sys/uio.h>
 
 #include <errno.h>
@@ -25,6 +26,16 @@
  * read back from the .part file. The loop parks a piece before it moves
  * the verified front past it: a piece below the front and not parked is
  * on disk.
+ *
+ * With the SHA instructions ("shared"), the digest also takes its next
+ * piece unchecked from the hashers' queue and gets the piece's own SHA-1
+ * from the same pass (sha1ni.c): both for little more than the cost of
+ * one. A good piece goes back to the queue's head, checked, for a hasher
+ * to store (the digest must not wait for the disk); a bad one goes to the
+ * loop, and the digest is taken back to before it. The hashers leave the
+ * digest the pieces it is about to reach (ph_mine).
+ *
+ * Locks: w.mtx before ph_mtx, never the other way round.
  */
 
 /* Under w.mtx: take piece i out of the parked list. */
@@ -42,15 +53,48 @@ park_take(struct dl *d, uint32_t i)
 	return NULL;
 }
 
-/* Wait until piece next can be fed: *bp is its buffer if it was parked
- * (else it is read back). Returns next, n when everything is fed, or -1
- * when stopped. */
+/* Under ph_mtx: take b out of the hashers' queue. */
+static void
+ph_remove(struct dl *d, struct pbuf *b)
+{
+	struct pbuf	**pp, *prev = NULL;
+
+	for (pp = &d->ph_head; *pp != b; prev = *pp, pp = &prev->next)
+		;
+	if ((*pp = b->next) == NULL)
+		d->ph_tail = prev;
+	d->ph_n--;
+}
+
+/* Under w.mtx: take piece i, not yet checked, out of the hashers' queue. */
+static struct pbuf *
+queue_take(struct dl *d, uint32_t i)
+{
+	struct pbuf	*b;
+
+	if (!d->w.shared)
+		return NULL;
+	pthread_mutex_lock(&d->ph_mtx);
+	for (b = d->ph_head; b != NULL; b = b->next)
+		if (b->idx == i && !b->checked) {
+			ph_remove(d, b);
+			break;
+		}
+	pthread_mutex_unlock(&d->ph_mtx);
+	return b;
+}
+
+/* Wait until piece next can be fed: *bp is its buffer if it was parked,
+ * or if it was taken unchecked from the queue (*unchecked set); else it
+ * is read back. Returns next, n when everything is fed, or -1 when
+ * stopped. */
 static int64_t
-whole_wait(struct dl *d, uint32_t n, struct pbuf **bp)
+whole_wait(struct dl *d, uint32_t n, struct pbuf **bp, int *unchecked)
 {
 	int64_t	i;
 
 	*bp = NULL;
+	*unchecked = 0;
 	pthread_mutex_lock(&d->w.mtx);
 	for (;;) {
 		if (d->w.stop) {
@@ -61,6 +105,10 @@ whole_wait(struct dl *d, uint32_t n, struct pbuf **bp)
 		if (d->w.next >= n || (*bp = park_take(d, d->w.next)) != NULL ||
 		    d->w.next < d->w.ready)
 			break;
+		if ((*bp = queue_take(d, d->w.next)) != NULL) {
+			*unchecked = 1;
+			break;
+		}
 		pthread_cond_wait(&d->w.cond, &d->w.mtx);
 	}
 	pthread_mutex_unlock(&d->w.mtx);
@@ -78,7 +126,7 @@ static void
 whole_fed(struct dl *d)
 {
 	pthread_mutex_lock(&d->w.mtx);
-	d->w.next++;
+	__atomic_store_n(&d->w.next, d->w.next + 1, __ATOMIC_RELAXED);
 	if (d->w.lagwait > 0 && whole_lag(d) <= DL_PARK)
 		pthread_cond_broadcast(&d->w.lagcond);
 	pthread_mutex_unlock(&d->w.mtx);
@@ -191,6 +239,62 @@ verify_store(struct dl *d, uint32_t idx, const uint8_t *data, uint32_t len)
 	return 0;
 }
 
+static int	verify_digest(const struct dl *, uint32_t,
+		    const uint8_t[SHA1_LEN]);
+static void	ph_post(struct dl *, struct pbuf *);
+static void	ph_store(struct dl *, struct pbuf *);
+
+/*
+ * A piece taken unchecked from the queue: fed, and checked in the same
+ * pass. 1 when good: it goes back to the queue's head for a hasher to
+ * store it, or is stored here when the hashers stop. 0 when bad: the
+ * digest is as before it, and the loop hears of it.
+ */
+static int
+whole_check(struct dl *d, struct pbuf *b)
+{
+	struct sha1_stream	before = d->w.ctx;
+	uint8_t			md[SHA1_LEN];
+
+	sha1_stream_update_digest(&d->w.ctx, b->data, b->len, md);
+	if (!(b->ok = verify_digest(d, b->idx, md))) {
+		d->w.ctx = before;
+		ph_post(d, b);
+		return 0;
+	}
+	b->checked = 1;
+	pthread_mutex_lock(&d->w.mtx);
+	if (d->w.shared) {
+		pthread_mutex_lock(&d->ph_mtx);
+		if ((b->next = d->ph_head) == NULL)
+			d->ph_tail = b;
+		d->ph_head = b;
+		d->ph_n++;
+		pthread_cond_signal(&d->ph_cond);
+		pthread_mutex_unlock(&d->ph_mtx);
+		b = NULL;
+	}
+	pthread_mutex_unlock(&d->w.mtx);
+	if (b != NULL) {
+		ph_store(d, b);
+		ph_post(d, b);
+	}
+	return 1;
+}
+
+/* The digest no longer takes pieces from the queue: what the hashers
+ * left it is theirs. Under w.mtx. */
+static void
+whole_unshare(struct dl *d)
+{
+	if (!d->w.shared)
+		return;
+	__atomic_store_n(&d->w.shared, 0, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&d->ph_mtx);
+	pthread_cond_broadcast(&d->ph_cond);
+	pthread_mutex_unlock(&d->ph_mtx);
+}
+
 static void *
 whole_main(void *v)
 {
@@ -199,12 +303,16 @@ whole_main(void *v)
 	uint8_t		*buf = NULL, out[SHA1_LEN];
 	uint32_t	 n = d->meta.npieces, len;
 	int64_t		 i;
-	int		 result = -1;
+	int		 result = -1, unchecked;
 
-	while ((i = whole_wait(d, n, &b)) >= 0 && i < n) {
+	while ((i = whole_wait(d, n, &b, &unchecked)) >= 0 && i < n) {
 		len = piece_len(d->meta.size, (uint64_t)i);
-		if (b != NULL) {
-			SHA1_Update(&d->w.ctx, b->data, len);
+		if (unchecked) {
+			if (!whole_check(d, b))
+				continue;	/* wait for it again */
+			d->w.hot++;
+		} else if (b != NULL) {
+			sha1_stream_update(&d->w.ctx, b->data, len);
 			d->w.hot++;	/* only this thread writes it */
 			if (ev_post(d->w.done, b) == -1)
 				log_warnx("download %s: lost a buffer",
@@ -217,18 +325,19 @@ whole_main(void *v)
 			}
 			if (whole_reread(d, (uint32_t)i, buf, len) == -1)
 				goto done;
-			SHA1_Update(&d->w.ctx, buf, len);
+			sha1_stream_update(&d->w.ctx, buf, len);
 		}
 		whole_fed(d);
 	}
 	if (i < 0)
 		goto done;
-	SHA1_Final(out, &d->w.ctx);
+	sha1_stream_final(&d->w.ctx, out);
 	result = CRYPTO_memcmp(out, d->meta.sha1, SHA1_LEN) == 0;
 done:
 	free(buf);
 	pthread_mutex_lock(&d->w.mtx);
 	d->w.result = result;
+	whole_unshare(d);
 	pthread_mutex_unlock(&d->w.mtx);
 	whole_nolag(d);
 	return NULL;
@@ -250,7 +359,8 @@ verify_whole_start(struct dl *d, void (*done)(void *))
 	d->w.stop = 0;
 	d->w.hot = 0;
 	d->w.cached = 0;
-	SHA1_Init(&d->w.ctx);
+	d->w.shared = 0;	/* until the hashers run */
+	sha1_stream_init(&d->w.ctx, 1);
 	d->w.result = -2;
 	if (pthread_create(&d->w.thr, NULL, whole_main, d) != 0)
 		return -1;
@@ -393,53 +503,154 @@ verify_buf_put(struct dl *d, struct pbuf *b)
 }
 
 /*
- * Under ph_mtx: the next pieces to check, at most SHA1MB_LANES of one
- * length, in queue order; 0 when stopping. Pieces are hashed side by
- * side (sha1mb.c), so a hasher waits up to DL_BATCH_MS for a full batch
- * to gather: a fast download fills one in about that time, and a slow
- * one, whose pieces then go one by one, does not need the speed.
+ * Under ph_mtx: may a hasher take queued piece b now? A checked one, to
+ * store it, yes. An unchecked one of the next DL_SHARE_AHEAD pieces is
+ * left to a sharing digest for DL_SHARE_MS: long enough for the digest to
+ * reach it at speed, not so long that a piece the digest waits for and
+ * may never get (its only seeder sends it corrupt) holds the rest up.
  */
-static unsigned
-ph_take(struct dl *d, struct pbuf **batch)
+static int
+ph_mine(const struct dl *d, const struct pbuf *b, uint64_t now)
 {
-	struct timespec	 until;
-	struct pbuf	*b;
-	unsigned	 n = 0;
-	uint32_t	 len;
+	uint32_t	next;
 
-	do {
-		while (d->ph_head == NULL && !d->ph_stop)
-			pthread_cond_wait(&d->ph_cond, &d->ph_mtx);
-		if (d->ph_lanes > 1 && d->ph_n < SHA1MB_LANES) {
-			mono_deadline(&until, DL_BATCH_MS);
-			while (d->ph_n < SHA1MB_LANES && !d->ph_stop &&
-			    pthread_cond_timedwait(&d->ph_cond, &d->ph_mtx,
-			    &until) != ETIMEDOUT)
-				;
-		}
-		if (d->ph_stop)
-			return 0;
-	} while (d->ph_head == NULL);	/* the other hasher took them */
-	len = d->ph_head->len;
-	while (n < SHA1MB_LANES && (b = d->ph_head) != NULL && b->len == len) {
-		if ((d->ph_head = b->next) == NULL)
-			d->ph_tail = NULL;
-		d->ph_n--;
+	if (b->checked || !__atomic_load_n(&d->w.shared, __ATOMIC_RELAXED) ||
+	    now >= b->queued + DL_SHARE_MS)
+		return 1;
+	next = __atomic_load_n(&d->w.next, __ATOMIC_RELAXED);
+	return b->idx < next || b->idx - next >= DL_SHARE_AHEAD;
+}
+
+/* Under ph_mtx: when the first piece left to the digest becomes the
+ * hashers' (0: none is). */
+static uint64_t
+ph_expiry(const struct dl *d, uint64_t now)
+{
+	const struct pbuf	*b;
+	uint64_t		 at = 0;
+
+	for (b = d->ph_head; b != NULL; b = b->next)
+		if (!ph_mine(d, b, now) && (at == 0 || b->queued < at))
+			at = b->queued;
+	return at == 0 ? 0 : at + DL_SHARE_MS;
+}
+
+/*
+ * Under ph_mtx: of the pieces left to the digest, the one due last (of
+ * length len, any when 0). While more than DL_SHARE_QUEUE wait, hashers
+ * take those: the digest may be waiting for a piece that cannot be
+ * received before buffers free up, and those it needs first stay.
+ */
+static struct pbuf *
+ph_farthest(const struct dl *d, uint32_t len, uint64_t now)
+{
+	struct pbuf	*b, *far = NULL;
+
+	if (d->ph_n <= DL_SHARE_QUEUE)
+		return NULL;
+	for (b = d->ph_head; b != NULL; b = b->next)
+		if (!ph_mine(d, b, now) && (len == 0 || b->len == len) &&
+		    (far == NULL || b->idx > far->idx))
+			far = b;
+	return far;
+}
+
+/* Under ph_mtx: how many queued pieces a hasher may take now. */
+static unsigned
+ph_count(const struct dl *d, uint64_t now)
+{
+	const struct pbuf	*b;
+	unsigned		 mine = 0, over;
+
+	for (b = d->ph_head; b != NULL; b = b->next)
+		mine += ph_mine(d, b, now);
+	if (d->ph_n <= DL_SHARE_QUEUE)
+		return mine;
+	over = d->ph_n - DL_SHARE_QUEUE;
+	return mine + (over < d->ph_n - mine ? over : d->ph_n - mine);
+}
+
+/* Under ph_mtx: take up to max pieces of one kind (checked, or of one
+ * length), a hasher's own first in queue order, then ph_farthest's. */
+static unsigned
+ph_unlink(struct dl *d, struct pbuf **batch, unsigned max, uint64_t now)
+{
+	struct pbuf	*b, *nb;
+	unsigned	 n = 0;
+
+	for (b = d->ph_head; b != NULL && n < max; b = nb) {
+		nb = b->next;
+		if (!ph_mine(d, b, now) || (n > 0 &&
+		    (b->len != batch[0]->len || b->checked != batch[0]->checked)))
+			continue;
+		ph_remove(d, b);
+		batch[n++] = b;
+	}
+	if (n > 0 && batch[0]->checked)
+		return n;
+	while (n < max &&
+	    (b = ph_farthest(d, n > 0 ? batch[0]->len : 0, now)) != NULL) {
+		ph_remove(d, b);
 		batch[n++] = b;
 	}
 	return n;
 }
 
-/* A checked piece: stored when good, then back to the loop. */
-static void
-ph_finish(struct dl *d, struct pbuf *b, const uint8_t md[SHA1_LEN])
+/*
+ * Under ph_mtx: the next pieces for this hasher, 0 when stopping: one
+ * checked piece to store, or at most SHA1MB_LANES to check, of one
+ * length, in queue order. Pieces are hashed side by side (sha1mb.c), so
+ * a hasher waits up to DL_BATCH_MS for a full batch to gather: a fast
+ * download fills one in about that time, and a slow one, whose pieces
+ * then go one by one, does not need the speed.
+ */
+static unsigned
+ph_take(struct dl *d, struct pbuf **batch)
 {
-	b->ok = verify_digest(d, b->idx, md);
+	struct timespec	 until;
+	uint64_t	 now, full_by = 0, wake;
+	unsigned	 n;
+
+	for (;;) {
+		if (d->ph_stop)
+			return 0;
+		now = mono_ms();
+		if (d->ph_head != NULL && d->ph_head->checked)
+			return ph_unlink(d, batch, 1, now);
+		if ((n = ph_count(d, now)) == 0)
+			full_by = 0;
+		else if (full_by == 0)
+			full_by = now + DL_BATCH_MS;
+		if ((n >= SHA1MB_LANES || (n > 0 && (d->ph_lanes == 1 ||
+		    now >= full_by))) &&
+		    (n = ph_unlink(d, batch, SHA1MB_LANES, now)) > 0)
+			return n;
+		wake = ph_expiry(d, now);
+		if (full_by != 0 && (wake == 0 || full_by < wake))
+			wake = full_by;
+		if (wake == 0) {
+			pthread_cond_wait(&d->ph_cond, &d->ph_mtx);
+			continue;
+		}
+		mono_deadline(&until, wake > now ? wake - now : 0);
+		pthread_cond_timedwait(&d->ph_cond, &d->ph_mtx, &until);
+	}
+}
+
+/* A piece checked (b->ok set): stored when good. */
+static void
+ph_store(struct dl *d, struct pbuf *b)
+{
 	if (b->ok && verify_store(d, b->idx, b->data, b->len) == -1) {
 		b->ok = -1;
 		b->err = errno;
 	}
-	whole_keep_up(d);
+}
+
+/* A piece done with: back to the loop. */
+static void
+ph_post(struct dl *d, struct pbuf *b)
+{
 	if (ev_post(d->ph_done, b) == -1)
 		log_warnx("download %s: lost piece %u", d->info.name, b->idx);
 }
@@ -459,11 +670,19 @@ ph_main(void *v)
 		pthread_mutex_unlock(&d->ph_mtx);
 		if (n == 0)
 			return NULL;
-		for (i = 0; i < n; i++)
-			data[i] = batch[i]->data;
-		sha1mb(data, n, batch[0]->len, md);
-		for (i = 0; i < n; i++)
-			ph_finish(d, batch[i], md[i]);
+		if (!batch[0]->checked) {
+			for (i = 0; i < n; i++)
+				data[i] = batch[i]->data;
+			sha1mb(data, n, batch[0]->len, md);
+			for (i = 0; i < n; i++)
+				batch[i]->ok = verify_digest(d, batch[i]->idx,
+				    md[i]);
+		}
+		for (i = 0; i < n; i++) {
+			ph_store(d, batch[i]);
+			whole_keep_up(d);
+			ph_post(d, batch[i]);
+		}
 	}
 }
 
@@ -484,7 +703,16 @@ verify_hasher_start(struct dl *d, void (*done)(void *))
 	for (d->ph_started = 0; d->ph_started < DL_HASHERS; d->ph_started++)
 		if (pthread_create(&d->ph_thr[d->ph_started], NULL, ph_main,
 		    d) != 0)
-			return d->ph_started > 0 ? 0 : -1;
+			break;
+	if (d->ph_started == 0)
+		return -1;
+	if (d->w.started) {	/* the digest may use the queue now */
+		pthread_mutex_lock(&d->w.mtx);
+		__atomic_store_n(&d->w.shared, d->w.ctx.ni &&
+		    d->w.result == -2, __ATOMIC_RELAXED);
+		pthread_cond_signal(&d->w.cond);
+		pthread_mutex_unlock(&d->w.mtx);
+	}
 	return 0;
 }
 
@@ -494,6 +722,8 @@ verify_hasher_queue(struct dl *d, struct pbuf *b)
 	d->refs++;		/* ph_done will run for it */
 	b->run = d->run;
 	b->next = NULL;
+	b->checked = 0;
+	b->queued = mono_ms();
 	pthread_mutex_lock(&d->ph_mtx);
 	if (d->ph_tail != NULL)
 		d->ph_tail->next = b;
@@ -503,6 +733,14 @@ verify_hasher_queue(struct dl *d, struct pbuf *b)
 	d->ph_n++;
 	pthread_cond_signal(&d->ph_cond);
 	pthread_mutex_unlock(&d->ph_mtx);
+	/* the digest's next piece: it may be waiting for it (after the
+	 * queue's lock, so that it finds the piece when woken) */
+	if (__atomic_load_n(&d->w.shared, __ATOMIC_RELAXED) &&
+	    b->idx == __atomic_load_n(&d->w.next, __ATOMIC_RELAXED)) {
+		pthread_mutex_lock(&d->w.mtx);
+		pthread_cond_signal(&d->w.cond);
+		pthread_mutex_unlock(&d->w.mtx);
+	}
 }
 
 /* Stop the thread; free queued and idle buffers. */
@@ -512,8 +750,13 @@ verify_hasher_stop(struct dl *d)
 	struct pbuf	*b;
 
 	if (d->ph_started) {
-		if (d->w.started)
+		if (d->w.started) {
+			/* the digest takes from the queue no more */
+			pthread_mutex_lock(&d->w.mtx);
+			whole_unshare(d);
+			pthread_mutex_unlock(&d->w.mtx);
 			whole_nolag(d);
+		}
 		pthread_mutex_lock(&d->ph_mtx);
 		d->ph_stop = 1;
 		pthread_cond_broadcast(&d->ph_cond);
