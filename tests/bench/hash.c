@@ -1,6 +1,7 @@
 /* Benchmark helper for run_hash.sh: hashes a file the way upload_file does
  * (hash_file_async on peerd's loop), or with -p checks its pieces from
- * memory the way a download does (sha1mb) and one by one with libcrypto. */
+ * memory the way a download does (sha1mb, and in the whole-file digest's
+ * pass) and one by one with libcrypto. */
 #include <openssl/sha.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "peerd/ev.h"
 #include "peerd/peerd.h"
 #include "peerd/sha1mb.h"
+#include "peerd/sha1ni.h"
 #include "ipc/pieces.h"
 #include "ipc/util.h"
 
@@ -40,16 +42,20 @@ done(void *arg, struct hash_result *r)
 /*
  * -p: the seconds to check every whole piece in memory with sha1mb (all
  * of them in one call: it takes them SHA1MB_LANES at a time), then with
- * libcrypto one piece at a time, and the lanes used; the two sets of
- * digests must agree.
+ * libcrypto one piece at a time, and the lanes used; then the whole-file
+ * digest fed piece by piece (sha1ni's stream) alone, and fed with each
+ * piece's own digest from the same pass, and whether that pass is shared
+ * (the SHA instructions). Every set of digests must agree.
  */
 static int
 pieces(const char *path)
 {
 	const uint8_t	**data = NULL;
 	uint8_t		(*mb)[SHA1_LEN] = NULL, (*one)[SHA1_LEN] = NULL, *file;
+	uint8_t		  alone[SHA1_LEN], both[SHA1_LEN];
+	struct sha1_stream s;
 	size_t		  len, n, i;
-	double		  start, mid, end;
+	double		  start, mid, end, whole, shared;
 	int		  status = 1;
 
 	if ((file = (uint8_t *)read_small_file(path, SIZE_MAX, &len)) == NULL) {
@@ -76,7 +82,24 @@ pieces(const char *path)
 		fprintf(stderr, "hash: sha1mb and libcrypto differ\n");
 		goto done;
 	}
-	printf("%.3f %.3f %d\n", mid - start, end - mid, sha1mb_lanes());
+	whole = bench_now_s();
+	sha1_stream_init(&s, 1);
+	for (i = 0; i < n; i++)
+		sha1_stream_update(&s, data[i], PIECE_SIZE);
+	sha1_stream_final(&s, alone);
+	shared = bench_now_s();
+	sha1_stream_init(&s, 1);
+	for (i = 0; i < n; i++)
+		sha1_stream_update_digest(&s, data[i], PIECE_SIZE, mb[i]);
+	sha1_stream_final(&s, both);
+	end = bench_now_s();
+	if (memcmp(mb, one, n * SHA1_LEN) != 0 ||
+	    memcmp(alone, both, SHA1_LEN) != 0) {
+		fprintf(stderr, "hash: the shared pass differs\n");
+		goto done;
+	}
+	printf("%.3f %.3f %d %.3f %.3f %d\n", mid - start, whole - mid,
+	    sha1mb_lanes(), shared - whole, end - shared, sha1_stream_shared());
 	status = 0;
 done:
 	free(data);
