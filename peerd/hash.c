@@ -1,6 +1,7 @@
-/* upload_file's hashing off the event loop: one thread computes the
- * whole-file SHA-1 while a second computes the 512 KiB piece SHA-1s over
- * the same file, so the two digests run on two cores at once. */
+/* upload_file's hashing off the event loop: the whole-file SHA-1 and the
+ * 512 KiB piece SHA-1s. On CPUs with the SHA instructions both come from
+ * one pass (sha1ni.c) while a second thread reads the next pieces; else
+ * one thread computes each digest, both reading the file, on two cores. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -15,9 +16,20 @@
 #include "ipc/pieces.h"
 #include "peerd/ev.h"
 #include "peerd/peerd.h"
+#include "peerd/sha1ni.h"
 
 #define HASH_CHUNK	(128u * 1024)		/* divides PIECE_SIZE */
 #define HASH_SPLIT_MIN	(8ull * 1024 * 1024)	/* smaller: one thread */
+#define HASH_AHEAD	4			/* pieces read ahead */
+
+/* Pieces read by one thread for the shared pass on another. */
+struct hash_ring {
+	pthread_mutex_t	 mtx;
+	pthread_cond_t	 cond;
+	uint8_t		*buf[HASH_AHEAD];
+	uint64_t	 read, hashed;	/* pieces */
+	int		 err;		/* the reader's, or ECANCELED */
+};
 
 struct hash_job {
 	char			 path[PATH_MAX];
@@ -26,6 +38,7 @@ struct hash_job {
 	int			 fd;
 	struct hash_result	 res;		/* copied out for the callback */
 	int			 piece_error;
+	struct hash_ring	 ring;
 };
 
 /* Read exactly n bytes at off (short file: EIO). */
@@ -115,6 +128,113 @@ deliver(void *v)
 	cb(arg, r);
 }
 
+/* Wait until *count reaches want, or a thread failed; its error, or 0. */
+static int
+ring_wait(struct hash_ring *r, const uint64_t *count, uint64_t want)
+{
+	int	err;
+
+	pthread_mutex_lock(&r->mtx);
+	while (r->err == 0 && *count < want)
+		pthread_cond_wait(&r->cond, &r->mtx);
+	err = r->err;
+	pthread_mutex_unlock(&r->mtx);
+	return err;
+}
+
+/* One more in *count, or (err != 0) the ring fails with err. */
+static void
+ring_post(struct hash_ring *r, uint64_t *count, int err)
+{
+	pthread_mutex_lock(&r->mtx);
+	if (err == 0)
+		(*count)++;
+	else if (r->err == 0)
+		r->err = err;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->mtx);
+}
+
+static size_t
+piece_bytes(const struct hash_job *j, uint64_t i)
+{
+	uint64_t	off = i * PIECE_SIZE;
+
+	return j->res.size - off < PIECE_SIZE ?
+	    (size_t)(j->res.size - off) : PIECE_SIZE;
+}
+
+/* The reader: pieces into the ring, at most HASH_AHEAD before the pass. */
+static void *
+ring_reader(void *v)
+{
+	struct hash_job		*j = v;
+	struct hash_ring	*r = &j->ring;
+	uint64_t		 i;
+	int			 err = 0;
+
+	for (i = 0; i < j->res.npieces && err == 0; i++) {
+		if (ring_wait(r, &r->hashed,
+		    i >= HASH_AHEAD ? i + 1 - HASH_AHEAD : 0) != 0)
+			break;
+		if (read_at(j->fd, r->buf[i % HASH_AHEAD], piece_bytes(j, i),
+		    i * PIECE_SIZE) == -1)
+			err = errno;
+		ring_post(r, &r->read, err);
+	}
+	return NULL;
+}
+
+/* The shared pass over the pieces the reader hands over. */
+static int
+ring_hash(struct hash_job *j)
+{
+	struct hash_ring	*r = &j->ring;
+	struct sha1_stream	 s;
+	uint64_t		 i;
+	int			 err = 0;
+
+	sha1_stream_init(&s, 1);
+	for (i = 0; i < j->res.npieces && err == 0; i++) {
+		if ((err = ring_wait(r, &r->read, i + 1)) != 0)
+			break;
+		sha1_stream_update_digest(&s, r->buf[i % HASH_AHEAD],
+		    piece_bytes(j, i), j->res.piece_sha1[i]);
+		ring_post(r, &r->hashed, 0);
+	}
+	sha1_stream_final(&s, j->res.sha1);
+	return err;
+}
+
+/* Both digests from one pass over each piece (a piece's own costs about a
+ * tenth of the whole-file digest's time on top of it), the file read on
+ * a second thread meanwhile. */
+static int
+hash_shared(struct hash_job *j)
+{
+	struct hash_ring	*r = &j->ring;
+	pthread_t		 t;
+	int			 i, err = ENOMEM;
+
+	memset(r, 0, sizeof(*r));
+	for (i = 0; i < HASH_AHEAD; i++)
+		if ((r->buf[i] = malloc(PIECE_SIZE)) == NULL)
+			goto out;
+	pthread_mutex_init(&r->mtx, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	if ((err = pthread_create(&t, NULL, ring_reader, j)) == 0) {
+		err = ring_hash(j);
+		ring_post(r, NULL, ECANCELED);	/* the reader stops, if not done */
+		pthread_join(t, NULL);
+	}
+	pthread_mutex_destroy(&r->mtx);
+	pthread_cond_destroy(&r->cond);
+out:
+	for (i = 0; i < HASH_AHEAD; i++)
+		free(r->buf[i]);
+	return err;
+}
+
 static int
 hash_both(struct hash_job *j)
 {
@@ -122,6 +242,8 @@ hash_both(struct hash_job *j)
 	pthread_t	t;
 	int		err, split = j->res.size >= HASH_SPLIT_MIN;
 
+	if (split && sha1_stream_shared())
+		return hash_shared(j);
 	SHA1_Init(&whole);
 	if (split && pthread_create(&t, NULL, piece_thread, j) != 0)
 		split = 0;
