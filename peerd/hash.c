@@ -155,15 +155,6 @@ ring_post(struct hash_ring *r, uint64_t *count, int err)
 	pthread_mutex_unlock(&r->mtx);
 }
 
-static size_t
-piece_bytes(const struct hash_job *j, uint64_t i)
-{
-	uint64_t	off = i * PIECE_SIZE;
-
-	return j->res.size - off < PIECE_SIZE ?
-	    (size_t)(j->res.size - off) : PIECE_SIZE;
-}
-
 /* The reader: pieces into the ring, at most HASH_AHEAD before the pass. */
 static void *
 ring_reader(void *v)
@@ -177,8 +168,8 @@ ring_reader(void *v)
 		if (ring_wait(r, &r->hashed,
 		    i >= HASH_AHEAD ? i + 1 - HASH_AHEAD : 0) != 0)
 			break;
-		if (read_at(j->fd, r->buf[i % HASH_AHEAD], piece_bytes(j, i),
-		    i * PIECE_SIZE) == -1)
+		if (read_at(j->fd, r->buf[i % HASH_AHEAD],
+		    piece_len(j->res.size, i), i * PIECE_SIZE) == -1)
 			err = errno;
 		ring_post(r, &r->read, err);
 	}
@@ -199,7 +190,7 @@ ring_hash(struct hash_job *j)
 		if ((err = ring_wait(r, &r->read, i + 1)) != 0)
 			break;
 		sha1_stream_update_digest(&s, r->buf[i % HASH_AHEAD],
-		    piece_bytes(j, i), j->res.piece_sha1[i]);
+		    piece_len(j->res.size, i), j->res.piece_sha1[i]);
 		ring_post(r, &r->hashed, 0);
 	}
 	sha1_stream_final(&s, j->res.sha1);
