@@ -7,6 +7,7 @@
 #include <openssl/sha.h>
 
 #include "peerd/sha1mb.h"
+#include "peerd/sha1pad.h"
 
 /*
  * FIPS 180-4's SHA-1, each operation applied to eight message schedules
@@ -25,10 +26,6 @@ typedef __m256i	vec;
 #define F_PARITY	0x96	/* b ^ c ^ d */
 #define F_MAJORITY	0xe8	/* at least two of b, c, d */
 #define F(fn)		_mm256_ternarylogic_epi32(b, c, d, (fn))
-
-static const uint32_t	sha1_iv[5] = {
-	0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0
-};
 
 /* Rows r[i] (eight words of lane i) become columns (word i of each lane). */
 VECTOR_CODE static inline void
@@ -140,36 +137,28 @@ static void
 sha1_lanes(const uint8_t *const data[], size_t n, size_t len,
     uint8_t (*out)[SHA1_LEN])
 {
-	uint8_t		 tail[8][128];
+	uint8_t		 tail[8][2 * SHA1_BLOCK];
 	const uint8_t	*p[8];
-	uint32_t	 st[5][8];
-	uint64_t	 bits = (uint64_t)len * 8;
-	size_t		 full = len / 64, rest = len % 64, tblocks, i;
+	uint32_t	 st[5][8], h[5];
+	size_t		 full = len / SHA1_BLOCK, tblocks = 1, i;
 	int		 j, l;
 
-	tblocks = rest < 56 ? 1 : 2;
 	for (l = 0; l < 8; l++) {
 		p[l] = data[(size_t)l < n ? (size_t)l : 0];
 		for (j = 0; j < 5; j++)
 			st[j][l] = sha1_iv[j];
 	}
 	sha1_blocks8(st, p, full);
-	for (l = 0; l < 8; l++) {
-		memset(tail[l], 0, sizeof(tail[l]));
-		memcpy(tail[l], p[l] + full * 64, rest);
-		tail[l][rest] = 0x80;
-		for (j = 0; j < 8; j++)
-			tail[l][tblocks * 64 - 1 - j] = (uint8_t)(bits >> (8 * j));
+	for (l = 0; l < 8; l++) {	/* every lane: len bytes, one count */
+		tblocks = sha1_pad(tail[l], p[l] + full * SHA1_BLOCK, len);
 		p[l] = tail[l];
 	}
 	sha1_blocks8(st, p, tblocks);
-	for (i = 0; i < n; i++)
-		for (j = 0; j < 5; j++) {
-			out[i][4 * j] = (uint8_t)(st[j][i] >> 24);
-			out[i][4 * j + 1] = (uint8_t)(st[j][i] >> 16);
-			out[i][4 * j + 2] = (uint8_t)(st[j][i] >> 8);
-			out[i][4 * j + 3] = (uint8_t)st[j][i];
-		}
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < 5; j++)
+			h[j] = st[j][i];
+		sha1_digest(h, out[i]);
+	}
 }
 
 int

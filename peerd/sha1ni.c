@@ -8,6 +8,7 @@
 #include <openssl/sha.h>
 
 #include "peerd/sha1ni.h"
+#include "peerd/sha1pad.h"
 
 /*
  * FIPS 180-4's SHA-1 with sha1rnds4 (four rounds), sha1nexte (the next
@@ -19,11 +20,7 @@
  */
 #define SHA_CODE	__attribute__((target("sha,sse4.1")))
 
-#define BLOCK		64
-
-static const uint32_t	sha1_iv[5] = {
-	0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0
-};
+#define BLOCK		SHA1_BLOCK
 
 /* Words 4g..4g+3 of the schedule: loaded for g < 4, then from the four
  * before (w[] holds words 4(g-4) .. 4g-1, one quad per register). */
@@ -110,28 +107,16 @@ ni_blocks2(uint32_t ha[5], uint32_t hb[5], const uint8_t *p, size_t n)
 	STATE_OUT(b, hb);
 }
 
-/* The padding and length after the last ntail bytes (< 64) of a message
- * of total bytes; the digest, big-endian. */
+/* The last bytes of a message of total bytes (total % 64 at tail), the
+ * padding and the length: the digest. */
 static void
-ni_final(uint32_t h[5], const uint8_t *tail, size_t ntail, uint64_t total,
+ni_final(uint32_t h[5], const uint8_t *tail, uint64_t total,
     uint8_t md[SHA1_LEN])
 {
-	uint8_t		last[2 * BLOCK] = { 0 };
-	uint64_t	bits = total * 8;
-	size_t		n = ntail < BLOCK - 8 ? BLOCK : 2 * BLOCK;
-	int		i;
+	uint8_t	last[2 * BLOCK];
 
-	memcpy(last, tail, ntail);
-	last[ntail] = 0x80;
-	for (i = 0; i < 8; i++)
-		last[n - 1 - i] = (uint8_t)(bits >> (8 * i));
-	ni_blocks(h, last, n / BLOCK);
-	for (i = 0; i < 5; i++) {
-		md[4 * i] = (uint8_t)(h[i] >> 24);
-		md[4 * i + 1] = (uint8_t)(h[i] >> 16);
-		md[4 * i + 2] = (uint8_t)(h[i] >> 8);
-		md[4 * i + 3] = (uint8_t)h[i];
-	}
+	ni_blocks(h, last, sha1_pad(last, tail, total));
+	sha1_digest(h, md);
 }
 
 int
@@ -187,7 +172,7 @@ void
 sha1_stream_final(struct sha1_stream *s, uint8_t md[SHA1_LEN])
 {
 	if (s->ni)
-		ni_final(s->h, s->part, s->bytes % BLOCK, s->bytes, md);
+		ni_final(s->h, s->part, s->bytes, md);
 	else
 		SHA1_Final(md, &s->ctx);
 }
@@ -207,6 +192,6 @@ sha1_stream_update_digest(struct sha1_stream *s, const uint8_t *data,
 	memcpy(h, sha1_iv, sizeof(h));
 	ni_blocks2(s->h, h, data, whole / BLOCK);
 	s->bytes += whole;
-	ni_final(h, data + whole, len - whole, len, md);
+	ni_final(h, data + whole, len, md);
 	sha1_stream_update(s, data + whole, len - whole);
 }
