@@ -448,7 +448,8 @@ verify_whole_join(struct dl *d, int stop)
 }
 
 /* The one comparison of a piece's digest with the tracker's SHA-1 (the
- * hashing threads, which digest pieces in batches, and verify_piece). */
+ * hashing threads' batches, the whole-file digest's shared pass, and
+ * verify_piece). */
 static int
 verify_digest(const struct dl *d, uint32_t idx, const uint8_t md[SHA1_LEN])
 {
