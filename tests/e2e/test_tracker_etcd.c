@@ -631,6 +631,13 @@ Test(tracker_etcd, workers_killed_under_write_load)
 	}
 	before = w[0].nacked;
 	trk_sleep_ms(1500);
+	/* the master restarts a worker that died young after a growing
+	 * delay (100, then 200 ms), and the new one rebuilds from etcd:
+	 * slow under the sanitizers, so wait on, bounded, for its first
+	 * acknowledged write */
+	for (k = 0; k < 85 && __atomic_load_n(&w[0].nacked,
+	    __ATOMIC_RELAXED) == before; k++)
+		trk_sleep_ms(100);
 	writers_stop(tid, &stop);
 	cr_log_info("acknowledged %d + %d (%d on tracker 1 after the last "
 	    "kill)", w[0].nacked, w[1].nacked, w[0].nacked - before);
