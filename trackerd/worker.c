@@ -1363,11 +1363,11 @@ worker_main(const struct tracker_config *cfg, int listen_fd, int slot,
 		w->now = mono_ms();
 		for (i = 0; i < n; i++)
 			dispatch(w, &evs[i]);
-		if (n > 0)
-			offer_cpu(w);
 		sync_kick(w);
 		scan_idle(w);
 		bury(w);
+		if (n > 0)
+			offer_cpu(w);
 		if (getppid() != master)	/* gone, its SIGTERM lost */
 			stop_accepting(w);
 		if (w->stopping && (w->nconns == 0 || w->now >= w->stop_deadline))
