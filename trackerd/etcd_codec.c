@@ -193,22 +193,16 @@ ej_watch_create(const char *key, const char *end, int64_t start_rev)
 json_object *
 ej_guard_compare(const char *ent, int64_t base)
 {
-	char		*end = prefix_end(ent);
-	json_object	*c = ej_compare_mod_range(ent, end, "LESS", base + 1);
-
-	free(end);
-	return c;
+	return ej_compare_mod(ent, "LESS", base + 1);
 }
 
 json_object *
 ej_guard_changed(const char *ent, int64_t base, int64_t rev)
 {
-	char		*end = prefix_end(ent);
 	json_object	*o = json_object_new_object();
 
-	json_object_object_add(o, "request_range", ej_range(ent, end, rev,
+	json_object_object_add(o, "request_range", ej_range(ent, NULL, rev,
 	    base + 1, 0, 1, 1));
-	free(end);
 	return o;
 }
 
@@ -243,7 +237,7 @@ static int
 add_key(char **keys, int *n, const char *prefix, const char *kind,
     const char *a, const char *b)
 {
-	if (asprintf(&keys[*n], "%s/e/%s/%s%s%s/", prefix, kind, a,
+	if (asprintf(&keys[*n], "%s/g/%s/%s%s%s/", prefix, kind, a,
 	    b ? "/" : "", b ? b : "") == -1)
 		return -1;
 	(*n)++;

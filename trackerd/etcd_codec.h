@@ -64,8 +64,8 @@ json_object *ej_watch_create(const char *key, const char *end,
 
 /*
  * The entities a change body (the journal's "op args...") touches, which
- * two trackers could race on: each a key prefix under prefix/e/ ending in
- * '/' ("prefix/e/g/g1/"), under which the changes to it are stored. *nw
+ * two trackers could race on: each a key under prefix/g/ ending in '/'
+ * ("prefix/g/g/g1/"), which every transaction writing it rewrites. *nw
  * written ones first, then read ones; returns the total (0 for a change
  * on no entity: sessions), each malloc'd into keys[]. -1 for a body that
  * is not a change.
@@ -73,10 +73,10 @@ json_object *ej_watch_create(const char *key, const char *end,
 int	change_guards(const char *prefix, const char *body, size_t len,
 	    char *keys[ETCD_MAX_GUARDS], int *nw);
 
-/* The compare guarding an entity (a prefix from change_guards): nothing
- * under it changed after revision base. And the look at it after a
- * refusal: a range op that finds a key under it changed after base, as
- * it was at revision rev (0: now). */
+/* The compare guarding an entity (a key from change_guards): it did not
+ * change after revision base. And the look at it after a refusal: a
+ * range op that finds it if it changed after base, as it was at revision
+ * rev (0: now). */
 json_object *ej_guard_compare(const char *ent, int64_t base);
 json_object *ej_guard_changed(const char *ent, int64_t base, int64_t rev);
 

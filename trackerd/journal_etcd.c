@@ -44,6 +44,9 @@
 #define BATCH_CHANGES	9999	/* changes of one txn: a 4-digit index */
 #define REQ_MAX_PUTS	(ETCD_MAX_OPS - 8)	/* one request's, so that it
 						 * fits a txn with the head */
+#define RECORD_PUTS(spills)	(2 * (spills) + 1)	/* a txn's records, at
+						 * most: a spilled change
+						 * alone between runs */
 
 enum jkind { JQ_COMMIT, JQ_PROBE };
 
@@ -60,7 +63,7 @@ struct jreq {
 	int		  n;
 	char		**guards;	/* written ones first */
 	int		  nguards, nwritten;
-	int		  nputs;	/* etcd puts of its changes */
+	int		  nputs;	/* etcd puts marking its entities */
 	int64_t		  base;		/* the revision it was validated at */
 	int64_t		  wait_rev;	/* answered once applied here */
 	uint64_t	  deadline;	/* ms: answer by then */
@@ -254,7 +257,8 @@ apply_one(struct tracker *t, const char *body, size_t len, int64_t rev)
 	t->hdr->since_snap++;
 }
 
-/* Apply every '\n'-separated body of a snapshot chunk; meta held. */
+/* Apply every '\n'-separated body of a record or a snapshot chunk; meta
+ * held. */
 static void
 apply_lines(struct tracker *t, const char *p, size_t len, int64_t rev)
 {
@@ -269,7 +273,7 @@ apply_lines(struct tracker *t, const char *p, size_t len, int64_t rev)
 	}
 }
 
-/* A change (not an empty put that only marks an entity, not the head). */
+/* A record of changes (not the head). */
 static int
 is_change(struct jetcd *j, const struct ekv *e)
 {
@@ -502,7 +506,8 @@ load_locked(struct jetcd *j, struct etcd *h)
 				goto done;
 		qsort(c.v, c.n, sizeof(*c.v), cmp_change);
 		for (i = 0; i < c.n; i++)
-			apply_one(t, c.v[i].value, c.v[i].vlen, c.v[i].mod_rev);
+			apply_lines(t, c.v[i].value, c.v[i].vlen,
+			    c.v[i].mod_rev);
 		t->hdr->snap_rev = srev;
 		applied_wake(t, rev);
 		rc = 0;
@@ -558,7 +563,7 @@ apply_events(struct jetcd *j, struct ereply *r)
 		if (e->mod_rev <= done)
 			continue;	/* already in a load */
 		if (is_change(j, e))
-			apply_one(t, e->value, e->vlen, e->mod_rev);
+			apply_lines(t, e->value, e->vlen, e->mod_rev);
 		if (e->mod_rev > top)
 			top = e->mod_rev;
 	}
@@ -708,12 +713,12 @@ jetcd_stage(struct tracker *t, const char *body, size_t len)
 		free(keys[--n]);
 	cost = spill_wanted(len) ? SPILL_REF_MAX : len + 1;
 	if (cost > ETCD_MAX_BATCH_BYTES - j->stage_inline ||
-	    len > JOURNAL_MAX_LINE || j->nputs + (nw > 0 ? nw : 1) > REQ_MAX_PUTS ||
-	    memchr(body, '\n', len) != NULL) {
+	    len > JOURNAL_MAX_LINE || j->nputs + nw + RECORD_PUTS(j->nspill +
+	    spill_wanted(len)) > REQ_MAX_PUTS || memchr(body, '\n', len) != NULL) {
 		snprintf(t->err, sizeof(t->err), "change too large for etcd");
 		return 0;
 	}
-	j->nputs += nw > 0 ? nw : 1;
+	j->nputs += nw;
 	if (j->nstaged == 0)
 		j->base = applied_rev(t);
 	if (buf_append(&j->stage, body, len) == -1 ||
@@ -978,7 +983,8 @@ batch_fill(struct jetcd *j, struct batch *b)
 			done_push(j, r, JR_UNAVAILABLE);
 			continue;
 		}
-		if (b->puts + r->nputs > ETCD_MAX_OPS - 1 ||
+		if (b->puts + r->nputs + RECORD_PUTS(b->spills + r->nspill) >
+		    ETCD_MAX_OPS - 1 ||
 		    b->cmps + b->spills + r->nguards + r->nspill >
 		    ETCD_MAX_OPS - 2 ||
 		    b->changes + r->n > BATCH_CHANGES ||
@@ -1008,16 +1014,12 @@ fence_key(struct jetcd *j, const struct batch *b, char *out, size_t len)
 	snprintf(out, len, "%s/fence/%s", j->t->cfg.etcd.prefix, b->id);
 }
 
-/* Where the change at index op of the batch goes: under the entity e
- * (NULL: a change on none, a session's). */
-static char *
-change_key(struct jetcd *j, const struct batch *b, const char *e, int op)
+/* The key of the record whose first change is at index op of the batch. */
+#define KEY_MAX	300
+static void
+record_key(struct jetcd *j, const struct batch *b, int op, char out[KEY_MAX])
 {
-	char	*key;
-
-	if (asprintf(&key, "%s%s%04d", e != NULL ? e : j->anon, b->id, op) == -1)
-		return NULL;
-	return key;
+	snprintf(out, KEY_MAX, "%s%s%04d", j->anon, b->id, op);
 }
 
 /* Where the parts of the spilled body at index op of the batch go. */
@@ -1031,84 +1033,121 @@ batch_spill_dir(struct jetcd *j, const struct batch *b, int op, char *out,
 	spill_dir(j->t->cfg.etcd.prefix, tag, out, len);
 }
 
-/* The puts of one body at index op, appended to ops: the change under
- * its first written entity (a spilled one as a reference to its parts,
- * whose presence cmp then compares), an empty value under the other
- * written ones. Returns the first one's key (malloc'd). */
-static char *
-body_puts(struct jetcd *j, const struct batch *b, const char *body,
-    size_t len, int op, json_object *ops, json_object *cmp)
-{
-	char	*g[ETCD_MAX_GUARDS], *key, *first, dir[300], ref[SPILL_REF_MAX];
-	int	 ng, nw, i;
+/*
+ * A transaction's records: its changes in order, one journal line each,
+ * as few puts under anon as possible (one watch event for a run of them,
+ * not one per change); a spilled change alone, as a reference to its
+ * parts, whose presence a compare requires.
+ */
+struct records {
+	char	*run;		/* the bodies of the run being gathered */
+	size_t	 len, cap;
+	int	 first;		/* the run's first change (-1: none yet) */
+};
 
-	if ((ng = change_guards(j->t->cfg.etcd.prefix, body, len, g, &nw)) == -1)
-		ng = nw = 0;	/* checked when staged */
-	first = change_key(j, b, nw > 0 ? g[0] : NULL, op);
-	if (first != NULL && spill_wanted(len)) {
-		batch_spill_dir(j, b, op, dir, sizeof(dir));
-		json_object_array_add(ops, ej_put(first, ref,
-		    spill_ref(ref, dir, body, len)));
-		json_object_array_add(cmp, spill_compare(dir));
-	} else if (first != NULL)
-		json_object_array_add(ops, ej_put(first, body, len));
-	for (i = 1; i < nw; i++)
-		if ((key = change_key(j, b, g[i], op)) != NULL) {
-			json_object_array_add(ops, ej_put(key, "", 0));
-			free(key);
-		}
-	while (ng > 0)
-		free(g[--ng]);
-	return first;
+/* The run gathered so far as one put, under its first change's index. */
+static void
+records_flush(struct jetcd *j, const struct batch *b, struct records *rc,
+    json_object *ops)
+{
+	char	key[KEY_MAX];
+
+	if (rc->first == -1)
+		return;
+	record_key(j, b, rc->first, key);
+	json_object_array_add(ops, ej_put(key, rc->run, rc->len));
+	rc->len = 0;
+	rc->first = -1;
 }
 
-/* A request's puts into ok and its compares into cmp. *op counts the
- * batch's changes. */
+/* One body at index op into the records. Returns the key of the record
+ * that holds it (malloc'd). */
+static char *
+body_puts(struct jetcd *j, const struct batch *b, struct records *rc,
+    const char *body, size_t len, int op, json_object *ops, json_object *cmp)
+{
+	char	key[KEY_MAX], dir[300], ref[SPILL_REF_MAX];
+
+	if (spill_wanted(len)) {
+		records_flush(j, b, rc, ops);
+		record_key(j, b, op, key);
+		batch_spill_dir(j, b, op, dir, sizeof(dir));
+		json_object_array_add(ops, ej_put(key, ref,
+		    spill_ref(ref, dir, body, len)));
+		json_object_array_add(cmp, spill_compare(dir));
+		return strdup(key);
+	}
+	if (rc->first == -1)
+		rc->first = op;
+	memcpy(rc->run + rc->len, body, len);
+	rc->run[rc->len + len] = '\n';
+	rc->len += len + 1;
+	record_key(j, b, rc->first, key);
+	return strdup(key);
+}
+
+/* A request's puts into ok and its compares into cmp: its changes into
+ * the records, an empty put on each entity it writes (outside the
+ * watched range; no two requests of a batch write one), a compare on
+ * each it depends on. *op counts the batch's changes. */
 static void
-request_ops(struct jetcd *j, struct batch *b, struct jreq *r, int *op,
-    json_object *ok, json_object *cmp)
+request_ops(struct jetcd *j, struct batch *b, struct records *rc,
+    struct jreq *r, int *op, json_object *ok, json_object *cmp)
 {
 	const char	*p, *nl;
-	char		*first;
+	char		*key;
 	int		 k;
 
 	free(r->rkey);
 	r->rkey = NULL;
 	for (k = 0, p = r->bodies; k < r->n; k++, p = nl + 1) {
 		nl = memchr(p, '\n', r->blen - (size_t)(p - r->bodies));
-		first = body_puts(j, b, p, (size_t)(nl - p), (*op)++, ok, cmp);
+		key = body_puts(j, b, rc, p, (size_t)(nl - p), (*op)++, ok,
+		    cmp);
 		if (r->rkey == NULL)
-			r->rkey = first;
+			r->rkey = key;
 		else
-			free(first);
+			free(key);
 	}
+	for (k = 0; k < r->nwritten; k++)
+		json_object_array_add(ok, ej_put(r->guards[k], "", 0));
 	for (k = 0; k < r->nguards; k++)
 		json_object_array_add(cmp, ej_guard_compare(r->guards[k],
 		    r->base));
 }
 
 /*
- * The batch as one flat transaction: every request's compares, then
- * every request's puts (a nested transaction per request costs etcd
- * about half as much again per change). No failure branch: etcd decodes
- * and replicates one with every transaction, and it cost a third of the
- * throughput; when a compare fails, batch_looks asks afterwards. The
- * outer compares make a copy that arrives late harmless: the batch
- * commits once (its first change's key is new) and not after its fence.
+ * The batch as one flat transaction: every request's compares, then its
+ * records and the puts that mark the entities written (a nested
+ * transaction per request costs etcd about half as much again per
+ * change). No failure branch: etcd decodes and replicates one with every
+ * transaction, and it cost a third of the throughput; when a compare
+ * fails, batch_looks asks afterwards. The outer compares make a copy that
+ * arrives late harmless: the batch commits once (its first record's key
+ * is new) and not after its fence. NULL if out of memory.
  */
 static json_object *
 batch_txn(struct jetcd *j, struct batch *b)
 {
-	json_object	*txn = json_object_new_object();
-	json_object	*cmp = json_object_new_array();
-	json_object	*ok = json_object_new_array();
+	json_object	*txn, *cmp, *ok;
+	struct records	 rc = { NULL, 0, 0, -1 };
 	char		 key[300];
 	int		 i, op = 0;
 
+	for (i = 0; i < b->n; i++)
+		rc.cap += b->r[i]->blen;	/* every body and its '\n' */
+	if ((rc.run = malloc(rc.cap)) == NULL)
+		return NULL;
+	txn = json_object_new_object();
+	cmp = json_object_new_array();
+	ok = json_object_new_array();
 	fence_key(j, b, key, sizeof(key));
 	json_object_array_add(cmp, ej_compare_absent(key));
 	for (i = 0; i < b->n; i++)
-		request_ops(j, b, b->r[i], &op, ok, cmp);
+		request_ops(j, b, &rc, b->r[i], &op, ok, cmp);
+	records_flush(j, b, &rc, ok);
+	explicit_bzero(rc.run, rc.cap);
+	free(rc.run);
 	if (b->r[0]->rkey != NULL)
 		json_object_array_add(cmp, ej_compare_absent(b->r[0]->rkey));
 	/* The head key's revision tells a read barrier what to wait for. */
@@ -1307,6 +1346,18 @@ own_due(struct jetcd *j)
 	}
 }
 
+#ifdef JSTATS
+static struct { uint64_t batches, reqs, qwait, send, defer_n, t0; } js;
+static void js_report(void) {
+	uint64_t now = mono_ms();
+	if (js.t0 == 0) js.t0 = now;
+	if (now - js.t0 < 2000 || js.batches == 0) return;
+	log_info("JSTATS pid %d: %.1f batches/s, %.1f reqs/batch, qwait %.2f ms, send %.2f ms, deferred %.0f%%",
+	    (int)getpid(), js.batches * 1000.0 / (now - js.t0), (double)js.reqs / js.batches,
+	    (double)js.qwait / js.reqs, (double)js.send / js.batches, 100.0 * js.defer_n / js.batches);
+	memset(&js, 0, sizeof(js)); js.t0 = now;
+}
+#endif
 static void
 batch_answer(struct jetcd *j, struct batch *b, int64_t rev)
 {
@@ -1318,6 +1369,9 @@ batch_answer(struct jetcd *j, struct batch *b, int64_t rev)
 		o = NULL;
 	}
 	pthread_mutex_lock(&j->mu);
+#ifdef JSTATS
+	if (o != NULL) js.defer_n++;
+#endif
 	if (o != NULL)
 		own_defer(j, o);
 	for (i = 0; i < b->n; i++)
@@ -1412,12 +1466,16 @@ static int
 batch_send(struct jetcd *j, struct etcd *h, struct batch *b, int ms,
     char *err, size_t errlen)
 {
-	json_object	*resp;
+	json_object	*txn, *resp;
 	int64_t		 rev;
 	uint64_t	 t0 = mono_ms();
 	int		 found[ETCD_MAX_OPS], amb, rc;
 
-	if (etcd_post(h, "/v3/kv/txn", batch_txn(j, b), &resp, ms, &amb, err,
+	if ((txn = batch_txn(j, b)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (etcd_post(h, "/v3/kv/txn", txn, &resp, ms, &amb, err,
 	    errlen) == -1)
 		return amb ? 1 : -1;
 	commit_time(j, mono_ms() - t0);
@@ -1487,6 +1545,11 @@ batch_commit(struct jetcd *j, struct etcd *h, struct batch *b)
 		if (b->r[i]->deadline < end)
 			end = b->r[i]->deadline;
 	send_end = end > now + FENCE_MS ? end - FENCE_MS : now;
+#ifdef JSTATS
+	js.batches++; js.reqs += b->n;
+	for (i = 0; i < b->n; i++) js.qwait += now - b->r[i]->queued;
+	uint64_t js_s = now;
+#endif
 	if (batch_spill(j, h, b, send_end, err, sizeof(err)) == -1) {
 		batch_fail(j, b, err);
 		return;
@@ -1494,8 +1557,12 @@ batch_commit(struct jetcd *j, struct etcd *h, struct batch *b)
 	while ((now = mono_ms()) + 50 < send_end) {
 		rc = batch_send(j, h, b, (int)(send_end - now < (uint64_t)ams ?
 		    send_end - now : (uint64_t)ams), err, sizeof(err));
-		if (rc == 0)
+		if (rc == 0) {
+#ifdef JSTATS
+			js.send += mono_ms() - js_s; js_report();
+#endif
 			return;
+		}
 		if (rc == -1)
 			break;
 		unknown = 1;

@@ -252,8 +252,8 @@ entity_len(const struct ekv *e)
 /*
  * Of one entity's keys (kv[0..n), key order), delete those the snapshot
  * at rev covers, but keep the newest ones: a compare on the entity must
- * still see its last change. Changes on no entity (sessions, under
- * anon) are all deleted.
+ * still see its last change. Under anon (the records of changes) all of
+ * them are deleted.
  */
 static int
 prune_entity(struct etcd *h, struct dels *d, const struct ekv *kv,
@@ -273,7 +273,7 @@ prune_entity(struct etcd *h, struct dels *d, const struct ekv *kv,
 }
 
 /*
- * The changes a snapshot at rev covers, under prefix/e/, page by page
+ * The records a snapshot at rev covers, under prefix/e/, page by page
  * (an entity's keys may straddle two pages: the last entity of a page
  * is looked at again with the next).
  */

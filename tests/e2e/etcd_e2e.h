@@ -130,9 +130,11 @@ ec_ping(int member, int ms)
 	return rc;
 }
 
-/* The number of keys under prefix (the -J prefix + "/" + sub), or -1. */
+/* The number of keys under prefix (the -J prefix + "/" + sub) last
+ * modified at max_mod or before (0: any), or -1; *rev (if not NULL) the
+ * revision read at. */
 static inline long
-ec_count(const char *sub)
+ec_count_upto(const char *sub, int64_t max_mod, int64_t *rev)
 {
 	struct etcd_target	 tg = { .n = 1 };
 	struct etcd		*h;
@@ -148,16 +150,25 @@ ec_count(const char *sub)
 	if ((h = etcd_new(&tg)) == NULL)
 		return -1;
 	end = prefix_end(key);
-	if (etcd_post(h, "/v3/kv/range", ej_range(key, end, 0, 0, 0, 0, 1),
-	    &resp, 3000, &amb, err, sizeof(err)) == 0) {
-		if (ej_parse_range(resp, &r) == 0)
+	if (etcd_post(h, "/v3/kv/range", ej_range(key, end, 0, 0, max_mod, 0,
+	    1), &resp, 3000, &amb, err, sizeof(err)) == 0) {
+		if (ej_parse_range(resp, &r) == 0) {
 			n = (long)r.nkvs;
+			if (rev != NULL)
+				*rev = r.revision;
+		}
 		ereply_free(&r);
 		json_object_put(resp);
 	}
 	free(end);
 	etcd_free(h);
 	return n;
+}
+
+static inline long
+ec_count(const char *sub)
+{
+	return ec_count_upto(sub, 0, NULL);
 }
 
 static inline int

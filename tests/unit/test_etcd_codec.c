@@ -77,19 +77,18 @@ Test(etcd_codec, requests)
 
 Test(etcd_codec, entity_guards)
 {
-	/* nothing under the entity changed after revision 100 */
+	/* the entity's key did not change after revision 100 */
 	expect_json(ej_guard_compare("/e/g1/", 100), "{\"key\":\"L2UvZzEv\","
 	    "\"target\":\"MOD\",\"result\":\"LESS\",\"mod_revision\":"
-	    "\"101\",\"range_end\":\"L2UvZzEw\"}");
-	/* the look after a refusal: a key under it changed after 100 */
+	    "\"101\"}");
+	/* the look after a refusal: it changed after 100 */
 	expect_json(ej_guard_changed("/e/g1/", 100, 0), "{\"request_range\":"
-	    "{\"key\":\"L2UvZzEv\",\"range_end\":\"L2UvZzEw\","
-	    "\"min_mod_revision\":\"101\",\"limit\":\"1\","
-	    "\"keys_only\":true}}");
+	    "{\"key\":\"L2UvZzEv\",\"min_mod_revision\":\"101\","
+	    "\"limit\":\"1\",\"keys_only\":true}}");
 	/* ... as it was at revision 250 */
 	expect_json(ej_guard_changed("/e/g1/", 100, 250), "{\"request_range\":"
-	    "{\"key\":\"L2UvZzEv\",\"range_end\":\"L2UvZzEw\","
-	    "\"revision\":\"250\",\"min_mod_revision\":\"101\","
+	    "{\"key\":\"L2UvZzEv\",\"revision\":\"250\","
+	    "\"min_mod_revision\":\"101\","
 	    "\"limit\":\"1\",\"keys_only\":true}}");
 }
 
@@ -245,25 +244,25 @@ struct guard_case {
 Test(etcd_codec, guards_of_each_change)
 {
 	static const struct guard_case cases[] = {
-		{ "user alice 1 1000 00 00", 1, 1, { "/p/e/u/alice/" } },
-		{ "group g alice", 1, 1, { "/p/e/g/g/" } },
-		{ "join_req g bob", 2, 1, { "/p/e/r/g/bob/", "/p/e/g/g/" } },
-		{ "reject g bob", 2, 1, { "/p/e/r/g/bob/", "/p/e/g/g/" } },
-		{ "accept g bob", 3, 2, { "/p/e/r/g/bob/", "/p/e/m/g/bob/",
-		    "/p/e/g/g/" } },
-		{ "leave g bob", 2, 2, { "/p/e/m/g/bob/", "/p/e/g/g/" } },
+		{ "user alice 1 1000 00 00", 1, 1, { "/p/g/u/alice/" } },
+		{ "group g alice", 1, 1, { "/p/g/g/g/" } },
+		{ "join_req g bob", 2, 1, { "/p/g/r/g/bob/", "/p/g/g/g/" } },
+		{ "reject g bob", 2, 1, { "/p/g/r/g/bob/", "/p/g/g/g/" } },
+		{ "accept g bob", 3, 2, { "/p/g/r/g/bob/", "/p/g/m/g/bob/",
+		    "/p/g/g/g/" } },
+		{ "leave g bob", 2, 2, { "/p/g/m/g/bob/", "/p/g/g/g/" } },
 		{ "file g f.bin 1 aa 1 bb 1.2.3.4 5 tok", 2, 1,
-		    { "/p/e/f/g/f.bin/", "/p/e/g/g/" } },
+		    { "/p/g/f/g/f.bin/", "/p/g/g/g/" } },
 		{ "seed g f.bin 1.2.3.4 5 tok", 2, 1,
-		    { "/p/e/f/g/f.bin/", "/p/e/g/g/" } },
+		    { "/p/g/f/g/f.bin/", "/p/g/g/g/" } },
 		{ "unseed g f.bin 1.2.3.4 5", 2, 1,
-		    { "/p/e/f/g/f.bin/", "/p/e/g/g/" } },
+		    { "/p/g/f/g/f.bin/", "/p/g/g/g/" } },
 		{ "login alice tok 5", 0, 0, { "" } },
 		{ "logout tok", 0, 0, { "" } },
 		{ "touch tok 5", 0, 0, { "" } },
 		/* a request id's prefix: the guards of the change it marks */
 		{ "rid 0123456789abcdef0123456789abcdef 1 group g alice", 1, 1,
-		    { "/p/e/g/g/" } },
+		    { "/p/g/g/g/" } },
 		{ "rid 0123456789abcdef0123456789abcdef 0", 0, 0, { "" } },
 	};
 	char	*keys[ETCD_MAX_GUARDS];
