@@ -1346,18 +1346,6 @@ own_due(struct jetcd *j)
 	}
 }
 
-#ifdef JSTATS
-static struct { uint64_t batches, reqs, qwait, send, defer_n, t0; } js;
-static void js_report(void) {
-	uint64_t now = mono_ms();
-	if (js.t0 == 0) js.t0 = now;
-	if (now - js.t0 < 2000 || js.batches == 0) return;
-	log_info("JSTATS pid %d: %.1f batches/s, %.1f reqs/batch, qwait %.2f ms, send %.2f ms, deferred %.0f%%",
-	    (int)getpid(), js.batches * 1000.0 / (now - js.t0), (double)js.reqs / js.batches,
-	    (double)js.qwait / js.reqs, (double)js.send / js.batches, 100.0 * js.defer_n / js.batches);
-	memset(&js, 0, sizeof(js)); js.t0 = now;
-}
-#endif
 static void
 batch_answer(struct jetcd *j, struct batch *b, int64_t rev)
 {
@@ -1369,9 +1357,6 @@ batch_answer(struct jetcd *j, struct batch *b, int64_t rev)
 		o = NULL;
 	}
 	pthread_mutex_lock(&j->mu);
-#ifdef JSTATS
-	if (o != NULL) js.defer_n++;
-#endif
 	if (o != NULL)
 		own_defer(j, o);
 	for (i = 0; i < b->n; i++)
@@ -1545,11 +1530,6 @@ batch_commit(struct jetcd *j, struct etcd *h, struct batch *b)
 		if (b->r[i]->deadline < end)
 			end = b->r[i]->deadline;
 	send_end = end > now + FENCE_MS ? end - FENCE_MS : now;
-#ifdef JSTATS
-	js.batches++; js.reqs += b->n;
-	for (i = 0; i < b->n; i++) js.qwait += now - b->r[i]->queued;
-	uint64_t js_s = now;
-#endif
 	if (batch_spill(j, h, b, send_end, err, sizeof(err)) == -1) {
 		batch_fail(j, b, err);
 		return;
@@ -1557,12 +1537,8 @@ batch_commit(struct jetcd *j, struct etcd *h, struct batch *b)
 	while ((now = mono_ms()) + 50 < send_end) {
 		rc = batch_send(j, h, b, (int)(send_end - now < (uint64_t)ams ?
 		    send_end - now : (uint64_t)ams), err, sizeof(err));
-		if (rc == 0) {
-#ifdef JSTATS
-			js.send += mono_ms() - js_s; js_report();
-#endif
+		if (rc == 0)
 			return;
-		}
 		if (rc == -1)
 			break;
 		unknown = 1;
