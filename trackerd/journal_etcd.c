@@ -63,7 +63,6 @@ struct jreq {
 	int		  n;
 	char		**guards;	/* written ones first */
 	int		  nguards, nwritten;
-	int		  nputs;	/* etcd puts marking its entities */
 	int64_t		  base;		/* the revision it was validated at */
 	int64_t		  wait_rev;	/* answered once applied here */
 	uint64_t	  deadline;	/* ms: answer by then */
@@ -847,7 +846,6 @@ journal_submit_staged(struct tracker *t, void *cookie)
 	r->ilen = j->stage_inline;
 	r->nspill = j->nspill;
 	r->n = j->nstaged;
-	r->nputs = j->nputs;
 	r->base = j->base;
 	r->deadline = mono_ms() + COMMIT_MS;
 	explicit_bzero(j->stage.data, j->stage.len);
@@ -983,7 +981,7 @@ batch_fill(struct jetcd *j, struct batch *b)
 			done_push(j, r, JR_UNAVAILABLE);
 			continue;
 		}
-		if (b->puts + r->nputs + RECORD_PUTS(b->spills + r->nspill) >
+		if (b->puts + r->nwritten + RECORD_PUTS(b->spills + r->nspill) >
 		    ETCD_MAX_OPS - 1 ||
 		    b->cmps + b->spills + r->nguards + r->nspill >
 		    ETCD_MAX_OPS - 2 ||
@@ -997,7 +995,7 @@ batch_fill(struct jetcd *j, struct batch *b)
 		b->r[b->n++] = r;
 		b->bytes += r->ilen;
 		b->changes += r->n;
-		b->puts += r->nputs;
+		b->puts += r->nwritten;	/* a put marks each */
 		b->cmps += r->nguards;
 		b->spills += r->nspill;
 	}
@@ -1060,9 +1058,9 @@ records_flush(struct jetcd *j, const struct batch *b, struct records *rc,
 	rc->first = -1;
 }
 
-/* One body at index op into the records. Returns the key of the record
- * that holds it (malloc'd). */
-static char *
+/* One body at index op into the records. Returns the index its record
+ * is keyed by. */
+static int
 body_puts(struct jetcd *j, const struct batch *b, struct records *rc,
     const char *body, size_t len, int op, json_object *ops, json_object *cmp)
 {
@@ -1075,15 +1073,14 @@ body_puts(struct jetcd *j, const struct batch *b, struct records *rc,
 		json_object_array_add(ops, ej_put(key, ref,
 		    spill_ref(ref, dir, body, len)));
 		json_object_array_add(cmp, spill_compare(dir));
-		return strdup(key);
+		return op;
 	}
 	if (rc->first == -1)
 		rc->first = op;
 	memcpy(rc->run + rc->len, body, len);
 	rc->run[rc->len + len] = '\n';
 	rc->len += len + 1;
-	record_key(j, b, rc->first, key);
-	return strdup(key);
+	return rc->first;
 }
 
 /* A request's puts into ok and its compares into cmp: its changes into
@@ -1095,19 +1092,19 @@ request_ops(struct jetcd *j, struct batch *b, struct records *rc,
     struct jreq *r, int *op, json_object *ok, json_object *cmp)
 {
 	const char	*p, *nl;
-	char		*key;
-	int		 k;
+	char		 key[KEY_MAX];
+	int		 k, rec;
 
 	free(r->rkey);
 	r->rkey = NULL;
 	for (k = 0, p = r->bodies; k < r->n; k++, p = nl + 1) {
 		nl = memchr(p, '\n', r->blen - (size_t)(p - r->bodies));
-		key = body_puts(j, b, rc, p, (size_t)(nl - p), (*op)++, ok,
+		rec = body_puts(j, b, rc, p, (size_t)(nl - p), (*op)++, ok,
 		    cmp);
-		if (r->rkey == NULL)
-			r->rkey = key;
-		else
-			free(key);
+		if (k == 0) {	/* where its first change went */
+			record_key(j, b, rec, key);
+			r->rkey = strdup(key);
+		}
 	}
 	for (k = 0; k < r->nwritten; k++)
 		json_object_array_add(ok, ej_put(r->guards[k], "", 0));
