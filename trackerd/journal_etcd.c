@@ -1,12 +1,15 @@
-/* The journal on an etcd cluster (-J): group commit of guarded changes,
- * a watch applying every change in revision order, loads and read barriers. */
+/* The journal on an etcd cluster (-J): group commit of guarded changes
+ * (the master commits the requests of every worker together), a watch
+ * applying every change in revision order, loads and read barriers. */
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +22,7 @@
 #include "ipc/util.h"
 #include "trackerd/etcd.h"
 #include "trackerd/etcd_codec.h"
+#include "trackerd/etcd_link.h"
 #include "trackerd/etcd_spill.h"
 #include "trackerd/journal.h"
 #include "trackerd/journal_etcd.h"
@@ -34,12 +38,14 @@
 #define DOWN_MS		1000	/* after a failed probe, reads skip them */
 #define APPLY_WAIT_MS	2000	/* committed: wait this long to see it */
 #define LOAD_MS		10000	/* at start, etcd may take this to answer */
-#define COMMITTERS	4	/* txns in flight per worker, at most */
-#define BATCH_FULL	32	/* requests: a batch worth sending at once */
-#define LINGER_MS	4	/* else, with a txn in flight, wait this long
-				 * for more to join (each answer waits for a
-				 * txn anyway: fewer, fuller ones cost etcd
-				 * less) */
+#define GATHER_MS	5	/* once a txn is answered, wait this long (at
+				 * most a usual commit time) for the requests
+				 * it answered to come back, so that a
+				 * tracker's clients share one txn */
+#define LINK_GRACE_MS	2000	/* a worker answers what the master did
+				 * not by the deadline and this */
+#define SENT_BUCKETS	256
+#define FLUSH_RETRY_MS	10	/* answers a worker could not take yet */
 #define PAGE_KEYS	256	/* keys per range page */
 #define BATCH_CHANGES	9999	/* changes of one txn: a 4-digit index */
 #define REQ_MAX_PUTS	(ETCD_MAX_OPS - 8)	/* one request's, so that it
@@ -66,15 +72,25 @@ struct jreq {
 	int64_t		  base;		/* the revision it was validated at */
 	int64_t		  wait_rev;	/* answered once applied here */
 	uint64_t	  deadline;	/* ms: answer by then */
-	uint64_t	  queued;	/* ms: handed to the committers */
 	enum jresult	  result;
+	uint64_t	  id;		/* the worker's, on the link */
+	struct mlink	 *link;		/* master: the worker it came from */
 };
 
 struct jqueue {
 	struct jreq	*head, *tail;
 };
 
-/* A transaction of this worker's, committed at rev: its changes, applied
+/* Master: a worker's link, and the answers not sent to it yet. */
+struct mlink {
+	struct mlink	*next;
+	struct jetcd	*j;
+	int		 fd, refs;
+	pthread_mutex_t	 mu;
+	struct buf	 out;
+};
+
+/* A transaction of the master's, committed at rev: its changes, applied
  * here as soon as every revision before it is. */
 struct owntxn {
 	struct owntxn	*next;
@@ -107,20 +123,33 @@ struct jetcd {
 	int		 nstaged, nputs, nspill;
 	int64_t		 base;
 
-	/* worker: committers, the probe thread and the apply waiter */
+	/* worker: its requests to the master (commitq, then sent until
+	 * answered), the probe thread and the apply waiter */
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 cv_commit, cv_probe, cv_wait;
 	struct jqueue	 commitq, probeq, waitq, doneq;
 	int		 nqueued;	/* in commitq */
-	int		 inflight;	/* txns being sent */
-	uint32_t	 commit_ms8;	/* a txn's usual time, ms x 8 (EWMA) */
 	int		 efd;
+	int		 lfd;		/* the link to the master */
+	int		 link_down, writing;
+	uint64_t	 next_id;
+	struct jreq	*sent[SENT_BUCKETS];
 	uint64_t	 down_until;	/* ms: etcd did not answer a probe */
-	uint32_t	 batches;
 	int		 started;
 
-	/* worker: the region as its committers and waiter apply to it (lock
-	 * flags of their own; a region left dirty is for others to repair) */
+	/* master: the committer, for the requests of every worker (one txn
+	 * in flight per tracker: those arriving meanwhile gather into the
+	 * next, and etcd spends most per txn, not per change) */
+	pthread_mutex_t	 links_mu;
+	struct mlink	*links;
+	uint32_t	 commit_ms8;	/* a txn's usual time, ms x 8 (EWMA) */
+	uint32_t	 batches;
+	int		 arrived;	/* requests since the last answer */
+	int		 answered;	/* by the last txn committed */
+	uint64_t	 answered_at;	/* ms */
+
+	/* master: the region as its committer applies to it (lock flags of
+	 * their own; a region left dirty is for others to repair) */
 	struct tracker	 at;
 	struct owntxn	*own;		/* by revision, not applied yet */
 };
@@ -843,28 +872,27 @@ journal_submit_staged(struct tracker *t, void *cookie)
 	r->cookie = cookie;
 	memcpy(r->bodies, j->stage.data, j->stage.len);
 	r->blen = j->stage.len;
-	r->ilen = j->stage_inline;
-	r->nspill = j->nspill;
 	r->n = j->nstaged;
 	r->base = j->base;
 	r->deadline = mono_ms() + COMMIT_MS;
 	explicit_bzero(j->stage.data, j->stage.len);
 	j->stage.len = j->stage.off = j->stage_inline = 0;
 	j->nstaged = j->nputs = j->nspill = 0;
-	if (request_guards(j, r) == -1 || r->nguards > REQ_MAX_PUTS)
-		goto fail_req;
 	pthread_mutex_lock(&j->mu);
-	r->queued = mono_ms();
-	q_push(&j->commitq, r);
-	j->nqueued++;
-	pthread_cond_signal(&j->cv_commit);
+	r->id = ++j->next_id;
+	if (j->link_down)
+		done_push(j, r, JR_UNAVAILABLE);
+	else {
+		q_push(&j->commitq, r);
+		j->nqueued++;
+		pthread_cond_signal(&j->cv_commit);
+	}
 	pthread_mutex_unlock(&j->mu);
 	return 1;
 fail:
 	j->stage.len = j->stage.off = j->stage_inline = 0;
 	j->nstaged = j->nputs = j->nspill = 0;
-fail_req:
-	log_warnx("etcd: cannot queue a change (out of memory or malformed)");
+	log_warnx("etcd: cannot queue a change: out of memory");
 	if (r == NULL)
 		return -1;
 	r->cookie = cookie;
@@ -919,6 +947,365 @@ journal_done(struct tracker *t, void **cookie, enum jresult *res)
 	*res = r->result;
 	jreq_free(r);
 	return 1;
+}
+
+/* ---- a worker's link: its requests to the master, the answers back ---- */
+
+static void
+sent_put(struct jetcd *j, struct jreq *r)
+{
+	struct jreq	**b = &j->sent[r->id % SENT_BUCKETS];
+
+	r->next = *b;
+	*b = r;
+}
+
+static struct jreq *
+sent_take(struct jetcd *j, uint64_t id)
+{
+	struct jreq	**p, *r;
+
+	for (p = &j->sent[id % SENT_BUCKETS]; (r = *p) != NULL; p = &r->next)
+		if (r->id == id) {
+			*p = r->next;
+			return r;
+		}
+	return NULL;
+}
+
+/* Answer unavailable what the master did not answer in time, or at all
+ * once the link is down (mu held; never while the forwarder writes: its
+ * requests' bodies are in the write). */
+static void
+sent_expire(struct jetcd *j)
+{
+	struct jreq	**p, *r;
+	uint64_t	  now = mono_ms();
+	int		  i, n = 0;
+
+	if (j->writing)
+		return;
+	for (i = 0; i < SENT_BUCKETS; i++)
+		for (p = &j->sent[i]; (r = *p) != NULL; )
+			if (j->link_down || r->deadline + LINK_GRACE_MS <= now) {
+				*p = r->next;
+				done_push(j, r, JR_UNAVAILABLE);
+				n++;
+			} else
+				p = &r->next;
+	if (n > 0 && !j->link_down)
+		log_warnx("etcd: %d request(s) not answered by the master in "
+		    "time", n);
+}
+
+static void
+link_down(struct jetcd *j, const char *why)
+{
+	struct jreq	*r;
+
+	if (!j->link_down)
+		log_warnx("etcd: the link to the master failed: %s", why);
+	j->link_down = 1;
+	while ((r = q_pop(&j->commitq)) != NULL)
+		done_push(j, r, JR_UNAVAILABLE);
+	j->nqueued = 0;
+	sent_expire(j);
+}
+
+/* Write the queued requests to the master, all at once (mu held, dropped
+ * while writing). 0 or -1 (the link failed). */
+static int
+forward(struct jetcd *j)
+{
+	struct link_req	*hdr;
+	struct iovec	*iov;
+	struct jreq	*r;
+	int		 i, n = j->nqueued, rc;
+
+	hdr = calloc((size_t)n, sizeof(*hdr));
+	iov = calloc((size_t)n * 2, sizeof(*iov));
+	if (hdr == NULL || iov == NULL) {
+		free(hdr);
+		free(iov);
+		log_warnx("etcd: out of memory handing requests to the master");
+		while ((r = q_pop(&j->commitq)) != NULL)
+			done_push(j, r, JR_UNAVAILABLE);
+		j->nqueued = 0;
+		return 0;
+	}
+	for (i = 0; i < n && (r = q_pop(&j->commitq)) != NULL; i++) {
+		hdr[i].id = r->id;
+		hdr[i].base = r->base;
+		hdr[i].deadline = r->deadline;
+		hdr[i].blen = r->blen;
+		iov[2 * i].iov_base = &hdr[i];
+		iov[2 * i].iov_len = sizeof(hdr[i]);
+		iov[2 * i + 1].iov_base = r->bodies;
+		iov[2 * i + 1].iov_len = r->blen;
+		sent_put(j, r);
+	}
+	j->nqueued = 0;
+	j->writing = 1;
+	pthread_mutex_unlock(&j->mu);
+	rc = link_writev(j->lfd, iov, 2 * i);
+	pthread_mutex_lock(&j->mu);
+	j->writing = 0;
+	free(hdr);
+	free(iov);
+	return rc;
+}
+
+static void *
+forward_thread(void *arg)
+{
+	struct jetcd	*j = arg;
+	char		 why[100];
+
+	pthread_mutex_lock(&j->mu);
+	for (;;) {
+		while (j->commitq.head == NULL)
+			pthread_cond_wait(&j->cv_commit, &j->mu);
+		if (forward(j) == -1) {
+			snprintf(why, sizeof(why), "%s", strerror(errno));
+			link_down(j, why);
+		}
+	}
+	return NULL;
+}
+
+/* Hand one answer from the master to the request it is for (mu held). */
+static void
+link_answered(struct jetcd *j, const struct link_answer *a)
+{
+	struct jreq	*r;
+	enum jresult	 res;
+
+	if ((r = sent_take(j, a->id)) == NULL)
+		return;		/* expired already */
+	res = a->result == JR_DONE || a->result == JR_CONFLICT ?
+	    (enum jresult)a->result : JR_UNAVAILABLE;
+	if (a->rev > 0)
+		wait_push(j, r, res, a->rev);
+	else
+		done_push(j, r, res);
+}
+
+static void *
+answer_thread(void *arg)
+{
+	struct jetcd		*j = arg;
+	struct link_answer	 a[64];
+	struct pollfd		 pfd = { .fd = j->lfd, .events = POLLIN };
+	size_t			 have = 0, k;
+	ssize_t			 n;
+
+	for (;;) {
+		n = 0;
+		if (poll(&pfd, 1, 250) == 1 && (n = read(j->lfd, (char *)a +
+		    have, sizeof(a) - have)) <= 0 && (n == 0 || (errno != EINTR
+		    && errno != EAGAIN)))
+			break;
+		have += n > 0 ? (size_t)n : 0;
+		pthread_mutex_lock(&j->mu);
+		for (k = 0; (k + 1) * sizeof(a[0]) <= have; k++)
+			link_answered(j, &a[k]);
+		sent_expire(j);
+		pthread_mutex_unlock(&j->mu);
+		memmove(a, (char *)a + k * sizeof(a[0]), have - k * sizeof(a[0]));
+		have -= k * sizeof(a[0]);
+	}
+	pthread_mutex_lock(&j->mu);
+	link_down(j, n == 0 ? "the master closed it" : strerror(errno));
+	pthread_mutex_unlock(&j->mu);
+	return NULL;
+}
+
+/* ---- master: a worker's link ---- */
+
+static void
+mlink_put(struct mlink *lk)
+{
+	if (__atomic_sub_fetch(&lk->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	buf_free(&lk->out);
+	pthread_mutex_destroy(&lk->mu);
+	free(lk);
+}
+
+/* Answer r to the worker it came from (sent by links_flush), and free it. */
+static void
+reply_push(struct jreq *r, enum jresult res, int64_t rev)
+{
+	struct mlink		*lk = r->link;
+	struct link_answer	 a;
+
+	memset(&a, 0, sizeof(a));
+	a.id = r->id;
+	a.rev = rev;
+	a.result = (int32_t)res;
+	pthread_mutex_lock(&lk->mu);
+	if (lk->fd != -1 && buf_append(&lk->out, &a, sizeof(a)) == -1)
+		log_warnx("etcd: a worker's answers are not read: dropped one");
+	pthread_mutex_unlock(&lk->mu);
+	r->link = NULL;
+	mlink_put(lk);
+	jreq_free(r);
+}
+
+/* Send every worker the answers kept for it, as far as its socket takes
+ * them now (a stopped worker holds up no one). 1 if some are left. */
+static int
+links_flush(struct jetcd *j)
+{
+	struct mlink	*lk;
+	ssize_t		 n;
+	int		 left = 0;
+
+	pthread_mutex_lock(&j->links_mu);
+	for (lk = j->links; lk != NULL; lk = lk->next) {
+		pthread_mutex_lock(&lk->mu);
+		if (lk->fd != -1 && buf_avail(&lk->out) > 0 &&
+		    (n = send_until_blocked(lk->fd, buf_head(&lk->out),
+		    buf_avail(&lk->out), MSG_DONTWAIT)) > 0) {
+			buf_consume(&lk->out, (size_t)n);
+			buf_compact(&lk->out);
+		}
+		left |= lk->fd != -1 && buf_avail(&lk->out) > 0;
+		pthread_mutex_unlock(&lk->mu);
+	}
+	pthread_mutex_unlock(&j->links_mu);
+	return left;
+}
+
+/* A request as the master commits it, from its header and bodies: its
+ * changes counted and sized again here, and its guards. NULL if
+ * malformed. */
+static struct jreq *
+link_request(struct jetcd *j, const struct link_req *h, char *bodies)
+{
+	struct jreq	*r;
+	const char	*p, *nl, *end = bodies + h->blen;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->kind = JQ_COMMIT;
+	r->bodies = bodies;
+	r->blen = h->blen;
+	r->id = h->id;
+	r->base = h->base;
+	r->deadline = h->deadline;
+	for (p = bodies; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL ||
+		    nl == p || r->n == BATCH_CHANGES)
+			goto bad;
+		r->n++;
+		r->nspill += spill_wanted((size_t)(nl - p));
+		r->ilen += spill_wanted((size_t)(nl - p)) ? SPILL_REF_MAX :
+		    (size_t)(nl - p) + 1;
+	}
+	if (r->n == 0 || r->ilen > ETCD_MAX_BATCH_BYTES ||
+	    request_guards(j, r) == -1 || r->nguards > REQ_MAX_PUTS ||
+	    r->nwritten + RECORD_PUTS(r->nspill) > REQ_MAX_PUTS)
+		goto bad;
+	return r;
+bad:
+	r->bodies = NULL;
+	jreq_free(r);
+	return NULL;
+}
+
+/* Read one request from the link: 1 queued, 0 the worker is gone, -1
+ * malformed. */
+static int
+link_take_request(struct jetcd *j, struct mlink *lk)
+{
+	struct link_req	 h;
+	struct jreq	*r;
+	char		*bodies;
+	int		 rc;
+
+	if ((rc = link_read(lk->fd, &h, sizeof(h))) != 1)
+		return rc;
+	if (h.blen == 0 || h.blen > JOURNAL_MAX_LINE + ETCD_MAX_BATCH_BYTES ||
+	    (bodies = malloc(h.blen)) == NULL)
+		return -1;
+	if ((rc = link_read(lk->fd, bodies, h.blen)) != 1) {
+		free(bodies);
+		return rc;
+	}
+	if ((r = link_request(j, &h, bodies)) == NULL) {
+		explicit_bzero(bodies, h.blen);
+		free(bodies);
+		return -1;
+	}
+	r->link = lk;
+	__atomic_add_fetch(&lk->refs, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_lock(&j->mu);
+	q_push(&j->commitq, r);
+	j->nqueued++;
+	j->arrived++;
+	pthread_cond_signal(&j->cv_commit);
+	pthread_mutex_unlock(&j->mu);
+	return 1;
+}
+
+static void *
+link_thread(void *arg)
+{
+	struct mlink	 *lk = arg, **p;
+	struct jetcd	 *j = lk->j;
+	int		  rc;
+
+	while ((rc = link_take_request(j, lk)) == 1)
+		;
+	if (rc == -1)
+		log_warnx("etcd: a worker's request is malformed or too large "
+		    "for memory: its link is closed");
+	pthread_mutex_lock(&j->links_mu);
+	for (p = &j->links; *p != NULL; p = &(*p)->next)
+		if (*p == lk) {
+			*p = lk->next;
+			break;
+		}
+	pthread_mutex_unlock(&j->links_mu);
+	pthread_mutex_lock(&lk->mu);
+	close(lk->fd);
+	lk->fd = -1;
+	pthread_mutex_unlock(&lk->mu);
+	mlink_put(lk);
+	return NULL;
+}
+
+static void *
+accept_thread(void *arg)
+{
+	struct jetcd	*j = arg;
+	struct mlink	*lk;
+	pthread_t	 tid;
+	int		 fd;
+
+	for (;;) {
+		if ((fd = link_accept()) == -1) {
+			log_warn("etcd: the workers' links");
+			return NULL;
+		}
+		if ((lk = calloc(1, sizeof(*lk))) == NULL) {
+			close(fd);
+			continue;
+		}
+		lk->j = j;
+		lk->fd = fd;
+		lk->refs = 1;
+		pthread_mutex_init(&lk->mu, NULL);
+		buf_init(&lk->out, 1u << 20);
+		pthread_mutex_lock(&j->links_mu);
+		lk->next = j->links;
+		j->links = lk;
+		pthread_mutex_unlock(&j->links_mu);
+		if (pthread_create(&tid, NULL, link_thread, lk) != 0)
+			fatalx("etcd: pthread_create");
+		pthread_detach(tid);
+	}
 }
 
 /* ---- committers: many requests per transaction ---- */
@@ -978,7 +1365,7 @@ batch_fill(struct jetcd *j, struct batch *b)
 	for (r = j->commitq.head; r != NULL; r = next) {
 		next = r->next;
 		if (r->deadline <= now) {
-			done_push(j, r, JR_UNAVAILABLE);
+			reply_push(r, JR_UNAVAILABLE, 0);
 			continue;
 		}
 		if (b->puts + r->nwritten + RECORD_PUTS(b->spills + r->nspill) >
@@ -1244,15 +1631,13 @@ batch_lookup(struct jetcd *j, struct etcd *h, struct batch *b,
 		any |= found[i] && b->r[i]->rkey != NULL;
 	if (!any)
 		return 0;
-	pthread_mutex_lock(&j->mu);
 	for (i = 0; i < b->n; i++)
-		wait_push(j, b->r[i], found[i] && b->r[i]->rkey != NULL ?
+		reply_push(b->r[i], found[i] && b->r[i]->rkey != NULL ?
 		    JR_DONE : JR_CONFLICT, rev);
-	pthread_mutex_unlock(&j->mu);
 	return 1;
 }
 
-/* ---- a worker's own transactions, applied without the watch ---- */
+/* ---- the master's own transactions, applied without the watch ---- */
 
 static struct owntxn *
 own_new(const struct batch *b, int64_t rev)
@@ -1284,7 +1669,7 @@ own_free(struct owntxn *o)
 }
 
 /*
- * This worker's transaction o committed at o->rev: once every revision
+ * The master's transaction o committed at o->rev: once every revision
  * before it is applied, its changes are applied here, in the order of its
  * puts, as the watch would apply them (the watch then skips them). The
  * answer need not wait for the watch. 1 if o->rev is applied now, 0 while
@@ -1322,7 +1707,7 @@ own_defer(struct jetcd *j, struct owntxn *o)
 	*p = o;
 }
 
-/* The waiter (mu held): apply the kept transaction that is next, forget
+/* The own thread (mu held): apply the kept transaction that is next, forget
  * those applied by the watch or kept too long (the watch applies them). */
 static void
 own_due(struct jetcd *j)
@@ -1354,11 +1739,16 @@ batch_answer(struct jetcd *j, struct batch *b, int64_t rev)
 		o = NULL;
 	}
 	pthread_mutex_lock(&j->mu);
-	if (o != NULL)
+	if (o != NULL) {
 		own_defer(j, o);
-	for (i = 0; i < b->n; i++)
-		wait_push(j, b->r[i], JR_DONE, rev);
+		pthread_cond_signal(&j->cv_wait);
+	}
+	j->answered = b->n;
+	j->arrived = 0;
+	j->answered_at = mono_ms();
 	pthread_mutex_unlock(&j->mu);
+	for (i = 0; i < b->n; i++)
+		reply_push(b->r[i], JR_DONE, rev);
 }
 
 /*
@@ -1387,7 +1777,7 @@ batch_refused(struct jetcd *j, struct batch *b, const int *found,
 	pthread_mutex_lock(&j->mu);
 	for (i = 0; i < b->n; i++) {
 		if (changed[i]) {
-			wait_push(j, b->r[i], JR_CONFLICT, rev);
+			reply_push(b->r[i], JR_CONFLICT, rev);
 			continue;
 		}
 		if (last != NULL)
@@ -1413,11 +1803,10 @@ batch_fail(struct jetcd *j, struct batch *b, const char *why)
 {
 	int	i;
 
+	(void)j;
 	log_warnx("etcd: %d request(s) not committed: %s", b->n, why);
-	pthread_mutex_lock(&j->mu);
 	for (i = 0; i < b->n; i++)
-		done_push(j, b->r[i], JR_UNAVAILABLE);
-	pthread_mutex_unlock(&j->mu);
+		reply_push(b->r[i], JR_UNAVAILABLE, 0);
 }
 
 /* A txn answered after ms: the usual time moves 1/8 of the way to it. */
@@ -1601,60 +1990,24 @@ jetcd_publish(struct tracker *t, const char *body)
 }
 
 /*
- * Send now when no txn of this worker is in flight or a batch is full;
- * else let more requests join, up to LINGER_MS after the oldest came
- * (mu held). 1 if it waited (look again), 0 to send.
+ * Before a txn (mu held): the requests the last one answered come back
+ * at once under load, each from a client that waited for it. Let them
+ * join this one, bounded by GATHER_MS and a usual commit time: a
+ * tracker's clients then share one txn instead of alternating in two,
+ * and etcd, whose cost is mostly per txn, commits more per second.
  */
-static int
-batch_linger(struct jetcd *j)
+static void
+batch_gather(struct jetcd *j)
 {
 	struct timespec	ts;
-	uint64_t	due = j->commitq.head->queued + LINGER_MS, now = mono_ms();
+	uint64_t	ms = __atomic_load_n(&j->commit_ms8, __ATOMIC_RELAXED) / 8;
+	uint64_t	due, now;
 
-	if (j->inflight == 0 || j->nqueued >= BATCH_FULL || now >= due)
-		return 0;
-	mono_deadline(&ts, due - now);
-	pthread_cond_timedwait(&j->cv_commit, &j->mu, &ts);
-	return 1;
-}
-
-/*
- * Wait for the tracker's commit turn (state.h), at most until the oldest
- * queued request's deadline (mu held, dropped while waiting). 0 once
- * held; -1 if the wait ended first (the requests past their deadline
- * are failed).
- */
-static int
-turn_take(struct jetcd *j)
-{
-	pthread_mutex_t	*m = &j->t->hdr->commit_turn;
-	struct jreq	*r, *keep = NULL, **kt = &keep, *next;
-	struct timespec	 ts;
-	uint64_t	 due = j->commitq.head->deadline, now = mono_ms();
-	int		 rc;
-
-	mono_deadline(&ts, due > now ? due - now : 0);
-	pthread_mutex_unlock(&j->mu);
-	rc = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
-	/* a holder that died: its batch died with it */
-	if (rc == EOWNERDEAD && (rc = pthread_mutex_consistent(m)) != 0)
-		pthread_mutex_unlock(m);
-	pthread_mutex_lock(&j->mu);
-	if (rc == 0)
-		return 0;
-	now = mono_ms();
-	for (r = j->commitq.head; r != NULL; r = next) {
-		next = r->next;
-		if (r->deadline <= now)
-			done_push(j, r, JR_UNAVAILABLE);
-		else {
-			*kt = r;
-			kt = &r->next;
-		}
+	due = j->answered_at + (ms < GATHER_MS ? ms : GATHER_MS);
+	while (j->arrived < j->answered && (now = mono_ms()) < due) {
+		mono_deadline(&ts, due - now);
+		pthread_cond_timedwait(&j->cv_commit, &j->mu, &ts);
 	}
-	*kt = NULL;
-	commitq_keep(j, keep);
-	return -1;
 }
 
 static void *
@@ -1663,27 +2016,31 @@ committer_thread(void *arg)
 	struct jetcd	*j = arg;
 	struct etcd	*h = etcd_new(&j->t->cfg.etcd);
 	struct batch	 b;
+	struct timespec	 ts;
+	int		 left;
 
 	if (h == NULL)
 		fatalx("etcd: cannot start a committer");
 	pthread_mutex_lock(&j->mu);
 	for (;;) {
-		while (j->commitq.head == NULL)
-			pthread_cond_wait(&j->cv_commit, &j->mu);
-		if (batch_linger(j) || turn_take(j) == -1)
-			continue;
-		batch_fill(j, &b);
-		if (b.n == 0) {
-			pthread_mutex_unlock(&j->t->hdr->commit_turn);
+		pthread_mutex_unlock(&j->mu);
+		left = links_flush(j);
+		pthread_mutex_lock(&j->mu);
+		if (j->commitq.head == NULL && left) {
+			/* a worker's socket was full: try again soon */
+			mono_deadline(&ts, FLUSH_RETRY_MS);
+			pthread_cond_timedwait(&j->cv_commit, &j->mu, &ts);
 			continue;
 		}
-		j->inflight++;
+		while (j->commitq.head == NULL)
+			pthread_cond_wait(&j->cv_commit, &j->mu);
+		batch_gather(j);
+		batch_fill(j, &b);
+		if (b.n == 0)
+			continue;
 		pthread_mutex_unlock(&j->mu);
 		batch_commit(j, h, &b);
-		pthread_mutex_unlock(&j->t->hdr->commit_turn);
 		pthread_mutex_lock(&j->mu);
-		j->inflight--;
-		pthread_cond_signal(&j->cv_commit);
 	}
 	return NULL;
 }
@@ -1755,7 +2112,6 @@ waiter_thread(void *arg)
 		while (j->waitq.head == NULL)
 			pthread_cond_wait(&j->cv_wait, &j->mu);
 		gen = __atomic_load_n(&j->t->hdr->applied_gen, __ATOMIC_ACQUIRE);
-		own_due(j);
 		now = mono_ms();
 		keep = NULL;
 		kt = &keep;
@@ -1788,6 +2144,28 @@ waiter_thread(void *arg)
 	return NULL;
 }
 
+/* Master: apply its committed transactions as soon as their turn comes. */
+static void *
+own_thread(void *arg)
+{
+	struct jetcd	*j = arg;
+	uint32_t	 gen;
+
+	pthread_mutex_lock(&j->mu);
+	for (;;) {
+		while (j->own == NULL)
+			pthread_cond_wait(&j->cv_wait, &j->mu);
+		gen = __atomic_load_n(&j->t->hdr->applied_gen, __ATOMIC_ACQUIRE);
+		own_due(j);
+		if (j->own == NULL)
+			continue;
+		pthread_mutex_unlock(&j->mu);
+		applied_wait(j->t, gen, 100);
+		pthread_mutex_lock(&j->mu);
+	}
+	return NULL;
+}
+
 /* ---- lifetime ---- */
 
 static struct jetcd *
@@ -1800,13 +2178,14 @@ jetcd_new(struct tracker *t)
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return NULL;
 	j->t = t;
-	j->efd = -1;
+	j->efd = j->lfd = -1;
 	snprintf(j->ent, sizeof(j->ent), "%s/e/", p);
 	snprintf(j->ent_end, sizeof(j->ent_end), "%s/e0", p);
 	snprintf(j->head, sizeof(j->head), "%s/e/^head", p);
 	snprintf(j->anon, sizeof(j->anon), "%s/e/-/", p);
 	pthread_mutex_init(&j->sync_mu, NULL);
 	pthread_mutex_init(&j->mu, NULL);
+	pthread_mutex_init(&j->links_mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&j->cv_commit, &ca);
@@ -1833,6 +2212,11 @@ jetcd_create(struct tracker *t, char *err, size_t errlen)
 	etcd_init();
 	if (jetcd_new(t) == NULL) {
 		snprintf(err, errlen, "etcd: out of memory");
+		return -1;
+	}
+	if (link_listen() == -1) {
+		snprintf(err, errlen, "etcd: the workers' links: %s",
+		    strerror(errno));
 		return -1;
 	}
 	do {
@@ -1862,23 +2246,34 @@ int
 jetcd_attach(struct tracker *t, char *err, size_t errlen)
 {
 	struct jetcd	*j;
-	int		 i;
 
 	if ((j = jetcd_new(t)) == NULL ||
-	    (j->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "etcd: cannot set up the committers");
+	    (j->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
+	    (j->lfd = link_connect()) == -1) {
+		snprintf(err, errlen, "etcd: cannot reach the master: %s",
+		    strerror(errno));
 		return -1;
 	}
-	j->at = *t;
-	j->at.meta_held = j->at.buckets_held = 0;
-	j->at.rebuild = NULL;
-	j->at.lcache = NULL;
-	for (i = 0; i < COMMITTERS; i++)
-		start_thread(committer_thread, j);
+	start_thread(forward_thread, j);
+	start_thread(answer_thread, j);
 	start_thread(probe_thread, j);
 	start_thread(waiter_thread, j);
 	j->started = 1;
 	return 0;
+}
+
+/* Master, once daemonized (threads do not survive a fork): the committer
+ * of every worker's requests. */
+static void
+start_committer(struct jetcd *j)
+{
+	j->at = *j->t;
+	j->at.meta_held = j->at.buckets_held = 0;
+	j->at.rebuild = NULL;
+	j->at.lcache = NULL;
+	start_thread(committer_thread, j);
+	start_thread(own_thread, j);
+	start_thread(accept_thread, j);
 }
 
 /* A journal whose threads run is kept until the process exits: they may
@@ -1938,6 +2333,7 @@ jetcd_poll(struct tracker *t)
 			fatalx("etcd: pthread_create");
 		pthread_detach(j->watch_tid);
 		j->watching = 1;
+		start_committer(j);
 	}
 	snapshot_due(t, j->snap);
 }

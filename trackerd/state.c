@@ -169,8 +169,7 @@ header_init(struct tracker *t, uint64_t size)
 	arc4random_buf(&h->hash_seed, sizeof(h->hash_seed));
 	h->arena_cap = t->cfg.max_hashes;
 	layout(&t->cfg, h->t, &h->arena_off);
-	if ((errno = mutex_init(&h->meta)) != 0 ||
-	    (errno = mutex_init(&h->commit_turn)) != 0)
+	if ((errno = mutex_init(&h->meta)) != 0)
 		return -1;
 	for (i = 0; i < STATE_NBUCKETS; i++)
 		if ((errno = mutex_init(&h->bucket[i])) != 0)

@@ -239,11 +239,6 @@ struct state_hdr {
 	uint32_t	pad_;
 	int64_t		snap_rev;	/* the snapshot the region started from */
 	uint64_t	since_snap;	/* changes applied after it */
-	/* Held by the worker whose transaction is in flight: one at a time
-	 * per tracker, so that the others' requests gather meanwhile into
-	 * the next (etcd answers a few large transactions sooner than many
-	 * small ones: it spends most per transaction, not per change). */
-	pthread_mutex_t	commit_turn;
 	/* Changes etcd committed that did not apply here (a table full by
 	 * the time their turn came: two trackers validated against the
 	 * same free slot), the latest STATE_FAILED kept: a request waiting

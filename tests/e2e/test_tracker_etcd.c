@@ -606,10 +606,10 @@ Test(tracker_etcd, leader_killed_under_write_load)
 	close(a);
 }
 
-/* A worker killed while it writes, perhaps holding its tracker's commit
- * turn: the turn passes on (a robust mutex), the master starts another
- * worker, and writes on that tracker go on; every acknowledged change is
- * on both trackers. */
+/* A worker killed while it writes, perhaps halfway through handing a
+ * request to the master: the master drops that link and commits the
+ * rest, starts another worker, which links anew, and writes on that
+ * tracker go on; every acknowledged change is on both trackers. */
 Test(tracker_etcd, workers_killed_under_write_load)
 {
 	struct writer	 w[2];
