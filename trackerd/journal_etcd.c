@@ -45,6 +45,7 @@
 #define LINK_GRACE_MS	2000	/* a worker answers what the master did
 				 * not by the deadline and this */
 #define SENT_BUCKETS	256
+#define EXPIRY_MS	250	/* how often a worker looks for them */
 #define FLUSH_RETRY_MS	10	/* answers a worker could not take yet */
 #define PAGE_KEYS	256	/* keys per range page */
 #define BATCH_CHANGES	9999	/* changes of one txn: a 4-digit index */
@@ -713,6 +714,14 @@ watch_thread(void *arg)
 
 /* ---- staging (a worker's event loop, meta held) ---- */
 
+/* The bytes a change of len bytes takes in a txn: itself and its '\n', or
+ * the reference to its parts when it is spilled. */
+static size_t
+txn_bytes(size_t len)
+{
+	return spill_wanted(len) ? SPILL_REF_MAX : len + 1;
+}
+
 int
 jetcd_begin(struct tracker *t)
 {
@@ -739,7 +748,7 @@ jetcd_stage(struct tracker *t, const char *body, size_t len)
 	}
 	while (n > 0)
 		free(keys[--n]);
-	cost = spill_wanted(len) ? SPILL_REF_MAX : len + 1;
+	cost = txn_bytes(len);
 	if (cost > ETCD_MAX_BATCH_BYTES - j->stage_inline ||
 	    len > JOURNAL_MAX_LINE || j->nputs + nw + RECORD_PUTS(j->nspill +
 	    spill_wanted(len)) > REQ_MAX_PUTS || memchr(body, '\n', len) != NULL) {
@@ -872,7 +881,6 @@ journal_submit_staged(struct tracker *t, void *cookie)
 	r->cookie = cookie;
 	memcpy(r->bodies, j->stage.data, j->stage.len);
 	r->blen = j->stage.len;
-	r->n = j->nstaged;
 	r->base = j->base;
 	r->deadline = mono_ms() + COMMIT_MS;
 	explicit_bzero(j->stage.data, j->stage.len);
@@ -1096,20 +1104,25 @@ answer_thread(void *arg)
 	struct jetcd		*j = arg;
 	struct link_answer	 a[64];
 	struct pollfd		 pfd = { .fd = j->lfd, .events = POLLIN };
+	uint64_t		 next_expiry = 0;
 	size_t			 have = 0, k;
-	ssize_t			 n;
+	ssize_t			 n = 0;
 
 	for (;;) {
-		n = 0;
-		if (poll(&pfd, 1, 250) == 1 && (n = read(j->lfd, (char *)a +
-		    have, sizeof(a) - have)) <= 0 && (n == 0 || (errno != EINTR
-		    && errno != EAGAIN)))
-			break;
-		have += n > 0 ? (size_t)n : 0;
+		if (poll(&pfd, 1, EXPIRY_MS) == 1) {
+			n = read(j->lfd, (char *)a + have, sizeof(a) - have);
+			if (n == 0 || (n == -1 && errno != EINTR &&
+			    errno != EAGAIN))
+				break;
+			have += n > 0 ? (size_t)n : 0;
+		}
 		pthread_mutex_lock(&j->mu);
 		for (k = 0; (k + 1) * sizeof(a[0]) <= have; k++)
 			link_answered(j, &a[k]);
-		sent_expire(j);
+		if (mono_ms() >= next_expiry) {
+			sent_expire(j);
+			next_expiry = mono_ms() + EXPIRY_MS;
+		}
 		pthread_mutex_unlock(&j->mu);
 		memmove(a, (char *)a + k * sizeof(a[0]), have - k * sizeof(a[0]));
 		have -= k * sizeof(a[0]);
@@ -1200,8 +1213,7 @@ link_request(struct jetcd *j, const struct link_req *h, char *bodies)
 			goto bad;
 		r->n++;
 		r->nspill += spill_wanted((size_t)(nl - p));
-		r->ilen += spill_wanted((size_t)(nl - p)) ? SPILL_REF_MAX :
-		    (size_t)(nl - p) + 1;
+		r->ilen += txn_bytes((size_t)(nl - p));
 	}
 	if (r->n == 0 || r->ilen > ETCD_MAX_BATCH_BYTES ||
 	    request_guards(j, r) == -1 || r->nguards > REQ_MAX_PUTS ||
@@ -1792,18 +1804,16 @@ batch_refused(struct jetcd *j, struct batch *b, const int *found,
 		if (j->commitq.head == NULL)
 			j->commitq.tail = last;
 		j->commitq.head = again;
-		pthread_cond_signal(&j->cv_commit);
 	}
 	pthread_mutex_unlock(&j->mu);
 	return 0;
 }
 
 static void
-batch_fail(struct jetcd *j, struct batch *b, const char *why)
+batch_fail(struct batch *b, const char *why)
 {
 	int	i;
 
-	(void)j;
 	log_warnx("etcd: %d request(s) not committed: %s", b->n, why);
 	for (i = 0; i < b->n; i++)
 		reply_push(b->r[i], JR_UNAVAILABLE, 0);
@@ -1917,7 +1927,7 @@ batch_commit(struct jetcd *j, struct etcd *h, struct batch *b)
 			end = b->r[i]->deadline;
 	send_end = end > now + FENCE_MS ? end - FENCE_MS : now;
 	if (batch_spill(j, h, b, send_end, err, sizeof(err)) == -1) {
-		batch_fail(j, b, err);
+		batch_fail(b, err);
 		return;
 	}
 	while ((now = mono_ms()) + 50 < send_end) {
@@ -1940,7 +1950,7 @@ batch_commit(struct jetcd *j, struct etcd *h, struct batch *b)
 			log_warnx("etcd: a batch of %d request(s) could not be "
 			    "fenced: it may still be applied", b->n);
 	}
-	batch_fail(j, b, err);
+	batch_fail(b, err);
 }
 
 /*
