@@ -1,6 +1,6 @@
-/* The links between the workers and the master's committer (-J): a
- * socket pair made before the workers fork, on which each worker sends the
- * master its end of a stream socket of its own. */
+/* The links between the workers and the committer in the journal process
+ * (-J): a socket pair made before either forks, on which each worker sends
+ * the journal process its end of a stream socket of its own. */
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -11,8 +11,8 @@
 
 #include "trackerd/etcd_link.h"
 
-/* [0] the master receives on, [1] the workers send on (each message whole:
- * workers never mix their announcements) */
+/* [0] the journal process receives on, [1] the workers send on (each
+ * message whole: workers never mix their announcements) */
 static int	announce[2] = { -1, -1 };
 
 union fdmsg {

@@ -1159,15 +1159,20 @@ compaction_due(struct tracker *t)
 }
 
 void
+journal_serve(struct tracker *t)
+{
+	if (t->etcd != NULL)
+		jetcd_poll(t);
+}
+
+void
 journal_poll(struct tracker *t)
 {
 	struct state_hdr	*h = t->hdr;
 	time_t			 now = time(NULL);
 
-	if (t->etcd != NULL) {
-		jetcd_poll(t);
-		return;
-	}
+	if (t->etcd != NULL)
+		return;		/* the journal process's (journal_serve) */
 	drain_watch(t);
 	if (journal_changed(t) && journal_catch_up(t) == -1)
 		log_warnx("journal: %s", t->err);

@@ -99,7 +99,11 @@ void		tracker_destroy(struct tracker *);
  *   when the journal changes; the master polls it (and calls
  *   journal_poll at least every 50 ms as a fallback).
  * journal_poll: apply lines the other tracker appended, notice a
- *   compacted (replaced) journal, compact when worthwhile. Master only.
+ *   compacted (replaced) journal, compact when worthwhile. Master only;
+ *   nothing to do with -J.
+ * journal_serve: with -J, the journal process's round: its threads (the
+ *   watch, the committer of the workers' changes) started the first time,
+ *   snapshots when due.
  * journal_sync: fdatasync the journal and return the highest sequence
  *   number now durable (a worker's sync thread calls it: group commit).
  * journal_durable_seq: the highest sequence number known durable.
@@ -108,6 +112,7 @@ void		tracker_destroy(struct tracker *);
  */
 int		journal_watch_fd(struct tracker *);
 void		journal_poll(struct tracker *);
+void		journal_serve(struct tracker *);
 uint64_t	journal_sync(struct tracker *);
 uint64_t	journal_durable_seq(struct tracker *);
 int		journal_dropped(struct tracker *, uint64_t seq);

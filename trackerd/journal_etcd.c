@@ -1,6 +1,7 @@
 /* The journal on an etcd cluster (-J): group commit of guarded changes
- * (the master commits the requests of every worker together), a watch
- * applying every change in revision order, loads and read barriers. */
+ * (the journal process commits the requests of every worker together), a
+ * watch applying every change in revision order, loads and read
+ * barriers. */
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -42,11 +43,13 @@
 				 * most a usual commit time) for the requests
 				 * it answered to come back, so that a
 				 * tracker's clients share one txn */
-#define LINK_GRACE_MS	2000	/* a worker answers what the master did
-				 * not by the deadline and this */
+#define LINK_GRACE_MS	2000	/* a worker answers what the journal
+				 * process did not by the deadline and
+				 * this */
 #define SENT_BUCKETS	256
 #define EXPIRY_MS	250	/* how often a worker looks for them */
 #define FLUSH_RETRY_MS	10	/* answers a worker could not take yet */
+#define RELINK_MS	100	/* a worker's new link, if it cannot yet */
 #define PAGE_KEYS	256	/* keys per range page */
 #define BATCH_CHANGES	9999	/* changes of one txn: a 4-digit index */
 #define REQ_MAX_PUTS	(ETCD_MAX_OPS - 8)	/* one request's, so that it
@@ -75,14 +78,15 @@ struct jreq {
 	uint64_t	  deadline;	/* ms: answer by then */
 	enum jresult	  result;
 	uint64_t	  id;		/* the worker's, on the link */
-	struct mlink	 *link;		/* master: the worker it came from */
+	struct mlink	 *link;		/* the worker it came from */
 };
 
 struct jqueue {
 	struct jreq	*head, *tail;
 };
 
-/* Master: a worker's link, and the answers not sent to it yet. */
+/* The journal process: a worker's link, and the answers not sent to it
+ * yet. */
 struct mlink {
 	struct mlink	*next;
 	struct jetcd	*j;
@@ -91,8 +95,8 @@ struct mlink {
 	struct buf	 out;
 };
 
-/* A transaction of the master's, committed at rev: its changes, applied
- * here as soon as every revision before it is. */
+/* A transaction of the journal process's, committed at rev: its changes,
+ * applied here as soon as every revision before it is. */
 struct owntxn {
 	struct owntxn	*next;
 	int64_t		 rev;
@@ -107,8 +111,9 @@ struct jetcd {
 	struct etcd	*sync;		/* loads, catch-ups, snapshots */
 	pthread_mutex_t	 sync_mu;
 
-	/* master: the watch, snapshots (its loop's own connection: taking
-	 * meta while holding sync_mu would invert rebuild_locked's order) */
+	/* journal process: the watch, snapshots (its loop's own connection:
+	 * taking meta while holding sync_mu would invert rebuild_locked's
+	 * order) */
 	struct etcd	*watch, *snap, *lag;
 	uint64_t	 lag_check;	/* ms: the next look at the head */
 	int64_t		 lag_applied;	/* applied then, if behind the head */
@@ -124,23 +129,23 @@ struct jetcd {
 	int		 nstaged, nputs, nspill;
 	int64_t		 base;
 
-	/* worker: its requests to the master (commitq, then sent until
+	/* worker: its requests to the journal process (commitq, then sent until
 	 * answered), the probe thread and the apply waiter */
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 cv_commit, cv_probe, cv_wait;
 	struct jqueue	 commitq, probeq, waitq, doneq;
 	int		 nqueued;	/* in commitq */
 	int		 efd;
-	int		 lfd;		/* the link to the master */
+	int		 lfd;		/* the link to the journal process */
 	int		 link_down, writing;
 	uint64_t	 next_id;
 	struct jreq	*sent[SENT_BUCKETS];
 	uint64_t	 down_until;	/* ms: etcd did not answer a probe */
 	int		 started;
 
-	/* master: the committer, for the requests of every worker (one txn
-	 * in flight per tracker: those arriving meanwhile gather into the
-	 * next, and etcd spends most per txn, not per change) */
+	/* journal process: the committer, for the requests of every worker
+	 * (one txn in flight per tracker: those arriving meanwhile gather
+	 * into the next, and etcd spends most per txn, not per change) */
 	pthread_mutex_t	 links_mu;
 	struct mlink	*links;
 	uint32_t	 commit_ms8;	/* a txn's usual time, ms x 8 (EWMA) */
@@ -149,8 +154,9 @@ struct jetcd {
 	int		 answered;	/* by the last txn committed */
 	uint64_t	 answered_at;	/* ms */
 
-	/* master: the region as its committer applies to it (lock flags of
-	 * their own; a region left dirty is for others to repair) */
+	/* journal process: the region as its committer applies to it (lock
+	 * flags of their own; a region left dirty is for others to
+	 * repair) */
 	struct tracker	 at;
 	struct owntxn	*own;		/* by revision, not applied yet */
 };
@@ -533,7 +539,8 @@ load_locked(struct jetcd *j, struct etcd *h)
 		for (i = 0; i < c.n; i++)
 			if (unspill(h, &c.v[i], rev, LOAD_MS) == -1)
 				goto done;
-		qsort(c.v, c.n, sizeof(*c.v), cmp_change);
+		if (c.n > 0)
+			qsort(c.v, c.n, sizeof(*c.v), cmp_change);
 		for (i = 0; i < c.n; i++)
 			apply_lines(t, c.v[i].value, c.v[i].vlen,
 			    c.v[i].mod_rev);
@@ -567,7 +574,7 @@ rebuild_locked(struct tracker *t)
 	return rc;
 }
 
-/* ---- the watch (master) ---- */
+/* ---- the watch (journal process) ---- */
 
 /* Apply a watch message's changes; -1 if a spilled one could not be read
  * (nothing applied: the state is loaded again). */
@@ -957,7 +964,8 @@ journal_done(struct tracker *t, void **cookie, enum jresult *res)
 	return 1;
 }
 
-/* ---- a worker's link: its requests to the master, the answers back ---- */
+/* ---- a worker's link: its requests to the journal process, the answers
+ * back ---- */
 
 static void
 sent_put(struct jetcd *j, struct jreq *r)
@@ -981,7 +989,7 @@ sent_take(struct jetcd *j, uint64_t id)
 	return NULL;
 }
 
-/* Answer unavailable what the master did not answer in time, or at all
+/* Answer unavailable what the journal process did not answer in time, or at all
  * once the link is down (mu held; never while the forwarder writes: its
  * requests' bodies are in the write). */
 static void
@@ -1002,8 +1010,8 @@ sent_expire(struct jetcd *j)
 			} else
 				p = &r->next;
 	if (n > 0 && !j->link_down)
-		log_warnx("etcd: %d request(s) not answered by the master in "
-		    "time", n);
+		log_warnx("etcd: %d request(s) not answered by the journal "
+		    "process in time", n);
 }
 
 static void
@@ -1012,7 +1020,8 @@ link_down(struct jetcd *j, const char *why)
 	struct jreq	*r;
 
 	if (!j->link_down)
-		log_warnx("etcd: the link to the master failed: %s", why);
+		log_warnx("etcd: the link to the journal process failed: %s",
+		    why);
 	j->link_down = 1;
 	while ((r = q_pop(&j->commitq)) != NULL)
 		done_push(j, r, JR_UNAVAILABLE);
@@ -1020,22 +1029,23 @@ link_down(struct jetcd *j, const char *why)
 	sent_expire(j);
 }
 
-/* Write the queued requests to the master, all at once (mu held, dropped
- * while writing). 0 or -1 (the link failed). */
+/* Write the queued requests to the journal process, all at once (mu held,
+ * dropped while writing). 0 or -1 (the link failed). */
 static int
 forward(struct jetcd *j)
 {
 	struct link_req	*hdr;
 	struct iovec	*iov;
 	struct jreq	*r;
-	int		 i, n = j->nqueued, rc;
+	int		 i, n = j->nqueued, rc, fd;
 
 	hdr = calloc((size_t)n, sizeof(*hdr));
 	iov = calloc((size_t)n * 2, sizeof(*iov));
 	if (hdr == NULL || iov == NULL) {
 		free(hdr);
 		free(iov);
-		log_warnx("etcd: out of memory handing requests to the master");
+		log_warnx("etcd: out of memory handing requests to the "
+		    "journal process");
 		while ((r = q_pop(&j->commitq)) != NULL)
 			done_push(j, r, JR_UNAVAILABLE);
 		j->nqueued = 0;
@@ -1053,9 +1063,10 @@ forward(struct jetcd *j)
 		sent_put(j, r);
 	}
 	j->nqueued = 0;
-	j->writing = 1;
+	j->writing = 1;		/* lfd stays, the bodies too */
+	fd = j->lfd;
 	pthread_mutex_unlock(&j->mu);
-	rc = link_writev(j->lfd, iov, 2 * i);
+	rc = link_writev(fd, iov, 2 * i);
 	pthread_mutex_lock(&j->mu);
 	j->writing = 0;
 	free(hdr);
@@ -1081,7 +1092,8 @@ forward_thread(void *arg)
 	return NULL;
 }
 
-/* Hand one answer from the master to the request it is for (mu held). */
+/* Hand one answer from the journal process to the request it is for (mu
+ * held). */
 static void
 link_answered(struct jetcd *j, const struct link_answer *a)
 {
@@ -1098,10 +1110,11 @@ link_answered(struct jetcd *j, const struct link_answer *a)
 		done_push(j, r, res);
 }
 
-static void *
-answer_thread(void *arg)
+/* Read the journal process's answers until the link ends, looking for requests
+ * unanswered in time as it goes; then answer those left unavailable. */
+static void
+answers_read(struct jetcd *j)
 {
-	struct jetcd		*j = arg;
 	struct link_answer	 a[64];
 	struct pollfd		 pfd = { .fd = j->lfd, .events = POLLIN };
 	uint64_t		 next_expiry = 0;
@@ -1128,12 +1141,51 @@ answer_thread(void *arg)
 		have -= k * sizeof(a[0]);
 	}
 	pthread_mutex_lock(&j->mu);
-	link_down(j, n == 0 ? "the master closed it" : strerror(errno));
+	link_down(j, n == 0 ? "the journal process closed it" :
+	    strerror(errno));
 	pthread_mutex_unlock(&j->mu);
+}
+
+/* The journal process is gone (the master starts another): a new link,
+ * which the next one takes up. The old one is closed once no write is
+ * under way on it (a write to a closed peer fails at once). */
+static void
+relink(struct jetcd *j)
+{
+	struct timespec	ts = { 0, RELINK_MS * 1000000L };
+	int		fd;
+
+	while ((fd = link_connect()) == -1) {
+		log_warn("etcd: a link to the journal process");
+		nanosleep(&ts, NULL);
+	}
+	pthread_mutex_lock(&j->mu);
+	while (j->writing) {
+		pthread_mutex_unlock(&j->mu);
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&j->mu);
+	}
+	sent_expire(j);		/* those the write in progress held back */
+	close(j->lfd);
+	j->lfd = fd;
+	j->link_down = 0;
+	pthread_mutex_unlock(&j->mu);
+	log_info("etcd: a new link made, for the next journal process");
+}
+
+static void *
+answer_thread(void *arg)
+{
+	struct jetcd	*j = arg;
+
+	for (;;) {
+		answers_read(j);
+		relink(j);
+	}
 	return NULL;
 }
 
-/* ---- master: a worker's link ---- */
+/* ---- the journal process: a worker's link ---- */
 
 static void
 mlink_put(struct mlink *lk)
@@ -1190,7 +1242,7 @@ links_flush(struct jetcd *j)
 	return left;
 }
 
-/* A request as the master commits it, from its header and bodies: its
+/* A request as the journal process commits it, from its header and bodies: its
  * changes counted and sized again here, and its guards. NULL if
  * malformed. */
 static struct jreq *
@@ -1226,7 +1278,8 @@ bad:
 	return NULL;
 }
 
-/* Read one request from the link: 1 queued, 0 the worker is gone, -1
+/* Read one request from the link: 1 queued, 0 the worker is gone (end of
+ * stream, or reset: a killed worker leaves answers unread), -1
  * malformed. */
 static int
 link_take_request(struct jetcd *j, struct mlink *lk)
@@ -1237,13 +1290,13 @@ link_take_request(struct jetcd *j, struct mlink *lk)
 	int		 rc;
 
 	if ((rc = link_read(lk->fd, &h, sizeof(h))) != 1)
-		return rc;
+		return 0;
 	if (h.blen == 0 || h.blen > JOURNAL_MAX_LINE + ETCD_MAX_BATCH_BYTES ||
 	    (bodies = malloc(h.blen)) == NULL)
 		return -1;
 	if ((rc = link_read(lk->fd, bodies, h.blen)) != 1) {
 		free(bodies);
-		return rc;
+		return 0;
 	}
 	if ((r = link_request(j, &h, bodies)) == NULL) {
 		explicit_bzero(bodies, h.blen);
@@ -1649,7 +1702,8 @@ batch_lookup(struct jetcd *j, struct etcd *h, struct batch *b,
 	return 1;
 }
 
-/* ---- the master's own transactions, applied without the watch ---- */
+/* ---- the journal process's own transactions, applied without the watch
+ * ---- */
 
 static struct owntxn *
 own_new(const struct batch *b, int64_t rev)
@@ -1681,7 +1735,7 @@ own_free(struct owntxn *o)
 }
 
 /*
- * The master's transaction o committed at o->rev: once every revision
+ * The journal process's transaction o committed at o->rev: once every revision
  * before it is applied, its changes are applied here, in the order of its
  * puts, as the watch would apply them (the watch then skips them). The
  * answer need not wait for the watch. 1 if o->rev is applied now, 0 while
@@ -2260,8 +2314,8 @@ jetcd_attach(struct tracker *t, char *err, size_t errlen)
 	if ((j = jetcd_new(t)) == NULL ||
 	    (j->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
 	    (j->lfd = link_connect()) == -1) {
-		snprintf(err, errlen, "etcd: cannot reach the master: %s",
-		    strerror(errno));
+		snprintf(err, errlen, "etcd: cannot reach the journal "
+		    "process: %s", strerror(errno));
 		return -1;
 	}
 	start_thread(forward_thread, j);
@@ -2334,8 +2388,12 @@ jetcd_poll(struct tracker *t)
 	struct jetcd	*j = t->etcd;
 
 	if (!j->watching) {
-		/* after daemon(3): threads do not survive a fork */
-		if ((j->watch = etcd_new(&t->cfg.etcd)) == NULL ||
+		/* the first round, in the journal process: the locks it takes
+		 * are its own, and so are its connections (the master's stay
+		 * the master's, untouched) */
+		t->pid = getpid();
+		if ((j->sync = etcd_new(&t->cfg.etcd)) == NULL ||
+		    (j->watch = etcd_new(&t->cfg.etcd)) == NULL ||
 		    (j->snap = etcd_new(&t->cfg.etcd)) == NULL ||
 		    (j->lag = etcd_new(&t->cfg.etcd)) == NULL)
 			fatalx("etcd: cannot start the watch");

@@ -23,7 +23,8 @@ void	jetcd_end(struct tracker *);
 int	jetcd_publish(struct tracker *, const char *body);
 /* Wait (bounded) until every change etcd holds now is applied here. */
 int	jetcd_catch_up(struct tracker *);
-/* Master: keep the watch running, write snapshots when due. */
+/* The journal process: start the watch and the committer (first call),
+ * write snapshots when due. */
 void	jetcd_poll(struct tracker *);
 
 #endif

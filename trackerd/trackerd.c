@@ -31,6 +31,7 @@
 #include "trackerd/commands.h"
 #include "ipc/tls.h"
 #include "trackerd/journal.h"
+#include "trackerd/journal_proc.h"
 #include "trackerd/keys.h"
 #include "trackerd/config.h"
 #include "trackerd/etcd.h"
@@ -60,6 +61,7 @@ enum {
 };
 
 static struct worker_slot	slots[MAX_WORKERS];
+static struct worker_slot	jproc;			/* -J */
 static struct tracker_config	cfg;
 static struct tracker		*tracker;
 static struct pidfh		*pfh;
@@ -541,11 +543,33 @@ install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* A new child's start: the master's signal handling undone, and no
+ * descriptor of the master's but the listening socket of slot (-1:
+ * none). */
+static void
+child_init(int slot)
+{
+	sigset_t	none;
+	int		k;
+
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (pfh != NULL)
+		pidfile_close(pfh);
+	close(port_fd);
+	for (k = 0; k < cfg.workers; k++)
+		if (k != slot)
+			close(listen_fds[k]);
+}
+
 static void
 spawn_worker(int i)
 {
 	struct worker_slot	*w = &slots[i];
-	sigset_t		 none;
 	pid_t			 pid;
 
 	pid = fork();
@@ -555,18 +579,7 @@ spawn_worker(int i)
 		return;
 	}
 	if (pid == 0) {
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		signal(SIGCHLD, SIG_DFL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (pfh != NULL)
-			pidfile_close(pfh);
-		close(port_fd);
-		for (int k = 0; k < cfg.workers; k++)
-			if (k != i)
-				close(listen_fds[k]);
+		child_init(i);
 		worker_main(&cfg, listen_fds[i], i + 1, idle_seconds);
 	}
 	w->pid = pid;
@@ -575,21 +588,49 @@ spawn_worker(int i)
 	log_debug("worker %d started, pid %d", i + 1, (int)pid);
 }
 
+/*
+ * -J: the journal process, started before the workers, and again if it
+ * dies (each worker then links to the new one). The master itself runs
+ * no thread: a fork copies only the thread that calls it, and a lock
+ * another thread held (in libc, json-c, curl or OpenSSL) would stay held
+ * forever in the new worker.
+ */
 static void
-log_death(int i, pid_t pid, int status)
+spawn_journal(void)
+{
+	pid_t	pid;
+
+	pid = fork();
+	if (pid == -1) {
+		log_warn("fork the journal process");
+		jproc.respawn_ms = mono_ms() + 1000;
+		return;
+	}
+	if (pid == 0) {
+		child_init(-1);
+		journal_proc_main(tracker);
+	}
+	jproc.pid = pid;
+	jproc.exiting = 0;
+	jproc.started_ms = mono_ms();
+	log_debug("journal process started, pid %d", (int)pid);
+}
+
+static void
+log_death(const char *what, pid_t pid, int status)
 {
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		log_info("worker %d (pid %d) exited", i + 1, (int)pid);
+		log_info("%s (pid %d) exited", what, (int)pid);
 	else if (WIFEXITED(status))
-		log_warnx("worker %d (pid %d) exited with status %d", i + 1,
-		    (int)pid, WEXITSTATUS(status));
+		log_warnx("%s (pid %d) exited with status %d", what, (int)pid,
+		    WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
-		log_warnx("worker %d (pid %d) killed by signal %d (%s)%s", i + 1,
+		log_warnx("%s (pid %d) killed by signal %d (%s)%s", what,
 		    (int)pid, WTERMSIG(status), strsignal(WTERMSIG(status)),
 		    WCOREDUMP(status) ? ", core dumped" : "");
 }
 
-/* A worker that dies within a second of its start is restarted after a
+/* A child that dies within a second of its start is restarted after a
  * growing delay, so a crash loop does not eat the machine. */
 static void
 schedule_respawn(struct worker_slot *w)
@@ -605,24 +646,41 @@ schedule_respawn(struct worker_slot *w)
 	w->respawn_ms = now + w->backoff_ms;
 }
 
+/* The slot of child pid, named in what; NULL if none. */
+static struct worker_slot *
+slot_of(pid_t pid, char *what, size_t len)
+{
+	int	i;
+
+	if (pid == jproc.pid) {
+		snprintf(what, len, "journal process");
+		return &jproc;
+	}
+	for (i = 0; i < cfg.workers; i++)
+		if (slots[i].pid == pid) {
+			snprintf(what, len, "worker %d", i + 1);
+			return &slots[i];
+		}
+	return NULL;
+}
+
 static void
 reap_workers(void)
 {
-	pid_t	pid;
-	int	status, i;
+	struct worker_slot	*w;
+	char			 what[32];
+	pid_t			 pid;
+	int			 status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (i = 0; i < cfg.workers; i++)
-			if (slots[i].pid == pid)
-				break;
-		if (i == cfg.workers)
+		if ((w = slot_of(pid, what, sizeof(what))) == NULL)
 			continue;
-		if (!slots[i].exiting)
-			log_death(i, pid, status);
+		if (!w->exiting)
+			log_death(what, pid, status);
 		tracker_worker_died(tracker, (int)pid);
-		slots[i].pid = 0;
-		if (!slots[i].exiting)
-			schedule_respawn(&slots[i]);
+		w->pid = 0;
+		if (!w->exiting)
+			schedule_respawn(w);
 	}
 }
 
@@ -632,6 +690,9 @@ respawn_due(void)
 	uint64_t	now = mono_ms();
 	int		i;
 
+	if (cfg.etcd.n > 0 && jproc.pid == 0 && !jproc.exiting &&
+	    now >= jproc.respawn_ms)
+		spawn_journal();
 	for (i = 0; i < cfg.workers; i++)
 		if (slots[i].pid == 0 && now >= slots[i].respawn_ms)
 			spawn_worker(i);
@@ -685,6 +746,32 @@ stop_workers(void)
 		}
 }
 
+/* After the workers (their last requests may still need it): the journal
+ * process, which stops at once. */
+static void
+stop_journal(void)
+{
+	uint64_t	deadline = mono_ms() + STOP_WAIT_MS;
+	struct timespec	ts = { 0, 10 * 1000000L };
+
+	jproc.exiting = 1;
+	if (jproc.pid <= 0)
+		return;
+	kill(jproc.pid, SIGTERM);
+	while (jproc.pid > 0 && mono_ms() < deadline) {
+		reap_workers();
+		if (jproc.pid > 0)
+			nanosleep(&ts, NULL);
+	}
+	if (jproc.pid > 0) {
+		log_warnx("the journal process still running after %d ms, "
+		    "killing it", STOP_WAIT_MS);
+		kill(jproc.pid, SIGKILL);
+		waitpid(jproc.pid, NULL, 0);
+		jproc.pid = 0;
+	}
+}
+
 static int
 next_timeout(void)
 {
@@ -694,6 +781,8 @@ next_timeout(void)
 	for (i = 0; i < cfg.workers; i++)
 		if (slots[i].pid == 0 && slots[i].respawn_ms < t)
 			t = slots[i].respawn_ms;
+	if (cfg.etcd.n > 0 && jproc.pid == 0 && jproc.respawn_ms < t)
+		t = jproc.respawn_ms;
 	return t <= now ? 0 : (int)(t - now);
 }
 
@@ -729,6 +818,8 @@ master_loop(const sigset_t *blocked)
 			log_reopen();
 			log_info("SIGHUP: logs reopened");
 			signal_workers(SIGHUP);
+			if (jproc.pid > 0)
+				kill(jproc.pid, SIGHUP);
 			notify_ready("serving");
 		}
 		if (sig_term)
@@ -778,6 +869,8 @@ main(int argc, char *argv[], char *envp[])
 	    cfg.etcd.n > 0 ? "etcd " : cfg.journal_path,
 	    cfg.etcd.n > 0 ? cfg.etcd.endpoints[0] : "",
 	    cfg.etcd.n > 0 ? cfg.etcd.prefix : "");
+	if (cfg.etcd.n > 0)
+		spawn_journal();
 	for (i = 0; i < cfg.workers; i++)
 		spawn_worker(i);
 	/* listening, and the journal replayed: clients can be served */
@@ -787,6 +880,7 @@ main(int argc, char *argv[], char *envp[])
 	notify_stopping();
 	log_info("shutting down");
 	stop_workers();
+	stop_journal();
 	tracker_destroy(tracker);
 	for (i = 0; i < cfg.workers; i++)
 		close(listen_fds[i]);

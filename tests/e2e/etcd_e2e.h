@@ -345,6 +345,26 @@ et_start(int i)
 	return h_wait_port(ET.port[i], 15000);
 }
 
+/* Tracker i's children whose title names them what ("worker",
+ * "journal"). */
+static inline int
+et_children(int i, const char *what, pid_t *out, int max)
+{
+	pid_t	 kids[16];
+	char	 path[64], *title;
+	int	 n = child_pids(ET.p[i].pid, kids, 16), k, m = 0;
+
+	for (k = 0; k < n && m < max; k++) {
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)kids[k]);
+		if ((title = proc_read(path)) == NULL)
+			continue;
+		if (strstr(title, what) != NULL)
+			out[m++] = kids[k];
+		free(title);
+	}
+	return m;
+}
+
 static inline int
 et_conn(int i)
 {

@@ -405,8 +405,9 @@ Test(tracker_etcd, session_failover_across_trackers)
  * from etcd alone. */
 /*
  * A session that fails over never reads older than what it saw: tracker
- * 2's master (its watch) is stopped, so its state stays behind; a change
- * acknowledged by tracker 1 must still be in the first answer tracker 2
+ * 2's journal process (its watch) is stopped, so its state stays behind;
+ * a change acknowledged by tracker 1 must still be in the first answer
+ * tracker 2
  * gives the session on its new connection, which waits until tracker 2
  * applied everything etcd held when it arrived.
  */
@@ -414,6 +415,7 @@ Test(tracker_etcd, failover_never_reads_older)
 {
 	struct pollfd	 pfd;
 	char		 tok[32], line[160], *r;
+	pid_t		 jp;
 	int		 a, b, n;
 
 	start_trackers(2);
@@ -425,14 +427,15 @@ Test(tracker_etcd, failover_never_reads_older)
 	cr_assert_eq(reply_count(r), 0, "%s", r);
 	free(r);
 	close(b);
-	cr_assert_eq(kill(ET.p[1].pid, SIGSTOP), 0);
+	cr_assert_eq(et_children(1, "journal", &jp, 1), 1);
+	cr_assert_eq(kill(jp, SIGSTOP), 0);
 	OK(a, "session ria %s create_group seen_on_1", tok);
 	b = et_conn(1);		/* its workers still answer */
 	n = snprintf(line, sizeof(line), "session ria %s list_groups\n", tok);
 	cr_assert_eq(write(b, line, (size_t)n), n);
 	pfd = (struct pollfd){ .fd = b, .events = POLLIN };
 	n = poll(&pfd, 1, 300);
-	kill(ET.p[1].pid, SIGCONT);
+	kill(jp, SIGCONT);
 	cr_assert_eq(n, 0, "tracker 2 answered from a state older than the "
 	    "session saw");
 	r = h_read_reply(b);
@@ -475,22 +478,29 @@ struct writer {
 	long		 max_gap_ms;
 };
 
-/* A connection to the writer's tracker, logged in; -1 if none. */
+/* A connection to the writer's tracker, logged in; -1 if none (a login
+ * refused too: it is a change, and a tracker restarting its processes
+ * may answer it unavailable). */
 static int
 writer_conn(const struct writer *w)
 {
 	char	*r;
-	int	 fd = h_connect(ET.port[w->tracker]);
+	int	 fd = h_connect(ET.port[w->tracker]), ok;
 
 	if (fd < 0)
 		return -1;
 	r = h_request(fd, w->tracker ? "login lw2 pw" : "login lw1 pw");
+	ok = r != NULL && strncmp(r, "OK", 2) == 0;
 	free(r);
+	if (!ok) {
+		close(fd);
+		return -1;
+	}
 	return fd;
 }
 
 /* Create groups until stopped; a connection that drops (its worker
- * killed) is opened again, a few times. */
+ * killed) is opened again, a few dozen times, 100 ms apart. */
 static void *
 writer_main(void *arg)
 {
@@ -504,10 +514,13 @@ writer_main(void *arg)
 	for (i = 0; !*w->stop && w->nacked < 4096; i++) {
 		snprintf(line, sizeof(line), "create_group w%d_%d", w->tracker,
 		    i);
-		if ((r = h_request(fd, line)) == NULL) {
-			close(fd);
-			if (++again > 20 || (fd = writer_conn(w)) < 0)
+		if (fd < 0 || (r = h_request(fd, line)) == NULL) {
+			if (fd >= 0)
+				close(fd);
+			if (++again > 50)
 				return NULL;
+			if ((fd = writer_conn(w)) < 0)
+				trk_sleep_ms(100);
 			continue;
 		}
 		now = trk_now_ms();
@@ -519,7 +532,8 @@ writer_main(void *arg)
 		}
 		free(r);
 	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return NULL;
 }
 
@@ -607,9 +621,10 @@ Test(tracker_etcd, leader_killed_under_write_load)
 }
 
 /* A worker killed while it writes, perhaps halfway through handing a
- * request to the master: the master drops that link and commits the
- * rest, starts another worker, which links anew, and writes on that
- * tracker go on; every acknowledged change is on both trackers. */
+ * request to the journal process: that one drops the link and commits
+ * the rest, the master starts another worker, which links anew, and
+ * writes on that tracker go on; every acknowledged change is on both
+ * trackers. */
 Test(tracker_etcd, workers_killed_under_write_load)
 {
 	struct writer	 w[2];
@@ -624,7 +639,7 @@ Test(tracker_etcd, workers_killed_under_write_load)
 	writers_start(w, tid, &stop);
 	for (round = 0; round < 3; round++) {
 		trk_sleep_ms(400);
-		n = child_pids(ET.p[0].pid, kids, 8);
+		n = et_children(0, "worker", kids, 8);
 		cr_assert_gt(n, 0, "no workers");
 		for (k = 0; k < n; k++)
 			kill(kids[k], SIGKILL);
@@ -647,6 +662,48 @@ Test(tracker_etcd, workers_killed_under_write_load)
 	a = et_conn(0);
 	trk_login(a, "lw1", "pw");
 	OK(a, "create_group after_kills");
+	close(a);
+}
+
+/* The journal process killed while both trackers write: its workers'
+ * requests in flight are answered unavailable, the master starts another,
+ * the workers (the same ones) link to it, and writes go on; every
+ * acknowledged change is on both trackers. */
+Test(tracker_etcd, journal_process_killed_under_write_load)
+{
+	struct writer	 w[2];
+	pthread_t	 tid[2];
+	volatile int	 stop = 0;
+	pid_t		 jp, again, workers[8], after[8];
+	int		 n, k, a, before;
+
+	start_trackers(2);
+	writers_start(w, tid, &stop);
+	trk_sleep_ms(400);
+	n = et_children(0, "worker", workers, 8);
+	cr_assert_eq(et_children(0, "journal", &jp, 1), 1);
+	cr_assert_eq(kill(jp, SIGKILL), 0);
+	trk_sleep_ms(100);
+	before = w[0].nacked;
+	/* bounded: the new process loads nothing (the region is the
+	 * master's), only connects to etcd */
+	for (k = 0; k < 100 && __atomic_load_n(&w[0].nacked,
+	    __ATOMIC_RELAXED) == before; k++)
+		trk_sleep_ms(100);
+	writers_stop(tid, &stop);
+	cr_log_info("acknowledged %d + %d (%d on tracker 1 after the kill)",
+	    w[0].nacked, w[1].nacked, w[0].nacked - before);
+	cr_assert_gt(w[0].nacked, before, "tracker 1 wrote nothing after its "
+	    "journal process was killed");
+	cr_assert_eq(et_children(0, "journal", &again, 1), 1);
+	cr_assert_neq(again, jp);
+	cr_assert_eq(et_children(0, "worker", after, 8), n);
+	for (k = 0; k < n; k++)
+		cr_assert_eq(after[k], workers[k], "a worker was restarted");
+	acked_on_both(w, 0);
+	a = et_conn(0);
+	trk_login(a, "lw1", "pw");
+	OK(a, "create_group after_kill");
 	close(a);
 }
 

@@ -1,4 +1,4 @@
-/* The links between trackerd's workers and its master's committers: a link
+/* The links between trackerd's workers and its journal process: a link
  * announced, requests and answers carried whole however the socket splits
  * them, a worker's end of stream seen. */
 #include <criterion/criterion.h>
