@@ -989,9 +989,9 @@ sent_take(struct jetcd *j, uint64_t id)
 	return NULL;
 }
 
-/* Answer unavailable what the journal process did not answer in time, or at all
- * once the link is down (mu held; never while the forwarder writes: its
- * requests' bodies are in the write). */
+/* Answer unavailable what the journal process did not answer in time, or
+ * at all once the link is down (mu held; never while the forwarder
+ * writes: its requests' bodies are in the write). */
 static void
 sent_expire(struct jetcd *j)
 {
@@ -1003,7 +1003,8 @@ sent_expire(struct jetcd *j)
 		return;
 	for (i = 0; i < SENT_BUCKETS; i++)
 		for (p = &j->sent[i]; (r = *p) != NULL; )
-			if (j->link_down || r->deadline + LINK_GRACE_MS <= now) {
+			if (j->link_down ||
+			    r->deadline + LINK_GRACE_MS <= now) {
 				*p = r->next;
 				done_push(j, r, JR_UNAVAILABLE);
 				n++;
@@ -1014,18 +1015,25 @@ sent_expire(struct jetcd *j)
 		    "process in time", n);
 }
 
+/* Answer unavailable every request not handed over yet (mu held). */
 static void
-link_down(struct jetcd *j, const char *why)
+commitq_fail(struct jetcd *j)
 {
 	struct jreq	*r;
 
+	while ((r = q_pop(&j->commitq)) != NULL)
+		done_push(j, r, JR_UNAVAILABLE);
+	j->nqueued = 0;
+}
+
+static void
+link_down(struct jetcd *j, const char *why)
+{
 	if (!j->link_down)
 		log_warnx("etcd: the link to the journal process failed: %s",
 		    why);
 	j->link_down = 1;
-	while ((r = q_pop(&j->commitq)) != NULL)
-		done_push(j, r, JR_UNAVAILABLE);
-	j->nqueued = 0;
+	commitq_fail(j);
 	sent_expire(j);
 }
 
@@ -1046,9 +1054,7 @@ forward(struct jetcd *j)
 		free(iov);
 		log_warnx("etcd: out of memory handing requests to the "
 		    "journal process");
-		while ((r = q_pop(&j->commitq)) != NULL)
-			done_push(j, r, JR_UNAVAILABLE);
-		j->nqueued = 0;
+		commitq_fail(j);
 		return 0;
 	}
 	for (i = 0; i < n && (r = q_pop(&j->commitq)) != NULL; i++) {
@@ -1110,8 +1116,9 @@ link_answered(struct jetcd *j, const struct link_answer *a)
 		done_push(j, r, res);
 }
 
-/* Read the journal process's answers until the link ends, looking for requests
- * unanswered in time as it goes; then answer those left unavailable. */
+/* Read the journal process's answers until the link ends, looking for
+ * requests unanswered in time as it goes; then answer those left
+ * unavailable. */
 static void
 answers_read(struct jetcd *j)
 {
@@ -1137,8 +1144,8 @@ answers_read(struct jetcd *j)
 			next_expiry = mono_ms() + EXPIRY_MS;
 		}
 		pthread_mutex_unlock(&j->mu);
-		memmove(a, (char *)a + k * sizeof(a[0]), have - k * sizeof(a[0]));
 		have -= k * sizeof(a[0]);
+		memmove(a, (char *)a + k * sizeof(a[0]), have);
 	}
 	pthread_mutex_lock(&j->mu);
 	link_down(j, n == 0 ? "the journal process closed it" :
@@ -1242,9 +1249,9 @@ links_flush(struct jetcd *j)
 	return left;
 }
 
-/* A request as the journal process commits it, from its header and bodies: its
- * changes counted and sized again here, and its guards. NULL if
- * malformed. */
+/* A request as the journal process commits it, from its header and
+ * bodies: its changes counted and sized again here, and its guards. NULL
+ * if malformed. */
 static struct jreq *
 link_request(struct jetcd *j, const struct link_req *h, char *bodies)
 {
@@ -1287,14 +1294,13 @@ link_take_request(struct jetcd *j, struct mlink *lk)
 	struct link_req	 h;
 	struct jreq	*r;
 	char		*bodies;
-	int		 rc;
 
-	if ((rc = link_read(lk->fd, &h, sizeof(h))) != 1)
+	if (link_read(lk->fd, &h, sizeof(h)) != 1)
 		return 0;
 	if (h.blen == 0 || h.blen > JOURNAL_MAX_LINE + ETCD_MAX_BATCH_BYTES ||
 	    (bodies = malloc(h.blen)) == NULL)
 		return -1;
-	if ((rc = link_read(lk->fd, bodies, h.blen)) != 1) {
+	if (link_read(lk->fd, bodies, h.blen) != 1) {
 		free(bodies);
 		return 0;
 	}
@@ -1735,11 +1741,11 @@ own_free(struct owntxn *o)
 }
 
 /*
- * The journal process's transaction o committed at o->rev: once every revision
- * before it is applied, its changes are applied here, in the order of its
- * puts, as the watch would apply them (the watch then skips them). The
- * answer need not wait for the watch. 1 if o->rev is applied now, 0 while
- * an earlier revision is missing.
+ * The journal process's transaction o committed at o->rev: once every
+ * revision before it is applied, its changes are applied here, in the
+ * order of its puts, as the watch would apply them (the watch then skips
+ * them). The answer need not wait for the watch. 1 if o->rev is applied
+ * now, 0 while an earlier revision is missing.
  */
 static int
 own_apply(struct jetcd *j, const struct owntxn *o)
@@ -2064,9 +2070,9 @@ static void
 batch_gather(struct jetcd *j)
 {
 	struct timespec	ts;
-	uint64_t	ms = __atomic_load_n(&j->commit_ms8, __ATOMIC_RELAXED) / 8;
-	uint64_t	due, now;
+	uint64_t	ms, due, now;
 
+	ms = __atomic_load_n(&j->commit_ms8, __ATOMIC_RELAXED) / 8;
 	due = j->answered_at + (ms < GATHER_MS ? ms : GATHER_MS);
 	while (j->arrived < j->answered && (now = mono_ms()) < due) {
 		mono_deadline(&ts, due - now);
@@ -2208,7 +2214,8 @@ waiter_thread(void *arg)
 	return NULL;
 }
 
-/* Master: apply its committed transactions as soon as their turn comes. */
+/* The journal process: apply its committed transactions as soon as their
+ * turn comes. */
 static void *
 own_thread(void *arg)
 {
@@ -2326,8 +2333,8 @@ jetcd_attach(struct tracker *t, char *err, size_t errlen)
 	return 0;
 }
 
-/* Master, once daemonized (threads do not survive a fork): the committer
- * of every worker's requests. */
+/* The journal process's first round: the committer of every worker's
+ * requests. */
 static void
 start_committer(struct jetcd *j)
 {

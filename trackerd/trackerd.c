@@ -699,77 +699,53 @@ respawn_due(void)
 }
 
 static void
-signal_workers(int sig)
+signal_slots(struct worker_slot *s, int n, int sig)
 {
 	int	i;
 
-	for (i = 0; i < cfg.workers; i++)
-		if (slots[i].pid > 0)
-			kill(slots[i].pid, sig);
+	for (i = 0; i < n; i++)
+		if (s[i].pid > 0)
+			kill(s[i].pid, sig);
 }
 
 static int
-workers_left(void)
+slots_left(const struct worker_slot *s, int n)
 {
-	int	i, n = 0;
+	int	i, left = 0;
 
-	for (i = 0; i < cfg.workers; i++)
-		if (slots[i].pid > 0)
-			n++;
-	return n;
+	for (i = 0; i < n; i++)
+		if (s[i].pid > 0)
+			left++;
+	return left;
 }
 
+/* Stop the n children of s, what they are: SIGTERM, then SIGKILL to those
+ * still running after STOP_WAIT_MS. */
 static void
-stop_workers(void)
+stop_slots(struct worker_slot *s, int n, const char *what)
 {
 	uint64_t	deadline = mono_ms() + STOP_WAIT_MS;
 	struct timespec	ts = { 0, 10 * 1000000L };
 	int		i;
 
-	for (i = 0; i < cfg.workers; i++)
-		slots[i].exiting = 1;
-	signal_workers(SIGTERM);
-	while (workers_left() > 0 && mono_ms() < deadline) {
+	for (i = 0; i < n; i++)
+		s[i].exiting = 1;
+	signal_slots(s, n, SIGTERM);
+	while (slots_left(s, n) > 0 && mono_ms() < deadline) {
 		reap_workers();
-		if (workers_left() > 0)
+		if (slots_left(s, n) > 0)
 			nanosleep(&ts, NULL);
 	}
-	if (workers_left() == 0)
+	if (slots_left(s, n) == 0)
 		return;
-	log_warnx("%d worker(s) still running after %d ms, killing them",
-	    workers_left(), STOP_WAIT_MS);
-	signal_workers(SIGKILL);
-	for (i = 0; i < cfg.workers; i++)
-		if (slots[i].pid > 0) {
-			waitpid(slots[i].pid, NULL, 0);
-			slots[i].pid = 0;
+	log_warnx("%d %s still running after %d ms: SIGKILL",
+	    slots_left(s, n), what, STOP_WAIT_MS);
+	signal_slots(s, n, SIGKILL);
+	for (i = 0; i < n; i++)
+		if (s[i].pid > 0) {
+			waitpid(s[i].pid, NULL, 0);
+			s[i].pid = 0;
 		}
-}
-
-/* After the workers (their last requests may still need it): the journal
- * process, which stops at once. */
-static void
-stop_journal(void)
-{
-	uint64_t	deadline = mono_ms() + STOP_WAIT_MS;
-	struct timespec	ts = { 0, 10 * 1000000L };
-
-	jproc.exiting = 1;
-	if (jproc.pid <= 0)
-		return;
-	kill(jproc.pid, SIGTERM);
-	while (jproc.pid > 0 && mono_ms() < deadline) {
-		reap_workers();
-		if (jproc.pid > 0)
-			nanosleep(&ts, NULL);
-	}
-	if (jproc.pid > 0) {
-		log_warnx("the journal process still running after %d ms, "
-		    "killing it", STOP_WAIT_MS);
-		kill(jproc.pid, SIGKILL);
-		waitpid(jproc.pid, NULL, 0);
-		jproc.pid = 0;
-	}
 }
 
 static int
@@ -817,9 +793,8 @@ master_loop(const sigset_t *blocked)
 			notify_reloading();
 			log_reopen();
 			log_info("SIGHUP: logs reopened");
-			signal_workers(SIGHUP);
-			if (jproc.pid > 0)
-				kill(jproc.pid, SIGHUP);
+			signal_slots(slots, cfg.workers, SIGHUP);
+			signal_slots(&jproc, 1, SIGHUP);
 			notify_ready("serving");
 		}
 		if (sig_term)
@@ -879,8 +854,9 @@ main(int argc, char *argv[], char *envp[])
 	master_loop(&blocked);
 	notify_stopping();
 	log_info("shutting down");
-	stop_workers();
-	stop_journal();
+	stop_slots(slots, cfg.workers, "worker(s)");
+	/* after the workers: their last requests may still need it */
+	stop_slots(&jproc, 1, "journal process");
 	tracker_destroy(tracker);
 	for (i = 0; i < cfg.workers; i++)
 		close(listen_fds[i]);

@@ -407,9 +407,8 @@ Test(tracker_etcd, session_failover_across_trackers)
  * A session that fails over never reads older than what it saw: tracker
  * 2's journal process (its watch) is stopped, so its state stays behind;
  * a change acknowledged by tracker 1 must still be in the first answer
- * tracker 2
- * gives the session on its new connection, which waits until tracker 2
- * applied everything etcd held when it arrived.
+ * tracker 2 gives the session on its new connection, which waits until
+ * tracker 2 applied everything etcd held when it arrived.
  */
 Test(tracker_etcd, failover_never_reads_older)
 {
